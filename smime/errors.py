@@ -1,0 +1,85 @@
+"""One exception hierarchy for everything the library raises.
+
+Every public function turns what its dependencies raise (asn1crypto, cryptography, the
+``email`` package) into one of these, so callers catch :class:`SMIMEError` and nothing
+else. The classes say whose fault a failure was: the input (``ParseError``), the library's
+reach (``UnsupportedError``), the keys (``DecryptionError``, ``LoadError``), a certificate
+(``CertificateError``), the signature (``VerificationError``) or the network
+(``TransportError``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CertificateError",
+    "DecryptionError",
+    "InvalidOptionError",
+    "LoadError",
+    "ParseError",
+    "SMIMEError",
+    "TransportError",
+    "UnsupportedError",
+    "VerificationError",
+]
+
+
+class SMIMEError(Exception):
+    """Root of every exception the library raises on purpose."""
+
+
+class ParseError(SMIMEError, ValueError):
+    """The input is not well-formed MIME, DER/BER or PEM (truncated, garbage, too deep)."""
+
+
+class UnsupportedError(SMIMEError):
+    """A valid structure or algorithm that this library does not implement (named in the text)."""
+
+
+class InvalidOptionError(UnsupportedError, ValueError):
+    """An option value outside the allowed set (the message names the allowed values)."""
+
+
+class DecryptionError(SMIMEError):
+    """The message could not be decrypted with the given identity.
+
+    One message for every key or integrity failure (no matching recipient, wrong key, bad
+    padding, bad authentication tag), so that errors do not tell an attacker which step failed.
+    """
+
+    MESSAGE = "decryption failed: no recipient info for this key, a wrong key, or damaged content"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.MESSAGE)
+
+
+class VerificationError(SMIMEError):
+    """A signature did not verify (raised only by ``VerificationResult.raise_for_status``)."""
+
+    def __init__(self, message: str, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class CertificateError(SMIMEError):
+    """A certificate cannot be used for what was asked (key usage, validity, missing email)."""
+
+
+class LoadError(SMIMEError):
+    """Keys or certificates could not be loaded (wrong password, unknown format, key mismatch)."""
+
+
+class TransportError(SMIMEError):
+    """Sending failed; ``code`` and ``text`` carry the server's answer when there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | str | None = None,
+        text: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.text = text
+        self.status = status

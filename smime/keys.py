@@ -1,0 +1,336 @@
+"""Identities (certificate + private key + chain) and certificate loaders.
+
+Users hold ``cryptography`` objects; the CMS layer works on asn1crypto structures. The
+helpers here convert between the two and accept every reasonable input: objects, PEM or
+DER bytes, PEM text and file paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from asn1crypto import cms as asn1_cms
+from asn1crypto import pem as asn1_pem
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from .errors import LoadError, ParseError
+
+__all__ = [
+    "CertificateLike",
+    "Identity",
+    "PrivateKey",
+    "certificate_emails",
+    "load_certificates",
+    "load_identity",
+    "to_asn1_certificate",
+    "to_certificate",
+]
+
+PrivateKey = Union[
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    x25519.X25519PrivateKey,
+]
+Source = Union[str, bytes, bytearray, memoryview, os.PathLike[str]]
+CertificateLike = Union[x509.Certificate, asn1_x509.Certificate, bytes, str, os.PathLike[str]]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A certificate, its private key, and the chain certificates sent along with it."""
+
+    certificate: x509.Certificate
+    key: PrivateKey = field(repr=False)
+    chain: tuple[x509.Certificate, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "certificate", to_certificate(self.certificate))
+        object.__setattr__(self, "chain", tuple(to_certificate(c) for c in self.chain))
+        if not _key_matches(self.key, self.certificate):
+            raise LoadError(
+                f"the private key does not belong to the certificate {_describe(self.certificate)}"
+            )
+
+    @property
+    def email_addresses(self) -> tuple[str, ...]:
+        return certificate_emails(self.certificate)
+
+
+# ---------------------------------------------------------------------------- reading input
+
+
+def _read(source: Source, what: str) -> bytes:
+    """Bytes of ``source``: bytes as they are, text that looks like PEM, else a file path."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, str) and "-----BEGIN" in source:
+        return source.encode("ascii", "replace")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise LoadError(f"cannot read {what} file {str(path)!r}: {exc.strerror or exc}") from exc
+    raise LoadError(f"cannot read a {what} from a {type(source).__name__}")
+
+
+def _password_bytes(password: str | bytes | None) -> bytes | None:
+    if password is None:
+        return None
+    if isinstance(password, str):
+        return password.encode("utf-8")
+    return bytes(password)
+
+
+def _describe(cert: x509.Certificate) -> str:
+    try:
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        subject = "(unreadable subject)"
+    return f"{subject!r} (serial {cert.serial_number:#x})"
+
+
+# ---------------------------------------------------------------------------- certificates
+
+
+def to_certificate(value: CertificateLike) -> x509.Certificate:
+    """A ``cryptography`` certificate from an object, PEM/DER bytes, PEM text or a path."""
+    if isinstance(value, x509.Certificate):
+        return value
+    if isinstance(value, asn1_x509.Certificate):
+        return _der_to_certificate(value.dump())
+    certs = load_certificates(value)
+    if len(certs) != 1:
+        raise LoadError(f"expected one certificate, found {len(certs)}")
+    return certs[0]
+
+
+def to_asn1_certificate(value: CertificateLike) -> asn1_x509.Certificate:
+    """The asn1crypto form, which the CMS layer embeds in structures."""
+    if isinstance(value, asn1_x509.Certificate):
+        return value
+    der = to_certificate(value).public_bytes(serialization.Encoding.DER)
+    return asn1_x509.Certificate.load(der)
+
+
+def _der_to_certificate(der: bytes) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise LoadError(f"not a valid X.509 certificate: {exc}") from exc
+
+
+def load_certificates(source: Source | Iterable[CertificateLike]) -> list[x509.Certificate]:
+    """Certificates from a PEM bundle, a DER certificate, or PKCS#7 certs-only (.p7b/.p7c).
+
+    ``source`` is bytes, PEM text, a path, or a list of any of these (and certificate objects).
+    """
+    if isinstance(source, (list, tuple)):
+        out: list[x509.Certificate] = []
+        for item in source:
+            if isinstance(item, (x509.Certificate, asn1_x509.Certificate)):
+                out.append(to_certificate(item))
+            else:
+                out.extend(load_certificates(item))
+        return out
+    data = _read(source, "certificate")  # type: ignore[arg-type]
+    if asn1_pem.detect(data):
+        return _certificates_from_pem(data)
+    return _certificates_from_der(data)
+
+
+def _certificates_from_pem(data: bytes) -> list[x509.Certificate]:
+    certs: list[x509.Certificate] = []
+    try:
+        blocks = list(asn1_pem.unarmor(data, multiple=True))
+    except (ValueError, TypeError) as exc:
+        raise LoadError(f"malformed PEM: {exc}") from exc
+    for kind, _headers, der in blocks:
+        if kind in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
+            certs.append(_der_to_certificate(der))
+        elif kind in ("PKCS7", "CMS"):
+            certs.extend(_certificates_from_der(der))
+    if not certs:
+        raise LoadError("no certificate found in the PEM data")
+    return certs
+
+
+def _certificates_from_der(der: bytes) -> list[x509.Certificate]:
+    if not der or der[0] != 0x30:
+        raise LoadError("unknown certificate format: neither PEM nor DER")
+    try:
+        info = asn1_cms.ContentInfo.load(der)
+        if info["content_type"].native == "signed_data":
+            signed = info["content"]
+            return [
+                _der_to_certificate(choice.chosen.dump())
+                for choice in signed["certificates"] or []
+                if choice.name == "certificate"
+            ]
+    except (ValueError, TypeError, KeyError):
+        pass
+    return [_der_to_certificate(der)]
+
+
+def certificate_emails(cert: CertificateLike) -> tuple[str, ...]:
+    """Email addresses a certificate names: rfc822Name SANs, then subject emailAddress."""
+    c = to_certificate(cert)
+    found: list[str] = []
+    try:
+        san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found.extend(san.get_values_for_type(x509.RFC822Name))
+    except (x509.ExtensionNotFound, ValueError):
+        pass
+    try:
+        for attr in c.subject.get_attributes_for_oid(x509.NameOID.EMAIL_ADDRESS):
+            if isinstance(attr.value, str):
+                found.append(attr.value)
+    except ValueError:
+        pass
+    seen: dict[str, None] = {}
+    for address in found:
+        seen.setdefault(address.strip().lower(), None)
+    return tuple(seen)
+
+
+# ---------------------------------------------------------------------------- identities
+
+
+def _public_bytes(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
+    try:
+        return _public_bytes(key.public_key()) == _public_bytes(cert.public_key())
+    except (ValueError, TypeError, AttributeError, x509.UnsupportedGeneralNameType):
+        return False
+    except Exception:  # an unsupported public key algorithm in the certificate
+        return False
+
+
+def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
+    loader = (
+        serialization.load_pem_private_key
+        if b"-----BEGIN" in data
+        else serialization.load_der_private_key
+    )
+    try:
+        key = loader(data, password)
+    except TypeError as exc:
+        if password is None:
+            raise LoadError("the private key is encrypted: a password is needed") from exc
+        raise LoadError("the private key is not encrypted: pass password=None") from exc
+    except ValueError as exc:
+        if password is not None:
+            raise LoadError("cannot decrypt the private key: wrong password?") from exc
+        raise LoadError(f"cannot read the private key: {exc}") from exc
+    except Exception as exc:  # UnsupportedAlgorithm
+        raise LoadError(f"unsupported private key: {exc}") from exc
+    if not isinstance(
+        key,
+        (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+         x25519.X25519PrivateKey),
+    ):
+        raise LoadError(f"unsupported private key type {type(key).__name__}")
+    return key
+
+
+def _identity_from_pkcs12(data: bytes, password: bytes | None) -> Identity:
+    try:
+        p12 = pkcs12.load_pkcs12(data, password)
+    except ValueError as exc:
+        raise LoadError(
+            "cannot open the PKCS#12 file: wrong password, or not a PKCS#12 file"
+        ) from exc
+    except Exception as exc:  # UnsupportedAlgorithm for exotic PBEs
+        raise LoadError(f"cannot open the PKCS#12 file: {exc}") from exc
+    key = p12.key
+    if key is None:
+        raise LoadError("the PKCS#12 file holds no private key")
+    certs = ([p12.cert.certificate] if p12.cert else []) + [
+        c.certificate for c in p12.additional_certs
+    ]
+    for i, cert in enumerate(certs):
+        if _key_matches(key, cert):  # type: ignore[arg-type]
+            chain = tuple(c for j, c in enumerate(certs) if j != i)
+            return Identity(cert, key, chain)  # type: ignore[arg-type]
+    raise LoadError("the PKCS#12 file holds no certificate for its private key")
+
+
+def load_identity(
+    source: Source | None = None,
+    password: str | bytes | None = None,
+    *,
+    cert: CertificateLike | None = None,
+    key: Source | None = None,
+    chain: Sequence[CertificateLike] | CertificateLike | None = None,
+) -> Identity:
+    """Load a signing/decryption identity.
+
+    ``load_identity("alice.p12", password="secret")`` reads PKCS#12;
+    ``load_identity(cert="alice.pem", key="alice.key", chain=["ca.pem"])`` reads PEM/DER
+    files or bytes (encrypted keys take ``password``). A PEM file holding both the key and
+    certificate can be passed as ``source``.
+    """
+    pw = _password_bytes(password)
+    extra: list[x509.Certificate] = []
+    if chain is not None:
+        items = chain if isinstance(chain, (list, tuple)) else [chain]
+        extra = load_certificates(list(items))
+    if source is not None:
+        if cert is not None or key is not None:
+            raise LoadError("pass either a PKCS#12/PEM source or cert= and key=, not both")
+        data = _read(source, "identity")
+        if asn1_pem.detect(data):
+            identity = _identity_from_pem(data, pw)
+        else:
+            identity = _identity_from_pkcs12(data, pw)
+        return Identity(identity.certificate, identity.key, identity.chain + tuple(extra))
+    if cert is None or key is None:
+        raise LoadError("load_identity needs a PKCS#12 file, or both cert= and key=")
+    certs = load_certificates(cert) if not isinstance(cert, x509.Certificate) else [cert]
+    private_key = _load_private_key(_read(key, "private key"), pw)
+    return _match(private_key, certs, extra)
+
+
+def _identity_from_pem(data: bytes, password: bytes | None) -> Identity:
+    key_blocks = [
+        (kind, der)
+        for kind, _h, der in asn1_pem.unarmor(data, multiple=True)
+        if "PRIVATE KEY" in kind
+    ]
+    if not key_blocks:
+        raise LoadError("the PEM data holds no private key")
+    key = _load_private_key(data, password)
+    return _match(key, _certificates_from_pem(data), [])
+
+
+def _match(
+    key: PrivateKey, certs: list[x509.Certificate], extra: list[x509.Certificate]
+) -> Identity:
+    for i, cert in enumerate(certs):
+        if _key_matches(key, cert):
+            others = [c for j, c in enumerate(certs) if j != i]
+            return Identity(cert, key, tuple(others + extra))
+    if certs:
+        raise LoadError(
+            f"the private key does not belong to the certificate {_describe(certs[0])}"
+        )
+    raise LoadError("no certificate given for the private key")
+
+
+def parse_error(what: str, exc: BaseException) -> ParseError:
+    """A ParseError that names the structure and hides the dependency's exception type."""
+    return ParseError(f"malformed {what}: {exc}")

@@ -1,0 +1,349 @@
+"""A throwaway PKI for demos and tests (yours and ours).
+
+``make_test_pki(folder)`` writes a root CA, an intermediate CA and one user per key type
+we support, as PEM and PKCS#12 files, and returns them as objects. ``issue_certificate``
+makes more (expired, without EKU, with revocation URLs...) for negative tests.
+Never use these keys for real mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .keys import Identity, PrivateKey
+
+__all__ = [
+    "KEY_TYPES",
+    "TestPKI",
+    "TestUser",
+    "generate_key",
+    "issue_certificate",
+    "make_ca",
+    "make_test_pki",
+]
+
+KEY_TYPES = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "ec-p521", "ed25519", "x25519")
+
+#: name, key type, what the key may do
+DEFAULT_USERS: tuple[tuple[str, str], ...] = (
+    ("alice", "rsa-2048"),
+    ("bob", "rsa-3072"),
+    ("carol", "ec-p256"),
+    ("dave", "ec-p384"),
+    ("erin", "ed25519"),
+    ("frank", "ec-p521"),
+    ("grace", "x25519"),
+)
+PASSWORD = "secret"
+
+
+def generate_key(key_type: str) -> PrivateKey:
+    """A fresh private key of one of :data:`KEY_TYPES`."""
+    if key_type.startswith("rsa-"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
+    curves = {"ec-p256": ec.SECP256R1, "ec-p384": ec.SECP384R1, "ec-p521": ec.SECP521R1}
+    if key_type in curves:
+        return ec.generate_private_key(curves[key_type]())
+    if key_type == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if key_type == "x25519":
+        return x25519.X25519PrivateKey.generate()
+    raise ValueError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
+
+
+def _signing_hash(issuer_key: PrivateKey) -> hashes.HashAlgorithm | None:
+    return None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+
+
+def _name(common_name: str, email: str | None = None) -> x509.Name:
+    attrs = [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "smime Test PKI"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ]
+    if email:
+        attrs.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email))
+    return x509.Name(attrs)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def make_ca(
+    common_name: str = "smime Test Root CA",
+    *,
+    issuer: Identity | None = None,
+    key_type: str = "rsa-2048",
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    path_length: int | None = None,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
+) -> Identity:
+    """A root CA (no ``issuer``) or an intermediate CA signed by ``issuer``."""
+    key = generate_key(key_type)
+    subject = _name(common_name)
+    not_before = not_before or _now() - dt.timedelta(days=1)
+    not_after = not_after or not_before + dt.timedelta(days=3650)
+    signer_key = issuer.key if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.certificate.subject if issuer else subject)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),  # type: ignore[arg-type]
+                       critical=False)
+    )
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    builder = _revocation_extensions(builder, crl_url, ocsp_url)
+    cert = builder.sign(signer_key, _signing_hash(signer_key))  # type: ignore[arg-type]
+    chain = ((issuer.certificate, *issuer.chain) if issuer else ())
+    return Identity(cert, key, chain)
+
+
+def _revocation_extensions(
+    builder: x509.CertificateBuilder, crl_url: str | None, ocsp_url: str | None
+) -> x509.CertificateBuilder:
+    if crl_url:
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints([
+                x509.DistributionPoint(
+                    full_name=[x509.UniformResourceIdentifier(crl_url)],
+                    relative_name=None, reasons=None, crl_issuer=None,
+                )
+            ]),
+            critical=False,
+        )
+    if ocsp_url:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess([
+                x509.AccessDescription(
+                    x509.AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(ocsp_url),
+                )
+            ]),
+            critical=False,
+        )
+    return builder
+
+
+def issue_certificate(
+    issuer: Identity,
+    email: str | Sequence[str] | None,
+    *,
+    key_type: str = "rsa-2048",
+    key: PrivateKey | None = None,
+    common_name: str | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    key_usage: Iterable[str] | None = None,
+    extended_key_usage: Iterable[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.EMAIL_PROTECTION,),
+    subject_email: bool = True,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
+) -> Identity:
+    """An end-entity S/MIME certificate signed by ``issuer``.
+
+    ``key_usage`` names KeyUsage flags (``digital_signature``, ``content_commitment``,
+    ``key_encipherment``, ``key_agreement``); by default what suits the key type.
+    ``extended_key_usage=None`` leaves the EKU extension out.
+    """
+    key = key or generate_key(key_type)
+    emails = [email] if isinstance(email, str) else list(email or [])
+    if key_usage is None:
+        key_usage = _default_key_usage(key)
+    flags = dict.fromkeys(
+        ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
+        False,
+    )
+    for flag in key_usage:
+        flags[flag] = True
+    not_before = not_before or _now() - dt.timedelta(days=1)
+    not_after = not_after or not_before + dt.timedelta(days=825)
+    cn = common_name or (emails[0] if emails else "smime test user")
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn, emails[0] if emails and subject_email else None))
+        .issuer_name(issuer.certificate.subject)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(**flags), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),  # type: ignore[arg-type]
+                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+    if emails:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(e) for e in emails]), critical=False
+        )
+    if extended_key_usage is not None:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage(list(extended_key_usage)), critical=False
+        )
+    builder = _revocation_extensions(builder, crl_url, ocsp_url)
+    cert = builder.sign(issuer.key, _signing_hash(issuer.key))  # type: ignore[arg-type]
+    return Identity(cert, key, (issuer.certificate, *issuer.chain))
+
+
+def _default_key_usage(key: PrivateKey) -> tuple[str, ...]:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return ("digital_signature", "content_commitment", "key_encipherment")
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return ("digital_signature", "content_commitment", "key_agreement")
+    if isinstance(key, x25519.X25519PrivateKey):
+        return ("key_agreement",)
+    return ("digital_signature", "content_commitment")
+
+
+@dataclass(frozen=True)
+class TestUser:
+    """One user of the test PKI and where their files are."""
+
+    name: str
+    email: str
+    key_type: str
+    identity: Identity
+    cert_path: Path
+    key_path: Path
+    p12_path: Path | None  # None for X25519: PKCS#12 writers do not take that key type
+    legacy_p12_path: Path | None
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return self.identity.certificate
+
+
+@dataclass(frozen=True)
+class TestPKI:
+    """The files and objects ``make_test_pki`` made. ``pki["alice"]`` is a :class:`TestUser`."""
+
+    folder: Path
+    root: Identity
+    intermediate: Identity
+    root_path: Path
+    intermediate_path: Path
+    users: Mapping[str, TestUser]
+    password: str = PASSWORD
+
+    def __getitem__(self, name: str) -> TestUser:
+        return self.users[name]
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> Path:
+    path.write_bytes(data)
+    if private:
+        os.chmod(path, 0o600)
+    return path
+
+
+def write_identity(
+    identity: Identity, folder: Path, name: str, password: str = PASSWORD
+) -> tuple[Path, Path, Path | None, Path | None]:
+    """Write ``name.pem``, ``name.key`` (PKCS#8), ``name.p12`` and ``name.legacy.p12``
+    (PBE-SHA1-3DES, for gpgsm and older tools); no PKCS#12 for X25519 keys."""
+    cert_path = _write(folder / f"{name}.pem", _pem(identity.certificate))
+    key_path = _write(
+        folder / f"{name}.key",
+        identity.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        private=True,
+    )
+    if isinstance(identity.key, x25519.X25519PrivateKey):
+        return cert_path, key_path, None, None
+    pw = password.encode()
+    p12 = pkcs12.serialize_key_and_certificates(
+        name.encode(), identity.key, identity.certificate,  # type: ignore[arg-type]
+        list(identity.chain) or None, serialization.BestAvailableEncryption(pw),
+    )
+    legacy = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(2048)
+        .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+        .hmac_hash(hashes.SHA1())
+        .build(pw)
+    )
+    legacy_p12 = pkcs12.serialize_key_and_certificates(
+        name.encode(), identity.key, identity.certificate,  # type: ignore[arg-type]
+        list(identity.chain) or None, legacy,
+    )
+    p12_path = _write(folder / f"{name}.p12", p12, private=True)
+    legacy_path = _write(folder / f"{name}.legacy.p12", legacy_p12, private=True)
+    return cert_path, key_path, p12_path, legacy_path
+
+
+def make_test_pki(
+    folder: str | os.PathLike[str],
+    *,
+    users: Sequence[tuple[str, str]] = DEFAULT_USERS,
+    domain: str = "example.com",
+    password: str = PASSWORD,
+) -> TestPKI:
+    """Write a root CA, an intermediate CA and users (``name@domain``) into ``folder``.
+
+    Default users: alice RSA-2048, bob RSA-3072, carol EC P-256, dave EC P-384, erin
+    Ed25519, frank EC P-521, grace X25519 (key agreement only). Files per user:
+    ``name.pem``, ``name.key``, ``name.p12`` (password ``secret``), ``name.legacy.p12``;
+    plus ``root.pem``, ``intermediate.pem`` and ``chain.pem`` (intermediate + root).
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    root = make_ca("smime Test Root CA")
+    intermediate = make_ca("smime Test Intermediate CA", issuer=root, path_length=0)
+    root_path = _write(out / "root.pem", _pem(root.certificate))
+    intermediate_path = _write(out / "intermediate.pem", _pem(intermediate.certificate))
+    _write(out / "chain.pem", _pem(intermediate.certificate) + _pem(root.certificate))
+    _write(out / "root.key", root.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), private=True)
+    _write(out / "intermediate.key", intermediate.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), private=True)
+    made: dict[str, TestUser] = {}
+    for name, key_type in users:
+        email = f"{name}@{domain}"
+        identity = issue_certificate(
+            intermediate, email, key_type=key_type,
+            common_name=f"{name.capitalize()} ({key_type})",
+        )
+        paths = write_identity(identity, out, name, password)
+        made[name] = TestUser(name, email, key_type, identity, *paths)
+    return TestPKI(out, root, intermediate, root_path, intermediate_path, made, password)
