@@ -1,0 +1,104 @@
+"""Safe entry to DER/BER: every parse failure becomes a ParseError.
+
+asn1crypto parses lazily, so a structure that loads can still fail on first access deep
+inside. ``load_content_info`` forces a full parse up front (bounded in depth and size), so
+the rest of the layer can trust what it holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asn1crypto import cms as asn1_cms
+
+from ..errors import ParseError
+
+__all__ = ["MAX_DEPTH", "check_der", "content_type_of", "load_content_info", "parsed"]
+
+#: Deeper ASN.1 nesting than any real message has; bounds recursion on hostile input.
+MAX_DEPTH = 64
+
+
+def check_der(data: bytes, what: str = "CMS structure") -> None:
+    """Reject data whose outer TLV lengths exceed the data or nest too deep (cheap, iterative)."""
+    if not data:
+        raise ParseError(f"malformed {what}: empty input")
+    stack: list[int] = [len(data)]
+    pos = 0
+    depth = 0
+    while pos < len(data):
+        while stack and pos >= stack[-1]:
+            stack.pop()
+            depth -= 1
+        start = pos
+        if pos + 2 > len(data):
+            raise ParseError(f"malformed {what}: truncated at byte {pos}")
+        tag = data[pos]
+        pos += 1
+        if tag & 0x1F == 0x1F:  # high tag number form
+            while pos < len(data) and data[pos] & 0x80:
+                pos += 1
+            pos += 1
+        if pos >= len(data):
+            raise ParseError(f"malformed {what}: truncated at byte {start}")
+        first = data[pos]
+        pos += 1
+        if first == 0x80:  # BER indefinite length: let asn1crypto handle it
+            if not tag & 0x20:
+                raise ParseError(f"malformed {what}: indefinite length on a primitive at {start}")
+            return
+        if first & 0x80:
+            n = first & 0x7F
+            if n > 8 or pos + n > len(data):
+                raise ParseError(f"malformed {what}: bad length at byte {start}")
+            length = int.from_bytes(data[pos : pos + n], "big")
+            pos += n
+        else:
+            length = first
+        end = pos + length
+        limit = stack[-1] if stack else len(data)
+        if end > limit:
+            raise ParseError(
+                f"malformed {what}: element at byte {start} claims {length} bytes, "
+                f"only {limit - pos} remain"
+            )
+        if tag & 0x20:  # constructed: descend
+            stack.append(end)
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(f"malformed {what}: nested deeper than {MAX_DEPTH} levels")
+        else:
+            pos = end
+        if not stack:
+            break
+    if len(data) > 0 and pos < len(data) and not stack:
+        raise ParseError(f"malformed {what}: {len(data) - pos} bytes of trailing data")
+
+
+def parsed(value: Any, what: str) -> Any:
+    """Force asn1crypto to parse ``value`` completely; ParseError on anything wrong."""
+    try:
+        value.native  # noqa: B018 - walking the tree is the point
+    except Exception as exc:  # asn1crypto raises ValueError, TypeError, KeyError, IndexError...
+        raise ParseError(f"malformed {what}: {exc}") from None
+    return value
+
+
+def load_content_info(data: bytes) -> asn1_cms.ContentInfo:
+    """Parse a DER/BER ContentInfo completely, or raise ParseError."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ParseError(f"expected DER bytes, got {type(data).__name__}")
+    data = bytes(data)
+    check_der(data, "CMS ContentInfo")
+    try:
+        info = asn1_cms.ContentInfo.load(data, strict=False)
+        info["content_type"].native  # noqa: B018
+    except Exception as exc:
+        raise ParseError(f"malformed CMS ContentInfo: {exc}") from None
+    return parsed(info, "CMS ContentInfo")  # type: ignore[no-any-return]
+
+
+def content_type_of(data: bytes) -> str:
+    """The ContentInfo's content type name (``signed_data``, ``enveloped_data``...)."""
+    info = load_content_info(data)
+    return str(info["content_type"].native)
