@@ -1,0 +1,216 @@
+"""Signed attributes (RFC 5652 section 11, RFC 8551 section 2.5): writing and reading them.
+
+What we write is fixed by RFC 8551: contentType, messageDigest, signingTime,
+SMIMECapabilities and, for a separate encryption certificate, SMIMEEncryptionKeyPreference.
+Reading never fails on an attribute we do not know: it is listed by OID and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import algos as asn1_algos
+from asn1crypto import cms as asn1_cms
+from asn1crypto import core as asn1_core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ..algorithms import ADVERTISED_CIPHERS, CIPHERS, OID_NAMES
+
+__all__ = [
+    "ATTRIBUTE_NAMES",
+    "EncryptionKeyPreference",
+    "attribute_name",
+    "capabilities_attribute",
+    "encryption_key_preference",
+    "issuer_and_serial",
+    "key_preference_attributes",
+    "name_text",
+    "read_capabilities",
+    "read_key_preference",
+    "signing_time_attribute",
+]
+
+#: The Microsoft twin of SMIMEEncryptionKeyPreference (Outlook writes both): a bare
+#: IssuerAndSerialNumber, no CHOICE.
+MS_KEY_PREFERENCE_OID = "1.3.6.1.4.1.311.16.4"
+_RSAES_OAEP_OID = "1.2.840.113549.1.1.7"
+
+ATTRIBUTE_NAMES: dict[str, str] = {
+    "1.2.840.113549.1.9.3": "content-type",
+    "1.2.840.113549.1.9.4": "message-digest",
+    "1.2.840.113549.1.9.5": "signing-time",
+    "1.2.840.113549.1.9.6": "countersignature",
+    "1.2.840.113549.1.9.15": "smime-capabilities",
+    "1.2.840.113549.1.9.16.2.11": "encryption-key-preference",
+    "1.2.840.113549.1.9.16.2.12": "signing-certificate",
+    "1.2.840.113549.1.9.16.2.47": "signing-certificate-v2",
+    "1.2.840.113549.1.9.16.2.14": "timestamp-token",
+    "1.2.840.113549.1.9.52": "cms-algorithm-protection",
+    MS_KEY_PREFERENCE_OID: "ms-encryption-key-preference",
+}
+
+_NAME_KEYS = {
+    "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.9": "STREET",
+    "2.5.4.10": "O", "2.5.4.11": "OU", "0.9.2342.19200300.100.1.25": "DC",
+    "0.9.2342.19200300.100.1.1": "UID", "1.2.840.113549.1.9.1": "emailAddress",
+    "2.5.4.5": "serialNumber",
+}
+
+
+def attribute_name(oid: str) -> str:
+    return ATTRIBUTE_NAMES.get(oid, oid)
+
+
+def _escape(value: str) -> str:
+    out = "".join("\\" + c if c in ',+"\\<>;=' else c for c in value)
+    if out.startswith(("#", " ")):
+        out = "\\" + out
+    if out.endswith(" ") and not out.endswith("\\ "):
+        out = out[:-1] + "\\ "
+    return out
+
+
+def name_text(name: asn1_x509.Name) -> str:
+    """An RFC 4514-style string (``CN=Alice,O=Example``) for people, most specific first."""
+    parts: list[str] = []
+    for rdn in reversed(list(name.chosen)):
+        items = []
+        for atv in rdn:
+            oid = atv["type"].dotted
+            value = atv["value"].native
+            if isinstance(value, str):
+                text = _escape(value)
+            else:
+                text = "#" + atv["value"].dump().hex()
+            items.append(f"{_NAME_KEYS.get(oid, oid)}={text}")
+        parts.append("+".join(items))
+    return ",".join(parts)
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def issuer_and_serial(cert: x509.Certificate) -> asn1_cms.IssuerAndSerialNumber:
+    """IssuerAndSerialNumber from the certificate's own issuer encoding (never re-encoded)."""
+    issuer = asn1_x509.Name.load(cert.issuer.public_bytes(serialization.Encoding.DER))
+    return asn1_cms.IssuerAndSerialNumber({"issuer": issuer, "serial_number": cert.serial_number})
+
+
+def _capabilities_der() -> bytes:
+    caps: list[dict[str, Any]] = [{"capability_id": CIPHERS[name].oid} for name in ADVERTISED_CIPHERS]
+    # RSAES-OAEP with SHA-256 and MGF1-SHA-256, the parameters our enveloped layer writes.
+    oaep = asn1_algos.RSAESOAEPParams({
+        "hash_algorithm": {"algorithm": "sha256"},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+    })
+    caps.append({"capability_id": _RSAES_OAEP_OID, "parameters": oaep})
+    attribute = asn1_cms.CMSAttribute({
+        "type": "smime_capabilities",
+        "values": asn1_cms.SetOfSMIMECapabilites([asn1_cms.SMIMECapabilites(caps)]),
+    })
+    return attribute.dump()  # type: ignore[no-any-return]
+
+
+_CAPABILITIES_DER = _capabilities_der()
+
+
+def capabilities_attribute() -> asn1_cms.CMSAttribute:
+    """SMIMECapabilities, strongest first (RFC 8551 section 2.5.2); the same for every message."""
+    return asn1_cms.CMSAttribute.load(_CAPABILITIES_DER)
+
+
+def signing_time_attribute(when: dt.datetime) -> asn1_cms.CMSAttribute:
+    """signingTime: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5652 section 11.3)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    when = when.astimezone(dt.timezone.utc).replace(microsecond=0)
+    kind = "utc_time" if 1950 <= when.year <= 2049 else "generalized_time"
+    return asn1_cms.CMSAttribute({
+        "type": "signing_time",
+        "values": [asn1_cms.Time(name=kind, value=when)],
+    })
+
+
+def key_preference_attributes(cert: x509.Certificate) -> list[asn1_cms.CMSAttribute]:
+    """SMIMEEncryptionKeyPreference (issuerAndSerialNumber form) naming ``cert``."""
+    ias = issuer_and_serial(cert)
+    return [asn1_cms.CMSAttribute({
+        "type": "encrypt_key_pref",
+        "values": [asn1_cms.SMIMEEncryptionKeyPreference(name="issuer_and_serial_number",
+                                                         value=ias)],
+    })]
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class EncryptionKeyPreference:
+    """The certificate a signer wants mail encrypted to (RFC 8551 section 2.5.3)."""
+
+    issuer: str | None = None  # RFC 4514 text, for people
+    serial_number: int | None = None
+    subject_key_identifier: bytes | None = None
+    issuer_der: bytes | None = None  # for matching
+
+    def matches(self, certificate: x509.Certificate) -> bool:
+        """True when ``certificate`` is the one this preference names."""
+        if self.issuer_der is not None:
+            issuer = certificate.issuer.public_bytes(serialization.Encoding.DER)
+            return issuer == self.issuer_der and certificate.serial_number == self.serial_number
+        if self.subject_key_identifier is not None:
+            try:
+                ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+            except (x509.ExtensionNotFound, ValueError):
+                return False
+            return ski.value.digest == self.subject_key_identifier
+        return False
+
+    def __str__(self) -> str:
+        if self.issuer is not None:
+            return f"{self.issuer}, serial {self.serial_number:#x}"
+        return f"subject key identifier {(self.subject_key_identifier or b'').hex()}"
+
+
+def encryption_key_preference(ias: asn1_cms.IssuerAndSerialNumber) -> EncryptionKeyPreference:
+    return EncryptionKeyPreference(
+        issuer=name_text(ias["issuer"]),
+        serial_number=ias["serial_number"].native,
+        issuer_der=ias["issuer"].dump(),
+    )
+
+
+def read_key_preference(attrs: dict[str, asn1_core.Asn1Value]) -> EncryptionKeyPreference | None:
+    """The preference from the S/MIME attribute, else from Microsoft's twin; None if neither."""
+    pref = attrs.get("1.2.840.113549.1.9.16.2.11")
+    if pref is not None:
+        choice = pref[0] if len(pref) else None
+        if choice is not None and choice.name == "issuer_and_serial_number":
+            return encryption_key_preference(choice.chosen)
+        if choice is not None and choice.name == "recipientKeyId":
+            return EncryptionKeyPreference(
+                subject_key_identifier=choice.chosen["subjectKeyIdentifier"].native
+            )
+    ms = attrs.get(MS_KEY_PREFERENCE_OID)
+    if ms is not None and len(ms):
+        try:
+            ias = asn1_cms.IssuerAndSerialNumber.load(ms[0].dump())
+            ias.native  # noqa: B018 - force the parse inside the try
+        except (ValueError, TypeError, KeyError, IndexError):
+            return None
+        return encryption_key_preference(ias)
+    return None
+
+
+def read_capabilities(value: asn1_core.Asn1Value | None) -> tuple[str, ...]:
+    """Capability names (``aes-256-gcm``, ``rsa-oaep``; dotted OIDs when unknown), in order."""
+    if value is None or not len(value):
+        return ()
+    return tuple(
+        OID_NAMES.get(cap["capability_id"].dotted, cap["capability_id"].dotted)
+        for cap in value[0]
+    )

@@ -1,0 +1,167 @@
+"""Does the certificate belong to this sender, and may its key sign mail?
+
+A valid chain only says a CA vouches for a key. A mail client must also check that the CA
+vouched for *this* sender (the From/Sender address is in the certificate) and for *this*
+purpose (keyUsage and extendedKeyUsage), or any customer of any trusted CA could sign as
+anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from asn1crypto import core as asn1_core
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from ..keys import CertificateLike, certificate_emails, to_certificate
+from ..problems import Problem, ProblemCode
+from .policy import DEFAULT_POLICY, VerificationPolicy
+
+__all__ = ["check_key_usage", "check_sender", "normalize_address", "signer_addresses"]
+
+#: RFC 8398 SmtpUTF8Mailbox otherName, for internationalized local parts.
+SMTP_UTF8_MAILBOX = x509.ObjectIdentifier("1.3.6.1.5.5.7.8.9")
+ANY_EKU = x509.ObjectIdentifier("2.5.29.37.0")
+
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "TLS server authentication",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "TLS client authentication",
+    ExtendedKeyUsageOID.CODE_SIGNING: "code signing",
+    ExtendedKeyUsageOID.TIME_STAMPING: "time stamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSP signing",
+}
+
+
+def normalize_address(address: str) -> str:
+    """``Alice <Alice@Example.COM>`` -> ``alice@example.com`` (IDNA domains as A-labels)."""
+    text = address.strip()
+    if "<" in text and text.endswith(">"):
+        text = text[text.rindex("<") + 1 : -1].strip()
+    local, sep, domain = text.rpartition("@")
+    if not sep:
+        return text.lower()
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return f"{local}@{domain}".lower()
+
+
+def signer_addresses(cert: CertificateLike) -> tuple[str, ...]:
+    """Every address the certificate names: rfc822Name, SmtpUTF8Mailbox, subject email."""
+    c = to_certificate(cert)
+    found = list(certificate_emails(c))
+    try:
+        san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        for other in san.get_values_for_type(x509.OtherName):
+            if other.type_id == SMTP_UTF8_MAILBOX:
+                value = asn1_core.UTF8String.load(other.value).native
+                if isinstance(value, str):
+                    found.append(value)
+    except (x509.ExtensionNotFound, ValueError, TypeError):
+        pass
+    seen: dict[str, None] = {}
+    for address in found:
+        seen.setdefault(normalize_address(address), None)
+    return tuple(seen)
+
+
+def check_sender(
+    cert: CertificateLike,
+    addresses: Sequence[str],
+    *,
+    policy: VerificationPolicy = DEFAULT_POLICY,
+) -> Problem | None:
+    """SENDER_MISMATCH unless the certificate names one of ``addresses`` (From, Sender).
+
+    Addresses compare case-insensitively as a whole, as mail clients do. No address at all
+    is NO_SENDER. Returns None when the policy does not require a match.
+    """
+    if not policy.require_sender_match:
+        return None
+    wanted = [normalize_address(a) for a in addresses if a and a.strip()]
+    if not wanted:
+        return Problem(
+            ProblemCode.NO_SENDER,
+            "the message has no From address, so nothing binds the signer to a sender",
+        )
+    named = signer_addresses(cert)
+    if any(address in named for address in wanted):
+        return None
+    sender = " / ".join(dict.fromkeys(wanted))
+    if not named:
+        return Problem(
+            ProblemCode.SENDER_MISMATCH,
+            f"the signer's certificate names no email address, but the message is From {sender}",
+        )
+    return Problem(
+        ProblemCode.SENDER_MISMATCH,
+        f"signed by {', '.join(named)} but the message is From {sender}",
+    )
+
+
+def check_key_usage(
+    cert: CertificateLike, policy: VerificationPolicy = DEFAULT_POLICY
+) -> tuple[Problem, ...]:
+    """KEY_USAGE / EXTENDED_KEY_USAGE problems of a signer certificate, trusted or not.
+
+    keyUsage, when present, must allow digitalSignature or nonRepudiation. An
+    extendedKeyUsage extension must list emailProtection or anyExtendedKeyUsage; no EKU
+    extension at all is acceptable (RFC 8550 §4.4.4).
+    """
+    c = to_certificate(cert)
+    problems: list[Problem] = []
+    if policy.check_key_usage:
+        problem = _key_usage_problem(c)
+        if problem:
+            problems.append(problem)
+    if policy.require_email_protection_eku:
+        problem = _eku_problem(c)
+        if problem:
+            problems.append(problem)
+    return tuple(problems)
+
+
+def _key_usage_problem(cert: x509.Certificate) -> Problem | None:
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError as exc:
+        return Problem(ProblemCode.MALFORMED, f"the certificate's keyUsage is malformed: {exc}")
+    if ku.digital_signature or ku.content_commitment:
+        return None
+    allowed = [
+        name for name, attr in (
+            ("keyEncipherment", "key_encipherment"), ("dataEncipherment", "data_encipherment"),
+            ("keyAgreement", "key_agreement"), ("keyCertSign", "key_cert_sign"),
+            ("cRLSign", "crl_sign"),
+        ) if getattr(ku, attr)
+    ]
+    what = ", ".join(allowed) or "nothing"
+    return Problem(
+        ProblemCode.KEY_USAGE,
+        f"the signer's certificate may not sign: its key usage allows only {what}, "
+        "not digitalSignature or nonRepudiation",
+    )
+
+
+def _eku_problem(cert: x509.Certificate) -> Problem | None:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError as exc:
+        return Problem(
+            ProblemCode.MALFORMED, f"the certificate's extendedKeyUsage is malformed: {exc}"
+        )
+    oids = list(eku)
+    if ExtendedKeyUsageOID.EMAIL_PROTECTION in oids or ANY_EKU in oids:
+        return None
+    purposes = ", ".join(_EKU_NAMES.get(o, o.dotted_string) for o in oids) or "no purpose"
+    return Problem(
+        ProblemCode.EXTENDED_KEY_USAGE,
+        f"the signer's certificate is for {purposes}, not email protection "
+        "(its extendedKeyUsage lacks emailProtection)",
+    )

@@ -1,0 +1,94 @@
+"""What "verified" means: the checks a careful mail client makes, as one frozen value.
+
+The defaults follow Bouncy Castle's ``SignedMailValidator``: a trusted chain, a signing key
+usage, the emailProtection purpose, the sender's address in the certificate, validation at
+the signing time, and no SHA-1/MD5.
+
+About ``validate_at="signing_time"``: the signingTime attribute is written by the signer, so
+it is a claim, not a proof. It lets mail signed while a certificate was valid stay valid
+after the certificate expires, which is what mail readers expect. It does not protect
+against someone holding a stolen key, who can write any time: revocation entries whose
+reason is a key or CA compromise therefore revoke whatever signing time is claimed, and a
+time outside the certificate's validity is ignored in favour of "now". Use ``"both"`` to
+require validity at the claimed time and today, or ``"now"`` to ignore the claim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from ..algorithms import WEAK_DIGESTS, check_option
+from ..problems import Problem, ProblemCode
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "VALIDATE_AT",
+    "VerificationPolicy",
+    "check_digest",
+    "validation_times",
+]
+
+VALIDATE_AT = ("signing_time", "now", "both")
+
+
+@dataclass(frozen=True)
+class VerificationPolicy:
+    """The checks that decide whether a signature counts as verified."""
+
+    require_trusted_chain: bool = True
+    check_key_usage: bool = True  # keyUsage must allow digitalSignature or nonRepudiation
+    require_email_protection_eku: bool = True  # an EKU extension must allow emailProtection
+    require_sender_match: bool = True  # From/Sender must be named in the certificate
+    validate_at: str = "signing_time"  # "signing_time" | "now" | "both"
+    allow_weak_algorithms: bool = False  # SHA-1/MD5 -> WEAK_ALGORITHM problem
+
+    def __post_init__(self) -> None:
+        check_option("validate_at", self.validate_at, VALIDATE_AT)
+
+
+DEFAULT_POLICY = VerificationPolicy()
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def validation_times(
+    cert: x509.Certificate,
+    signing_time: dt.datetime | None,
+    policy: VerificationPolicy = DEFAULT_POLICY,
+    *,
+    now: dt.datetime | None = None,
+) -> tuple[dt.datetime, ...]:
+    """The moments at which a signer's chain must validate under ``policy``.
+
+    The claimed signing time counts only when it lies inside the certificate's validity
+    period; otherwise (and when absent) "now" stands in for it.
+    """
+    current = _utc(now) if now is not None else dt.datetime.now(dt.timezone.utc)
+    claimed = current
+    if signing_time is not None:
+        st = _utc(signing_time)
+        if cert.not_valid_before_utc <= st <= cert.not_valid_after_utc:
+            claimed = st
+    if policy.validate_at == "now":
+        return (current,)
+    if policy.validate_at == "signing_time" or claimed == current:
+        return (claimed,)
+    return (claimed, current)
+
+
+def check_digest(name: str, policy: VerificationPolicy = DEFAULT_POLICY) -> Problem | None:
+    """A WEAK_ALGORITHM problem for a SHA-1/MD5 message digest unless the policy allows it."""
+    if name.lower() in WEAK_DIGESTS and not policy.allow_weak_algorithms:
+        return Problem(
+            ProblemCode.WEAK_ALGORITHM,
+            f"the signature uses the weak digest {name.upper()}, which can be forged; "
+            "allow_weak_algorithms=True accepts it for old mail",
+        )
+    return None

@@ -1,0 +1,168 @@
+"""Messages made by other implementations (../shared/corpus), through the public API.
+
+What the corpus README says must verify, verifies; must decrypt, decrypts; must fail, fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS
+from helpers import body_text
+
+import smime
+from smime.problems import ProblemCode
+
+pytestmark = pytest.mark.corpus
+
+LENIENT = smime.VerificationPolicy(require_sender_match=False)
+
+
+@pytest.fixture(scope="module")
+def tb(corpus) -> Path:
+    return corpus / "thunderbird-nss"
+
+
+@pytest.fixture(scope="module")
+def tb_trust(tb):
+    return smime.TrustStore.from_pem(tb / "mailnews" / "TestCA.pem")
+
+
+@pytest.fixture(scope="module")
+def bob(tb):
+    return smime.load_identity(tb / "mailnews" / "Bob.p12", password="nss")
+
+
+def _names(folder: Path, pattern: str) -> list[str]:
+    return sorted(p.name for p in folder.glob(pattern))
+
+
+MAILNEWS = CORPUS / "thunderbird-nss" / "mailnews"
+SIGNED = [
+    n for n in (
+        _names(MAILNEWS, "alice.dsig.*.multipart.eml")
+        + _names(MAILNEWS, "alice.sig.*.opaque.eml")
+        + _names(MAILNEWS, "alice.html.sig.*.opaque.eml")
+    )
+]
+DOUBLE = _names(MAILNEWS, "alice.plain.*.dave.*.eml")
+ENCRYPTED = _names(MAILNEWS, "*.env*.eml")
+BAD = _names(MAILNEWS, "*.bad.eml") + _names(MAILNEWS, "*.mismatch-econtent.eml")
+
+
+@pytest.mark.parametrize("name", SIGNED or ["(corpus absent)"])
+def test_thunderbird_signed_verify(tb, tb_trust, name):
+    result = smime.verify((tb / "mailnews" / name).read_bytes(), trust=tb_trust)
+    assert result.valid, result.summary()
+    assert result.signers[0].email_addresses == ("alice@example.com",)
+    if ".SHA1." in name:
+        assert ProblemCode.WEAK_ALGORITHM in {w.code for w in result.warnings}
+    assert result.content.get_content_type() in ("text/plain", "text/html", "multipart/alternative",
+                                                  "multipart/mixed")
+
+
+@pytest.mark.parametrize("name", DOUBLE or ["(corpus absent)"])
+def test_thunderbird_double_signed_unwrap(tb, tb_trust, name):
+    opened = smime.unwrap((tb / "mailnews" / name).read_bytes(), trust=tb_trust, policy=LENIENT)
+    kinds = [layer.kind for layer in opened.layers]
+    assert kinds == ["signed", "signed"], kinds
+    signers = [v.signers[0].email_addresses[0] for v in opened.verifications]
+    assert signers == ["dave@example.com", "alice@example.com"]
+    assert opened.valid, [v.summary() for v in opened.verifications]
+
+
+@pytest.mark.parametrize("name", BAD or ["(corpus absent)"])
+def test_thunderbird_tampered_fail(tb, tb_trust, name):
+    try:
+        result = smime.verify((tb / "mailnews" / name).read_bytes(), trust=tb_trust)
+    except smime.errors.ParseError:
+        return
+    assert not result.valid
+    assert not all(s.intact for s in result.signers) or result.codes & {ProblemCode.MALFORMED}
+
+
+@pytest.mark.parametrize("name", ENCRYPTED or ["(corpus absent)"])
+def test_thunderbird_encrypted_decrypt_then_verify(tb, tb_trust, bob, name):
+    data = (tb / "mailnews" / name).read_bytes()
+    opened = smime.unwrap(data, identity=bob, trust=tb_trust, policy=LENIENT)
+    kinds = [layer.kind for layer in opened.layers]
+    assert "encrypted" in kinds
+    assert opened.content.get_content_type().startswith(("text/", "multipart/"))
+    if len(kinds) > 1:
+        assert opened.valid, [v.summary() for v in opened.verifications]
+
+
+def test_thunderbird_future_signing_time_is_flagged(tb, tb_trust):
+    result = smime.verify((tb / "mailnews" / "alice.future.dsig.SHA256.multipart.eml").read_bytes(),
+                          trust=tb_trust)
+    assert result.signers[0].intact and result.signers[0].signature_valid
+    assert ProblemCode.SIGNING_TIME_INVALID in result.codes
+
+
+def test_thunderbird_browser_messages(tb):
+    folder = tb / "browser"
+    trust = smime.TrustStore.from_pem(folder / "TestCA.pem")
+    bob = smime.load_identity(folder / "Bob.p12", password="nss")
+    for name in ("alice.sig.SHA256.opaque.eml", "alice.html.sig.SHA256.opaque.eml"):
+        assert smime.verify((folder / name).read_bytes(), trust=trust).valid, name
+    for name in ("alice.sig.SHA256.opaque.env.eml", "alice.dsig.SHA256.multipart.env.eml",
+                 "alice.html.sig.SHA256.opaque.env.eml"):
+        opened = smime.unwrap((folder / name).read_bytes(), identity=bob, trust=trust)
+        assert [layer.kind for layer in opened.layers] == ["encrypted", "signed"], name
+        assert opened.valid, name
+    mixed = smime.verify((folder / "alice.dsig.SHA256.multipart.in.mixed.eml").read_bytes(), trust=trust)
+    assert mixed.valid and mixed.covers != "", "only the inner part is signed, and we say which"
+
+
+def test_rfc4134_mime_examples(corpus):
+    folder = corpus / "rfc4134"
+    carl = smime.TrustStore.from_pem(folder / "CarlRSASelf.cer")
+    when = dt.datetime(2005, 6, 1, tzinfo=dt.timezone.utc)
+    for name in ("4.8.eml", "4.9.eml"):
+        result = smime.verify((folder / name).read_bytes(), trust=carl, at=when, policy=LENIENT)
+        (signer,) = result.signers
+        assert signer.intact and signer.signature_valid, name
+        assert "This is some sample content." in body_text(result.content)
+    bob = smime.load_identity(cert=folder / "BobRSASignByCarl.cer", key=folder / "BobPrivRSAEncrypt.pri")
+    opened = smime.decrypt((folder / "5.3.eml").read_bytes(), bob)
+    assert "This is some sample content." in opened.as_string()
+    assert opened.decryption.cipher == "des-ede3-cbc"
+    alice = smime.load_identity(cert=folder / "AliceRSASignByCarl.cer", key=folder / "AlicePrivRSASign.pri")
+    with pytest.raises(smime.errors.DecryptionError):
+        smime.decrypt((folder / "5.3.eml").read_bytes(), alice)
+
+
+def test_mimekit_thunderbird_2013_signature(corpus):
+    folder = corpus / "mimekit-smime"
+    data = (folder / "thunderbird-signed.txt").read_bytes()
+    startcom = smime.TrustStore.from_pem(folder / "StartComCertificationAuthority.crt")
+    today = smime.verify(data, trust=startcom)
+    (signer,) = today.signers
+    assert signer.intact and signer.signature_valid
+    assert not today.valid and today.codes & {ProblemCode.EXPIRED, ProblemCode.UNTRUSTED}
+
+
+PKITS = CORPUS / "nist-pkits"
+PKITS_CASES = sorted(p.name for p in (PKITS / "smime").glob("Signed*.eml"))
+
+
+@pytest.fixture(scope="module")
+def pkits(corpus):
+    folder = corpus / "nist-pkits"
+    trust = smime.TrustStore.from_pem(folder / "certs" / "TrustAnchorRootCertificate.crt")
+    crls = [p.read_bytes() for p in sorted((folder / "crls").glob("*.crl"))]
+    return folder, trust, crls
+
+
+@pytest.mark.parametrize("name", PKITS_CASES or ["(corpus absent)"])
+def test_nist_pkits(pkits, name):
+    folder, trust, crls = pkits
+    result = smime.verify(
+        (folder / "smime" / name).read_bytes(), trust=trust, crls=crls,
+        at=dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc), revocation="soft-fail", policy=LENIENT,
+    )
+    assert all(s.intact and s.signature_valid for s in result.signers), result.summary()
+    expected = name.startswith("SignedValid")
+    assert result.valid is expected, result.summary()

@@ -1,0 +1,40 @@
+"""The code-level promises: layers point downward, ruff and mypy --strict stay clean."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+
+def _tool(name: str) -> str:
+    """The tool installed beside this interpreter (the test extra), else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e '.[test]'"
+    return found
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_layers_contract_holds() -> None:
+    done = _run(_tool("lint-imports"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "broken" not in done.stdout.lower().replace("0 broken", "")
+
+
+def test_ruff_is_clean() -> None:
+    done = _run(_tool("ruff"), "check", "smime", "tests", "benchmarks")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_mypy_strict_is_clean() -> None:
+    done = _run(_tool("mypy"), "--strict", "smime")
+    assert done.returncode == 0, done.stdout + done.stderr
