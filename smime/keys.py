@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from .errors import LoadError, ParseError
+from .errors import LoadError
 
 __all__ = [
     "CertificateLike",
@@ -125,7 +125,7 @@ def to_asn1_certificate(value: CertificateLike) -> asn1_x509.Certificate:
 def _der_to_certificate(der: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except Exception as exc:  # ValueError, and cryptography's InvalidVersion which is not one
         raise LoadError(f"not a valid X.509 certificate: {exc}") from exc
 
 
@@ -329,8 +329,3 @@ def _match(
             f"the private key does not belong to the certificate {_describe(certs[0])}"
         )
     raise LoadError("no certificate given for the private key")
-
-
-def parse_error(what: str, exc: BaseException) -> ParseError:
-    """A ParseError that names the structure and hides the dependency's exception type."""
-    return ParseError(f"malformed {what}: {exc}")

@@ -1,0 +1,352 @@
+"""EnvelopedData (RFC 5652 6) and AuthEnvelopedData (RFC 5083): encrypt, decrypt, describe.
+
+AES-CBC is written as EnvelopedData, AES-GCM as AuthEnvelopedData (RFC 5084: 12-byte nonce,
+16-byte tag in ``mac``). Every key-dependent failure raises the same ``DecryptionError``
+after the same work, so that a message cannot be used to probe a key. The ciphertext is
+never parsed by asn1crypto (see ``_bulk``): a 100 MB message is copied once, not five times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import algos, cms, core
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
+
+from ..algorithms import WRITABLE_CIPHERS, check_option
+from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
+from ..keys import Identity
+from . import _content, _kari
+from ._asn1 import parsed
+from ._bulk import (
+    CONTEXT,
+    INTEGER,
+    OCTET_STRING,
+    SEQUENCE,
+    SET,
+    UNIVERSAL,
+    Chunk,
+    Tlv,
+    children,
+    octets,
+    raw,
+    read,
+    wrap,
+)
+from .recipients import (
+    Matcher,
+    RecipientSpec,
+    RecipientSummary,
+    build_ktri,
+    check_recipient_certificate,
+    ktri_padding,
+    open_ktri,
+    summarize,
+)
+
+__all__ = [
+    "DecryptedData",
+    "EnvelopedSummary",
+    "RecipientSpec",
+    "RecipientSummary",
+    "create_enveloped_data",
+    "decrypt_enveloped_data",
+    "describe_enveloped_data",
+    "describe_recipients",
+]
+
+_WHAT = "CMS enveloped data"
+
+
+@dataclass(frozen=True)
+class DecryptedData:
+    """What decryption recovered, and how it was protected."""
+
+    content: bytes
+    content_type: str  # the inner eContentType: "data", "signed_data"...
+    cipher: str  # "aes-256-gcm", "aes-128-cbc", "des-ede3-cbc", "rc2-cbc"...
+    authenticated: bool  # True only for AuthEnvelopedData (AES-GCM)
+    key_management: str  # "rsa-oaep" | "rsa-pkcs1v15" | "ecdh" | "x25519"
+
+
+@dataclass(frozen=True)
+class EnvelopedSummary:
+    """An encrypted layer as seen without a key: for inspection."""
+
+    content_type: str  # "enveloped_data" | "authenticated_enveloped_data"
+    cipher: str  # our name, or the dotted OID of an algorithm we do not know
+    authenticated: bool
+    inner_content_type: str
+    encrypted_size: int | None  # bytes of ciphertext; None when detached
+    recipients: tuple[RecipientSummary, ...]
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def create_enveloped_data(
+    content: bytes,
+    recipients: Sequence[RecipientSpec],
+    *,
+    cipher: str = "aes-256-cbc",
+    content_type: str = "data",
+) -> bytes:
+    """Encrypt ``content`` for ``recipients``; DER ContentInfo (AuthEnvelopedData for GCM)."""
+    check_option("cipher", cipher, WRITABLE_CIPHERS)
+    specs = list(recipients)
+    if not specs:
+        raise InvalidOptionError("recipients: at least one recipient is needed")
+    for spec in specs:
+        if not isinstance(spec, RecipientSpec):
+            raise InvalidOptionError(
+                f"recipients: expected RecipientSpec objects, got {type(spec).__name__}"
+            )
+    kinds = [check_recipient_certificate(s.certificate, s.check_usage) for s in specs]
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise InvalidOptionError(f"content must be bytes, not {type(content).__name__}")
+    view = _bytes_view(content)
+    key, algorithm, chunks, tag = _content.encrypt(cipher, view)
+    infos = cms.RecipientInfos(
+        [
+            build_ktri(s, key) if k == "rsa" else _kari.build_kari(s, key)
+            for s, k in zip(specs, kinds, strict=True)
+        ]
+    )
+    eci = wrap(
+        UNIVERSAL,
+        SEQUENCE,
+        [
+            cms.ContentType(content_type).dump() + algorithm.dump(),
+            *wrap(CONTEXT, 0, chunks, constructed=False),
+        ],
+    )
+    if tag is not None:
+        outer = "authenticated_enveloped_data"
+        body = [cms.CMSVersion("v0").dump() + infos.dump(), *eci, core.OctetString(tag).dump()]
+    else:
+        outer = "enveloped_data"
+        body = [_version(infos).dump() + infos.dump(), *eci]
+    framed = wrap(
+        UNIVERSAL,
+        SEQUENCE,
+        [cms.ContentType(outer).dump(), *wrap(CONTEXT, 0, wrap(UNIVERSAL, SEQUENCE, body))],
+    )
+    return b"".join(framed)
+
+
+def _bytes_view(data: bytes | bytearray | memoryview) -> memoryview:
+    """A flat byte view of ``data`` without copying it when it is already contiguous."""
+    view = memoryview(data)
+    return view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+
+
+def _version(infos: cms.RecipientInfos) -> cms.CMSVersion:
+    """RFC 5652 6.1: v0 when every recipient is a v0 KTRI, else v2 (no originatorInfo here)."""
+    simple = all(ri.name == "ktri" and ri.chosen["version"].native == "v0" for ri in infos)
+    return cms.CMSVersion("v0" if simple else "v2")
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    authenticated: bool
+    recipient_infos: cms.RecipientInfos
+    content_type: str
+    algorithm: algos.EncryptionAlgorithm
+    encrypted: Chunk | None
+    aad: bytes | None
+    mac: bytes | None
+
+
+def _load(spec: Any, buf: memoryview, tlv: Tlv, what: str, **params: Any) -> Any:
+    try:
+        value = spec.load(raw(buf, tlv), strict=True, **params)
+    except Exception as exc:  # asn1crypto raises ValueError, TypeError...
+        raise ParseError(f"malformed {what}: {exc}") from None
+    return parsed(value, what)
+
+
+def _parse(der: bytes) -> _Envelope:
+    """The structure around the ciphertext, parsed by asn1crypto piece by piece."""
+    if not isinstance(der, (bytes, bytearray, memoryview)):
+        raise ParseError(f"expected DER bytes, got {type(der).__name__}")
+    buf = _bytes_view(der)
+    if not buf:
+        raise ParseError(f"malformed {_WHAT}: empty input")
+    top = read(buf, 0, len(buf), _WHAT)
+    if top.next != len(buf):
+        raise ParseError(f"malformed {_WHAT}: {len(buf) - top.next} bytes of trailing data")
+    if not top.is_(UNIVERSAL, SEQUENCE):
+        raise ParseError(f"malformed {_WHAT}: a ContentInfo SEQUENCE expected")
+    info = children(buf, top, _WHAT)
+    if not info:
+        raise ParseError(f"malformed {_WHAT}: empty ContentInfo")
+    outer = _load(cms.ContentType, buf, info[0], "ContentInfo content type").native
+    if outer not in ("enveloped_data", "authenticated_enveloped_data"):
+        raise ParseError(f"expected enveloped-data or authEnveloped-data, got {outer}")
+    if len(info) != 2 or not info[1].is_(CONTEXT, 0):
+        raise ParseError(f"malformed {_WHAT}: the ContentInfo has no content")
+    inner = children(buf, info[1], _WHAT)
+    if len(inner) != 1 or not inner[0].is_(UNIVERSAL, SEQUENCE):
+        raise ParseError(f"malformed {_WHAT}: an {outer} SEQUENCE expected")
+    fields = children(buf, inner[0], _WHAT)
+    authenticated = outer == "authenticated_enveloped_data"
+    return _fields(buf, fields, authenticated)
+
+
+class _Cursor:
+    """A SEQUENCE's fields taken in order, for a schema with optional members."""
+
+    def __init__(self, fields: list[Tlv]) -> None:
+        self._fields = list(fields)
+
+    def optional(self, tag_class: int, tag: int) -> Tlv | None:
+        if self._fields and self._fields[0].is_(tag_class, tag):
+            return self._fields.pop(0)
+        return None
+
+    def required(self, tag_class: int, tag: int, what: str) -> Tlv:
+        found = self.optional(tag_class, tag)
+        if found is None:
+            raise ParseError(f"malformed {_WHAT}: {what} missing or out of place")
+        return found
+
+    def done(self) -> None:
+        if self._fields:
+            where = self._fields[0].start
+            raise ParseError(f"malformed {_WHAT}: unexpected element at byte {where}")
+
+
+def _fields(buf: memoryview, fields: list[Tlv], authenticated: bool) -> _Envelope:
+    cursor = _Cursor(fields)
+    _load(core.Integer, buf, cursor.required(UNIVERSAL, INTEGER, "version"), "version")
+    originator = cursor.optional(CONTEXT, 0)
+    if originator is not None:
+        _load(cms.OriginatorInfo, buf, originator, "originatorInfo", implicit=0)
+    ri_tlv = cursor.required(UNIVERSAL, SET, "recipientInfos")
+    infos = _load(cms.RecipientInfos, buf, ri_tlv, "recipientInfos")
+    eci = children(buf, cursor.required(UNIVERSAL, SEQUENCE, "encryptedContentInfo"), _WHAT)
+    if len(eci) not in (2, 3) or (len(eci) == 3 and not eci[2].is_(CONTEXT, 0)):
+        raise ParseError(f"malformed {_WHAT}: bad encryptedContentInfo")
+    content_type = _load(cms.ContentType, buf, eci[0], "encrypted content type").native
+    algorithm = _load(algos.EncryptionAlgorithm, buf, eci[1], "content-encryption algorithm")
+    encrypted = octets(buf, eci[2], "encryptedContent") if len(eci) == 3 else None
+    aad = mac = None
+    if authenticated:
+        attrs = cursor.optional(CONTEXT, 1)
+        if attrs is not None:
+            loaded = _load(cms.CMSAttributes, buf, attrs, "authAttrs", implicit=1)
+            aad = loaded.untag().dump(force=True)  # RFC 5083 2.2: MACed with the SET OF tag
+        mac = bytes(octets(buf, cursor.required(UNIVERSAL, OCTET_STRING, "mac"), _WHAT))
+        unauthenticated = cursor.optional(CONTEXT, 2)
+        if unauthenticated is not None:
+            _load(cms.CMSAttributes, buf, unauthenticated, "unauthAttrs", implicit=2)
+    else:
+        unprotected = cursor.optional(CONTEXT, 1)
+        if unprotected is not None:
+            _load(cms.CMSAttributes, buf, unprotected, "unprotectedAttrs", implicit=1)
+    cursor.done()
+    return _Envelope(authenticated, infos, str(content_type), algorithm, encrypted, aad, mac)
+
+
+def describe_enveloped_data(der: bytes) -> EnvelopedSummary:
+    """Cipher and recipients of an enveloped or auth-enveloped message, without a key."""
+    env = _parse(der)
+    recipients = tuple(s for ri in env.recipient_infos for s in summarize(ri))
+    return EnvelopedSummary(
+        "authenticated_enveloped_data" if env.authenticated else "enveloped_data",
+        _content.algorithm_name(env.algorithm),
+        env.authenticated,
+        env.content_type,
+        None if env.encrypted is None else len(env.encrypted),
+        recipients,
+    )
+
+
+def describe_recipients(der: bytes) -> tuple[RecipientSummary, ...]:
+    """Who can open the message: one summary per recipient key."""
+    return describe_enveloped_data(der).recipients
+
+
+# ---------------------------------------------------------------------------- decryption
+
+_Opener = Callable[[int], tuple[bytes, bool]]
+
+
+def decrypt_enveloped_data(der: bytes, identity: Identity) -> DecryptedData:
+    """Decrypt with ``identity``; DecryptionError (one message) for every key failure."""
+    env = _parse(der)
+    cipher = _content.resolve(env.algorithm)
+    if cipher.authenticated != env.authenticated:
+        kind = "authEnveloped-data" if env.authenticated else "enveloped-data"
+        raise UnsupportedError(f"unsupported: {cipher.name} content in {kind}")
+    if env.encrypted is None:
+        raise ParseError(
+            f"malformed {_WHAT}: no encryptedContent (detached encrypted content is not supported)"
+        )
+    for opener, management in _candidates(env.recipient_infos, identity):
+        key, genuine = opener(cipher.key_length)
+        content = _content.decrypt(cipher, key, env.encrypted, env.mac, env.aad)
+        if content is not None and genuine:
+            return DecryptedData(
+                content, env.content_type, cipher.name, cipher.authenticated, management
+            )
+    raise DecryptionError()
+
+
+def _candidates(infos: cms.RecipientInfos, identity: Identity) -> list[tuple[_Opener, str]]:
+    """Ways to get the content key: recipients naming us, else every RSA key transport.
+
+    What is unsupported is decided from the structure alone, before any key is used.
+    """
+    key = identity.key
+    me = Matcher.of(identity.certificate)
+    matched: list[tuple[_Opener, str]] = []
+    unsupported: list[UnsupportedError] = []
+    rsa_any: list[tuple[_Opener, str]] = []
+    for ri in infos:
+        info = ri.chosen
+        if ri.name == "ktri" and isinstance(key, rsa.RSAPrivateKey):
+            named = me.named_by(info["rid"])
+            try:
+                management, _pad = ktri_padding(info)
+            except UnsupportedError as exc:
+                if named:
+                    unsupported.append(exc)
+                continue
+            opener = _ktri_opener(info, key)
+            rsa_any.append((opener, management))
+            if named:
+                matched.append((opener, management))
+        elif ri.name == "kari" and isinstance(
+            key, (ec.EllipticCurvePrivateKey, x25519.X25519PrivateKey)
+        ):
+            for rek in info["recipient_encrypted_keys"]:
+                if not me.named_by(rek["rid"]):
+                    continue
+                try:
+                    management = _kari.check_kari(info)
+                except UnsupportedError as exc:
+                    unsupported.append(exc)
+                    continue
+                matched.append((_kari_opener(info, rek, key), management))
+    if matched:
+        return matched
+    if unsupported:
+        raise unsupported[0]
+    return rsa_any
+
+
+def _ktri_opener(info: cms.KeyTransRecipientInfo, key: rsa.RSAPrivateKey) -> _Opener:
+    return lambda length: open_ktri(info, key, length)
+
+
+def _kari_opener(
+    info: cms.KeyAgreeRecipientInfo, rek: cms.RecipientEncryptedKey, key: _kari.AgreementKey
+) -> _Opener:
+    encrypted_key = rek["encrypted_key"].native
+    return lambda length: _kari.open_kari(info, encrypted_key, key, length)

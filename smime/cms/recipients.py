@@ -1,0 +1,368 @@
+"""Recipients of enveloped data: who may open it, and RSA key transport (RFC 5652 6.2.1).
+
+A :class:`RecipientSpec` names a certificate and how to reach it. Certificates whose key
+cannot encrypt, or may not (key usage, validity), are refused with ``CertificateError``
+before anything is written. Key agreement (EC, X25519) lives in ``_kari``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+from asn1crypto import algos, cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
+
+from ..algorithms import DIGESTS, KEY_TRANSPORTS, check_option
+from ..errors import CertificateError, UnsupportedError
+from ..keys import CertificateLike, to_asn1_certificate, to_certificate
+from . import _oids
+
+__all__ = [
+    "IDENTIFY_BY",
+    "Matcher",
+    "RecipientSpec",
+    "RecipientSummary",
+    "build_ktri",
+    "check_recipient_certificate",
+    "describe_certificate",
+    "ktri_padding",
+    "name_string",
+    "open_ktri",
+    "recipient_id",
+    "subject_key_identifier",
+    "summarize",
+]
+
+IDENTIFY_BY = ("issuer_and_serial", "subject_key_identifier")
+#: EC curves we agree keys on: the NIST curves of RFC 5753 / RFC 8551.
+EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+
+
+@dataclass(frozen=True)
+class RecipientSpec:
+    """One recipient: a certificate, the RSA padding for it, and how to name it in the message.
+
+    ``key_transport`` applies to RSA certificates only (EC and X25519 use key agreement).
+    ``check_usage=False`` skips the key-usage and validity-period checks, never the check
+    that the key can encrypt at all.
+    """
+
+    certificate: x509.Certificate
+    key_transport: str = "rsa-oaep"
+    identify_by: str = "issuer_and_serial"
+    check_usage: bool = True
+
+    def __post_init__(self) -> None:
+        cert: CertificateLike = self.certificate
+        object.__setattr__(self, "certificate", to_certificate(cert))
+        check_option("key_transport", self.key_transport, KEY_TRANSPORTS)
+        check_option("identify_by", self.identify_by, IDENTIFY_BY)
+
+
+@dataclass(frozen=True)
+class RecipientSummary:
+    """What a RecipientInfo says without any key: for inspection and error messages.
+
+    ``kind``: key_transport | key_agreement | kek | password | other. ``identifier``: the
+    issuer DN and serial (hex), or the subject key identifier (hex). ``algorithm``: the
+    key transport or key agreement scheme (``rsa-oaep``, ``ecdh-sha256kdf``...);
+    ``key_wrap``: the key-wrap algorithm of key agreement and KEK recipients.
+    """
+
+    kind: str
+    identifier: str
+    algorithm: str
+    issuer: str | None = None
+    serial: int | None = None
+    ski: str | None = None
+    key_wrap: str | None = None
+
+
+def describe_certificate(cert: x509.Certificate) -> str:
+    try:
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        subject = "(unreadable subject)"
+    return f"{subject!r} (serial {cert.serial_number:#x})"
+
+
+def name_string(name: asn1_x509.Name) -> str:
+    """A distinguished name as RFC 4514 text (asn1crypto's readable form if that fails)."""
+    try:
+        rdns = [
+            x509.RelativeDistinguishedName(
+                [
+                    x509.NameAttribute(
+                        x509.ObjectIdentifier(tv["type"].dotted), str(tv["value"].native)
+                    )
+                    for tv in rdn
+                ]
+            )
+            for rdn in name.chosen
+        ]
+        return x509.Name(rdns).rfc4514_string()
+    except Exception:  # odd attribute values: fall back to asn1crypto's rendering
+        return str(name.human_friendly)
+
+
+# ---------------------------------------------------------------------------- certificates
+
+
+def check_recipient_certificate(cert: x509.Certificate, check_usage: bool = True) -> str:
+    """The key-management kind for ``cert`` ("rsa", "ecdh", "x25519"), or CertificateError."""
+    try:
+        key = cert.public_key()
+    except Exception as exc:  # an unknown public-key algorithm
+        raise CertificateError(
+            f"certificate {describe_certificate(cert)} has a key we cannot use: {exc}"
+        ) from None
+    if isinstance(key, rsa.RSAPublicKey):
+        kind, usage = "rsa", "key_encipherment"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in EC_CURVES:
+            raise CertificateError(
+                f"certificate {describe_certificate(cert)} is on the curve {key.curve.name}; "
+                f"we encrypt to {', '.join(EC_CURVES)} only"
+            )
+        kind, usage = "ecdh", "key_agreement"
+    elif isinstance(key, x25519.X25519PublicKey):
+        kind, usage = "x25519", "key_agreement"
+    else:
+        kind = type(key).__name__.removesuffix("PublicKey")
+        raise CertificateError(
+            f"certificate {describe_certificate(cert)} has a {kind} key, which can only sign: "
+            "it cannot receive encrypted mail"
+        )
+    if check_usage:
+        _check_validity(cert)
+        _check_key_usage(cert, usage)
+    return kind
+
+
+def _check_validity(cert: x509.Certificate) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    if now < cert.not_valid_before_utc:
+        raise CertificateError(
+            f"certificate {describe_certificate(cert)} is not valid before "
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+        )
+    if now > cert.not_valid_after_utc:
+        raise CertificateError(
+            f"certificate {describe_certificate(cert)} expired on "
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def _check_key_usage(cert: x509.Certificate, usage: str) -> None:
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return  # no KeyUsage extension: every use is allowed (RFC 5280 4.2.1.3)
+    except ValueError as exc:
+        raise CertificateError(
+            f"certificate {describe_certificate(cert)} has malformed extensions: {exc}"
+        ) from None
+    if not getattr(ku, usage):
+        label = {"key_encipherment": "keyEncipherment", "key_agreement": "keyAgreement"}[usage]
+        raise CertificateError(
+            f"certificate {describe_certificate(cert)} does not allow {label} in its key usage"
+        )
+
+
+def subject_key_identifier(cert: x509.Certificate) -> bytes | None:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+    return ext.value.digest
+
+
+def recipient_id(spec: RecipientSpec) -> tuple[str, object]:
+    """(choice name, value) naming the recipient's certificate in the message."""
+    if spec.identify_by == "subject_key_identifier":
+        ski = subject_key_identifier(spec.certificate)
+        if ski is None:
+            raise CertificateError(
+                f"certificate {describe_certificate(spec.certificate)} has no subject key "
+                "identifier: use identify_by='issuer_and_serial'"
+            )
+        return "subject_key_identifier", ski
+    a = to_asn1_certificate(spec.certificate)
+    return "issuer_and_serial_number", cms.IssuerAndSerialNumber(
+        {"issuer": a.issuer, "serial_number": a.serial_number}
+    )
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """The decrypting identity's certificate, as recipient identifiers name it."""
+
+    issuer: asn1_x509.Name
+    serial: int
+    ski: bytes | None
+
+    @classmethod
+    def of(cls, cert: x509.Certificate) -> Matcher:
+        a = to_asn1_certificate(cert)
+        return cls(a.issuer, a.serial_number, subject_key_identifier(cert))
+
+    def named_by(
+        self, choice: cms.RecipientIdentifier | cms.KeyAgreementRecipientIdentifier
+    ) -> bool:
+        value = choice.chosen
+        try:
+            if choice.name == "issuer_and_serial_number":
+                return bool(
+                    value["serial_number"].native == self.serial and value["issuer"] == self.issuer
+                )
+        except ValueError:  # asn1crypto's name comparison rejects prohibited characters
+            return False
+        if choice.name == "r_key_id":  # asn1crypto defines two RecipientKeyIdentifier classes
+            value = value["subject_key_identifier"]
+        return self.ski is not None and value.native == self.ski
+
+
+# ---------------------------------------------------------------------------- key transport
+
+
+def build_ktri(spec: RecipientSpec, cek: bytes) -> cms.RecipientInfo:
+    key = spec.certificate.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    choice, value = recipient_id(spec)
+    if spec.key_transport == "rsa-oaep":
+        pad: padding.AsymmetricPadding = padding.OAEP(
+            mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None
+        )
+        algorithm = {
+            "algorithm": "rsaes_oaep",
+            "parameters": {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+            },
+        }
+    else:
+        pad, algorithm = padding.PKCS1v15(), {"algorithm": "rsaes_pkcs1v15"}
+    return cms.RecipientInfo(
+        name="ktri",
+        value={
+            "version": "v0" if choice == "issuer_and_serial_number" else "v2",
+            "rid": cms.RecipientIdentifier(name=choice, value=value),
+            "key_encryption_algorithm": algorithm,
+            "encrypted_key": key.encrypt(cek, pad),
+        },
+    )
+
+
+def ktri_padding(ktri: cms.KeyTransRecipientInfo) -> tuple[str, padding.AsymmetricPadding]:
+    """Our name and cryptography's padding for a KTRI's algorithm; UnsupportedError if unknown."""
+    alg = ktri["key_encryption_algorithm"]
+    name = alg["algorithm"].native
+    if name == "rsaes_pkcs1v15":
+        return "rsa-pkcs1v15", padding.PKCS1v15()
+    if name == "rsaes_oaep":
+        params = alg["parameters"]
+        digest = _hash(params["hash_algorithm"])
+        mgf = params["mask_gen_algorithm"]
+        if mgf["algorithm"].native != "mgf1":
+            raise UnsupportedError(f"unsupported OAEP mask generation {mgf['algorithm'].dotted}")
+        mgf_hash = _hash(mgf["parameters"])
+        label = params["p_source_algorithm"]["parameters"].native
+        if label is not None and not isinstance(label, bytes):
+            raise UnsupportedError("unsupported OAEP label source")
+        return "rsa-oaep", padding.OAEP(padding.MGF1(mgf_hash), digest, label or None)
+    raise UnsupportedError(
+        f"unsupported key transport algorithm {alg['algorithm'].dotted} "
+        f"({_oids.oid_name(alg['algorithm'].dotted)})"
+    )
+
+
+_OAEP_HASHES = ("sha1", "sha224", "sha256", "sha384", "sha512")
+
+
+def _hash(identifier: object) -> hashes.HashAlgorithm:
+    """The hash an OAEP AlgorithmIdentifier names (SHA-1 and SHA-2 only)."""
+    if not isinstance(identifier, algos.DigestAlgorithm):
+        raise UnsupportedError("unsupported OAEP parameters: no hash algorithm named")
+    oid = identifier["algorithm"].dotted
+    for name in _OAEP_HASHES:
+        if DIGESTS[name].oid == oid:
+            return DIGESTS[name].hash()
+    raise UnsupportedError(f"unsupported OAEP hash {oid} ({_oids.oid_name(oid)})")
+
+
+def open_ktri(
+    ktri: cms.KeyTransRecipientInfo, key: rsa.RSAPrivateKey, key_length: int
+) -> tuple[bytes, bool]:
+    """The content key, and whether it is genuine.
+
+    Any failure (bad padding, wrong length) yields a random key of the right length instead,
+    so the caller goes on to decrypt the content as if nothing happened: a padding failure
+    must not be told apart from a content failure (Bleichenbacher). With OpenSSL 3.2+ the
+    PKCS#1 v1.5 decryption already returns a pseudo-random message on bad padding (implicit
+    rejection); the length check catches that too.
+    """
+    _name, pad = ktri_padding(ktri)
+    try:
+        cek = key.decrypt(ktri["encrypted_key"].native, pad)
+    except ValueError:
+        cek = b""
+    if len(cek) != key_length:
+        return os.urandom(key_length), False
+    return cek, True
+
+
+# ---------------------------------------------------------------------------- inspection
+
+
+def _identify(
+    choice: cms.RecipientIdentifier | cms.KeyAgreementRecipientIdentifier,
+) -> tuple[str, str | None, int | None, str | None]:
+    """(identifier text, issuer, serial, ski hex) for a recipient identifier."""
+    value = choice.chosen
+    if choice.name == "issuer_and_serial_number":
+        issuer = name_string(value["issuer"])
+        serial = int(value["serial_number"].native)
+        return f"{issuer} serial {serial:x}", issuer, serial, None
+    if choice.name == "r_key_id":
+        value = value["subject_key_identifier"]
+    ski = bytes(value.native)
+    return f"subject key identifier {ski.hex()}", None, None, ski.hex()
+
+
+def summarize(ri: cms.RecipientInfo) -> list[RecipientSummary]:
+    """One summary per recipient key (a KARI can serve several)."""
+    info = ri.chosen
+    if ri.name == "ktri":
+        text, issuer, serial, ski = _identify(info["rid"])
+        oid = info["key_encryption_algorithm"]["algorithm"].dotted
+        return [RecipientSummary("key_transport", text, _oids.oid_name(oid), issuer, serial, ski)]
+    if ri.name == "kari":
+        alg = info["key_encryption_algorithm"]
+        scheme = _oids.oid_name(alg["algorithm"].dotted)
+        wrap = _wrap_name(alg)
+        out = []
+        for rek in info["recipient_encrypted_keys"]:
+            text, issuer, serial, ski = _identify(rek["rid"])
+            out.append(RecipientSummary("key_agreement", text, scheme, issuer, serial, ski, wrap))
+        return out
+    if ri.name == "kekri":
+        kid = info["kekid"]["key_identifier"].native
+        alg = _oids.oid_name(info["key_encryption_algorithm"]["algorithm"].dotted)
+        return [RecipientSummary("kek", f"key identifier {kid.hex()}", alg, key_wrap=alg)]
+    if ri.name == "pwri":
+        alg = _oids.oid_name(info["key_encryption_algorithm"]["algorithm"].dotted)
+        return [RecipientSummary("password", "password", alg)]
+    oid = info["ori_type"].dotted
+    return [RecipientSummary("other", f"other recipient info {oid}", oid)]
+
+
+def _wrap_name(alg: cms.KeyEncryptionAlgorithm) -> str | None:
+    params = alg["parameters"]
+    if isinstance(params, cms.KeyEncryptionAlgorithm):
+        return _oids.oid_name(params["algorithm"].dotted)
+    return None
