@@ -12,6 +12,7 @@ from typing import Any
 from asn1crypto import cms as asn1_cms
 
 from ..errors import ParseError
+from . import _attr_schema  # noqa: F401 - fixes asn1crypto's attribute schemas before any parse
 
 __all__ = ["MAX_DEPTH", "check_der", "content_type_of", "load_content_info", "parsed"]
 

@@ -8,8 +8,8 @@ of the same mathematics, but never about the mathematics itself.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
-from typing import Union
 
 from asn1crypto import algos as asn1_algos
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -19,24 +19,26 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from ..algorithms import DIGESTS, SIGNATURE_PADDINGS, check_option, digest
 from ..errors import InvalidOptionError, UnsupportedError
 from ..keys import PrivateKey
+from ._signed_der import digest_algorithm
 
 __all__ = [
     "PublicKey",
     "SignatureScheme",
     "SigningAlgorithm",
     "digest_name",
+    "key_mismatch",
     "signing_algorithm",
     "verify_signature",
     "verifying_scheme",
 ]
 
-PublicKey = Union[
-    rsa.RSAPublicKey,
-    ec.EllipticCurvePublicKey,
-    ed25519.Ed25519PublicKey,
-    ed448.Ed448PublicKey,
-    dsa.DSAPublicKey,
-]
+PublicKey = (
+    rsa.RSAPublicKey
+    | ec.EllipticCurvePublicKey
+    | ed25519.Ed25519PublicKey
+    | ed448.Ed448PublicKey
+    | dsa.DSAPublicKey
+)
 
 _RSA, _PSS, _ECDSA, _ED25519, _DSA = "rsa-pkcs1v15", "rsassa-pss", "ecdsa", "ed25519", "dsa"
 
@@ -106,7 +108,7 @@ class SigningAlgorithm:
     """How one signer signs: the digest for messageDigest and the signatureAlgorithm."""
 
     digest: str  # digestAlgorithm name; SHA-512 for Ed25519 whatever was asked (RFC 8419)
-    identifier: asn1_algos.SignedDigestAlgorithm
+    identifier: bytes  # DER signatureAlgorithm
     scheme: str
 
     def sign(self, key: PrivateKey, data: bytes) -> bytes:
@@ -123,10 +125,9 @@ def _hash(name: str) -> hashes.HashAlgorithm:
     return DIGESTS[name].hash()
 
 
-def _rsa_padding(scheme: str, digest_name: str) -> padding.AsymmetricPadding:
-    if scheme == _PSS:
-        size = DIGESTS[digest_name].size
-        return padding.PSS(mgf=padding.MGF1(_hash(digest_name)), salt_length=size)
+def _rsa_padding(scheme: str, name: str) -> padding.AsymmetricPadding:
+    if scheme == _PSS:  # RFC 4056: MGF1 with the same hash, salt as long as the hash
+        return padding.PSS(mgf=padding.MGF1(_hash(name)), salt_length=DIGESTS[name].size)
     return padding.PKCS1v15()
 
 
@@ -153,25 +154,21 @@ def signing_algorithm(key: PrivateKey, digest_option: str, padding_option: str) 
     cache_key = (kind, name, padding_option)
     found = _ALGORITHM_CACHE.get(cache_key)
     if found is None:
-        found = _make_signing_algorithm(kind, name, padding_option)
-        _ALGORITHM_CACHE[cache_key] = found
-    # Hand out a fresh copy: asn1crypto objects are mutable once embedded.
-    return SigningAlgorithm(
-        found.digest, asn1_algos.SignedDigestAlgorithm.load(found.identifier.dump()), found.scheme
-    )
+        found = _ALGORITHM_CACHE[cache_key] = _make_signing_algorithm(kind, name, padding_option)
+    return found
 
 
 def _make_signing_algorithm(kind: str, name: str, padding_option: str) -> SigningAlgorithm:
     if kind == "ed25519":
-        return SigningAlgorithm(name, asn1_algos.SignedDigestAlgorithm({"algorithm": "ed25519"}),
-                                _ED25519)
+        identifier = asn1_algos.SignedDigestAlgorithm({"algorithm": "ed25519"})
+        return SigningAlgorithm(name, identifier.dump(), _ED25519)
     if kind == "ec":
-        return SigningAlgorithm(
-            name, asn1_algos.SignedDigestAlgorithm({"algorithm": f"{name}_ecdsa"}), _ECDSA
-        )
+        identifier = asn1_algos.SignedDigestAlgorithm({"algorithm": f"{name}_ecdsa"})
+        return SigningAlgorithm(name, identifier.dump(), _ECDSA)
     if padding_option == "pss":
-        # RFC 4055: hash and MGF1 hash are the digest, salt = hash length, trailer 1. Every
-        # field is written out (none left to the SHA-1 defaults) as RFC 4056 recommends.
+        # RFC 4055/4056: hash and MGF1 hash are the digest, salt = hash length, trailer 1.
+        # Hash, MGF and salt are written out, not left to the SHA-1 defaults; the trailer
+        # equals its DEFAULT, which DER omits (as OpenSSL does).
         hash_id = {"algorithm": name}
         params = asn1_algos.RSASSAPSSParams({
             "hash_algorithm": hash_id,
@@ -182,10 +179,9 @@ def _make_signing_algorithm(kind: str, name: str, padding_option: str) -> Signin
         identifier = asn1_algos.SignedDigestAlgorithm(
             {"algorithm": "rsassa_pss", "parameters": params}
         )
-        return SigningAlgorithm(name, identifier, _PSS)
-    return SigningAlgorithm(
-        name, asn1_algos.SignedDigestAlgorithm({"algorithm": f"{name}_rsa"}), _RSA
-    )
+        return SigningAlgorithm(name, identifier.dump(), _PSS)
+    identifier = asn1_algos.SignedDigestAlgorithm({"algorithm": f"{name}_rsa"})
+    return SigningAlgorithm(name, identifier.dump(), _RSA)
 
 
 # ---------------------------------------------------------------------------- verifying
@@ -240,7 +236,34 @@ def key_mismatch(scheme: SignatureScheme, key: object) -> str | None:
     return f"the signature algorithm {scheme.name} does not fit the signer's {kind} key"
 
 
-def verify_signature(key: PublicKey, scheme: SignatureScheme, signature: bytes, data: bytes) -> bool:
+def _verify_pkcs1v15(key: rsa.RSAPublicKey, signature: bytes, data: bytes, name: str) -> bool:
+    """RSASSA-PKCS1-v1_5, also when the DigestInfo leaves the hash's NULL parameters out.
+
+    RFC 8017 (note 2 of section 9.2) writes NULL; some signers (Bouncy Castle's
+    rawsha256nonull sample) omit it, as RFC 4055 allows for SHA-2 identifiers. The padding
+    is still checked by OpenSSL; only the DigestInfo is compared here, in full.
+    """
+    try:
+        key.verify(signature, data, padding.PKCS1v15(), _hash(name))
+        return True
+    except InvalidSignature:
+        pass
+    h = hashes.Hash(_hash(name))
+    h.update(data)
+    expected = asn1_algos.DigestInfo({
+        "digest_algorithm": asn1_algos.DigestAlgorithm.load(digest_algorithm(name)),
+        "digest": h.finalize(),
+    }).dump()
+    try:
+        recovered = key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+    except (InvalidSignature, ValueError):
+        return False
+    return hmac.compare_digest(recovered, expected)
+
+
+def verify_signature(
+    key: PublicKey, scheme: SignatureScheme, signature: bytes, data: bytes
+) -> bool:
     """True when ``signature`` is ``key``'s signature of ``data`` under ``scheme``.
 
     Every refusal from cryptography (wrong signature, malformed DER in an ECDSA/DSA
@@ -250,14 +273,16 @@ def verify_signature(key: PublicKey, scheme: SignatureScheme, signature: bytes, 
         if scheme.name == _ED25519 and isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
             return True
-        assert scheme.hash is not None
+        if not scheme.hash:
+            return False
         algorithm = _hash(scheme.hash)
         if isinstance(key, rsa.RSAPublicKey):
-            pad: padding.AsymmetricPadding = padding.PKCS1v15()
-            if scheme.name == _PSS:
-                assert scheme.mgf_hash is not None
-                pad = padding.PSS(padding.MGF1(_hash(scheme.mgf_hash)), scheme.salt_length)
-            key.verify(signature, data, pad, algorithm)
+            if scheme.name != _PSS:
+                return _verify_pkcs1v15(key, signature, data, scheme.hash)
+            if scheme.mgf_hash is None:
+                return False
+            pss = padding.PSS(padding.MGF1(_hash(scheme.mgf_hash)), scheme.salt_length)
+            key.verify(signature, data, pss, algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(algorithm))
         elif isinstance(key, dsa.DSAPublicKey):

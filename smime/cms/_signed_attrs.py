@@ -11,7 +11,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import algos as asn1_algos
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from asn1crypto import x509 as asn1_x509
@@ -19,15 +18,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..algorithms import ADVERTISED_CIPHERS, CIPHERS, OID_NAMES
+from ._attr_schema import RSAES_OAEP_OID, Capabilities, OaepParameters, SetOfCapabilities
 
 __all__ = [
     "ATTRIBUTE_NAMES",
+    "CAPABILITIES_ATTRIBUTE",
+    "CONTENT_TYPE_DATA_ATTRIBUTE",
     "EncryptionKeyPreference",
     "attribute_name",
-    "capabilities_attribute",
     "encryption_key_preference",
     "issuer_and_serial",
-    "key_preference_attributes",
+    "key_preference_attribute",
     "name_text",
     "read_capabilities",
     "read_key_preference",
@@ -37,7 +38,6 @@ __all__ = [
 #: The Microsoft twin of SMIMEEncryptionKeyPreference (Outlook writes both): a bare
 #: IssuerAndSerialNumber, no CHOICE.
 MS_KEY_PREFERENCE_OID = "1.3.6.1.4.1.311.16.4"
-_RSAES_OAEP_OID = "1.2.840.113549.1.1.7"
 
 ATTRIBUTE_NAMES: dict[str, str] = {
     "1.2.840.113549.1.9.3": "content-type",
@@ -45,6 +45,12 @@ ATTRIBUTE_NAMES: dict[str, str] = {
     "1.2.840.113549.1.9.5": "signing-time",
     "1.2.840.113549.1.9.6": "countersignature",
     "1.2.840.113549.1.9.15": "smime-capabilities",
+    "1.2.840.113549.1.9.16.2.1": "receipt-request",
+    "1.2.840.113549.1.9.16.2.2": "security-label",
+    "1.2.840.113549.1.9.16.2.3": "ml-expansion-history",
+    "1.2.840.113549.1.9.16.2.4": "content-hints",
+    "1.2.840.113549.1.9.16.2.9": "equivalent-labels",
+    "1.2.840.113549.1.9.16.2.10": "content-reference",
     "1.2.840.113549.1.9.16.2.11": "encryption-key-preference",
     "1.2.840.113549.1.9.16.2.12": "signing-certificate",
     "1.2.840.113549.1.9.16.2.47": "signing-certificate-v2",
@@ -82,10 +88,7 @@ def name_text(name: asn1_x509.Name) -> str:
         for atv in rdn:
             oid = atv["type"].dotted
             value = atv["value"].native
-            if isinstance(value, str):
-                text = _escape(value)
-            else:
-                text = "#" + atv["value"].dump().hex()
+            text = _escape(value) if isinstance(value, str) else "#" + atv["value"].dump().hex()
             items.append(f"{_NAME_KEYS.get(oid, oid)}={text}")
         parts.append("+".join(items))
     return ",".join(parts)
@@ -101,48 +104,58 @@ def issuer_and_serial(cert: x509.Certificate) -> asn1_cms.IssuerAndSerialNumber:
 
 
 def _capabilities_der() -> bytes:
-    caps: list[dict[str, Any]] = [{"capability_id": CIPHERS[name].oid} for name in ADVERTISED_CIPHERS]
+    caps: list[dict[str, Any]] = [
+        {"capability_id": CIPHERS[name].oid} for name in ADVERTISED_CIPHERS
+    ]
     # RSAES-OAEP with SHA-256 and MGF1-SHA-256, the parameters our enveloped layer writes.
-    oaep = asn1_algos.RSAESOAEPParams({
+    oaep = OaepParameters({
         "hash_algorithm": {"algorithm": "sha256"},
         "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
     })
-    caps.append({"capability_id": _RSAES_OAEP_OID, "parameters": oaep})
+    caps.append({"capability_id": RSAES_OAEP_OID, "parameters": oaep})
     attribute = asn1_cms.CMSAttribute({
         "type": "smime_capabilities",
-        "values": asn1_cms.SetOfSMIMECapabilites([asn1_cms.SMIMECapabilites(caps)]),
+        "values": SetOfCapabilities([Capabilities(caps)]),
     })
     return attribute.dump()  # type: ignore[no-any-return]
 
 
-_CAPABILITIES_DER = _capabilities_der()
+#: SMIMECapabilities, strongest first (RFC 8551 section 2.5.2); the same for every message.
+CAPABILITIES_ATTRIBUTE = _capabilities_der()
+CONTENT_TYPE_DATA_ATTRIBUTE: bytes = asn1_cms.CMSAttribute(
+    {"type": "content_type", "values": ["data"]}
+).dump()
+
+_TIME_CACHE: dict[dt.datetime, bytes] = {}
 
 
-def capabilities_attribute() -> asn1_cms.CMSAttribute:
-    """SMIMECapabilities, strongest first (RFC 8551 section 2.5.2); the same for every message."""
-    return asn1_cms.CMSAttribute.load(_CAPABILITIES_DER)
+def signing_time_attribute(when: dt.datetime) -> bytes:
+    """signingTime: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5652 section 11.3).
 
-
-def signing_time_attribute(when: dt.datetime) -> asn1_cms.CMSAttribute:
-    """signingTime: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5652 section 11.3)."""
+    Naive datetimes are taken as UTC. The last encoding is kept: bursts share a second.
+    """
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     when = when.astimezone(dt.timezone.utc).replace(microsecond=0)
-    kind = "utc_time" if 1950 <= when.year <= 2049 else "generalized_time"
-    return asn1_cms.CMSAttribute({
-        "type": "signing_time",
-        "values": [asn1_cms.Time(name=kind, value=when)],
-    })
+    der = _TIME_CACHE.get(when)
+    if der is None:
+        kind = "utc_time" if 1950 <= when.year <= 2049 else "generalized_time"
+        der = asn1_cms.CMSAttribute({
+            "type": "signing_time",
+            "values": [asn1_cms.Time(name=kind, value=when)],
+        }).dump()
+        _TIME_CACHE.clear()
+        _TIME_CACHE[when] = der
+    return der
 
 
-def key_preference_attributes(cert: x509.Certificate) -> list[asn1_cms.CMSAttribute]:
+def key_preference_attribute(cert: x509.Certificate) -> bytes:
     """SMIMEEncryptionKeyPreference (issuerAndSerialNumber form) naming ``cert``."""
-    ias = issuer_and_serial(cert)
-    return [asn1_cms.CMSAttribute({
+    return asn1_cms.CMSAttribute({  # type: ignore[no-any-return]
         "type": "encrypt_key_pref",
         "values": [asn1_cms.SMIMEEncryptionKeyPreference(name="issuer_and_serial_number",
-                                                         value=ias)],
-    })]
+                                                         value=issuer_and_serial(cert))],
+    }).dump()
 
 
 # ---------------------------------------------------------------------------- reading

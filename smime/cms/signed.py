@@ -12,7 +12,6 @@ signature is PureEdDSA over the signed attributes (or over the content without t
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,23 +19,24 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..algorithms import DIGESTS
+from ..algorithms import DIGESTS, check_option
 from ..errors import CertificateError, InvalidOptionError, ParseError
 from ..keys import CertificateLike, Identity, to_certificate
-from ..problems import Problem
+from . import _signed_der as encode
 from ._asn1 import load_content_info, parsed
+from ._certs import Received
+from ._sigalgs import SigningAlgorithm, signing_algorithm
 from ._signed_attrs import (
+    CAPABILITIES_ATTRIBUTE,
+    CONTENT_TYPE_DATA_ATTRIBUTE,
     EncryptionKeyPreference,
-    capabilities_attribute,
     issuer_and_serial,
-    key_preference_attributes,
+    key_preference_attribute,
     signing_time_attribute,
 )
-from ._sigalgs import SigningAlgorithm, signing_algorithm
 from ._verify import SignerCheck, VerifyContext, check_signer
 
 __all__ = [
@@ -64,28 +64,66 @@ class SignerSpec:
     signed_attributes: bool = True  # False: sign the content itself, no attributes at all
     encryption_certificate: x509.Certificate | None = None  # -> SMIMEEncryptionKeyPreference
     _algorithm: SigningAlgorithm = field(init=False, repr=False, compare=False)
+    _signer_id: bytes = field(init=False, repr=False, compare=False)
+    _certificates: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    _key_preference: bytes | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.identity, Identity):
             raise InvalidOptionError(
                 f"identity must be an smime Identity, not {type(self.identity).__name__}"
             )
-        object.__setattr__(
-            self, "_algorithm", signing_algorithm(self.identity.key, self.digest, self.padding)
-        )
-        if self.identify_by not in IDENTIFY_BY:
-            raise InvalidOptionError(
-                f"identify_by={self.identify_by!r} is not supported; use one of: "
-                + ", ".join(IDENTIFY_BY)
-            )
-        if self.identify_by == "subject_key_identifier" and _ski(self.identity.certificate) is None:
-            raise CertificateError(
-                "identify_by='subject_key_identifier' needs a certificate with a "
-                "subjectKeyIdentifier extension; this one has none"
-            )
+        check_option("identify_by", self.identify_by, IDENTIFY_BY)
+        cert = self.identity.certificate
+        put = object.__setattr__
+        put(self, "_algorithm", signing_algorithm(self.identity.key, self.digest, self.padding))
+        put(self, "_signer_id", _signer_identifier(cert, self.identify_by))
+        chain = self.identity.chain if self.include_chain else ()
+        ders = [_der(c) for c in (cert, *chain)]
+        put(self, "_key_preference", None)
         if self.encryption_certificate is not None:
-            cert = to_certificate(self.encryption_certificate)  # type: ignore[arg-type]
-            object.__setattr__(self, "encryption_certificate", cert)
+            encryption = to_certificate(self.encryption_certificate)
+            put(self, "encryption_certificate", encryption)
+            put(self, "_key_preference", key_preference_attribute(encryption))
+            ders.append(_der(encryption))
+        put(self, "_certificates", tuple(ders))
+
+
+_CACHE_SIZE = 256
+_DER_CACHE: dict[x509.Certificate, bytes] = {}
+_SID_CACHE: dict[tuple[x509.Certificate, str], bytes] = {}
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    """A certificate's DER. Kept (bounded): cryptography re-serialises it on every call."""
+    data = _DER_CACHE.get(cert)
+    if data is None:
+        if len(_DER_CACHE) >= _CACHE_SIZE:
+            _DER_CACHE.clear()
+        data = _DER_CACHE[cert] = cert.public_bytes(_DER)
+    return data
+
+
+def _signer_identifier(cert: x509.Certificate, identify_by: str) -> bytes:
+    """DER SignerIdentifier; public data, so it is kept per certificate (bounded)."""
+    key = (cert, identify_by)
+    data = _SID_CACHE.get(key)
+    if data is None:
+        if identify_by == "subject_key_identifier":
+            ski = _ski(cert)
+            if ski is None:
+                raise CertificateError(
+                    "identify_by='subject_key_identifier' needs a certificate with a "
+                    "subjectKeyIdentifier extension; this one has none"
+                )
+            sid = asn1_cms.SignerIdentifier(name="subject_key_identifier", value=ski)
+        else:
+            sid = asn1_cms.SignerIdentifier(name="issuer_and_serial_number",
+                                            value=issuer_and_serial(cert))
+        if len(_SID_CACHE) >= _CACHE_SIZE:
+            _SID_CACHE.clear()
+        data = _SID_CACHE[key] = sid.dump()
+    return data
 
 
 def _ski(cert: x509.Certificate) -> bytes | None:
@@ -121,7 +159,12 @@ def create_signed_data(
     crls: Sequence[bytes] = (),
     ocsp_responses: Sequence[bytes] = (),
 ) -> bytes:
-    """A DER ContentInfo holding SignedData over ``content`` by every signer in ``signers``."""
+    """A DER ContentInfo holding SignedData over ``content`` by every signer in ``signers``.
+
+    Certificates (each signer's, its chain unless ``include_chain=False``, its encryption
+    certificate, then ``extra_certificates``) are included once each. ``crls`` and
+    ``ocsp_responses`` are DER and go into the RevocationInfoChoices.
+    """
     if not isinstance(content, (bytes, bytearray, memoryview)):
         raise InvalidOptionError(f"content must be bytes, not {type(content).__name__}")
     content = bytes(content)
@@ -130,113 +173,92 @@ def create_signed_data(
         raise InvalidOptionError("create_signed_data needs at least one SignerSpec")
     for spec in signers:
         if not isinstance(spec, SignerSpec):
-            raise InvalidOptionError(f"signers must be SignerSpec objects, not {type(spec).__name__}")
-    when = signing_time or dt.datetime.now(dt.timezone.utc)
+            raise InvalidOptionError(
+                f"signers must be SignerSpec objects, not {type(spec).__name__}"
+            )
+    when = signing_time_attribute(signing_time or dt.datetime.now(dt.timezone.utc))
     digests: dict[str, bytes] = {}
     certificates: dict[bytes, None] = {}
     signer_infos = []
     for spec in signers:
         signer_infos.append(_signer_info(spec, content, when, digests))
-        certificates.setdefault(spec.identity.certificate.public_bytes(_DER))
-        if spec.include_chain:
-            for cert in spec.identity.chain:
-                certificates.setdefault(cert.public_bytes(_DER))
-        if spec.encryption_certificate is not None:
-            certificates.setdefault(spec.encryption_certificate.public_bytes(_DER))
+        certificates.update(dict.fromkeys(spec._certificates))
     for extra in extra_certificates:
-        certificates.setdefault(to_certificate(extra).public_bytes(_DER))
+        certificates.setdefault(_der(to_certificate(extra)))
     revocation = _revocation_choices(crls, ocsp_responses)
-    version = "v1"
+    version = 1
     if ocsp_responses:
-        version = "v5"  # RFC 5652 section 5.1: an "other" revocation format
-    elif any(si["version"].native == "v3" for si in signer_infos):
-        version = "v3"
-    signed = {
-        "version": version,
-        "digest_algorithms": [{"algorithm": name} for name in digests],
-        "certificates": [asn1_x509.Certificate.load(der) for der in certificates],
-        "signer_infos": signer_infos,
-    }
-    signed["encap_content_info"] = (
-        {"content_type": "data"} if detached else {"content_type": "data", "content": content}
+        version = 5  # RFC 5652 section 5.1: an "other" revocation format is present
+    elif any(spec.identify_by == "subject_key_identifier" for spec in signers):
+        version = 3  # a version 3 SignerInfo is present
+    signed = encode.signed_data(
+        version,
+        [encode.digest_algorithm(name) for name in digests],
+        None if detached else content,
+        list(certificates),
+        revocation,
+        signer_infos,
     )
-    if revocation:
-        signed["crls"] = revocation
-    info = asn1_cms.ContentInfo({"content_type": "signed_data",
-                                 "content": asn1_cms.SignedData(signed)})
-    return info.dump()  # type: ignore[no-any-return]
-
-
-def _digest(name: str, content: bytes, cache: dict[str, bytes]) -> bytes:
-    value = cache.get(name)
-    if value is None:
-        h = hashes.Hash(DIGESTS[name].hash())
-        h.update(content)
-        value = cache[name] = h.finalize()
-    return value
+    return encode.content_info(signed)
 
 
 def _signer_info(
-    spec: SignerSpec, content: bytes, when: dt.datetime, digests: dict[str, bytes]
-) -> asn1_cms.SignerInfo:
+    spec: SignerSpec, content: bytes, when: bytes, digests: dict[str, bytes]
+) -> bytes:
     algorithm = spec._algorithm
-    cert = spec.identity.certificate
-    message_digest = _digest(algorithm.digest, content, digests)
-    if spec.identify_by == "subject_key_identifier":
-        sid = asn1_cms.SignerIdentifier(name="subject_key_identifier", value=_ski(cert))
-        version = "v3"
-    else:
-        sid = asn1_cms.SignerIdentifier(name="issuer_and_serial_number",
-                                        value=issuer_and_serial(cert))
-        version = "v1"
-    info = {
-        "version": version,
-        "sid": sid,
-        "digest_algorithm": {"algorithm": algorithm.digest},
-        "signature_algorithm": algorithm.identifier,
-    }
+    name = algorithm.digest
+    message_digest = digests.get(name)
+    if message_digest is None:
+        h = hashes.Hash(DIGESTS[name].hash())
+        h.update(content)
+        message_digest = digests[name] = h.finalize()
+    embedded: bytes | None = None
     if spec.signed_attributes:
-        attrs = [
-            asn1_cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-            asn1_cms.CMSAttribute({"type": "message_digest", "values": [message_digest]}),
-            signing_time_attribute(when),
-            capabilities_attribute(),
+        attributes = [
+            CONTENT_TYPE_DATA_ATTRIBUTE,
+            encode.message_digest_attribute(message_digest),
+            when,
+            CAPABILITIES_ATTRIBUTE,
         ]
-        if spec.encryption_certificate is not None:
-            attrs.extend(key_preference_attributes(spec.encryption_certificate))
-        # Sign the DER SET OF exactly as it will be embedded (only its tag changes to [0]).
-        der = asn1_cms.CMSAttributes(attrs).dump()
-        info["signed_attrs"] = asn1_cms.CMSAttributes.load(der)
-        info["signature"] = algorithm.sign(spec.identity.key, der)
+        if spec._key_preference is not None:
+            attributes.append(spec._key_preference)
+        # The SET OF is signed; the same contents, tagged [0], go into the SignerInfo.
+        to_sign, embedded = encode.attribute_set(attributes)
+        signature = algorithm.sign(spec.identity.key, to_sign)
     else:
-        info["signature"] = algorithm.sign(spec.identity.key, content)
-    return asn1_cms.SignerInfo(info)
+        signature = algorithm.sign(spec.identity.key, content)
+    return encode.signer_info(
+        3 if spec.identify_by == "subject_key_identifier" else 1,
+        spec._signer_id,
+        encode.digest_algorithm(name),
+        embedded,
+        algorithm.identifier,
+        signature,
+    )
 
 
-def _revocation_choices(
-    crls: Sequence[bytes], ocsp_responses: Sequence[bytes]
-) -> list[asn1_cms.RevocationInfoChoice]:
+def _revocation_choices(crls: Sequence[bytes], ocsp_responses: Sequence[bytes]) -> list[bytes]:
     out = []
-    for der in crls:
-        crl = _load_der(asn1_crl.CertificateList, der, "CRL")
-        out.append(asn1_cms.RevocationInfoChoice(name="crl", value=crl))
-    for der in ocsp_responses:
-        response = _load_der(asn1_ocsp.OCSPResponse, der, "OCSP response")
+    for item in crls:
+        crl = _load_der(asn1_crl.CertificateList, item, "CRL")
+        out.append(asn1_cms.RevocationInfoChoice(name="crl", value=crl).dump())
+    for item in ocsp_responses:
+        response = _load_der(asn1_ocsp.OCSPResponse, item, "OCSP response")
         out.append(asn1_cms.RevocationInfoChoice(name="other", value={
             "other_rev_info_format": "ocsp_response",  # id-ri-ocsp-response 1.3.6.1.5.5.7.16.2
             "other_rev_info": response,
-        }))
+        }).dump())
     return out
 
 
-def _load_der(spec: type[asn1_core.Asn1Value], der: bytes, what: str) -> asn1_core.Asn1Value:
-    if not isinstance(der, (bytes, bytearray, memoryview)):
-        raise InvalidOptionError(f"a {what} must be DER bytes, not {type(der).__name__}")
+def _load_der(spec: type[asn1_core.Asn1Value], data: bytes, what: str) -> asn1_core.Asn1Value:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidOptionError(f"a {what} must be DER bytes, not {type(data).__name__}")
     try:
-        value = spec.load(bytes(der))
+        value = spec.load(bytes(data))
     except (ValueError, TypeError) as exc:
         raise ParseError(f"malformed {what}: {exc}") from None
-    return parsed(value, what)  # type: ignore[no-any-return]
+    return parsed(value, what)
 
 
 # ---------------------------------------------------------------------------- verifying
@@ -264,30 +286,30 @@ def verify_signed_data(
     if content is not None and not isinstance(content, (bytes, bytearray, memoryview)):
         raise InvalidOptionError(f"content must be bytes or None, not {type(content).__name__}")
     signed = info["content"]
+    try:
+        received = Received.read(bytes(der))
+    except (ValueError, TypeError, KeyError, IndexError) as exc:  # pragma: no cover - parsed
+        raise ParseError(f"malformed CMS SignedData: {exc}") from None
     encap = signed["encap_content_info"]
     econtent = _econtent(encap)
     context = VerifyContext.build(
-        signed,
+        received,
         econtent_type=encap["content_type"].dotted,
         econtent=econtent,
         detached_content=None if content is None else bytes(content),
         extra_certificates=[to_certificate(c) for c in extra_certificates],
     )
-    crls: list[bytes] = []
-    ocsp: list[bytes] = []
-    for choice in signed["crls"] or ():
-        if choice.name == "crl":
-            crls.append(choice.chosen.dump())
-        elif choice.chosen["other_rev_info_format"].dotted == "1.3.6.1.5.5.7.16.2":
-            ocsp.append(choice.chosen["other_rev_info"].dump())
     return SignedDataInfo(
         content=econtent,
         content_type=str(encap["content_type"].native),
         detached=econtent is None,
         certificates=context.message_certificates(),
-        crls=tuple(crls),
-        ocsp_responses=tuple(ocsp),
-        signers=tuple(check_signer(si, context) for si in signed["signer_infos"]),
+        crls=received.crls,
+        ocsp_responses=received.ocsp_responses,
+        signers=tuple(
+            check_signer(si, context, attrs)
+            for si, attrs in zip(signed["signer_infos"], received.signed_attributes, strict=False)
+        ),
     )
 
 
@@ -299,7 +321,9 @@ def _econtent(encap: asn1_core.Asn1Value) -> bytes | None:
     value = encap["content"]
     if isinstance(value, asn1_core.Void) or value.contents is None:
         return None
-    if isinstance(value, (asn1_core.OctetString, asn1_core.ParsableOctetString)):
-        return bytes(value.native if isinstance(value, asn1_core.OctetString) else bytes(value))
+    if isinstance(value, asn1_core.ParsableOctetString):
+        return bytes(value)
+    if isinstance(value, asn1_core.OctetString):
+        return bytes(value.native)
     inner = value.parsed if isinstance(value, asn1_core.Any) else value
     return bytes(inner.contents or b"")

@@ -1,0 +1,158 @@
+"""The signer's certificate and public key, as far as the message and the caller provide.
+
+Certificates are taken as received (their original DER): a re-encoding might differ from
+what the issuer signed. DSA keys may inherit p, q and g from the issuer (RFC 3279
+section 2.3.2), which the cryptography library cannot load on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asn1crypto import cms as asn1_cms
+from asn1crypto import core as asn1_core
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa
+
+from ..problems import Problem, ProblemCode
+from ._sigalgs import PublicKey
+from ._signed_attrs import name_text
+
+__all__ = ["Cert", "Received", "find_certificate", "inherits_dsa_parameters", "public_key"]
+
+_DSA_KEY = "1.2.840.10040.4.1"
+_OCSP_RESPONSE = "1.3.6.1.5.5.7.16.2"
+
+
+@dataclass(frozen=True)
+class Received:
+    """Pieces of a SignedData exactly as received, from a lazy parse of the input.
+
+    The full parse (``load_content_info``) walks every value, which makes asn1crypto fill in
+    DEFAULT fields and then re-encode what encloses them; these bytes are the originals.
+    Signed attributes are given as the SET OF that was signed: the [0] IMPLICIT tag read as
+    SET (0x31), and a BER indefinite length re-encoded as DER (RFC 5652 section 5.4).
+    """
+
+    signed_attributes: tuple[bytes | None, ...]  # per SignerInfo, None without attributes
+    certificates: tuple[bytes, ...]
+    crls: tuple[bytes, ...]
+    ocsp_responses: tuple[bytes, ...]
+
+    @classmethod
+    def read(cls, data: bytes) -> Received:
+        signed = asn1_cms.ContentInfo.load(data, strict=False)["content"]
+        attributes: list[bytes | None] = []
+        for si in signed["signer_infos"]:
+            attrs = si["signed_attrs"]
+            attributes.append(
+                None if isinstance(attrs, asn1_core.Void) else b"\x31" + attrs.dump()[1:]
+            )
+        certificates = [
+            choice.chosen.dump() for choice in signed["certificates"] or ()
+            if choice.name == "certificate"
+        ]
+        crls, ocsp = [], []
+        for choice in signed["crls"] or ():
+            if choice.name == "crl":
+                crls.append(choice.chosen.dump())
+            elif choice.chosen["other_rev_info_format"].dotted == _OCSP_RESPONSE:
+                ocsp.append(choice.chosen["other_rev_info"].dump())
+        return cls(tuple(attributes), tuple(certificates), tuple(crls), tuple(ocsp))
+
+
+@dataclass
+class Cert:
+    """A certificate both ways: asn1crypto for matching, cryptography for the caller."""
+
+    asn1: asn1_x509.Certificate
+    crypto: x509.Certificate | None  # None when cryptography refuses it
+    from_message: bool
+    error: str | None = None
+
+    @classmethod
+    def from_der(cls, der: bytes, *, from_message: bool) -> Cert:
+        asn1 = asn1_x509.Certificate.load(der)
+        try:
+            return cls(asn1, x509.load_der_x509_certificate(der), from_message)
+        except Exception as exc:  # ValueError, InvalidVersion...: whatever cryptography refuses
+            return cls(asn1, None, from_message, error=str(exc))
+
+
+def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert | None:
+    if sid.name == "issuer_and_serial_number":
+        issuer = sid.chosen["issuer"]
+        serial = sid.chosen["serial_number"].native
+        for cert in certs:
+            tbs = cert.asn1["tbs_certificate"]
+            if tbs["serial_number"].native == serial and tbs["issuer"] == issuer:
+                return cert
+        return None
+    wanted = bytes(sid.chosen.native)
+    for cert in certs:
+        if _key_identifier(cert.asn1) == wanted:
+            return cert
+    return None
+
+
+def _key_identifier(cert: asn1_x509.Certificate) -> bytes:
+    """The subjectKeyIdentifier, or RFC 5280's method 1 (SHA-1 of the key) when absent."""
+    ski = cert.key_identifier
+    if ski is not None:
+        return bytes(ski)
+    key_bits = cert["tbs_certificate"]["subject_public_key_info"]["public_key"]
+    h = hashes.Hash(hashes.SHA1())
+    h.update(bytes(key_bits.contents[1:]))
+    return h.finalize()
+
+
+def inherits_dsa_parameters(cert: asn1_x509.Certificate) -> bool:
+    algorithm = cert["tbs_certificate"]["subject_public_key_info"]["algorithm"]
+    return bool(
+        algorithm["algorithm"].dotted == _DSA_KEY
+        and isinstance(algorithm["parameters"], (asn1_core.Void, asn1_core.Null))
+    )
+
+
+def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
+    """The signer's key, or why it cannot be had. DSA keys may inherit p, q, g (RFC 3279)."""
+    if inherits_dsa_parameters(found.asn1):
+        key = _inherited_dsa_key(found.asn1, certs)
+        if key is not None:
+            return key
+        issuer = name_text(found.asn1["tbs_certificate"]["issuer"])
+        return Problem(ProblemCode.MISSING_CERTIFICATE,
+                       "the signer's DSA key takes its parameters from its issuer's certificate "
+                       f"({issuer}), which is neither in the message nor among the extra "
+                       "certificates")
+    spki = found.asn1["tbs_certificate"]["subject_public_key_info"]
+    try:
+        return serialization.load_der_public_key(spki.dump())  # type: ignore[return-value]
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        return Problem(ProblemCode.UNSUPPORTED_ALGORITHM,
+                       f"the signer's public key cannot be used: {exc}")
+
+
+def _inherited_dsa_key(cert: asn1_x509.Certificate, certs: list[Cert]) -> PublicKey | None:
+    spki = cert["tbs_certificate"]["subject_public_key_info"]
+    issuer = cert["tbs_certificate"]["issuer"]
+    for candidate in certs:
+        ca_spki = candidate.asn1["tbs_certificate"]["subject_public_key_info"]
+        params = ca_spki["algorithm"]["parameters"]
+        if (candidate.asn1["tbs_certificate"]["subject"] == issuer
+                and ca_spki["algorithm"]["algorithm"].dotted == _DSA_KEY
+                and isinstance(params, asn1_keys.DSAParams)):
+            numbers = dsa.DSAParameterNumbers(
+                params["p"].native, params["q"].native, params["g"].native
+            )
+            try:
+                return dsa.DSAPublicNumbers(spki["public_key"].parsed.native, numbers).public_key()
+            except (ValueError, UnsupportedAlgorithm):
+                return None
+    return None
+
+
