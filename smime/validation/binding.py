@@ -8,6 +8,7 @@ anyone.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from asn1crypto import core as asn1_core
@@ -41,10 +42,8 @@ def normalize_address(address: str) -> str:
     local, sep, domain = text.rpartition("@")
     if not sep:
         return text.lower()
-    try:
+    with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass
     return f"{local}@{domain}".lower()
 
 

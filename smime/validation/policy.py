@@ -43,7 +43,8 @@ class VerificationPolicy:
     require_email_protection_eku: bool = True  # an EKU extension must allow emailProtection
     require_sender_match: bool = True  # From/Sender must be named in the certificate
     validate_at: str = "signing_time"  # "signing_time" | "now" | "both"
-    allow_weak_algorithms: bool = False  # SHA-1/MD5 -> WEAK_ALGORITHM problem
+    allow_weak_algorithms: bool = True  # accept SHA-1 & co. for old mail; the API reports
+    # them as warnings. False makes every weak algorithm a WEAK_ALGORITHM problem.
 
     def __post_init__(self) -> None:
         check_option("validate_at", self.validate_at, VALIDATE_AT)

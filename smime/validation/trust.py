@@ -10,18 +10,21 @@ from __future__ import annotations
 import hashlib
 import os
 import ssl
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Union
+from typing import Any, TypeAlias
 
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.utils import CryptographyDeprecationWarning
 
 from ..errors import LoadError, SMIMEError
 from ..keys import CertificateLike, load_certificates, to_certificate
+from ._common import name_key
 
 __all__ = ["TrustStore"]
 
@@ -42,7 +45,7 @@ SYSTEM_BUNDLES = (
 )
 SYSTEM_FOLDERS = ("/etc/ssl/certs", "/system/etc/security/cacerts", "/etc/pki/tls/certs")
 
-PemSource = Union[str, bytes, os.PathLike[str]]
+PemSource: TypeAlias = "str | bytes | os.PathLike[str]"
 
 
 def _fingerprint(cert: x509.Certificate) -> bytes:
@@ -56,7 +59,9 @@ class TrustStore:
     the other checks can pass.
     """
 
-    __slots__ = ("_asn1", "_by_fingerprint", "_certificates", "_identity", "_instants")
+    __slots__ = (
+        "_asn1", "_by_fingerprint", "_certificates", "_identity", "_instants", "_subjects",
+    )
 
     def __init__(self, certificates: Iterable[x509.Certificate] = ()) -> None:
         unique: dict[bytes, x509.Certificate] = {}
@@ -69,6 +74,7 @@ class TrustStore:
         self._identity = hashlib.sha256(b"".join(sorted(unique))).digest()
         self._asn1: tuple[asn1_x509.Certificate, ...] | None = None
         self._instants: tuple[datetime, ...] | None = None
+        self._subjects: frozenset[Any] | None = None
 
     # ------------------------------------------------------------------ constructors
 
@@ -88,7 +94,7 @@ class TrustStore:
             if path.is_dir():
                 return cls(_read_folder(path))
         try:
-            return cls(load_certificates(source))  # type: ignore[arg-type]
+            return cls(load_certificates(source))
         except SMIMEError:
             raise
         except (ValueError, TypeError) as exc:
@@ -140,9 +146,18 @@ class TrustStore:
         return self._certificates
 
     @property
+    def fingerprints(self) -> frozenset[bytes]:
+        """SHA-256 fingerprints of the anchors."""
+        return frozenset(self._by_fingerprint)
+
+    @property
     def identity(self) -> bytes:
         """A digest of the set of fingerprints: equal stores have equal identities."""
         return self._identity
+
+    def get(self, fingerprint: bytes) -> x509.Certificate | None:
+        """The anchor with this SHA-256 fingerprint, if held."""
+        return self._by_fingerprint.get(fingerprint)
 
     def merged(self, other: TrustStore | Iterable[CertificateLike]) -> TrustStore:
         """A new store holding the anchors of both."""
@@ -157,6 +172,12 @@ class TrustStore:
                 for c in self._certificates
             )
         return self._asn1
+
+    def subject_keys(self) -> frozenset[Any]:
+        """Normalised subject names of the anchors (to pick the CRLs they may have issued)."""
+        if self._subjects is None:
+            self._subjects = frozenset(name_key(c.subject) for c in self._certificates)
+        return self._subjects
 
     def validity_instants(self) -> tuple[datetime, ...]:
         """Every notBefore/notAfter of the anchors, sorted (a cache must not span them)."""
@@ -175,7 +196,7 @@ class TrustStore:
 
     def __contains__(self, item: object) -> bool:
         try:
-            cert = to_certificate(item)  # type: ignore[arg-type]
+            cert = to_certificate(item)
         except (SMIMEError, ValueError, TypeError):
             return False
         return _fingerprint(cert) in self._by_fingerprint
@@ -220,12 +241,15 @@ def _lenient_read(path: Path) -> list[x509.Certificate]:
         blocks = list(asn1_pem.unarmor(data, multiple=True))
     except (ValueError, TypeError):
         return []
-    for kind, _headers, der in blocks:
-        if kind in ("CERTIFICATE", "X509 CERTIFICATE"):
-            try:
-                certs.append(x509.load_der_x509_certificate(der))
-            except ValueError:
-                continue
+    with warnings.catch_warnings():
+        # a system bundle may hold a root with a negative serial; it is still a root
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        for kind, _headers, der in blocks:
+            if kind in ("CERTIFICATE", "X509 CERTIFICATE"):
+                try:
+                    certs.append(x509.load_der_x509_certificate(der))
+                except ValueError:
+                    continue
     return certs
 
 

@@ -1,0 +1,383 @@
+"""Is this certificate trusted, at this time, for signing mail? One call, one frozen answer.
+
+``validate_certificate`` lets pyhanko-certvalidator build and check the path, decides
+revocation itself (see :mod:`smime.validation.revocation`), adds the signer's key usage
+checks, and turns every failure into a :class:`~smime.problems.Problem` with a stable code
+and a sentence. Results are cached (see ``_cache_key``) because path validation costs
+milliseconds and mail clients see the same signers over and over.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from ..algorithms import WEAK_DIGESTS
+from ..errors import LoadError, UnsupportedError
+from ..keys import CertificateLike, to_certificate
+from ..problems import Problem, ProblemCode
+from ._cache import CacheInfo, LRUCache
+from ._common import RevocationStatus, issued_by, name_key, utc
+from ._crl import load_crl
+from ._errors import (
+    problem_from_error,
+    revoked_problem,
+    unknown_problem,
+    untrusted_problem,
+    validity_problems,
+)
+from ._pyhanko import PyhankoOutcome
+from ._pyhanko import validate_path as _pyhanko_validate_path
+from ._runner import run_sync
+from .binding import check_key_usage
+from .policy import DEFAULT_POLICY, VerificationPolicy
+from .revocation import (
+    CrlLike,
+    OcspLike,
+    check_mode,
+    check_revocation,
+    crl_der,
+    load_revocation_data,
+    ocsp_der,
+)
+from .trust import TrustStore
+
+__all__ = [
+    "ChainResult",
+    "clear_validation_cache",
+    "validate_certificate",
+    "validate_certificate_async",
+    "validation_cache_info",
+]
+
+#: Results are reused within one minute of validation time, unless a certificate or
+#: revocation datum changes state within that minute.
+BUCKET = dt.timedelta(minutes=1)
+_MARGIN = dt.timedelta(seconds=2)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_CACHE: LRUCache[ChainResult] = LRUCache(1024)
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """The outcome for one certificate.
+
+    ``chain`` runs from the signer to the trust anchor (as far as it could be built when
+    untrusted). ``trusted`` means a path to an anchor validated at ``at`` and nothing in it
+    is revoked (or, in hard-fail mode, of unknown status). ``problems`` also carries the
+    policy's key usage findings; ``valid`` is true when there are none.
+    """
+
+    chain: tuple[x509.Certificate, ...]
+    trusted: bool
+    problems: tuple[Problem, ...]
+    revocation_checked: bool
+    at: dt.datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+
+def validation_cache_info() -> CacheInfo:
+    """Hits, misses and size of the validated-path cache."""
+    return _CACHE.info()
+
+
+def clear_validation_cache() -> None:
+    _CACHE.clear()
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    signer: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
+    trust: TrustStore
+    trust_fps: frozenset[bytes]
+    at: dt.datetime
+    crls: tuple[bytes, ...]
+    ocsps: tuple[bytes, ...]
+    revocation: str
+    fetch: bool
+    policy: VerificationPolicy
+    timeout: float
+
+
+def _fp(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(hashes.SHA256())
+
+
+def _prepare(
+    cert: CertificateLike, trust: TrustStore | Iterable[CertificateLike],
+    intermediates: Iterable[CertificateLike], at: dt.datetime | None,
+    crls: Iterable[CrlLike], ocsp_responses: Iterable[OcspLike], revocation: str,
+    fetch: bool, policy: VerificationPolicy, timeout: float,
+) -> _Inputs:
+    check_mode(revocation)
+    if fetch and revocation != "off":
+        _require_fetcher()
+    store = trust if isinstance(trust, TrustStore) else TrustStore.from_certificates(trust)
+    unique: dict[bytes, x509.Certificate] = {}
+    for item in intermediates:
+        try:
+            c = to_certificate(item)
+        except LoadError:
+            continue  # a helper certificate we cannot parse cannot help build a path
+        unique.setdefault(_fp(c), c)
+    moment = utc(at) if at is not None else dt.datetime.now(dt.timezone.utc)
+    return _Inputs(
+        to_certificate(cert), tuple(unique.values()), store, store.fingerprints, moment,
+        tuple(crl_der(c) for c in crls), tuple(ocsp_der(o) for o in ocsp_responses),
+        revocation, bool(fetch), policy, float(timeout),
+    )
+
+
+def _require_fetcher() -> None:
+    """pyhanko-certvalidator fetches with aiohttp; say so plainly when it is missing."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError as exc:
+        raise UnsupportedError(
+            "fetch=True needs aiohttp (pip install 'smime-sdk[fetch]')"
+        ) from exc
+
+
+def _cache_key(inputs: _Inputs) -> tuple[Any, ...]:
+    """Everything that can change the answer: the certificates a path can be built from,
+    the anchors, the revocation data and mode, the policy, and the minute of validation
+    (``_cacheable`` refuses minutes in which something expires or becomes valid)."""
+    digest = hashlib.sha256
+    return (
+        _fp(inputs.signer),
+        tuple(_fp(c) for c in inputs.intermediates),
+        inputs.trust.identity,
+        tuple(sorted(digest(d).digest() for d in inputs.crls)),
+        tuple(sorted(digest(d).digest() for d in inputs.ocsps)),
+        inputs.revocation,
+        inputs.fetch,
+        inputs.policy,
+        (inputs.at - _EPOCH) // BUCKET,
+    )
+
+
+# ----------------------------------------------------------------------------- public
+
+
+def validate_certificate(
+    cert: CertificateLike,
+    *,
+    trust: TrustStore | Iterable[CertificateLike],
+    intermediates: Iterable[CertificateLike] = (),
+    at: dt.datetime | None = None,
+    crls: Iterable[CrlLike] = (),
+    ocsp_responses: Iterable[OcspLike] = (),
+    revocation: str = "soft-fail",
+    fetch: bool = False,
+    policy: VerificationPolicy = DEFAULT_POLICY,
+    timeout: float = 10,
+    use_cache: bool = True,
+) -> ChainResult:
+    """Validate ``cert`` as a mail signer's certificate at ``at`` (default: now).
+
+    ``intermediates`` are untrusted helpers for path building (the message's
+    certificates). ``crls``/``ocsp_responses`` (DER/PEM bytes or cryptography objects)
+    count for every certificate of the chain. ``revocation`` is ``"off"``, ``"soft-fail"``
+    or ``"hard-fail"``; ``fetch=True`` downloads declared CRLs and OCSP answers (HTTP,
+    ``timeout`` seconds each). Works with or without a running event loop.
+    """
+    inputs = _prepare(cert, trust, intermediates, at, crls, ocsp_responses, revocation,
+                      fetch, policy, timeout)
+    key = _cache_key(inputs) if use_cache else None
+    if key is not None:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return dataclasses.replace(hit, at=inputs.at)
+    outcome = run_sync(lambda: _pyhanko(inputs))
+    return _finish(inputs, outcome, key)
+
+
+async def validate_certificate_async(
+    cert: CertificateLike,
+    *,
+    trust: TrustStore | Iterable[CertificateLike],
+    intermediates: Iterable[CertificateLike] = (),
+    at: dt.datetime | None = None,
+    crls: Iterable[CrlLike] = (),
+    ocsp_responses: Iterable[OcspLike] = (),
+    revocation: str = "soft-fail",
+    fetch: bool = False,
+    policy: VerificationPolicy = DEFAULT_POLICY,
+    timeout: float = 10,
+    use_cache: bool = True,
+) -> ChainResult:
+    """:func:`validate_certificate` for async code: awaits instead of blocking the loop."""
+    inputs = _prepare(cert, trust, intermediates, at, crls, ocsp_responses, revocation,
+                      fetch, policy, timeout)
+    key = _cache_key(inputs) if use_cache else None
+    if key is not None:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return dataclasses.replace(hit, at=inputs.at)
+    return _finish(inputs, await _pyhanko(inputs), key)
+
+
+# ----------------------------------------------------------------------------- work
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _relevant_crls(inputs: _Inputs) -> list[bytes]:
+    """The CRLs some known certificate may have signed: pyhanko parses and sorts every CRL
+    it is given on each call, which costs more than the validation for long lists."""
+    subjects = {name_key(c.subject) for c in (inputs.signer, *inputs.intermediates)}
+    subjects |= inputs.trust.subject_keys()
+    kept = []
+    for der in inputs.crls:
+        loaded = load_crl(der)
+        if not isinstance(loaded, str) and loaded.issuer in subjects:
+            kept.append(der)
+    return kept
+
+
+async def _pyhanko(inputs: _Inputs) -> PyhankoOutcome:
+    weak = None if inputs.policy.allow_weak_algorithms else frozenset(WEAK_DIGESTS) | {"md2"}
+    try:
+        return await _pyhanko_validate_path(
+            _asn1(inputs.signer), [_asn1(c) for c in inputs.intermediates],
+            inputs.trust.asn1_certificates(), crls=_relevant_crls(inputs), ocsps=inputs.ocsps,
+            at=inputs.at, check_revocation=inputs.revocation != "off", fetch=inputs.fetch,
+            timeout=inputs.timeout, weak_hashes=weak,
+        )
+    except Exception as exc:  # malformed input pyhanko could not even set up for
+        return PyhankoOutcome(None, None, exc)
+
+
+def _to_certs(ders: Sequence[bytes], inputs: _Inputs) -> list[x509.Certificate]:
+    """pyhanko's path as the very objects the caller gave (a fingerprint is the DER's hash)."""
+    given = {_fp(c): c for c in (inputs.signer, *inputs.intermediates)}
+    out: list[x509.Certificate] = []
+    for der in ders:
+        fp = hashlib.sha256(der).digest()
+        cert = given.get(fp) or inputs.trust.get(fp)
+        out.append(cert if cert is not None else x509.load_der_x509_certificate(der))
+    return out
+
+
+def _best_effort_chain(inputs: _Inputs) -> list[x509.Certificate]:
+    """Signer, then issuers by name and signature, as far as the certificates reach."""
+    pool = list(inputs.intermediates) + list(inputs.trust.certificates)
+    chain = [inputs.signer]
+    seen = {_fp(inputs.signer)}
+    while len(chain) < 12 and _fp(chain[-1]) not in inputs.trust_fps:
+        current = chain[-1]
+        nxt = None
+        for candidate in pool:
+            if _fp(candidate) in seen:
+                continue
+            if issued_by(current, candidate):
+                nxt = candidate
+                break
+        if nxt is None:
+            break
+        chain.append(nxt)
+        seen.add(_fp(nxt))
+    return chain
+
+
+def _finish(inputs: _Inputs, outcome: PyhankoOutcome, key: tuple[Any, ...] | None) -> ChainResult:
+    trust_fps = inputs.trust_fps
+    validated = outcome.error is None and outcome.path is not None
+    if validated:
+        chain = _to_certs(outcome.path or (), inputs)
+    elif outcome.tried_path:
+        chain = _to_certs(outcome.tried_path, inputs)
+    else:
+        chain = _best_effort_chain(inputs)
+    anchored = bool(chain) and _fp(chain[-1]) in trust_fps
+
+    problems: list[Problem] = []
+    problems.extend(validity_problems(chain, inputs.at, trust_fps))
+    if outcome.error is not None:
+        problem = problem_from_error(outcome.error, chain, inputs)
+        if problem.code == ProblemCode.UNTRUSTED:
+            if inputs.policy.require_trusted_chain:
+                problems.append(untrusted_problem(chain, inputs.trust))
+        elif not any(p.code == problem.code for p in problems):
+            problems.append(problem)
+
+    statuses: tuple[RevocationStatus, ...] = ()
+    if inputs.revocation != "off":
+        statuses = check_revocation(
+            chain, crls=(*inputs.crls, *outcome.fetched_crls),
+            ocsp_responses=(*inputs.ocsps, *outcome.fetched_ocsps), at=inputs.at,
+            anchored=anchored, other_certificates=(*inputs.intermediates,
+                                                   *inputs.trust.certificates),
+        )
+        problems = _revocation_problems(problems, chain, statuses, inputs, anchored)
+    signer_known = bool(statuses) and statuses[0].known
+    problems.extend(check_key_usage(inputs.signer, inputs.policy))
+    problems = list(dict.fromkeys(problems))
+    trusted = validated and not any(
+        p.code in (ProblemCode.REVOKED, ProblemCode.REVOCATION_UNKNOWN) for p in problems
+    )
+    result = ChainResult(tuple(chain), trusted, tuple(problems), signer_known, inputs.at)
+    if key is not None and _cacheable(inputs, outcome, chain):
+        _CACHE.put(key, result)
+    return result
+
+
+def _revocation_problems(
+    problems: list[Problem], chain: Sequence[x509.Certificate],
+    statuses: Sequence[RevocationStatus], inputs: _Inputs, anchored: bool,
+) -> list[Problem]:
+    revoked = [(chain[i], s) for i, s in enumerate(statuses) if s.status == "revoked"]
+    if revoked:
+        problems = [p for p in problems if p.code != ProblemCode.REVOKED]
+        cert, status = revoked[0]
+        problems.append(revoked_problem(cert, status, cert is chain[0]))
+    elif (
+        inputs.revocation == "hard-fail" and anchored and statuses
+        and not statuses[0].known
+        and not any(p.code == ProblemCode.REVOCATION_UNKNOWN for p in problems)
+    ):
+        problems.append(unknown_problem(chain[0], statuses[0]))
+    return problems
+
+
+def _cacheable(inputs: _Inputs, outcome: PyhankoOutcome, chain: Sequence[x509.Certificate]) -> bool:
+    """Never cache across a moment where a certificate or revocation datum changes state."""
+    if inputs.fetch and outcome.fetch_failures:
+        return False
+    start = _EPOCH + ((inputs.at - _EPOCH) // BUCKET) * BUCKET
+    low, high = start - _MARGIN, start + BUCKET + _MARGIN
+    instants: list[dt.datetime] = []
+    for c in (inputs.signer, *inputs.intermediates, *chain):
+        instants += [c.not_valid_before_utc, c.not_valid_after_utc]
+    loaded_crls, loaded_ocsps, _ = load_revocation_data(
+        (*inputs.crls, *outcome.fetched_crls), (*inputs.ocsps, *outcome.fetched_ocsps))
+    for crl in loaded_crls:
+        instants.extend(crl.instants)
+    for response in loaded_ocsps:
+        instants.extend(response.instants)
+    if any(low <= t < high for t in instants):
+        return False
+    anchors = inputs.trust.validity_instants()
+    i = bisect.bisect_left(anchors, low)
+    return not (i < len(anchors) and anchors[i] < high)

@@ -1,0 +1,146 @@
+"""Revocation of every certificate in a chain, from the CRLs and OCSP responses we hold.
+
+The caller's CRLs and OCSP responses must count even when a certificate names no
+distribution point or responder (pyhanko-certvalidator skips them then), so this module
+decides the status itself, with cryptography doing the signature checks:
+
+* ``"off"`` checks nothing;
+* ``"soft-fail"``: a revoked certificate fails, missing or unusable data is fine;
+* ``"hard-fail"``: the same, and the signer's certificate must have usable data (a current
+  CRL or OCSP response from its CA), else the result is REVOCATION_UNKNOWN.
+
+A revocation dated after the validation time does not count (the signature was made
+before), except for key or CA compromise: then the signing time, a claim of whoever holds
+the key, proves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import TypeAlias
+
+from asn1crypto import pem as asn1_pem
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+
+from ..algorithms import check_option
+from ..errors import ParseError
+from ._common import RevocationStatus, utc
+from ._crl import CrlContext, LoadedCrl, check_crls, load_crl
+from ._ocsp import LoadedOcsp, check_ocsp, load_ocsp
+
+__all__ = [
+    "REVOCATION_MODES",
+    "CrlLike",
+    "OcspLike",
+    "RevocationStatus",
+    "check_mode",
+    "check_revocation",
+    "crl_der",
+    "load_revocation_data",
+    "ocsp_der",
+]
+
+REVOCATION_MODES = ("off", "soft-fail", "hard-fail")
+CrlLike: TypeAlias = "bytes | bytearray | memoryview | str | x509.CertificateRevocationList"
+OcspLike: TypeAlias = "bytes | bytearray | memoryview | ocsp.OCSPResponse"
+
+
+def crl_der(value: CrlLike) -> bytes:
+    """DER of a CRL given as an object, DER bytes or PEM (bytes or text)."""
+    if isinstance(value, x509.CertificateRevocationList):
+        return value.public_bytes(serialization.Encoding.DER)
+    if isinstance(value, str):
+        value = value.encode("ascii", "replace")
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise ParseError(f"a CRL must be bytes or a CertificateRevocationList, "
+                         f"not {type(value).__name__}")
+    data = bytes(value)
+    if asn1_pem.detect(data):
+        try:
+            kind, _headers, der = asn1_pem.unarmor(data)
+        except (ValueError, TypeError) as exc:
+            raise ParseError(f"malformed PEM CRL: {exc}") from exc
+        if kind != "X509 CRL":
+            raise ParseError(f"expected a PEM 'X509 CRL', found {kind!r}")
+        return bytes(der)
+    return data
+
+
+def ocsp_der(value: OcspLike) -> bytes:
+    """DER of an OCSP response given as an object or DER bytes."""
+    if isinstance(value, ocsp.OCSPResponse):
+        return value.public_bytes(serialization.Encoding.DER)
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise ParseError(f"an OCSP response must be DER bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
+def load_revocation_data(
+    crls: Iterable[bytes], ocsps: Iterable[bytes]
+) -> tuple[list[LoadedCrl], list[LoadedOcsp], list[str]]:
+    """Parse what can be parsed; the rest becomes notes (unusable data is not an error)."""
+    notes: list[str] = []
+    loaded_crls: list[LoadedCrl] = []
+    loaded_ocsps: list[LoadedOcsp] = []
+    for der in crls:
+        crl = load_crl(der)
+        if isinstance(crl, str):
+            notes.append(crl)
+        else:
+            loaded_crls.append(crl)
+    for der in ocsps:
+        response = load_ocsp(der)
+        if isinstance(response, str):
+            notes.append(response)
+        else:
+            loaded_ocsps.append(response)
+    return loaded_crls, loaded_ocsps, notes
+
+
+def check_revocation(
+    chain: Sequence[x509.Certificate],
+    *,
+    crls: Iterable[CrlLike] = (),
+    ocsp_responses: Iterable[OcspLike] = (),
+    at: dt.datetime | None = None,
+    anchored: bool = True,
+    other_certificates: Sequence[x509.Certificate] = (),
+) -> tuple[RevocationStatus, ...]:
+    """One status per certificate of ``chain`` (signer first) that has an issuer in it.
+
+    With ``anchored`` the last certificate is the trust anchor and gets no status (trust in
+    it is the user's decision). ``other_certificates`` may hold separate CRL-signing
+    certificates.
+    """
+    now = dt.datetime.now(dt.timezone.utc)
+    moment = utc(at) if at is not None else now
+    loaded_crls, loaded_ocsps, notes = load_revocation_data(
+        [crl_der(c) for c in crls], [ocsp_der(o) for o in ocsp_responses]
+    )
+    ctx = CrlContext(chain, other_certificates, loaded_crls, moment, now, unusable=notes)
+    count = len(chain) - 1 if anchored else len(chain)
+    statuses: list[RevocationStatus] = []
+    for index in range(max(count, 0)):
+        cert = chain[index]
+        issuer = chain[index + 1] if index + 1 < len(chain) else None
+        by_crl = check_crls(cert, ctx)
+        if by_crl.status == "revoked":
+            statuses.append(by_crl)
+            continue
+        by_ocsp = check_ocsp(cert, issuer, loaded_ocsps, moment, now)
+        if by_ocsp.status != "unknown":
+            statuses.append(by_ocsp)
+        elif by_crl.status == "good":
+            statuses.append(by_crl)
+        else:
+            statuses.append(RevocationStatus(
+                "unknown", detail=f"{by_crl.detail}; {by_ocsp.detail}"
+            ))
+    return tuple(statuses)
+
+
+def check_mode(mode: str) -> str:
+    return check_option("revocation", mode, REVOCATION_MODES)
