@@ -1,0 +1,80 @@
+"""Moving finished messages: SMTP, SparkPost, files, and a mock for tests.
+
+Every transport sends the exact bytes it is given (``Bcc`` removed, line ends made
+CRLF): re-serialising a signed message could break its signature. Any object with a
+``send(message, *, sender=None, recipients=None) -> SendResult`` method is a transport.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from ..errors import InvalidOptionError
+from .async_smtp import AsyncSMTPTransport
+from .base import (
+    AsyncBaseTransport,
+    AsyncTransport,
+    BaseTransport,
+    Envelope,
+    MessageInput,
+    MissingExtraError,
+    MockTransport,
+    RecipientsInput,
+    RecipientsRefusedError,
+    SendResult,
+    Transport,
+    envelope,
+)
+from .file import FileTransport
+from .smtp import SMTPTransport
+from .sparkpost import AsyncSparkPostTransport, SparkPostTransport
+
+__all__ = [
+    "AsyncBaseTransport",
+    "AsyncSMTPTransport",
+    "AsyncSparkPostTransport",
+    "AsyncTransport",
+    "BaseTransport",
+    "Envelope",
+    "FileTransport",
+    "MissingExtraError",
+    "MockTransport",
+    "RecipientsRefusedError",
+    "SMTPTransport",
+    "SendResult",
+    "SparkPostTransport",
+    "Transport",
+    "asend",
+    "envelope",
+    "send",
+]
+
+
+def send(
+    message: MessageInput,
+    transport: Transport,
+    *,
+    sender: str | None = None,
+    recipients: RecipientsInput = None,
+) -> SendResult:
+    """Send ``message`` with ``transport`` (envelope from its headers unless given)."""
+    if inspect.iscoroutinefunction(getattr(transport, "send", None)):
+        raise InvalidOptionError(
+            f"{type(transport).__name__} is asynchronous: use "
+            "`await smime.transports.asend(message, transport)`"
+        )
+    return transport.send(message, sender=sender, recipients=recipients)
+
+
+async def asend(
+    message: MessageInput,
+    transport: AsyncTransport | Transport,
+    *,
+    sender: str | None = None,
+    recipients: RecipientsInput = None,
+) -> SendResult:
+    """:func:`send` for asyncio code; takes asynchronous and synchronous transports."""
+    result = transport.send(message, sender=sender, recipients=recipients)
+    if inspect.isawaitable(result):
+        return await result
+    return result

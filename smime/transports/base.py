@@ -1,0 +1,257 @@
+"""What every transport shares: the result, the protocols, base classes, a mock.
+
+A transport's one job is to move the exact bytes of a finished message; :func:`envelope`
+(from ``_envelope``, re-exported here) works out the route and those bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import ClassVar, Protocol, TypeAlias, runtime_checkable
+
+from ..errors import TransportError
+from ._envelope import Envelope, MessageInput, Prepared, RecipientsInput, envelope, prepare
+
+__all__ = [
+    "AsyncBaseTransport",
+    "AsyncTransport",
+    "BaseTransport",
+    "Envelope",
+    "MessageInput",
+    "MissingExtraError",
+    "MockTransport",
+    "Prepared",
+    "RecipientsInput",
+    "RecipientsRefusedError",
+    "SendResult",
+    "Transport",
+    "envelope",
+    "prepare",
+]
+
+Rejections: TypeAlias = Mapping[str, tuple[int, str]]
+
+
+class MissingExtraError(TransportError, ImportError):
+    """An optional dependency of a transport is not installed (the text names the extra)."""
+
+
+class RecipientsRefusedError(TransportError):
+    """Every recipient (or, from ``raise_for_status``, some recipient) was refused."""
+
+    def __init__(self, message: str, rejected: Rejections) -> None:
+        code, text = next(iter(rejected.values()), (None, None))
+        super().__init__(message, code=code, text=text)
+        self.rejected: Rejections = MappingProxyType(dict(rejected))
+
+
+def missing_extra(module: str, extra: str, what: str) -> MissingExtraError:
+    return MissingExtraError(
+        f"{what} needs the optional dependency {module!r}: pip install 'smime-sdk[{extra}]'"
+    )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the server (or file, or mock) said about one message.
+
+    ``rejected`` maps each refused address to the server's ``(code, text)``.
+    ``unconfirmed`` lists recipients a service took without saying, address by address,
+    whether it accepted them (SparkPost reports only counts when it rejects some).
+    """
+
+    accepted: tuple[str, ...] = ()
+    rejected: Rejections = field(default_factory=dict, hash=False)
+    message_id: str | None = None
+    server_id: str | None = None
+    reply: str | None = None
+    transport: str = ""
+    unconfirmed: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accepted", tuple(self.accepted))
+        object.__setattr__(self, "rejected", MappingProxyType(dict(self.rejected)))
+        object.__setattr__(self, "unconfirmed", tuple(self.unconfirmed))
+
+    @property
+    def ok(self) -> bool:
+        """True when every recipient was accepted."""
+        return not self.rejected and not self.unconfirmed
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def raise_for_status(self) -> SendResult:
+        """Raise :class:`RecipientsRefusedError` if any recipient was refused; else ``self``."""
+        if self.rejected:
+            listed = ", ".join(f"{a} ({c})" for a, (c, _) in self.rejected.items())
+            raise RecipientsRefusedError(f"recipients refused: {listed}", self.rejected)
+        if self.unconfirmed:
+            raise TransportError(
+                f"the server did not accept every recipient: {self.reply}", text=self.reply
+            )
+        return self
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Anything with this ``send`` method can deliver messages for :func:`smime.send`."""
+
+    def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: RecipientsInput = None,
+    ) -> SendResult: ...
+
+
+@runtime_checkable
+class AsyncTransport(Protocol):
+    """The asyncio twin of :class:`Transport`."""
+
+    def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: RecipientsInput = None,
+    ) -> Awaitable[SendResult]: ...
+
+
+class BaseTransport:
+    """A context manager whose ``with`` block keeps resources (a connection) open.
+
+    ``with`` blocks nest: only the outermost one opens and closes. Outside any block each
+    ``send`` opens and closes on its own.
+    """
+
+    name: ClassVar[str] = "transport"
+    _depth: int = 0
+
+    def open(self) -> None:
+        """Acquire what sending needs (connect, create folders)."""
+
+    def close(self) -> None:
+        """Release what :meth:`open` acquired; safe to call twice."""
+
+    @property
+    def is_open(self) -> bool:
+        return self._depth > 0
+
+    def __enter__(self) -> BaseTransport:
+        if self._depth == 0:
+            self.open()
+        self._depth += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.close()
+
+    def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: RecipientsInput = None,
+    ) -> SendResult:
+        raise NotImplementedError
+
+    def send_many(self, messages: Iterable[MessageInput]) -> tuple[SendResult, ...]:
+        """Send each message (envelope from its headers) over one connection.
+
+        Stops at the first error; the messages before it were sent.
+        """
+        with self:
+            return tuple(self.send(m) for m in messages)
+
+
+class AsyncBaseTransport:
+    """The asyncio twin of :class:`BaseTransport` (``async with``, ``await send``)."""
+
+    name: ClassVar[str] = "transport"
+    _depth: int = 0
+
+    async def open(self) -> None:
+        """Acquire what sending needs (connect)."""
+
+    async def aclose(self) -> None:
+        """Release what :meth:`open` acquired; safe to call twice."""
+
+    @property
+    def is_open(self) -> bool:
+        return self._depth > 0
+
+    async def __aenter__(self) -> AsyncBaseTransport:
+        if self._depth == 0:
+            await self.open()
+        self._depth += 1
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            await self.aclose()
+
+    async def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: RecipientsInput = None,
+    ) -> SendResult:
+        raise NotImplementedError
+
+    async def send_many(self, messages: Iterable[MessageInput]) -> tuple[SendResult, ...]:
+        """Send each message in turn over one connection; stops at the first error."""
+        results: list[SendResult] = []
+        async with self:
+            for m in messages:
+                results.append(await self.send(m))
+        return tuple(results)
+
+
+class MockTransport(BaseTransport):
+    """Records what it would send, for tests (like ``httpx.MockTransport``).
+
+    ``handler`` may decide each result (return a :class:`SendResult` or raise); by default
+    every recipient is accepted. ``sent`` lists each :class:`Envelope` in order.
+    """
+
+    name = "mock"
+
+    def __init__(self, handler: Callable[[Envelope], SendResult] | None = None) -> None:
+        self.handler = handler
+        self.sent: list[Envelope] = []
+
+    def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: RecipientsInput = None,
+    ) -> SendResult:
+        prepared = prepare(message, sender, recipients)
+        self.sent.append(prepared.envelope)
+        if self.handler is not None:
+            return self.handler(prepared.envelope)
+        return SendResult(
+            accepted=prepared.envelope.recipients,
+            message_id=prepared.message_id,
+            server_id=str(len(self.sent)),
+            transport=self.name,
+        )

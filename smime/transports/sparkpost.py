@@ -1,0 +1,333 @@
+"""Sending through the SparkPost Transmissions API (``httpx``, the optional ``http`` extra).
+
+The finished message goes unchanged as ``content.email_rfc822``. Three SparkPost
+features rewrite content and would break a signature, so they are always off and asking
+for them is an error: open tracking (adds a pixel to the HTML part), click tracking
+(rewrites links) and substitution (expands ``{{...}}`` in headers and the first text and
+HTML parts of RFC 822 content).
+
+Retries: 429 and 5xx answers, and connection failures before the request left, are
+retried with exponential backoff (``Retry-After`` honoured). A timeout while waiting for
+the answer is not retried: the transmission may exist, and a retry could send twice.
+The API key goes only into the ``Authorization`` header: never into logs, ``repr`` or
+exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from ..errors import InvalidOptionError, TransportError, UnsupportedError
+from .base import (
+    AsyncBaseTransport,
+    BaseTransport,
+    MessageInput,
+    Prepared,
+    RecipientsInput,
+    SendResult,
+    missing_extra,
+    prepare,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["DEFAULT_BASE_URL", "EU_BASE_URL", "AsyncSparkPostTransport", "SparkPostTransport"]
+
+DEFAULT_BASE_URL = "https://api.sparkpost.com/api/v1"
+EU_BASE_URL = "https://api.eu.sparkpost.com/api/v1"
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_FORCED_OFF = ("open_tracking", "click_tracking", "perform_substitutions")
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_sleep = time.sleep
+_Client = TypeVar("_Client")
+_asleep = asyncio.sleep
+
+
+def _httpx() -> ModuleType:
+    try:
+        import httpx
+    except ImportError as exc:
+        raise missing_extra("httpx", "http", "SparkPostTransport") from exc
+    return httpx
+
+
+class _SparkPost(Generic[_Client]):
+    """Request building, answer parsing and retry policy shared by both transports."""
+
+    name: ClassVar[str] = "sparkpost"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        eu: bool = False,
+        transactional: bool = True,
+        timeout: float = 30,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 30,
+        jitter: bool = True,
+        return_path: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        client: _Client | None = None,
+    ) -> None:
+        if not isinstance(api_key, str) or not api_key or not api_key.isprintable():
+            raise InvalidOptionError("api_key must be a non-empty printable string")
+        if base_url is not None and eu:
+            raise InvalidOptionError("give either base_url=... or eu=True, not both")
+        url = (base_url or (EU_BASE_URL if eu else DEFAULT_BASE_URL)).rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK
+        ):
+            raise InvalidOptionError(
+                f"base_url must be an https:// URL (http:// only for a local test server): {url}"
+            )
+        for key in _FORCED_OFF:
+            if (options or {}).get(key):
+                raise InvalidOptionError(
+                    f"options[{key!r}] must stay false: SparkPost would rewrite the message "
+                    "and break its signature"
+                )
+        if max_retries < 0 or backoff < 0 or max_backoff < 0:
+            raise InvalidOptionError("max_retries, backoff and max_backoff must not be negative")
+        self._api_key = api_key
+        self.base_url = url
+        self.transactional = transactional
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.jitter = jitter
+        self.return_path = return_path
+        self.options = dict(options or {})
+        self._client = client
+        self._own: _Client | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/transmissions"
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": self._api_key,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+    def _body(self, prepared: Prepared, explicit_sender: bool) -> bytes:
+        env = prepared.envelope
+        try:
+            rfc822 = env.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnsupportedError(
+                "SparkPost takes the message as a JSON string, so its bytes must be UTF-8; "
+                "encode 8-bit parts as quoted-printable or base64"
+            ) from exc
+        options = {**self.options, "transactional": self.transactional}
+        options.update(dict.fromkeys(_FORCED_OFF, False))
+        payload: dict[str, Any] = {
+            "options": options,
+            "recipients": [{"address": {"email": r}} for r in env.recipients],
+            "content": {"email_rfc822": rfc822},
+        }
+        return_path = self.return_path or (env.sender if explicit_sender else None)
+        if return_path:
+            payload["return_path"] = return_path
+        return json.dumps(payload).encode("ascii")
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based)."""
+        wait = min(self.max_backoff, self.backoff * 2.0**attempt)
+        if self.jitter:
+            wait *= 0.5 + random.random() / 2
+        header = response.headers.get("retry-after") if response is not None else None
+        asked = _retry_after_seconds(header) if header else None
+        if response is not None and asked is not None:
+            if asked > self.max_backoff:
+                raise _error(response, f" (it asks to retry after {asked:.0f} s)")
+            wait = asked
+        return wait
+
+    def _result(self, prepared: Prepared, response: httpx.Response) -> SendResult:
+        if response.status_code >= 300:
+            raise _error(response)
+        try:
+            results = response.json()["results"]
+            accepted = int(results.get("total_accepted_recipients", 0))
+            rejected = int(results.get("total_rejected_recipients", 0))
+            ident = results.get("id")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise TransportError(
+                f"SparkPost answered {response.status_code} with an unexpected body: "
+                f"{response.text[:200]!r}", status=response.status_code,
+            ) from exc
+        recipients = prepared.envelope.recipients
+        reply = f"SparkPost accepted {accepted} and rejected {rejected} recipient(s)"
+        if accepted == 0 and rejected:
+            raise TransportError(reply, status=response.status_code, text=reply)
+        return SendResult(
+            accepted=recipients if not rejected else (),
+            unconfirmed=recipients if rejected else (),
+            message_id=prepared.message_id,
+            server_id=str(ident) if ident is not None else None,
+            reply=reply,
+            transport=self.name,
+        )
+
+
+def _retry_after_seconds(value: str) -> float | None:
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _error(response: httpx.Response, extra: str = "") -> TransportError:
+    """A TransportError from SparkPost's ``{"errors": [{message, code, description}]}``."""
+    status = response.status_code
+    code: str | None = None
+    text = response.text[:200]
+    try:
+        errors = response.json()["errors"]
+        first = errors[0]
+        code = str(first["code"]) if first.get("code") is not None else None
+        text = "; ".join(
+            ": ".join(str(e[k]) for k in ("message", "description") if e.get(k)) for e in errors
+        )
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        pass
+    hint = ""
+    if status in (401, 403):
+        hint = " (check the API key and that it may use Transmissions: Read/Write)"
+    described = f" code {code}:" if code else ":"
+    return TransportError(
+        f"SparkPost answered {status}{described} {text}{hint}{extra}",
+        status=status, code=code, text=text,
+    )
+
+
+_NOT_SENT = "the request did not reach SparkPost"
+_MAYBE_SENT = ("no complete answer from SparkPost ({}); the transmission may exist, "
+               "so it is not retried")
+
+
+class SparkPostTransport(_SparkPost["httpx.Client"], BaseTransport):
+    """Send through SparkPost: ``POST {base_url}/transmissions``.
+
+    ``eu=True`` uses the EU endpoint. ``client`` may be an ``httpx.Client`` of your own
+    (proxies, tests); it is used as is (its timeout too) and never closed by us.
+    ``return_path`` (a verified bounce domain) sets the envelope sender; so does an
+    explicit ``send(sender=...)``. ``options`` adds transmission options (``ip_pool``,
+    ``sandbox``...). Send ASCII or UTF-8 messages only (S/MIME output always is).
+    """
+
+    def open(self) -> None:
+        if self._client is None and self._own is None:
+            self._own = _httpx().Client(timeout=self.timeout)
+
+    def close(self) -> None:
+        own, self._own = self._own, None
+        if own is not None:
+            own.close()
+
+    def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: RecipientsInput = None,
+    ) -> SendResult:
+        prepared = prepare(message, sender, recipients)
+        body = self._body(prepared, sender is not None)
+        client = self._client or self._own
+        if client is not None:
+            return self._result(prepared, self._post(client, body))
+        with _httpx().Client(timeout=self.timeout) as own:
+            return self._result(prepared, self._post(own, body))
+
+    def _post(self, client: httpx.Client, body: bytes) -> httpx.Response:
+        httpx = _httpx()
+        attempt = 0
+        while True:
+            try:
+                response = client.post(self.url, content=body, headers=self._headers())
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if attempt >= self.max_retries:
+                    raise TransportError(f"{_NOT_SENT} at {self.base_url}: {exc}") from exc
+                response = None
+            except httpx.HTTPError as exc:
+                raise TransportError(_MAYBE_SENT.format(type(exc).__name__)) from exc
+            if response is not None and (
+                response.status_code not in _RETRY_STATUS or attempt >= self.max_retries
+            ):
+                return response
+            _sleep(self._delay(attempt, response))
+            attempt += 1
+
+
+class AsyncSparkPostTransport(_SparkPost["httpx.AsyncClient"], AsyncBaseTransport):
+    """The asyncio twin of :class:`SparkPostTransport` (``client``: an ``httpx.AsyncClient``)."""
+
+    async def open(self) -> None:
+        if self._client is None and self._own is None:
+            self._own = _httpx().AsyncClient(timeout=self.timeout)
+
+    async def aclose(self) -> None:
+        own, self._own = self._own, None
+        if own is not None:
+            await own.aclose()
+
+    async def send(
+        self,
+        message: MessageInput,
+        *,
+        sender: str | None = None,
+        recipients: RecipientsInput = None,
+    ) -> SendResult:
+        prepared = prepare(message, sender, recipients)
+        body = self._body(prepared, sender is not None)
+        client = self._client or self._own
+        if client is not None:
+            return self._result(prepared, await self._post(client, body))
+        async with _httpx().AsyncClient(timeout=self.timeout) as own:
+            return self._result(prepared, await self._post(own, body))
+
+    async def _post(self, client: httpx.AsyncClient, body: bytes) -> httpx.Response:
+        httpx = _httpx()
+        attempt = 0
+        while True:
+            try:
+                response = await client.post(self.url, content=body, headers=self._headers())
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if attempt >= self.max_retries:
+                    raise TransportError(f"{_NOT_SENT} at {self.base_url}: {exc}") from exc
+                response = None
+            except httpx.HTTPError as exc:
+                raise TransportError(_MAYBE_SENT.format(type(exc).__name__)) from exc
+            if response is not None and (
+                response.status_code not in _RETRY_STATUS or attempt >= self.max_retries
+            ):
+                return response
+            await _asleep(self._delay(attempt, response))
+            attempt += 1
