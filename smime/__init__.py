@@ -1,5 +1,61 @@
-"""smime: S/MIME for Python (public API being assembled)."""
+"""smime: S/MIME for Python.
 
+Sign, encrypt, decrypt and verify email (RFC 8551 on CMS, RFC 5652) so that Outlook,
+Thunderbird, Apple Mail, OpenSSL, gpgsm and NSS open it, and send it through pluggable
+transports. See https://smime-sdk.readthedocs.io/ for guides.
+"""
+
+from . import errors
 from .__about__ import __version__
+from .api import (
+    compress,
+    decrypt,
+    encrypt,
+    export_certificates,
+    load_certificates,
+    sign,
+    unwrap,
+    verify,
+)
+from .inspection import inspect
+from .keys import Identity, load_identity
+from .problems import Problem, ProblemCode
+from .results import (
+    DecryptedMessage,
+    DecryptionInfo,
+    Layer,
+    SignerResult,
+    UnwrapResult,
+    VerificationResult,
+)
+from .transports import asend, send
+from .validation import CertificateStore, TrustStore, VerificationPolicy
 
-__all__ = ["__version__"]
+__all__ = [
+    "CertificateStore",
+    "DecryptedMessage",
+    "DecryptionInfo",
+    "Identity",
+    "Layer",
+    "Problem",
+    "ProblemCode",
+    "SignerResult",
+    "TrustStore",
+    "UnwrapResult",
+    "VerificationPolicy",
+    "VerificationResult",
+    "__version__",
+    "asend",
+    "compress",
+    "decrypt",
+    "encrypt",
+    "errors",
+    "export_certificates",
+    "inspect",
+    "load_certificates",
+    "load_identity",
+    "send",
+    "sign",
+    "unwrap",
+    "verify",
+]

@@ -94,24 +94,31 @@ def test_thunderbird_encrypted_decrypt_then_verify(tb, tb_trust, bob, name):
         assert opened.valid, [v.summary() for v in opened.verifications]
 
 
-def test_thunderbird_future_signing_time_is_flagged(tb, tb_trust):
+def test_thunderbird_future_signing_time(tb, tb_trust):
+    """Made in January 2026 with a signing time hours ahead of its Date header; that time
+    has passed, so like OpenSSL we verify it (our own future-time check is in
+    test_api_sign_verify)."""
     result = smime.verify((tb / "mailnews" / "alice.future.dsig.SHA256.multipart.eml").read_bytes(),
                           trust=tb_trust)
-    assert result.signers[0].intact and result.signers[0].signature_valid
-    assert ProblemCode.SIGNING_TIME_INVALID in result.codes
+    assert result.valid, result.summary()
 
 
 def test_thunderbird_browser_messages(tb):
     folder = tb / "browser"
     trust = smime.TrustStore.from_pem(folder / "TestCA.pem")
     bob = smime.load_identity(folder / "Bob.p12", password="nss")
-    for name in ("alice.sig.SHA256.opaque.eml", "alice.html.sig.SHA256.opaque.eml"):
-        assert smime.verify((folder / name).read_bytes(), trust=trust).valid, name
-    for name in ("alice.sig.SHA256.opaque.env.eml", "alice.dsig.SHA256.multipart.env.eml",
-                 "alice.html.sig.SHA256.opaque.env.eml"):
+    assert smime.verify((folder / "alice.sig.SHA256.opaque.eml").read_bytes(), trust=trust).valid
+    for name in ("alice.sig.SHA256.opaque.env.eml", "alice.dsig.SHA256.multipart.env.eml"):
         opened = smime.unwrap((folder / name).read_bytes(), identity=bob, trust=trust)
         assert [layer.kind for layer in opened.layers] == ["encrypted", "signed"], name
         assert opened.valid, name
+    # The HTML samples carry an Alice certificate from another TestCA generation with the
+    # same name: OpenSSL says "certificate signature failure", and so do we.
+    for name in ("alice.html.sig.SHA256.opaque.eml", "alice.html.sig.SHA256.opaque.env.eml"):
+        opened = smime.unwrap((folder / name).read_bytes(), identity=bob, trust=trust)
+        (check,) = opened.verifications
+        assert check.signers[0].intact and check.signers[0].signature_valid, name
+        assert not check.valid and ProblemCode.INVALID_CHAIN in check.codes, name
     mixed = smime.verify((folder / "alice.dsig.SHA256.multipart.in.mixed.eml").read_bytes(), trust=trust)
     assert mixed.valid and mixed.covers != "", "only the inner part is signed, and we say which"
 
@@ -145,7 +152,10 @@ def test_mimekit_thunderbird_2013_signature(corpus):
 
 
 PKITS = CORPUS / "nist-pkits"
-PKITS_CASES = sorted(p.name for p in (PKITS / "smime").glob("Signed*.eml"))
+PKITS_CASES = sorted(
+    p.name for p in (PKITS / "smime").glob("Signed*.eml")
+    if p.name.startswith(("SignedValid", "SignedInvalid"))
+)
 
 
 @pytest.fixture(scope="module")
@@ -156,13 +166,27 @@ def pkits(corpus):
     return folder, trust, crls
 
 
+#: Where we differ from PKITS's verdict, and why (checked, not skipped).
+PKITS_DIFFERENT = {
+    # cryptography cannot load a DSA key whose parameters are inherited from the issuer
+    # (RFC 3279 2.3.2), so the signature cannot be checked: reported, not valid.
+    "SignedValidDSAParameterInheritanceTest5.eml": ProblemCode.UNSUPPORTED_ALGORITHM,
+    # the UID CA certificate embedded in this .eml was re-encoded when the suite was
+    # turned into S/MIME; its signature no longer verifies (PKITS's own file does).
+    "SignedValidNameChainingUIDsTest6.eml": ProblemCode.INVALID_CHAIN,
+}
+
+
 @pytest.mark.parametrize("name", PKITS_CASES or ["(corpus absent)"])
 def test_nist_pkits(pkits, name):
     folder, trust, crls = pkits
     result = smime.verify(
         (folder / "smime" / name).read_bytes(), trust=trust, crls=crls,
-        at=dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc), revocation="soft-fail", policy=LENIENT,
+        at=dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc), revocation="hard-fail", policy=LENIENT,
     )
+    if name in PKITS_DIFFERENT:
+        assert not result.valid and PKITS_DIFFERENT[name] in result.codes, result.summary()
+        return
     assert all(s.intact and s.signature_valid for s in result.signers), result.summary()
     expected = name.startswith("SignedValid")
     assert result.valid is expected, result.summary()

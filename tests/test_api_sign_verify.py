@@ -57,7 +57,7 @@ def test_rsa_digests_and_paddings(pki, trust, digest, padding):
 
 
 def test_ed25519_uses_sha512_micalg(pki, trust):
-    signed = smime.sign(PLAIN, pki["erin"].identity)
+    signed = smime.sign(plain_message("erin@example.com"), pki["erin"].identity)
     assert signed.get_param("micalg") == "sha-512"
     result = smime.verify(signed, trust=trust)
     assert result.valid and result.signers[0].signature_algorithm == "ed25519"
@@ -70,13 +70,22 @@ def test_signed_attributes_carry_time_and_capabilities(pki, trust):
     assert signer.signing_time == when
     assert signer.capabilities[:4] == ("aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc")
     assert "rsa-oaep" in signer.capabilities
-    for name in ("content_type", "message_digest", "signing_time", "smime_capabilities"):
+    for name in ("content-type", "message-digest", "signing-time", "smime-capabilities"):
         assert name in signer.signed_attributes
+
+
+def test_signing_time_in_the_future_is_a_problem(pki, trust):
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+    signed = smime.sign(PLAIN, pki["alice"].identity, signing_time=later)
+    result = smime.verify(signed, trust=trust)
+    assert not result.valid
+    assert ProblemCode.SIGNING_TIME_INVALID in result.codes
 
 
 def test_without_signed_attributes_and_by_key_identifier(pki, trust):
     signed = smime.sign(
-        PLAIN, pki["carol"].identity, signed_attributes=False, identify_by="subject_key_identifier"
+        plain_message("carol@example.com"), pki["carol"].identity,
+        signed_attributes=False, identify_by="subject_key_identifier",
     )
     result = smime.verify(signed, trust=trust)
     assert result.valid, result.summary()
@@ -98,7 +107,7 @@ def test_encryption_key_preference_is_signed(pki, trust):
     signed = smime.sign(PLAIN, pki["alice"].identity, encryption_certificate=pki["alice"].certificate)
     (signer,) = smime.verify(signed, trust=trust).signers
     assert signer.encryption_key_preference is not None
-    assert "encrypt_key_pref" in signer.signed_attributes
+    assert "encryption-key-preference" in signer.signed_attributes
 
 
 @pytest.mark.parametrize("policy", [email.policy.default, email.policy.SMTP, email.policy.compat32])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from collections.abc import Iterable, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -10,6 +11,7 @@ from email.utils import getaddresses
 from cryptography import x509
 
 from .. import mime
+from ..algorithms import check_option
 from ..cms import _asn1
 from ..cms.certs import read_certs_only
 from ..cms.compressed import decompress_data
@@ -33,12 +35,14 @@ from ..validation import (
     check_key_usage,
     check_sender,
     validate_certificate,
+    validation_times,
 )
 from ._input import MessageInput
 
 __all__ = ["decrypt", "unwrap", "verify"]
 
 MAX_LAYERS = 16
+REVOCATION_MODES = ("soft-fail", "hard-fail", "off")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 
 
@@ -70,20 +74,14 @@ def _sender_addresses(headers: Sequence[tuple[str, str]]) -> list[str]:
     return [addr for _name, addr in getaddresses(values) if addr]
 
 
-def _validation_time(
-    check: SignerCheck, at: dt.datetime | None, policy: VerificationPolicy, now: dt.datetime
-) -> tuple[dt.datetime, Problem | None]:
-    if at is not None:
-        return at, None
+def _future_signing_time(check: SignerCheck, now: dt.datetime) -> Problem | None:
     signing_time = check.signing_time
     if signing_time is not None and signing_time > now + FUTURE_TOLERANCE:
-        return now, Problem(
+        return Problem(
             ProblemCode.SIGNING_TIME_INVALID,
             f"the signing time {signing_time.isoformat()} lies in the future",
         )
-    if policy.validate_at == "signing_time" and signing_time is not None:
-        return signing_time, None
-    return now, None
+    return None
 
 
 def _signer_result(
@@ -101,34 +99,35 @@ def _signer_result(
 ) -> SignerResult:
     problems = list(check.problems)
     chain: tuple[x509.Certificate, ...] = ()
-    trusted = False
+    trusted = bool(check.certificate)
     cert = check.certificate
     now = dt.datetime.now(dt.timezone.utc)
     if cert is not None:
-        moment, time_problem = _validation_time(check, at, policy, now)
-        if time_problem:
-            problems.append(time_problem)
-        moments = [moment]
-        if at is None and policy.validate_at == "both" and moment != now:
-            moments.append(now)
+        future = _future_signing_time(check, now)
+        if future is not None:
+            problems.append(future)
+        moments = (at,) if at is not None else validation_times(cert, check.signing_time, policy, now=now)
+        # Weak algorithms are always looked for; the policy decides below whether they are
+        # fatal or only warnings, so a weak chain that is otherwise fine is checked again.
+        strict = replace(policy, allow_weak_algorithms=False)
         for when in moments:
-            outcome = validate_certificate(
-                cert,
-                trust=trust,
-                intermediates=info.certificates,
-                at=when,
-                crls=[*crls, *info.crls],
-                ocsp_responses=[*ocsp_responses, *info.ocsp_responses],
-                revocation=revocation,
-                fetch=fetch,
-                policy=policy,
+            kwargs = dict(
+                trust=trust, intermediates=info.certificates, at=when,
+                crls=[*crls, *info.crls], ocsp_responses=[*ocsp_responses, *info.ocsp_responses],
+                revocation=revocation, fetch=fetch,
             )
+            outcome = validate_certificate(cert, policy=strict, **kwargs)  # type: ignore[arg-type]
+            if policy.allow_weak_algorithms and any(
+                p.code == ProblemCode.WEAK_ALGORITHM for p in outcome.problems
+            ):
+                problems.extend(p for p in outcome.problems if p.code == ProblemCode.WEAK_ALGORITHM)
+                outcome = validate_certificate(cert, policy=policy, **kwargs)  # type: ignore[arg-type]
             chain = chain or outcome.chain
-            trusted = outcome.trusted if when is moment else (trusted and outcome.trusted)
+            trusted = trusted and outcome.trusted
             problems.extend(p for p in outcome.problems if p not in problems)
         problems.extend(p for p in check_key_usage(cert, policy) if p not in problems)
         if policy.require_sender_match:
-            binding = check_sender(cert, senders)
+            binding = check_sender(cert, senders, policy=policy)
             if binding is not None:
                 problems.append(binding)
     fatal, warnings = _split_weak(problems, policy)
@@ -164,6 +163,98 @@ def _split_weak(
     )
 
 
+@dataclass(frozen=True)
+class _Checks:
+    """How to judge signers: the keywords of :func:`verify`, resolved once."""
+
+    trust: TrustStore
+    crls: list[bytes]
+    ocsp_responses: list[bytes]
+    at: dt.datetime | None
+    revocation: str
+    fetch: bool
+    policy: VerificationPolicy
+
+
+def _checks(
+    trust: TrustStore | None,
+    crls: Iterable[bytes | str] | None,
+    ocsp_responses: Iterable[bytes] | None,
+    at: dt.datetime | None,
+    revocation: str,
+    fetch: bool,
+    policy: VerificationPolicy | None,
+) -> _Checks:
+    check_option("revocation", revocation, REVOCATION_MODES)
+    return _Checks(
+        trust=trust if trust is not None else TrustStore.from_certificates([]),
+        crls=_as_bytes(crls),
+        ocsp_responses=_as_bytes(ocsp_responses),
+        at=at,
+        revocation=revocation,
+        fetch=fetch,
+        policy=policy or DEFAULT_POLICY,
+    )
+
+
+@dataclass(frozen=True)
+class _Peeled:
+    """One layer taken off: its result, and the exact bytes of what it held."""
+
+    layer: Layer
+    inner: bytes
+    message: EmailMessage
+
+
+def _verify_part(
+    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], checks: _Checks
+) -> tuple[VerificationResult, bytes]:
+    """Verify one signature layer; ``headers`` are the message's outer headers (for From)."""
+    assert part.der is not None
+    if part.kind == "multipart/signed":
+        info = verify_signed_data(part.der, part.signed_content)
+        inner = part.signed_content or b""
+    else:
+        kind = _asn1.content_type_of(part.der)
+        if kind != "signed_data":
+            raise ParseError(f"not a signed message: the S/MIME part holds {kind.replace('_', '-')}")
+        info = verify_signed_data(part.der)
+        inner = info.content or b""
+    content = mime.parse_inner(inner, headers)
+    senders = _sender_addresses(headers) or _sender_addresses(list(content.items()))
+    signers = tuple(
+        _signer_result(
+            check, info, trust=checks.trust, senders=senders, crls=checks.crls,
+            ocsp_responses=checks.ocsp_responses, at=checks.at, revocation=checks.revocation,
+            fetch=checks.fetch, policy=checks.policy,
+        )
+        for check in info.signers
+    )
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    if not signers:
+        problems.append(Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)"))
+    for signer in signers:
+        problems.extend(p for p in signer.problems if p not in problems)
+        warnings.extend(p for p in signer.warnings if p not in warnings)
+    result = VerificationResult(
+        content=content,
+        signers=signers,
+        problems=tuple(problems),
+        certificates=info.certificates,
+        detached=part.kind == "multipart/signed",
+        covers=part.path,
+        warnings=tuple(warnings),
+    )
+    return result, inner
+
+
+def _merged(outer: Sequence[tuple[str, str]], inner: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The headers a layer shows: its own, then the outer ones it does not repeat."""
+    names = {name.lower() for name, _ in inner}
+    return (*inner, *((n, v) for n, v in outer if n.lower() not in names))
+
+
 def verify(
     message: MessageInput,
     trust: TrustStore | None = None,
@@ -181,48 +272,15 @@ def verify(
     why), never an exception; malformed input raises :class:`~smime.errors.ParseError`.
     ``trust`` holds the roots you trust (nothing is trusted without it); ``crls`` and
     ``ocsp_responses`` add revocation data to what the message carries; ``at`` fixes the
-    validation time (default: the signing time when the policy says so, else now).
+    validation time (default: the signing time when the policy says so, else now);
+    ``revocation`` is ``"soft-fail"``, ``"hard-fail"`` or ``"off"``; ``fetch=True`` fetches
+    CRLs and OCSP responses named in the certificates.
     """
-    policy = policy or DEFAULT_POLICY
-    trust = trust if trust is not None else TrustStore.from_certificates([])
-    raw = _raw(message)
-    part = mime.find_smime_part(raw)
+    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
+    part = mime.find_smime_part(_raw(message))
     if part is None or part.der is None:
         raise ParseError("not an S/MIME signed message: no multipart/signed or signed-data part")
-    if part.kind == "multipart/signed":
-        info = verify_signed_data(part.der, part.signed_content)
-        content = mime.parse_inner(part.signed_content or b"", ())
-    else:
-        kind = _asn1.content_type_of(part.der)
-        if kind != "signed_data":
-            raise ParseError(f"not a signed message: the S/MIME part holds {kind.replace('_', '-')}")
-        info = verify_signed_data(part.der)
-        content = mime.parse_inner(info.content or b"", part.outer_headers)
-    senders = _sender_addresses(part.outer_headers) or _sender_addresses(list(content.items()))
-    signers = tuple(
-        _signer_result(
-            check, info, trust=trust, senders=senders, crls=_as_bytes(crls),
-            ocsp_responses=_as_bytes(ocsp_responses), at=at, revocation=revocation,
-            fetch=fetch, policy=policy,
-        )
-        for check in info.signers
-    )
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    if not signers:
-        problems.append(Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)"))
-    for signer in signers:
-        problems.extend(p for p in signer.problems if p not in problems)
-        warnings.extend(p for p in signer.warnings if p not in warnings)
-    return VerificationResult(
-        content=content,
-        signers=signers,
-        problems=tuple(problems),
-        certificates=info.certificates,
-        detached=part.kind == "multipart/signed",
-        covers=part.path,
-        warnings=tuple(warnings),
-    )
+    return _verify_part(part, part.outer_headers, checks)[0]
 
 
 def decrypt(message: MessageInput, identity: Identity) -> DecryptedMessage:
@@ -235,16 +293,18 @@ def decrypt(message: MessageInput, identity: Identity) -> DecryptedMessage:
     part = mime.find_smime_part(_raw(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
-    return _decrypt_part(part, identity)
+    return _decrypt_part(part, part.outer_headers, identity)[0]
 
 
-def _decrypt_part(part: mime.SMIMEPart, identity: Identity) -> DecryptedMessage:
+def _decrypt_part(
+    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], identity: Identity
+) -> tuple[DecryptedMessage, bytes]:
     assert part.der is not None
     kind = _asn1.content_type_of(part.der)
     if kind not in ("enveloped_data", "authenticated_enveloped_data"):
         raise ParseError(f"not an encrypted message: the S/MIME part holds {kind.replace('_', '-')}")
     decrypted = decrypt_enveloped_data(part.der, identity)
-    inner = mime.parse_inner(decrypted.content, part.outer_headers)
+    inner = mime.parse_inner(decrypted.content, headers)
     out = DecryptedMessage(policy=inner.policy)
     out.__dict__.update(inner.__dict__)
     out.decryption = DecryptionInfo(
@@ -253,57 +313,70 @@ def _decrypt_part(part: mime.SMIMEPart, identity: Identity) -> DecryptedMessage:
         key_management=decrypted.key_management,
         content_type=decrypted.content_type,
     )
-    return out
+    return out, decrypted.content
+
+
+def _peel(
+    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], identity: Identity | None,
+    checks: _Checks,
+) -> _Peeled | None:
+    """Take one layer off, or None when the part is not a layer we open (certs-only ends)."""
+    assert part.der is not None
+    kind = "signed_data" if part.kind == "multipart/signed" else _asn1.content_type_of(part.der)
+    if kind == "signed_data":
+        if part.kind != "multipart/signed" and not verify_signed_data(part.der).signers:
+            certs = tuple(read_certs_only(part.der))
+            return _Peeled(Layer("certs-only", certs, part.path), b"", mime.parse_inner(b"", headers))
+        result, inner = _verify_part(part, headers, checks)
+        return _Peeled(Layer("signed", result, part.path), inner, result.content)
+    if kind in ("enveloped_data", "authenticated_enveloped_data"):
+        if identity is None:
+            raise DecryptionError("the message is encrypted: unwrap needs identity=")
+        opened, inner = _decrypt_part(part, headers, identity)
+        return _Peeled(Layer("encrypted", opened.decryption, part.path), inner, opened)
+    if kind == "compressed_data":
+        inner = decompress_data(part.der)
+        return _Peeled(Layer("compressed", None, part.path), inner, mime.parse_inner(inner, headers))
+    return None
 
 
 def unwrap(
     message: MessageInput,
     identity: Identity | None = None,
     trust: TrustStore | None = None,
-    **verify_options: object,
+    *,
+    crls: Iterable[bytes | str] | None = None,
+    ocsp_responses: Iterable[bytes] | None = None,
+    at: dt.datetime | None = None,
+    revocation: str = "soft-fail",
+    fetch: bool = False,
+    policy: VerificationPolicy | None = None,
 ) -> UnwrapResult:
     """Peel every S/MIME layer (decrypt, verify, decompress), as a mail client does on receipt.
 
     Returns the innermost content and each layer's result, outermost first. Encrypted
     layers need ``identity`` (else DecryptionError); signature layers are verified with
-    ``trust`` and ``verify_options`` (the keywords of :func:`verify`) and recorded even when
-    not valid: check ``result.valid``.
+    ``trust`` and the other keywords of :func:`verify`, and recorded even when not valid:
+    check ``result.valid``. Each layer works on the exact bytes the one outside it held.
     """
-    current: EmailMessage = mime.to_message(message)
+    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
     raw = _raw(message)
+    current: EmailMessage = mime.to_message(raw)
+    headers: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
     for _ in range(MAX_LAYERS):
         part = mime.find_smime_part(raw)
         if part is None or part.der is None:
             break
-        if part.kind == "multipart/signed":
-            result = verify(raw, trust, **verify_options)  # type: ignore[arg-type]
-            layers.append(Layer("signed", result, part.path))
-            current = result.content
-        else:
-            kind = _asn1.content_type_of(part.der)
-            if kind == "signed_data":
-                try:
-                    certs_only = not verify_signed_data(part.der).signers
-                except ParseError:
-                    certs_only = False
-                if certs_only:
-                    layers.append(Layer("certs-only", tuple(read_certs_only(part.der)), part.path))
-                    break
-                result = verify(raw, trust, **verify_options)  # type: ignore[arg-type]
-                layers.append(Layer("signed", result, part.path))
-                current = result.content
-            elif kind in ("enveloped_data", "authenticated_enveloped_data"):
-                if identity is None:
-                    raise DecryptionError("the message is encrypted: unwrap needs identity=")
-                current = _decrypt_part(part, identity)
-                layers.append(Layer("encrypted", current.decryption, part.path))  # type: ignore[attr-defined]
-            elif kind == "compressed_data":
-                current = mime.parse_inner(decompress_data(part.der), part.outer_headers)
-                layers.append(Layer("compressed", None, part.path))
-            else:
-                break
-        raw = mime.message_bytes(current)
+        headers = _merged(headers, part.outer_headers)
+        peeled = _peel(part, headers, identity, checks)
+        if peeled is None:
+            break
+        layers.append(peeled.layer)
+        current = peeled.message
+        if peeled.layer.kind == "certs-only":
+            break
+        raw = peeled.inner
     else:
         raise ParseError(f"more than {MAX_LAYERS} nested S/MIME layers")
     return UnwrapResult(content=current, layers=tuple(layers))

@@ -1,0 +1,351 @@
+"""Look inside a message: a tree of its MIME parts and CMS layers, for notebooks and the CLI.
+
+``inspect(message)`` never needs a key: encrypted layers show their recipients. With an
+``identity`` the tree continues into the decrypted content. The tree prints as indented
+text, renders as collapsible HTML in Jupyter (no JavaScript, everything escaped, long
+values cut) and converts to JSON-safe data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa, x25519
+
+from . import mime
+from .cms import _asn1
+from .cms.certs import read_certs_only
+from .cms.compressed import decompress_data
+from .cms.enveloped import decrypt_enveloped_data, describe_enveloped_data
+from .cms.signed import SignedDataInfo, verify_signed_data
+from .errors import SMIMEError
+from .keys import Identity, certificate_emails
+
+__all__ = ["Node", "decryption_html", "inspect", "verification_html"]
+
+MAX_DEPTH = 24
+MAX_PARTS = 500
+TEXT_LIMIT = 160
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer or part: what it is, a few facts, and what it contains."""
+
+    kind: str
+    title: str
+    fields: tuple[tuple[str, str], ...] = ()
+    children: tuple[Node, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        return "\n".join(self._lines(0))
+
+    def _lines(self, depth: int) -> Iterator[str]:
+        pad = "  " * depth
+        yield f"{pad}{self.title}"
+        for name, value in self.fields:
+            yield f"{pad}  {name}: {_cut(value)}"
+        for child in self.children:
+            yield from child._lines(depth + 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``json.dumps(node.to_dict())`` always works."""
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "fields": {name: value for name, value in self.fields},
+            "children": [child.to_dict() for child in self.children],
+        }
+
+    def walk(self) -> Iterator[Node]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def find(self, kind: str) -> list[Node]:
+        return [node for node in self.walk() if node.kind == kind]
+
+    def field(self, name: str) -> str | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+    def _repr_html_(self) -> str:
+        return f'<div class="smime-inspect">{self._html(0)}</div>'
+
+    def _html(self, depth: int) -> str:
+        rows = "".join(
+            f"<tr><th>{html.escape(n)}</th><td>{_html_value(v)}</td></tr>" for n, v in self.fields
+        )
+        table = f"<table>{rows}</table>" if rows else ""
+        inner = "".join(child._html(depth + 1) for child in self.children)
+        opened = " open" if depth < 3 else ""
+        return (
+            f"<details{opened}><summary><b>{html.escape(self.kind)}</b> "
+            f"{html.escape(_cut(self.title))}</summary>"
+            f'<div style="margin-left:1.2em">{table}{inner}</div></details>'
+        )
+
+
+def _cut(value: str, limit: int = TEXT_LIMIT) -> str:
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}… ({len(value.encode('utf-8', 'replace'))} bytes)"
+
+
+def _html_value(value: str) -> str:
+    return html.escape(_cut(value))
+
+
+def _time(value: dt.datetime | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+# ---------------------------------------------------------------------------- certificates
+
+
+def _key_description(cert: x509.Certificate) -> str:
+    try:
+        key = cert.public_key()
+    except Exception:  # an algorithm cryptography cannot load
+        return "unsupported key"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, dsa.DSAPublicKey):
+        return f"DSA {key.key_size}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, x25519.X25519PublicKey):
+        return "X25519"
+    return type(key).__name__
+
+
+def _eku(cert: x509.Certificate) -> str:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, ValueError):
+        return "-"
+    return ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in ext)
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except ValueError:
+        return "(unreadable name)"
+
+
+def certificate_node(cert: x509.Certificate) -> Node:
+    return Node(
+        "certificate",
+        _name(cert.subject),
+        (
+            ("issuer", _name(cert.issuer)),
+            ("serial", f"{cert.serial_number:#x}"),
+            ("valid", f"{_time(cert.not_valid_before_utc)} .. {_time(cert.not_valid_after_utc)}"),
+            ("key", _key_description(cert)),
+            ("email", ", ".join(certificate_emails(cert)) or "-"),
+            ("extended key usage", _eku(cert)),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------- CMS layers
+
+
+def _signed_node(info: SignedDataInfo) -> Node:
+    signers = []
+    for check in info.signers:
+        cert = check.certificate
+        signers.append(
+            Node(
+                "signer",
+                ", ".join(certificate_emails(cert)) if cert else check.identifier,
+                (
+                    ("identifier", check.identifier),
+                    ("subject", _name(cert.subject) if cert else "(certificate not in message)"),
+                    ("digest", check.digest_algorithm),
+                    ("signature", check.signature_algorithm),
+                    ("signing time", _time(check.signing_time)),
+                    ("signed attributes", ", ".join(check.signed_attributes) or "-"),
+                    ("capabilities", ", ".join(check.capabilities) or "-"),
+                    ("intact", "yes" if check.intact else "NO"),
+                    ("signature valid", "yes" if check.signature_valid else "NO"),
+                    *(("problem", str(p)) for p in check.problems),
+                ),
+            )
+        )
+    certs = tuple(certificate_node(c) for c in info.certificates)
+    return Node(
+        "signed-data",
+        "CMS SignedData" + (" (detached)" if info.detached else " (content inside)"),
+        (
+            ("content type", info.content_type),
+            ("signers", str(len(info.signers))),
+            ("certificates", str(len(info.certificates))),
+            ("CRLs", str(len(info.crls))),
+        ),
+        (*signers, *certs),
+    )
+
+
+def _cms_node(
+    der: bytes, signed_content: bytes | None, identity: Identity | None, depth: int
+) -> Node:
+    kind = _asn1.content_type_of(der)
+    if kind == "signed_data":
+        info = verify_signed_data(der, signed_content)
+        node = _signed_node(info)
+        if info.content is not None and info.signers:
+            inner = _entity_node(info.content, identity, depth + 1)
+            node = Node(node.kind, node.title, node.fields, (*node.children, inner))
+        if not info.signers:
+            node = Node("certs-only", "certificates only (no signers)", node.fields[2:3],
+                        tuple(certificate_node(c) for c in read_certs_only(der)))
+        return node
+    if kind in ("enveloped_data", "authenticated_enveloped_data"):
+        summary = describe_enveloped_data(der)
+        recipients = tuple(
+            Node("recipient", r.identifier, (("kind", r.kind), ("algorithm", r.algorithm)))
+            for r in summary.recipients
+        )
+        children: tuple[Node, ...] = recipients
+        if identity is not None:
+            try:
+                decrypted = decrypt_enveloped_data(der, identity)
+                children += (
+                    Node("decrypted", "decrypted content",
+                         (("authenticated", "yes" if decrypted.authenticated else "no"),),
+                         (_entity_node(decrypted.content, identity, depth + 1),)),
+                )
+            except SMIMEError as exc:
+                children += (Node("error", f"could not decrypt: {exc}"),)
+        title = "CMS AuthEnvelopedData" if summary.authenticated else "CMS EnvelopedData"
+        return Node(
+            kind.replace("_", "-"),
+            title,
+            (("cipher", summary.cipher), ("recipients", str(len(recipients)))),
+            children,
+        )
+    if kind == "compressed_data":
+        content = decompress_data(der)
+        return Node("compressed-data", "CMS CompressedData (zlib)",
+                    (("uncompressed size", f"{len(content)} bytes"),),
+                    (_entity_node(content, identity, depth + 1),))
+    return Node(kind.replace("_", "-"), f"CMS {kind}")
+
+
+# ---------------------------------------------------------------------------- MIME parts
+
+
+def _entity_node(data: bytes, identity: Identity | None, depth: int) -> Node:
+    try:
+        msg = mime.to_message(data)
+    except SMIMEError as exc:
+        return Node("error", f"unreadable MIME entity: {exc}")
+    return _part_node(msg, identity, depth, [0])
+
+
+def _part_node(part: Message, identity: Identity | None, depth: int, count: list[int]) -> Node:
+    count[0] += 1
+    ctype = part.get_content_type()
+    params = [(k, v) for k, v in part.get_params(header="content-type", failobj=[])[1:]]
+    fields: list[tuple[str, str]] = [(k, str(v)) for k, v in params]
+    cte = part.get("Content-Transfer-Encoding")
+    if cte:
+        fields.append(("transfer encoding", str(cte)))
+    for header in ("From", "To", "Subject", "Date"):
+        if part.get(header) is not None:
+            fields.append((header.lower(), str(part.get(header))))
+    if depth > MAX_DEPTH or count[0] > MAX_PARTS:
+        return Node("error", "nested too deep or too many parts: not shown")
+    children: list[Node] = []
+    if part.is_multipart():
+        payload = part.get_payload()
+        fields.append(("parts", str(len(payload))))
+        if ctype == "multipart/signed":
+            children.append(_smime_node(part, identity, depth))
+        for sub in payload:
+            children.append(_part_node(sub, identity, depth + 1, count))
+    else:
+        raw = part.get_payload(decode=True)
+        size = len(raw) if isinstance(raw, bytes) else 0
+        fields.append(("size", f"{size} bytes"))
+        if _is_pkcs7_mime(part) and isinstance(raw, bytes):
+            children.append(_safe_cms(raw, None, identity, depth))
+    return Node("mime", ctype, tuple(fields), tuple(children))
+
+
+def _is_pkcs7_mime(part: Message) -> bool:
+    ctype = part.get_content_type()
+    name = (part.get_filename() or "").lower()
+    return ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime") or (
+        ctype == "application/octet-stream" and name.endswith((".p7m", ".p7c", ".p7z"))
+    )
+
+
+def _smime_node(part: Message, identity: Identity | None, depth: int) -> Node:
+    try:
+        found = mime.find_smime_part(mime.message_bytes(part))
+    except SMIMEError as exc:
+        return Node("error", f"unreadable signature: {exc}")
+    if found is None or found.der is None:
+        return Node("error", "multipart/signed without a readable signature")
+    return _safe_cms(found.der, found.signed_content, identity, depth)
+
+
+def _safe_cms(der: bytes, signed: bytes | None, identity: Identity | None, depth: int) -> Node:
+    try:
+        return _cms_node(der, signed, identity, depth)
+    except SMIMEError as exc:
+        return Node("error", f"unreadable CMS: {exc}")
+
+
+def inspect(message: bytes | str | Message, identity: Identity | None = None) -> Node:
+    """The tree of ``message``'s MIME parts and CMS layers (see the module docstring)."""
+    msg: EmailMessage = mime.to_message(message)
+    return _part_node(msg, identity, 0, [0])
+
+
+# ---------------------------------------------------------------------------- result views
+
+
+def verification_html(result: Any) -> str:
+    """HTML for a VerificationResult (duck-typed: this layer sits below the API)."""
+    verdict = "valid" if result.valid else "NOT valid"
+    colour = "#1a7f37" if result.valid else "#cf222e"
+    rows = []
+    for signer in result.signers:
+        chain = " → ".join(_name(c.subject) for c in signer.chain) or "(no chain)"
+        rows.append(
+            "<li>" + html.escape(signer.describe()) + "<br><small>chain: "
+            + html.escape(chain) + "</small></li>"
+        )
+    problems = "".join(f"<li>{html.escape(str(p))}</li>" for p in result.problems)
+    warnings = "".join(f"<li>{html.escape(str(p))}</li>" for p in result.warnings)
+    return (
+        f'<div class="smime-verification"><b style="color:{colour}">signature {verdict}</b>'
+        f"<ul>{''.join(rows)}</ul>"
+        + (f"<b>problems</b><ul>{problems}</ul>" if problems else "")
+        + (f"<b>warnings</b><ul>{warnings}</ul>" if warnings else "")
+        + "</div>"
+    )
+
+
+def decryption_html(message: Any) -> str:
+    info = message.decryption
+    auth = "authenticated (AES-GCM)" if info.authenticated else "NOT authenticated (CBC: check a signature)"
+    return (
+        '<div class="smime-decryption">'
+        f"<b>decrypted</b>: {html.escape(info.cipher)}, {html.escape(info.key_management)}, "
+        f"{html.escape(auth)}<br><pre>{html.escape(_cut(message.as_string(), 2000))}</pre></div>"
+    )
