@@ -1,0 +1,186 @@
+"""Input, output and secrets for the commands: binary-safe, stdin/stdout by default.
+
+Secrets come from a file or the environment, never from argv, where every user of the
+machine can read them in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+from pathlib import Path
+
+import smime
+
+from .progress import Progress
+
+__all__ = [
+    "STDIO",
+    "CLIError",
+    "load_identity",
+    "optional_identity",
+    "read_file",
+    "read_input",
+    "read_secret",
+    "write_output",
+]
+
+STDIO = "-"
+CHUNK = 1 << 20
+
+
+class CLIError(Exception):
+    """A mistake in how the command was called or in what it was given (exit status 2)."""
+
+
+def _describe_os_error(what: str, path: str, exc: OSError) -> CLIError:
+    return CLIError(f"cannot {what} {path}: {exc.strerror or exc}")
+
+
+def read_file(path: str, what: str = "read") -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except IsADirectoryError:
+        raise CLIError(f"cannot {what} {path}: it is a directory") from None
+    except OSError as exc:
+        raise _describe_os_error(what, path, exc) from None
+
+
+def read_input(path: str, progress: Progress) -> bytes:
+    """The whole input, from a file or standard input; empty input is an error."""
+    if path == STDIO:
+        stream = sys.stdin.buffer
+        if sys.stdin.isatty():
+            print("smime: reading the message from standard input (end with Ctrl-D)",
+                  file=sys.stderr)
+        name = "standard input"
+        data = _read_stream(stream, _size_of(stream.fileno()), progress)
+    else:
+        name = path
+        try:
+            with open(path, "rb") as handle:
+                data = _read_stream(handle, _size_of(handle.fileno()), progress)
+        except IsADirectoryError:
+            raise CLIError(f"cannot read {path}: it is a directory") from None
+        except OSError as exc:
+            raise _describe_os_error("read", path, exc) from None
+    if not data:
+        raise CLIError(f"{name} is empty: expected a MIME message")
+    return data
+
+
+def _size_of(fd: int) -> int | None:
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def _read_stream(stream: object, total: int | None, progress: Progress) -> bytes:
+    chunks: list[bytes] = []
+    done = 0
+    read = stream.read  # type: ignore[attr-defined]
+    while True:
+        chunk = read(CHUNK)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        done += len(chunk)
+        progress.update("reading", done, total)
+    return b"".join(chunks)
+
+
+def write_output(path: str, data: bytes, progress: Progress, *, private: bool = False) -> None:
+    """Write ``data`` to a file or standard output; ``private`` files are readable by the owner
+    only (decrypted content)."""
+    if path == STDIO:
+        _write_stream(sys.stdout.buffer, data, progress)
+        sys.stdout.buffer.flush()
+        return
+    mode = 0o600 if private else 0o666
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as handle:
+            _write_stream(handle, data, progress)
+    except IsADirectoryError:
+        raise CLIError(f"cannot write {path}: it is a directory") from None
+    except OSError as exc:
+        raise _describe_os_error("write", path, exc) from None
+
+
+def _write_stream(stream: object, data: bytes, progress: Progress) -> None:
+    view = memoryview(data)
+    write = stream.write  # type: ignore[attr-defined]
+    for start in range(0, len(data), CHUNK):
+        write(view[start : start + CHUNK])
+        progress.update("writing", min(len(data), start + CHUNK), len(data))
+    progress.clear()
+
+
+def read_secret(password_file: str | None, env: str) -> str | None:
+    """The first line of ``password_file``, else the environment variable ``env``, else None."""
+    if password_file is not None:
+        text = read_file(password_file, "read the password file").decode("utf-8", "replace")
+        lines = text.splitlines()
+        return lines[0] if lines else ""
+    return os.environ.get(env)
+
+
+def add_identity_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    group = parser.add_argument_group(
+        "identity", "a PKCS#12 file, or a certificate and its private key"
+        + ("" if required else " (optional)")
+    )
+    group.add_argument("--identity", metavar="P12",
+                       help="PKCS#12 file (.p12/.pfx) with your certificate and key")
+    group.add_argument("--cert", metavar="PEM", help="your certificate (PEM or DER)")
+    group.add_argument("--key", metavar="PEM", help="your private key (PEM or DER)")
+    group.add_argument("--password-file", metavar="FILE",
+                       help="read the PKCS#12 or key password from the first line of FILE "
+                       "(default: the SMIME_PASSWORD environment variable)")
+
+
+def optional_identity(args: argparse.Namespace) -> smime.Identity | None:
+    """The identity when the options name one (``inspect`` can look deeper with it)."""
+    if not (args.identity or args.cert or args.key):
+        return None
+    return load_identity(args)
+
+
+def load_identity(args: argparse.Namespace) -> smime.Identity:
+    """The identity the options name, with a hint when a missing password is the likely cause."""
+    chain = list(getattr(args, "chain", None) or []) or None
+    if args.identity and (args.cert or args.key):
+        raise CLIError("use either --identity, or --cert and --key, not both")
+    if not args.identity and not (args.cert and args.key):
+        if args.cert or args.key:
+            raise CLIError("--cert and --key go together: give both")
+        raise CLIError("an identity is needed: --identity P12, or --cert PEM --key PEM")
+    for path in (args.identity, args.cert, args.key, *(chain or [])):
+        if path is not None and not os.path.exists(path):
+            raise CLIError(f"cannot read {path}: No such file or directory")
+    password = read_secret(args.password_file, "SMIME_PASSWORD")
+    try:
+        return _load(args, password, chain)
+    except smime.errors.LoadError as exc:
+        if password is not None:
+            # SMIME_PASSWORD may be set for other files: an unprotected key still loads.
+            try:
+                return _load(args, None, chain)
+            except smime.errors.LoadError:
+                raise exc from None
+        if "password" in str(exc):
+            raise CLIError(
+                f"{exc} (no password given: set SMIME_PASSWORD or use --password-file)"
+            ) from None
+        raise
+
+
+def _load(args: argparse.Namespace, password: str | None, chain: list[str] | None
+          ) -> smime.Identity:
+    if args.identity:
+        return smime.load_identity(args.identity, password=password, chain=chain)
+    return smime.load_identity(cert=args.cert, key=args.key, password=password, chain=chain)

@@ -1,0 +1,337 @@
+"""The message commands: sign, encrypt, decrypt, verify, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from email.message import Message
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+import smime
+
+from ._io import (
+    STDIO,
+    CLIError,
+    add_identity_options,
+    load_identity,
+    optional_identity,
+    read_file,
+    read_input,
+    write_output,
+)
+from .progress import Progress
+
+__all__ = ["register"]
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+DIGESTS = ("sha256", "sha384", "sha512")
+CIPHERS = ("auto", "aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc")
+KEY_TRANSPORTS = ("auto", "rsa-oaep", "rsa-pkcs1v15")
+REVOCATION = ("soft-fail", "hard-fail", "off")
+NAME_OVERRIDES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
+UNAUTHENTICATED_WARNING = (
+    "smime: warning: the content was encrypted with {cipher}, which does not detect "
+    "tampering, and it is not signed: it may have been altered on the way"
+)
+
+
+def add_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", nargs="?", default=STDIO, metavar="IN",
+                        help="the message file (default: standard input)")
+
+
+def add_output(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    parser.add_argument("-o", "--output", default=STDIO, metavar="OUT",
+                        help=f"write {what} to OUT (default: standard output)")
+
+
+def command(
+    sub: Subparsers, name: str, summary: str, examples: str,
+    run: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary + ".",
+        epilog="example:\n" + examples.strip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+# ---------------------------------------------------------------------------- sign
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    progress: Progress = args.progress
+    identity = load_identity(args)
+    data = read_input(args.input, progress)
+    progress.step("signing", len(data))
+    signed = smime.sign(
+        data, identity, detached=not args.opaque, digest=args.digest,
+        signature_padding="pss" if args.pss else "pkcs1v15",
+    )
+    write_output(args.output, signed.as_bytes(), progress)
+    return 0
+
+
+# ---------------------------------------------------------------------------- encrypt
+
+
+def _is_address(value: str) -> bool:
+    return "@" in value and not os.path.exists(value)
+
+
+def _open_store(path: str) -> smime.CertificateStore:
+    if not os.path.isfile(path):
+        raise CLIError(f"no certificate store at {path} (create one with smime certs import)")
+    return smime.CertificateStore(path)
+
+
+def run_encrypt(args: argparse.Namespace) -> int:
+    progress: Progress = args.progress
+    store = _open_store(args.store) if args.store else None
+    recipients: list[Any] = []
+    for value in args.recipient:
+        if _is_address(value):
+            if store is None:
+                raise CLIError(
+                    f"--recipient {value} is an address: add --store DB, a certificate store "
+                    "that holds its certificate (or give a certificate file)"
+                )
+            recipients.append(value)
+        else:
+            recipients.extend(smime.load_certificates(read_file(value)))
+    data = read_input(args.input, progress)
+    progress.step("encrypting", len(data))
+    sealed = smime.encrypt(
+        data, recipients, cipher=args.cipher, key_transport=args.key_transport, store=store
+    )
+    write_output(args.output, sealed.as_bytes(), progress)
+    return 0
+
+
+# ---------------------------------------------------------------------------- decrypt
+
+
+def is_signed(message: Message) -> bool:
+    """Whether the entity is itself an S/MIME signature (so tampering would show)."""
+    kind = message.get_content_type()
+    if kind == "multipart/signed":
+        return True
+    if kind in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+        return str(message.get_param("smime-type", "")).lower() == "signed-data"
+    return False
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    progress: Progress = args.progress
+    identity = load_identity(args)
+    data = read_input(args.input, progress)
+    progress.step("decrypting", len(data))
+    opened = smime.decrypt(data, identity)
+    write_output(args.output, opened.as_bytes(), progress, private=True)
+    info = opened.decryption
+    if not info.authenticated and not is_signed(opened):
+        print(UNAUTHENTICATED_WARNING.format(cipher=info.cipher), file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+def iso_time(text: str) -> dt.datetime:
+    """An ISO 8601 time for --at; without a zone it means UTC."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2026-03-01T09:30:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment
+
+
+def name_of(name: x509.Name) -> str:
+    """RFC 4514 text, with emailAddress spelled out rather than as an OID."""
+    try:
+        return name.rfc4514_string(NAME_OVERRIDES)
+    except ValueError:
+        return "(unreadable name)"
+
+
+def _name(cert: x509.Certificate) -> str:
+    return name_of(cert.subject)
+
+
+def _problems(problems: Sequence[smime.Problem]) -> list[dict[str, str]]:
+    return [{"code": p.code.value, "message": p.message} for p in problems]
+
+
+def _signer_dict(signer: smime.SignerResult) -> dict[str, Any]:
+    cert = signer.certificate
+    return {
+        "valid": signer.valid,
+        "email_addresses": list(signer.email_addresses),
+        "subject": _name(cert) if cert is not None else None,
+        "issuer": name_of(cert.issuer) if cert is not None else None,
+        "serial": format(cert.serial_number, "x") if cert is not None else None,
+        "signing_time": signer.signing_time.isoformat() if signer.signing_time else None,
+        "digest_algorithm": signer.digest_algorithm,
+        "signature_algorithm": signer.signature_algorithm,
+        "intact": signer.intact,
+        "signature_valid": signer.signature_valid,
+        "trusted": signer.trusted,
+        "chain": [_name(c) for c in signer.chain],
+        "problems": _problems(signer.problems),
+        "warnings": _problems(signer.warnings),
+    }
+
+
+def verification_dict(result: smime.VerificationResult) -> dict[str, Any]:
+    return {
+        "valid": result.valid,
+        "detached": result.detached,
+        "covers": result.covers or None,
+        "signers": [_signer_dict(s) for s in result.signers],
+        "problems": _problems(result.problems),
+        "warnings": _problems(result.warnings),
+    }
+
+
+def verification_text(result: smime.VerificationResult) -> str:
+    """Who signed, when, with what, and every problem: for a person at a terminal."""
+    head = f"signature {'VALID' if result.valid else 'NOT VALID'}"
+    if result.covers:
+        head += f" (covers only part {result.covers} of the message)"
+    lines = [head]
+    for signer in result.signers:
+        lines.append(f"  signer: {signer.describe()}")
+        cert = signer.certificate
+        if cert is not None:
+            lines.append(f"    certificate: {_name(cert)} (serial {cert.serial_number:#x})")
+        if len(signer.chain) > 1:
+            lines.append("    issued by: " + " -> ".join(_name(c) for c in signer.chain[1:]))
+    lines.extend(f"  problem: {p}" for p in result.problems)
+    lines.extend(f"  warning: {p}" for p in result.warnings)
+    return "\n".join(lines)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    progress: Progress = args.progress
+    for path in args.trust:
+        if not os.path.exists(path):
+            raise CLIError(f"cannot read {path}: No such file or directory")
+    trust = smime.TrustStore.from_pem(list(args.trust))
+    crls = [read_file(path) for path in args.crl]
+    data = read_input(args.input, progress)
+    progress.step("verifying", len(data))
+    result = smime.verify(
+        data, trust, crls=crls, at=args.at, revocation=args.revocation, fetch=args.fetch
+    )
+    progress.clear()
+    if args.output is not None:
+        write_output(args.output, result.content.as_bytes(), progress)
+    report = (
+        json.dumps(verification_dict(result), indent=2, ensure_ascii=False)
+        if args.json else verification_text(result)
+    )
+    print(report, file=sys.stderr if args.output == STDIO else sys.stdout)
+    return 0 if result.valid else 1
+
+
+# ---------------------------------------------------------------------------- inspect
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    progress: Progress = args.progress
+    identity = optional_identity(args)
+    data = read_input(args.input, progress)
+    tree = smime.inspect(data, identity=identity)
+    text = json.dumps(tree.to_dict(), indent=2, ensure_ascii=False) if args.json else str(tree)
+    write_output(args.output, (text + "\n").encode("utf-8"), progress)
+    return 0
+
+
+# ---------------------------------------------------------------------------- parsers
+
+
+def register(sub: Subparsers) -> None:
+    p = command(sub, "sign", "sign a message (multipart/signed, or opaque signed-data)", """
+  smime sign --identity alice.p12 letter.eml -o signed.eml
+  SMIME_PASSWORD=... smime sign --cert alice.pem --key alice.key --opaque < letter.eml
+""", run_sign)
+    add_identity_options(p)
+    p.add_argument("--chain", action="append", default=[], metavar="PEM",
+                   help="extra chain certificates to include (repeatable)")
+    p.add_argument("--opaque", action="store_true",
+                   help="opaque signed-data (application/pkcs7-mime) instead of multipart/signed")
+    p.add_argument("--digest", default="sha256", choices=DIGESTS, help="default: sha256")
+    p.add_argument("--pss", action="store_true", help="RSASSA-PSS signatures (RSA keys only)")
+    add_input(p)
+    add_output(p, "the signed message")
+
+    p = command(sub, "encrypt", "encrypt a message for one or more recipients", """
+  smime encrypt --recipient bob.pem --recipient alice.pem signed.eml -o sealed.eml
+  smime encrypt --store contacts --recipient bob@example.com < signed.eml
+""", run_encrypt)
+    p.add_argument("--recipient", action="append", required=True, metavar="CERT",
+                   help="a certificate file (PEM, DER, .p7c), or an address looked up in "
+                   "--store (repeatable)")
+    p.add_argument("--cipher", default="auto", choices=CIPHERS,
+                   help="default: auto (AES-256-GCM when every recipient announced it, else "
+                   "AES-256-CBC)")
+    p.add_argument("--key-transport", default="auto", choices=KEY_TRANSPORTS,
+                   help="RSA key transport (default: auto)")
+    p.add_argument("--store", metavar="DB", help="a certificate store (see smime certs)")
+    add_input(p)
+    add_output(p, "the encrypted message")
+
+    p = command(sub, "decrypt", "decrypt a message with your identity", """
+  smime decrypt --identity bob.p12 --password-file ~/.smime-pass sealed.eml -o opened.eml
+""", run_decrypt)
+    add_identity_options(p)
+    add_input(p)
+    add_output(p, "the decrypted message")
+
+    p = command(sub, "verify", "verify a signed message; exit status 0 when valid, 1 when not",
+                """
+  smime verify --trust roots.pem signed.eml
+  smime verify --trust roots.pem --json -o content.eml signed.eml
+""", run_verify)
+    p.add_argument("--trust", action="append", required=True, metavar="ROOTS",
+                   help="trusted root certificates: a PEM bundle, DER file or folder "
+                   "(repeatable)")
+    p.add_argument("--crl", action="append", default=[], metavar="CRL",
+                   help="a CRL file (PEM or DER) to check revocation against (repeatable)")
+    p.add_argument("--revocation", default="soft-fail", choices=REVOCATION,
+                   help="hard-fail: unknown revocation status is a problem (default: soft-fail)")
+    p.add_argument("--fetch", action="store_true",
+                   help="download CRLs and OCSP answers the certificates point to")
+    p.add_argument("--at", type=iso_time, metavar="ISO-TIME",
+                   help="validate at this time instead of the signing time or now")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_input(p)
+    p.add_argument("-o", "--output", metavar="CONTENT",
+                   help="write the signed content to CONTENT ('-': standard output, and the "
+                   "report moves to standard error)")
+
+    p = command(sub, "inspect", "show a message's MIME parts and S/MIME layers (no key needed)",
+                """
+  smime inspect signed.eml
+  smime inspect --json --identity bob.p12 sealed.eml
+""", run_inspect)
+    add_input(p)
+    p.add_argument("--json", action="store_true", help="print the tree as JSON")
+    add_identity_options(p, required=False)
+    add_output(p, "the tree")

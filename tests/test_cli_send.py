@@ -1,0 +1,115 @@
+"""``smime send`` moves the exact bytes: to files, and to an SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from test_cli import LETTER, call, expect_error, one_error_line, run
+
+import smime
+from smime.cli.send import host_and_port
+
+if TYPE_CHECKING:
+    from smime.testing import TestPKI
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Sink:
+    """An aiosmtpd handler that keeps every envelope."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 2.0.0 Ok: queued as 4711"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, Sink]]:
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    sink = Sink()
+    port = _free_port()
+    controller = controller_module.Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def signed(pki: TestPKI) -> bytes:
+    return smime.sign(LETTER, pki["alice"].identity).as_bytes()
+
+
+def test_send_file_writes_the_exact_bytes(signed: bytes, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    source = tmp_path / "signed.eml"
+    source.write_bytes(signed)
+    proc = run("send", "--file", outbox, source)
+    assert "bob@example.com" in proc.stdout.decode()
+    files = [p for p in outbox.rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].read_bytes() == signed
+
+
+def test_send_smtp_delivers_byte_identical_data(
+    signed: bytes, smtp_server: tuple[int, Sink]
+) -> None:
+    port, sink = smtp_server
+    proc = run("send", "--smtp", f"127.0.0.1:{port}", "--no-starttls", stdin=signed)
+    assert "bob@example.com" in proc.stdout.decode()
+    (envelope,) = sink.envelopes
+    assert envelope.mail_from == "alice@example.com"
+    assert envelope.rcpt_tos == ["bob@example.com"]
+    assert envelope.original_content == signed
+
+    run("send", "--smtp", f"127.0.0.1:{port}", "--no-starttls", "--from", "robot@example.com",
+        "--to", "carol@example.com", "--to", "dave@example.com", stdin=signed)
+    assert sink.envelopes[1].mail_from == "robot@example.com"
+    assert sink.envelopes[1].rcpt_tos == ["carol@example.com", "dave@example.com"]
+    assert sink.envelopes[1].original_content == signed
+
+
+def test_unreachable_server_exits_2(signed: bytes) -> None:
+    closed = _free_port()
+    expect_error(run("send", "--smtp", f"127.0.0.1:{closed}", "--no-starttls", "--timeout", "5",
+                     stdin=signed, status=2), f"127.0.0.1:{closed}")
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("--smtp", "127.0.0.1:25", "--user", "alice"), "SMIME_SMTP_PASSWORD"),
+    (("--sparkpost",), "SPARKPOST_API_KEY"),
+    (("--smtp", "127.0.0.1:notaport"), "port"),
+    (("--smtp", "[::1"), "IPV6"),
+    (("--file", "out", "--eu"), "--sparkpost"),
+])
+def test_send_usage_errors_exit_2(
+    args: tuple[str, ...], fragment: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SMIME_SMTP_PASSWORD", "SPARKPOST_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    status, _out, err = call(capsys, "send", *args)
+    assert status == 2
+    one_error_line(err, fragment)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("mail.example.com", ("mail.example.com", 587)),
+    ("mail.example.com:25", ("mail.example.com", 25)),
+    ("[2001:db8::1]:2525", ("2001:db8::1", 2525)),
+    ("[::1]", ("::1", 587)),
+])
+def test_host_and_port(value: str, expected: tuple[str, int]) -> None:
+    assert host_and_port(value, 587) == expected
