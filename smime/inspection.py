@@ -209,8 +209,12 @@ def _cms_node(
             inner = _entity_node(info.content, identity, depth + 1)
             node = Node(node.kind, node.title, node.fields, (*node.children, inner))
         if not info.signers:
-            node = Node("certs-only", "certificates only (no signers)", node.fields[2:3],
-                        tuple(certificate_node(c) for c in read_certs_only(der)))
+            node = Node(
+                "certs-only",
+                "certificates only (no signers)",
+                node.fields[2:3],
+                tuple(certificate_node(c) for c in read_certs_only(der)),
+            )
         return node
     if kind in ("enveloped_data", "authenticated_enveloped_data"):
         summary = describe_enveloped_data(der)
@@ -223,9 +227,12 @@ def _cms_node(
             try:
                 decrypted = decrypt_enveloped_data(der, identity)
                 children += (
-                    Node("decrypted", "decrypted content",
-                         (("authenticated", "yes" if decrypted.authenticated else "no"),),
-                         (_entity_node(decrypted.content, identity, depth + 1),)),
+                    Node(
+                        "decrypted",
+                        "decrypted content",
+                        (("authenticated", "yes" if decrypted.authenticated else "no"),),
+                        (_entity_node(decrypted.content, identity, depth + 1),),
+                    ),
                 )
             except SMIMEError as exc:
                 children += (Node("error", f"could not decrypt: {exc}"),)
@@ -238,9 +245,12 @@ def _cms_node(
         )
     if kind == "compressed_data":
         content = decompress_data(der)
-        return Node("compressed-data", "CMS CompressedData (zlib)",
-                    (("uncompressed size", f"{len(content)} bytes"),),
-                    (_entity_node(content, identity, depth + 1),))
+        return Node(
+            "compressed-data",
+            "CMS CompressedData (zlib)",
+            (("uncompressed size", f"{len(content)} bytes"),),
+            (_entity_node(content, identity, depth + 1),),
+        )
     return Node(kind.replace("_", "-"), f"CMS {kind}")
 
 
@@ -275,7 +285,8 @@ def _part_node(part: Message, identity: Identity | None, depth: int, count: list
         if ctype == "multipart/signed":
             children.append(_smime_node(part, identity, depth))
         for sub in payload:
-            children.append(_part_node(sub, identity, depth + 1, count))
+            if isinstance(sub, Message):
+                children.append(_part_node(sub, identity, depth + 1, count))
     else:
         raw = part.get_payload(decode=True)
         size = len(raw) if isinstance(raw, bytes) else 0
@@ -327,8 +338,11 @@ def verification_html(result: Any) -> str:
     for signer in result.signers:
         chain = " → ".join(_name(c.subject) for c in signer.chain) or "(no chain)"
         rows.append(
-            "<li>" + html.escape(signer.describe()) + "<br><small>chain: "
-            + html.escape(chain) + "</small></li>"
+            "<li>"
+            + html.escape(signer.describe())
+            + "<br><small>chain: "
+            + html.escape(chain)
+            + "</small></li>"
         )
     problems = "".join(f"<li>{html.escape(str(p))}</li>" for p in result.problems)
     warnings = "".join(f"<li>{html.escape(str(p))}</li>" for p in result.warnings)
@@ -343,7 +357,11 @@ def verification_html(result: Any) -> str:
 
 def decryption_html(message: Any) -> str:
     info = message.decryption
-    auth = "authenticated (AES-GCM)" if info.authenticated else "NOT authenticated (CBC: check a signature)"
+    auth = (
+        "authenticated (AES-GCM)"
+        if info.authenticated
+        else "NOT authenticated (CBC: check a signature)"
+    )
     return (
         '<div class="smime-decryption">'
         f"<b>decrypted</b>: {html.escape(info.cipher)}, {html.escape(info.key_management)}, "

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import TypeAlias
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import pem as asn1_pem
@@ -34,14 +34,16 @@ __all__ = [
     "to_certificate",
 ]
 
-PrivateKey = Union[
-    rsa.RSAPrivateKey,
-    ec.EllipticCurvePrivateKey,
-    ed25519.Ed25519PrivateKey,
-    x25519.X25519PrivateKey,
-]
-Source = Union[str, bytes, bytearray, memoryview, os.PathLike[str]]
-CertificateLike = Union[x509.Certificate, asn1_x509.Certificate, bytes, str, os.PathLike[str]]
+PrivateKey: TypeAlias = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | x25519.X25519PrivateKey
+)
+Source: TypeAlias = str | bytes | bytearray | memoryview | os.PathLike[str]
+CertificateLike: TypeAlias = (
+    x509.Certificate | asn1_x509.Certificate | bytes | str | os.PathLike[str]
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,9 @@ def _read(source: Source, what: str) -> bytes:
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise LoadError(f"cannot read {what} file {str(path)!r}: {exc.strerror or exc}") from exc
+            raise LoadError(
+                f"cannot read {what} file {str(path)!r}: {exc.strerror or exc}"
+            ) from exc
     raise LoadError(f"cannot read a {what} from a {type(source).__name__}")
 
 
@@ -240,8 +244,12 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
         raise LoadError(f"unsupported private key: {exc}") from exc
     if not isinstance(
         key,
-        (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
-         x25519.X25519PrivateKey),
+        (
+            rsa.RSAPrivateKey,
+            ec.EllipticCurvePrivateKey,
+            ed25519.Ed25519PrivateKey,
+            x25519.X25519PrivateKey,
+        ),
     ):
         raise LoadError(f"unsupported private key type {type(key).__name__}")
     return key
@@ -325,7 +333,5 @@ def _match(
             others = [c for j, c in enumerate(certs) if j != i]
             return Identity(cert, key, tuple(others + extra))
     if certs:
-        raise LoadError(
-            f"the private key does not belong to the certificate {_describe(certs[0])}"
-        )
+        raise LoadError(f"the private key does not belong to the certificate {_describe(certs[0])}")
     raise LoadError("no certificate given for the private key")

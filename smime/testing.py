@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from .keys import Identity, PrivateKey
 
@@ -51,9 +51,11 @@ def generate_key(key_type: str) -> PrivateKey:
     """A fresh private key of one of :data:`KEY_TYPES`."""
     if key_type.startswith("rsa-"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
-    curves = {"ec-p256": ec.SECP256R1, "ec-p384": ec.SECP384R1, "ec-p521": ec.SECP521R1}
+    curves: dict[str, ec.EllipticCurve] = {
+        "ec-p256": ec.SECP256R1(), "ec-p384": ec.SECP384R1(), "ec-p521": ec.SECP521R1()
+    }
     if key_type in curves:
-        return ec.generate_private_key(curves[key_type]())
+        return ec.generate_private_key(curves[key_type])
     if key_type == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     if key_type == "x25519":
@@ -100,21 +102,29 @@ def make_ca(
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.certificate.subject if issuer else subject)
-        .public_key(key.public_key())  # type: ignore[arg-type]
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),  # type: ignore[arg-type]
-                       critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+            critical=False,
+        )
     )
     if issuer:
         builder = builder.add_extension(
@@ -123,7 +133,7 @@ def make_ca(
         )
     builder = _revocation_extensions(builder, crl_url, ocsp_url)
     cert = builder.sign(signer_key, _signing_hash(signer_key))  # type: ignore[arg-type]
-    chain = ((issuer.certificate, *issuer.chain) if issuer else ())
+    chain = (issuer.certificate, *issuer.chain) if issuer else ()
     return Identity(cert, key, chain)
 
 
@@ -132,22 +142,28 @@ def _revocation_extensions(
 ) -> x509.CertificateBuilder:
     if crl_url:
         builder = builder.add_extension(
-            x509.CRLDistributionPoints([
-                x509.DistributionPoint(
-                    full_name=[x509.UniformResourceIdentifier(crl_url)],
-                    relative_name=None, reasons=None, crl_issuer=None,
-                )
-            ]),
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier(crl_url)],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
             critical=False,
         )
     if ocsp_url:
         builder = builder.add_extension(
-            x509.AuthorityInformationAccess([
-                x509.AccessDescription(
-                    x509.AuthorityInformationAccessOID.OCSP,
-                    x509.UniformResourceIdentifier(ocsp_url),
-                )
-            ]),
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP,
+                        x509.UniformResourceIdentifier(ocsp_url),
+                    )
+                ]
+            ),
             critical=False,
         )
     return builder
@@ -163,7 +179,9 @@ def issue_certificate(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     key_usage: Iterable[str] | None = None,
-    extended_key_usage: Iterable[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.EMAIL_PROTECTION,),
+    extended_key_usage: Iterable[x509.ObjectIdentifier] | None = (
+        ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    ),
     subject_email: bool = True,
     crl_url: str | None = None,
     ocsp_url: str | None = None,
@@ -179,8 +197,17 @@ def issue_certificate(
     if key_usage is None:
         key_usage = _default_key_usage(key)
     flags = dict.fromkeys(
-        ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
         False,
     )
     for flag in key_usage:
@@ -192,14 +219,16 @@ def issue_certificate(
         x509.CertificateBuilder()
         .subject_name(_name(cn, emails[0] if emails and subject_email else None))
         .issuer_name(issuer.certificate.subject)
-        .public_key(key.public_key())  # type: ignore[arg-type]
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(**flags), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),  # type: ignore[arg-type]
-                       critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+            critical=False,
+        )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
             critical=False,
@@ -282,7 +311,8 @@ def write_identity(
     key_path = _write(
         folder / f"{name}.key",
         identity.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ),
         private=True,
@@ -291,8 +321,11 @@ def write_identity(
         return cert_path, key_path, None, None
     pw = password.encode()
     p12 = pkcs12.serialize_key_and_certificates(
-        name.encode(), identity.key, identity.certificate,  # type: ignore[arg-type]
-        list(identity.chain) or None, serialization.BestAvailableEncryption(pw),
+        name.encode(),
+        identity.key,
+        identity.certificate,
+        list(identity.chain) or None,
+        serialization.BestAvailableEncryption(pw),
     )
     legacy = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
@@ -302,8 +335,11 @@ def write_identity(
         .build(pw)
     )
     legacy_p12 = pkcs12.serialize_key_and_certificates(
-        name.encode(), identity.key, identity.certificate,  # type: ignore[arg-type]
-        list(identity.chain) or None, legacy,
+        name.encode(),
+        identity.key,
+        identity.certificate,
+        list(identity.chain) or None,
+        legacy,
     )
     p12_path = _write(folder / f"{name}.p12", p12, private=True)
     legacy_path = _write(folder / f"{name}.legacy.p12", legacy_p12, private=True)
@@ -331,17 +367,31 @@ def make_test_pki(
     root_path = _write(out / "root.pem", _pem(root.certificate))
     intermediate_path = _write(out / "intermediate.pem", _pem(intermediate.certificate))
     _write(out / "chain.pem", _pem(intermediate.certificate) + _pem(root.certificate))
-    _write(out / "root.key", root.key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()), private=True)
-    _write(out / "intermediate.key", intermediate.key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()), private=True)
+    _write(
+        out / "root.key",
+        root.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        private=True,
+    )
+    _write(
+        out / "intermediate.key",
+        intermediate.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        private=True,
+    )
     made: dict[str, TestUser] = {}
     for name, key_type in users:
         email = f"{name}@{domain}"
         identity = issue_certificate(
-            intermediate, email, key_type=key_type,
+            intermediate,
+            email,
+            key_type=key_type,
             common_name=f"{name.capitalize()} ({key_type})",
         )
         paths = write_identity(identity, out, name, password)

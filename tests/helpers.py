@@ -21,7 +21,9 @@ PLAIN = (
 )
 
 
-def plain_message(sender: str = "alice@example.com", body: str = "Hello Bob,\nsee you.\n") -> EmailMessage:
+def plain_message(
+    sender: str = "alice@example.com", body: str = "Hello Bob,\nsee you.\n"
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "bob@example.com"
@@ -30,12 +32,14 @@ def plain_message(sender: str = "alice@example.com", body: str = "Hello Bob,\nse
     return msg
 
 
-def run(*cmd: str | Path, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def run(
+    *cmd: str | Path, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     done = subprocess.run([str(c) for c in cmd], input=input, capture_output=True, timeout=120)
     if check and done.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(map(str, cmd))} exited {done.returncode}: {done.stderr.decode(errors='replace')}"
-        )
+        command = " ".join(map(str, cmd))
+        stderr = done.stderr.decode(errors="replace")
+        raise AssertionError(f"{command} exited {done.returncode}: {stderr}")
     return done
 
 

@@ -41,7 +41,8 @@ def _names(folder: Path, pattern: str) -> list[str]:
 
 MAILNEWS = CORPUS / "thunderbird-nss" / "mailnews"
 SIGNED = [
-    n for n in (
+    n
+    for n in (
         _names(MAILNEWS, "alice.dsig.*.multipart.eml")
         + _names(MAILNEWS, "alice.sig.*.opaque.eml")
         + _names(MAILNEWS, "alice.html.sig.*.opaque.eml")
@@ -59,8 +60,12 @@ def test_thunderbird_signed_verify(tb, tb_trust, name):
     assert result.signers[0].email_addresses == ("alice@example.com",)
     if ".SHA1." in name:
         assert ProblemCode.WEAK_ALGORITHM in {w.code for w in result.warnings}
-    assert result.content.get_content_type() in ("text/plain", "text/html", "multipart/alternative",
-                                                  "multipart/mixed")
+    assert result.content.get_content_type() in (
+        "text/plain",
+        "text/html",
+        "multipart/alternative",
+        "multipart/mixed",
+    )
 
 
 @pytest.mark.parametrize("name", DOUBLE or ["(corpus absent)"])
@@ -98,8 +103,9 @@ def test_thunderbird_future_signing_time(tb, tb_trust):
     """Made in January 2026 with a signing time hours ahead of its Date header; that time
     has passed, so like OpenSSL we verify it (our own future-time check is in
     test_api_sign_verify)."""
-    result = smime.verify((tb / "mailnews" / "alice.future.dsig.SHA256.multipart.eml").read_bytes(),
-                          trust=tb_trust)
+    result = smime.verify(
+        (tb / "mailnews" / "alice.future.dsig.SHA256.multipart.eml").read_bytes(), trust=tb_trust
+    )
     assert result.valid, result.summary()
 
 
@@ -119,7 +125,9 @@ def test_thunderbird_browser_messages(tb):
         (check,) = opened.verifications
         assert check.signers[0].intact and check.signers[0].signature_valid, name
         assert not check.valid and ProblemCode.INVALID_CHAIN in check.codes, name
-    mixed = smime.verify((folder / "alice.dsig.SHA256.multipart.in.mixed.eml").read_bytes(), trust=trust)
+    mixed = smime.verify(
+        (folder / "alice.dsig.SHA256.multipart.in.mixed.eml").read_bytes(), trust=trust
+    )
     assert mixed.valid and mixed.covers != "", "only the inner part is signed, and we say which"
 
 
@@ -132,11 +140,15 @@ def test_rfc4134_mime_examples(corpus):
         (signer,) = result.signers
         assert signer.intact and signer.signature_valid, name
         assert "This is some sample content." in body_text(result.content)
-    bob = smime.load_identity(cert=folder / "BobRSASignByCarl.cer", key=folder / "BobPrivRSAEncrypt.pri")
+    bob = smime.load_identity(
+        cert=folder / "BobRSASignByCarl.cer", key=folder / "BobPrivRSAEncrypt.pri"
+    )
     opened = smime.decrypt((folder / "5.3.eml").read_bytes(), bob)
     assert "This is some sample content." in opened.as_string()
     assert opened.decryption.cipher == "des-ede3-cbc"
-    alice = smime.load_identity(cert=folder / "AliceRSASignByCarl.cer", key=folder / "AlicePrivRSASign.pri")
+    alice = smime.load_identity(
+        cert=folder / "AliceRSASignByCarl.cer", key=folder / "AlicePrivRSASign.pri"
+    )
     with pytest.raises(smime.errors.DecryptionError):
         smime.decrypt((folder / "5.3.eml").read_bytes(), alice)
 
@@ -153,7 +165,8 @@ def test_mimekit_thunderbird_2013_signature(corpus):
 
 PKITS = CORPUS / "nist-pkits"
 PKITS_CASES = sorted(
-    p.name for p in (PKITS / "smime").glob("Signed*.eml")
+    p.name
+    for p in (PKITS / "smime").glob("Signed*.eml")
     if p.name.startswith(("SignedValid", "SignedInvalid"))
 )
 
@@ -181,8 +194,12 @@ PKITS_DIFFERENT = {
 def test_nist_pkits(pkits, name):
     folder, trust, crls = pkits
     result = smime.verify(
-        (folder / "smime" / name).read_bytes(), trust=trust, crls=crls,
-        at=dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc), revocation="hard-fail", policy=LENIENT,
+        (folder / "smime" / name).read_bytes(),
+        trust=trust,
+        crls=crls,
+        at=dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc),
+        revocation="hard-fail",
+        policy=LENIENT,
     )
     if name in PKITS_DIFFERENT:
         assert not result.valid and PKITS_DIFFERENT[name] in result.codes, result.summary()

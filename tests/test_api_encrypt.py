@@ -21,7 +21,9 @@ def trust(pki):
 
 
 @pytest.mark.parametrize("name", RECIPIENTS)
-@pytest.mark.parametrize("cipher", ["aes-128-cbc", "aes-192-cbc", "aes-256-cbc", "aes-128-gcm", "aes-256-gcm"])
+@pytest.mark.parametrize(
+    "cipher", ["aes-128-cbc", "aes-192-cbc", "aes-256-cbc", "aes-128-gcm", "aes-256-gcm"]
+)
 def test_every_recipient_kind_and_cipher(pki, name, cipher):
     user = pki[name]
     sealed = smime.encrypt(PLAIN, user.certificate, cipher=cipher)
@@ -62,7 +64,8 @@ def test_auto_cipher_follows_capabilities(pki):
     opened = smime.decrypt(gcm, pki["bob"].identity)
     assert opened.decryption.key_management == "rsa-oaep"
     mixed = smime.encrypt(
-        PLAIN, [bob, pki["alice"].certificate],
+        PLAIN,
+        [bob, pki["alice"].certificate],
         capabilities={"bob@example.com": ["aes-256-gcm"], "alice@example.com": ["aes-256-cbc"]},
     )
     assert mixed.get_param("smime-type") == "enveloped-data"
@@ -71,12 +74,15 @@ def test_auto_cipher_follows_capabilities(pki):
 def test_unusable_certificates_are_refused(pki):
     with pytest.raises(CertificateError, match="erin"):
         smime.encrypt(PLAIN, pki["erin"].certificate)  # Ed25519 cannot encrypt
-    signing_only = issue_certificate(pki.intermediate, "sig@example.com", key_usage=["digital_signature"])
+    signing_only = issue_certificate(
+        pki.intermediate, "sig@example.com", key_usage=["digital_signature"]
+    )
     with pytest.raises(CertificateError):
         smime.encrypt(PLAIN, signing_only.certificate)
     past = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-    expired = issue_certificate(pki.intermediate, "old@example.com", not_before=past,
-                                not_after=past + dt.timedelta(days=30))
+    expired = issue_certificate(
+        pki.intermediate, "old@example.com", not_before=past, not_after=past + dt.timedelta(days=30)
+    )
     with pytest.raises(CertificateError):
         smime.encrypt(PLAIN, expired.certificate)
     sealed = smime.encrypt(PLAIN, expired.certificate, check_usage=False)
@@ -156,10 +162,14 @@ def test_openssl_parses_our_compressed_and_certs_only(pki, openssl, tmp_path):
     printed = run(openssl, "cms", "-cmsout", "-print", "-in", tmp_path / "c.eml").stdout
     assert b"id-smime-ct-compressedData" in printed
     assert b"zlib" in printed.lower()
-    (tmp_path / "certs.p7c").write_bytes(smime.export_certificates([pki["alice"].certificate]).as_bytes())
+    (tmp_path / "certs.p7c").write_bytes(
+        smime.export_certificates([pki["alice"].certificate]).as_bytes()
+    )
     certs = run(openssl, "pkcs7", "-print_certs", "-in", tmp_path / "certs.p7c", check=False)
     if certs.returncode != 0:  # openssl pkcs7 wants bare PEM/DER: give it the DER
         der = smime.export_certificates([pki["alice"].certificate]).get_payload(decode=True)
         (tmp_path / "certs.der").write_bytes(der)
-        certs = run(openssl, "pkcs7", "-print_certs", "-inform", "DER", "-in", tmp_path / "certs.der")
+        certs = run(
+            openssl, "pkcs7", "-print_certs", "-inform", "DER", "-in", tmp_path / "certs.der"
+        )
     assert b"Alice" in certs.stdout

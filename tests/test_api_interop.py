@@ -31,27 +31,61 @@ def test_openssl_verifies_what_we_sign(pki, openssl, tmp_path, name, detached, p
     path = tmp_path / "signed.eml"
     path.write_bytes(signed.as_bytes())
     out = tmp_path / "out"
-    run(openssl, "cms", "-verify", "-in", path, "-CAfile", pki.root_path,
-        "-purpose", "smimesign", "-out", out)
+    run(
+        openssl,
+        "cms",
+        "-verify",
+        "-in",
+        path,
+        "-CAfile",
+        pki.root_path,
+        "-purpose",
+        "smimesign",
+        "-out",
+        out,
+    )
     content = out.read_bytes()
     assert b"Balance: 1,234.56 EUR" in content
     assert b"Content-Type: text/plain" in content
 
 
 @pytest.mark.parametrize("name", ["alice", "carol", "dave"])
-@pytest.mark.parametrize("options", [
-    ["-md", "sha256"], ["-md", "sha384"], ["-md", "sha512"], ["-nodetach"],
-    ["-keyopt", "rsa_padding_mode:pss"],
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-md", "sha256"],
+        ["-md", "sha384"],
+        ["-md", "sha512"],
+        ["-nodetach"],
+        ["-keyopt", "rsa_padding_mode:pss"],
+    ],
+)
 def test_we_verify_what_openssl_signs(pki, openssl, trust, tmp_path, name, options):
     user = pki[name]
     if "rsa_padding_mode:pss" in options and not user.key_type.startswith("rsa"):
         pytest.skip("PSS is for RSA keys only")
     (tmp_path / "content").write_bytes(CONTENT)
-    signed = run(openssl, "cms", "-sign", "-in", tmp_path / "content", "-binary",
-                 "-signer", user.cert_path, "-inkey", user.key_path,
-                 "-certfile", pki.intermediate_path, "-from", user.email,
-                 "-to", "bob@example.com", "-subject", "openssl", *options).stdout
+    signed = run(
+        openssl,
+        "cms",
+        "-sign",
+        "-in",
+        tmp_path / "content",
+        "-binary",
+        "-signer",
+        user.cert_path,
+        "-inkey",
+        user.key_path,
+        "-certfile",
+        pki.intermediate_path,
+        "-from",
+        user.email,
+        "-to",
+        "bob@example.com",
+        "-subject",
+        "openssl",
+        *options,
+    ).stdout
     result = smime.verify(signed, trust=trust)
     assert result.valid, result.summary()
     assert "Hello from openssl cms." in body_text(result.content)
@@ -60,9 +94,22 @@ def test_we_verify_what_openssl_signs(pki, openssl, trust, tmp_path, name, optio
 
 def test_openssl_tampered_message_fails_with_us(pki, openssl, trust, tmp_path):
     (tmp_path / "content").write_bytes(CONTENT)
-    signed = run(openssl, "cms", "-sign", "-in", tmp_path / "content", "-binary",
-                 "-signer", pki["alice"].cert_path, "-inkey", pki["alice"].key_path,
-                 "-certfile", pki.intermediate_path, "-from", "alice@example.com").stdout
+    signed = run(
+        openssl,
+        "cms",
+        "-sign",
+        "-in",
+        tmp_path / "content",
+        "-binary",
+        "-signer",
+        pki["alice"].cert_path,
+        "-inkey",
+        pki["alice"].key_path,
+        "-certfile",
+        pki.intermediate_path,
+        "-from",
+        "alice@example.com",
+    ).stdout
     tampered = signed.replace(b"Hello from openssl", b"Hello from mallory")
     assert tampered != signed
     assert not smime.verify(tampered, trust=trust).valid
@@ -71,11 +118,22 @@ def test_openssl_tampered_message_fails_with_us(pki, openssl, trust, tmp_path):
 @pytest.mark.parametrize("cipher", ["aes-256-cbc", "aes-128-cbc", "aes-256-gcm", "aes-128-gcm"])
 @pytest.mark.parametrize("key_transport", ["rsa-oaep", "rsa-pkcs1v15"])
 def test_openssl_decrypts_what_we_encrypt(pki, openssl, tmp_path, cipher, key_transport):
-    sealed = smime.encrypt(PLAIN, pki["bob"].certificate, cipher=cipher, key_transport=key_transport)
+    sealed = smime.encrypt(
+        PLAIN, pki["bob"].certificate, cipher=cipher, key_transport=key_transport
+    )
     path = tmp_path / "sealed.eml"
     path.write_bytes(sealed.as_bytes())
-    out = run(openssl, "cms", "-decrypt", "-in", path, "-recip", pki["bob"].cert_path,
-              "-inkey", pki["bob"].key_path).stdout
+    out = run(
+        openssl,
+        "cms",
+        "-decrypt",
+        "-in",
+        path,
+        "-recip",
+        pki["bob"].cert_path,
+        "-inkey",
+        pki["bob"].key_path,
+    ).stdout
     assert b"Balance: 1,234.56 EUR" in out
 
 
@@ -84,22 +142,51 @@ def test_openssl_decrypts_our_ecdh(pki, openssl, tmp_path, name):
     sealed = smime.encrypt(PLAIN, pki[name].certificate, cipher="aes-128-cbc")
     path = tmp_path / "sealed.eml"
     path.write_bytes(sealed.as_bytes())
-    out = run(openssl, "cms", "-decrypt", "-in", path, "-recip", pki[name].cert_path,
-              "-inkey", pki[name].key_path).stdout
+    out = run(
+        openssl,
+        "cms",
+        "-decrypt",
+        "-in",
+        path,
+        "-recip",
+        pki[name].cert_path,
+        "-inkey",
+        pki[name].key_path,
+    ).stdout
     assert b"Balance: 1,234.56 EUR" in out
 
 
-@pytest.mark.parametrize("options", [
-    ["-aes256"], ["-aes-256-gcm"], ["-aes128"], ["-des3"],
-    ["-aes256", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"],
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-aes256"],
+        ["-aes-256-gcm"],
+        ["-aes128"],
+        ["-des3"],
+        ["-aes256", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"],
+    ],
+)
 def test_we_decrypt_what_openssl_encrypts(pki, openssl, tmp_path, options):
     (tmp_path / "content").write_bytes(CONTENT)
     recipient = ["-recip", str(pki["alice"].cert_path)]
-    args = [*options[:1], *recipient, *options[1:]] if "-keyopt" in options else [*options, *recipient]
-    sealed = run(openssl, "cms", "-encrypt", "-in", tmp_path / "content", "-binary",
-                 "-from", "bob@example.com", "-to", "alice@example.com", "-subject", "sealed",
-                 *args).stdout
+    args = (
+        [*options[:1], *recipient, *options[1:]] if "-keyopt" in options else [*options, *recipient]
+    )
+    sealed = run(
+        openssl,
+        "cms",
+        "-encrypt",
+        "-in",
+        tmp_path / "content",
+        "-binary",
+        "-from",
+        "bob@example.com",
+        "-to",
+        "alice@example.com",
+        "-subject",
+        "sealed",
+        *args,
+    ).stdout
     opened = smime.decrypt(sealed, pki["alice"].identity)
     assert "Hello from openssl cms." in body_text(opened)
     assert opened["Subject"] == "sealed"
@@ -110,9 +197,27 @@ def test_openssl_decrypts_and_verifies_our_signed_then_encrypted(pki, openssl, t
     signed = smime.sign(PLAIN, pki["alice"].identity)
     sealed = smime.encrypt(signed, [pki["bob"].certificate, pki["alice"].certificate])
     (tmp_path / "sealed.eml").write_bytes(sealed.as_bytes())
-    inner = run(openssl, "cms", "-decrypt", "-in", tmp_path / "sealed.eml",
-                "-recip", pki["bob"].cert_path, "-inkey", pki["bob"].key_path).stdout
+    inner = run(
+        openssl,
+        "cms",
+        "-decrypt",
+        "-in",
+        tmp_path / "sealed.eml",
+        "-recip",
+        pki["bob"].cert_path,
+        "-inkey",
+        pki["bob"].key_path,
+    ).stdout
     (tmp_path / "inner.eml").write_bytes(inner)
-    out = run(openssl, "cms", "-verify", "-in", tmp_path / "inner.eml",
-              "-CAfile", pki.root_path, "-purpose", "smimesign").stdout
+    out = run(
+        openssl,
+        "cms",
+        "-verify",
+        "-in",
+        tmp_path / "inner.eml",
+        "-CAfile",
+        pki.root_path,
+        "-purpose",
+        "smimesign",
+    ).stdout
     assert b"Balance: 1,234.56 EUR" in out

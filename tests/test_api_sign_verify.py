@@ -84,8 +84,10 @@ def test_signing_time_in_the_future_is_a_problem(pki, trust):
 
 def test_without_signed_attributes_and_by_key_identifier(pki, trust):
     signed = smime.sign(
-        plain_message("carol@example.com"), pki["carol"].identity,
-        signed_attributes=False, identify_by="subject_key_identifier",
+        plain_message("carol@example.com"),
+        pki["carol"].identity,
+        signed_attributes=False,
+        identify_by="subject_key_identifier",
     )
     result = smime.verify(signed, trust=trust)
     assert result.valid, result.summary()
@@ -96,15 +98,21 @@ def test_without_signed_attributes_and_by_key_identifier(pki, trust):
 def test_several_signers_in_one_signature(pki, trust):
     signed = smime.sign(PLAIN, [pki["alice"].identity, pki["carol"].identity, pki["erin"].identity])
     assert signed.get_param("micalg") == "sha-256,sha-512"
-    result = smime.verify(signed, trust=trust, policy=smime.VerificationPolicy(require_sender_match=False))
+    result = smime.verify(
+        signed, trust=trust, policy=smime.VerificationPolicy(require_sender_match=False)
+    )
     assert result.valid, result.summary()
     assert [s.email_addresses[0] for s in result.signers] == [
-        "alice@example.com", "carol@example.com", "erin@example.com"
+        "alice@example.com",
+        "carol@example.com",
+        "erin@example.com",
     ]
 
 
 def test_encryption_key_preference_is_signed(pki, trust):
-    signed = smime.sign(PLAIN, pki["alice"].identity, encryption_certificate=pki["alice"].certificate)
+    signed = smime.sign(
+        PLAIN, pki["alice"].identity, encryption_certificate=pki["alice"].certificate
+    )
     (signer,) = smime.verify(signed, trust=trust).signers
     assert signer.encryption_key_preference is not None
     assert "encryption-key-preference" in signer.signed_attributes
@@ -162,7 +170,9 @@ def test_sender_mismatch_is_reported(pki, trust):
     result = smime.verify(signed, trust=trust)
     assert not result.valid
     assert ProblemCode.SENDER_MISMATCH in result.codes
-    assert any("carol@example.com" in str(p) and "mallory@example.com" in str(p) for p in result.problems)
+    assert any(
+        "carol@example.com" in str(p) and "mallory@example.com" in str(p) for p in result.problems
+    )
 
 
 def test_option_values_are_checked(pki):

@@ -34,7 +34,7 @@ def _signature_der(wire: bytes) -> tuple[bytes, bytes, bytes]:
     """(before, der, after) around the base64 block of the last part."""
     match = re.search(rb"\r\n\r\n((?:[A-Za-z0-9+/=]+\r\n)+)(?:\r\n)?(--[^\r\n]*--\r\n)?$", wire)
     assert match, "no base64 block found"
-    return wire[: match.start(1)], base64.b64decode(match.group(1)), wire[match.end(1):]
+    return wire[: match.start(1)], base64.b64decode(match.group(1)), wire[match.end(1) :]
 
 
 def _rewrap(before: bytes, der: bytes, after: bytes) -> bytes:
@@ -88,9 +88,13 @@ def _forged_twin(pki):
     real = pki["alice"].certificate
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     builder = (
-        x509.CertificateBuilder().subject_name(real.subject).issuer_name(real.issuer)
-        .public_key(key.public_key()).serial_number(real.serial_number)
-        .not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+        x509.CertificateBuilder()
+        .subject_name(real.subject)
+        .issuer_name(real.issuer)
+        .public_key(key.public_key())
+        .serial_number(real.serial_number)
+        .not_valid_before(real.not_valid_before_utc)
+        .not_valid_after(real.not_valid_after_utc)
     )
     for ext in real.extensions:
         if not isinstance(ext.value, x509.SubjectKeyIdentifier):
@@ -129,8 +133,13 @@ def test_opaque_content_changed(opaque, trust):
 
 def test_deep_nesting_is_refused_fast(trust):
     depth = 2000
-    parts = [b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(depth)]
-    hostile = b"From: x@example.com\r\n" + b"".join(parts) + b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    parts = [
+        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+        for i in range(depth)
+    ]
+    hostile = (
+        b"From: x@example.com\r\n" + b"".join(parts) + b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    )
     with pytest.raises(SMIMEError):
         smime.verify(hostile, trust=trust)
 
@@ -142,7 +151,9 @@ def test_huge_declared_length_is_refused(detached, trust):
         smime.verify(_rewrap(before, hostile, after), trust=trust)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_mutated_messages_give_a_result_or_parse_error(detached, opaque, trust, data):
     wire = data.draw(st.sampled_from([detached, opaque]))

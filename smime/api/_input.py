@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from email.message import Message
-from typing import Union
+from typing import TypeAlias
 
 from cryptography import x509
 
 from ..errors import CertificateError, LoadError, SMIMEError
 from ..keys import CertificateLike, Identity, load_certificates, to_certificate
 
-MessageInput = Union[bytes, bytearray, memoryview, str, Message]
-RecipientInput = Union[CertificateLike, Identity, str]
+MessageInput: TypeAlias = bytes | bytearray | memoryview | str | Message
+RecipientInput: TypeAlias = CertificateLike | Identity | str
 
 
 def identities(signers: Identity | Sequence[Identity]) -> list[Identity]:
@@ -44,10 +44,7 @@ def recipient_certificates(
 ) -> list[tuple[x509.Certificate, str | None]]:
     """Each recipient's certificate, with the address it was looked up by (if any)."""
     items: list[object]
-    if isinstance(recipients, (list, tuple)):
-        items = list(recipients)
-    else:
-        items = [recipients]
+    items = list(recipients) if isinstance(recipients, (list, tuple)) else [recipients]
     if not items:
         raise CertificateError("encrypt needs at least one recipient")
     out: list[tuple[x509.Certificate, str | None]] = []
@@ -63,7 +60,9 @@ def recipient_certificates(
                 )
             cert = store.find(address)  # type: ignore[attr-defined]
             if cert is None:
-                raise CertificateError(f"the certificate store has no usable certificate for {address}")
+                raise CertificateError(
+                    f"the certificate store has no usable certificate for {address}"
+                )
             out.append((cert, address))
         elif isinstance(item, x509.Certificate):
             out.append((item, None))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import getaddresses
 
@@ -106,15 +106,21 @@ def _signer_result(
         future = _future_signing_time(check, now)
         if future is not None:
             problems.append(future)
-        moments = (at,) if at is not None else validation_times(cert, check.signing_time, policy, now=now)
+        moments = (
+            (at,) if at is not None else validation_times(cert, check.signing_time, policy, now=now)
+        )
         # Weak algorithms are always looked for; the policy decides below whether they are
         # fatal or only warnings, so a weak chain that is otherwise fine is checked again.
         strict = replace(policy, allow_weak_algorithms=False)
         for when in moments:
             kwargs = dict(
-                trust=trust, intermediates=info.certificates, at=when,
-                crls=[*crls, *info.crls], ocsp_responses=[*ocsp_responses, *info.ocsp_responses],
-                revocation=revocation, fetch=fetch,
+                trust=trust,
+                intermediates=info.certificates,
+                at=when,
+                crls=[*crls, *info.crls],
+                ocsp_responses=[*ocsp_responses, *info.ocsp_responses],
+                revocation=revocation,
+                fetch=fetch,
             )
             outcome = validate_certificate(cert, policy=strict, **kwargs)  # type: ignore[arg-type]
             if policy.allow_weak_algorithms and any(
@@ -217,23 +223,34 @@ def _verify_part(
     else:
         kind = _asn1.content_type_of(part.der)
         if kind != "signed_data":
-            raise ParseError(f"not a signed message: the S/MIME part holds {kind.replace('_', '-')}")
+            raise ParseError(
+                f"not a signed message: the S/MIME part holds {kind.replace('_', '-')}"
+            )
         info = verify_signed_data(part.der)
         inner = info.content or b""
     content = mime.parse_inner(inner, headers)
     senders = _sender_addresses(headers) or _sender_addresses(list(content.items()))
     signers = tuple(
         _signer_result(
-            check, info, trust=checks.trust, senders=senders, crls=checks.crls,
-            ocsp_responses=checks.ocsp_responses, at=checks.at, revocation=checks.revocation,
-            fetch=checks.fetch, policy=checks.policy,
+            check,
+            info,
+            trust=checks.trust,
+            senders=senders,
+            crls=checks.crls,
+            ocsp_responses=checks.ocsp_responses,
+            at=checks.at,
+            revocation=checks.revocation,
+            fetch=checks.fetch,
+            policy=checks.policy,
         )
         for check in info.signers
     )
     problems: list[Problem] = []
     warnings: list[Problem] = []
     if not signers:
-        problems.append(Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)"))
+        problems.append(
+            Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)")
+        )
     for signer in signers:
         problems.extend(p for p in signer.problems if p not in problems)
         warnings.extend(p for p in signer.warnings if p not in warnings)
@@ -249,7 +266,9 @@ def _verify_part(
     return result, inner
 
 
-def _merged(outer: Sequence[tuple[str, str]], inner: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+def _merged(
+    outer: Sequence[tuple[str, str]], inner: Sequence[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
     """The headers a layer shows: its own, then the outer ones it does not repeat."""
     names = {name.lower() for name, _ in inner}
     return (*inner, *((n, v) for n, v in outer if n.lower() not in names))
@@ -302,7 +321,9 @@ def _decrypt_part(
     assert part.der is not None
     kind = _asn1.content_type_of(part.der)
     if kind not in ("enveloped_data", "authenticated_enveloped_data"):
-        raise ParseError(f"not an encrypted message: the S/MIME part holds {kind.replace('_', '-')}")
+        raise ParseError(
+            f"not an encrypted message: the S/MIME part holds {kind.replace('_', '-')}"
+        )
     decrypted = decrypt_enveloped_data(part.der, identity)
     inner = mime.parse_inner(decrypted.content, headers)
     out = DecryptedMessage(policy=inner.policy)
@@ -317,7 +338,9 @@ def _decrypt_part(
 
 
 def _peel(
-    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], identity: Identity | None,
+    part: mime.SMIMEPart,
+    headers: Sequence[tuple[str, str]],
+    identity: Identity | None,
     checks: _Checks,
 ) -> _Peeled | None:
     """Take one layer off, or None when the part is not a layer we open (certs-only ends)."""
@@ -326,7 +349,9 @@ def _peel(
     if kind == "signed_data":
         if part.kind != "multipart/signed" and not verify_signed_data(part.der).signers:
             certs = tuple(read_certs_only(part.der))
-            return _Peeled(Layer("certs-only", certs, part.path), b"", mime.parse_inner(b"", headers))
+            return _Peeled(
+                Layer("certs-only", certs, part.path), b"", mime.parse_inner(b"", headers)
+            )
         result, inner = _verify_part(part, headers, checks)
         return _Peeled(Layer("signed", result, part.path), inner, result.content)
     if kind in ("enveloped_data", "authenticated_enveloped_data"):
@@ -336,7 +361,9 @@ def _peel(
         return _Peeled(Layer("encrypted", opened.decryption, part.path), inner, opened)
     if kind == "compressed_data":
         inner = decompress_data(part.der)
-        return _Peeled(Layer("compressed", None, part.path), inner, mime.parse_inner(inner, headers))
+        return _Peeled(
+            Layer("compressed", None, part.path), inner, mime.parse_inner(inner, headers)
+        )
     return None
 
 

@@ -28,7 +28,9 @@ IDENTIFY_BY = ("issuer_and_serial", "subject_key_identifier")
 def _micalg(specs: Sequence[SignerSpec]) -> str:
     names: list[str] = []
     for spec in specs:
-        digest = "sha512" if isinstance(spec.identity.key, ed25519.Ed25519PrivateKey) else spec.digest
+        digest = (
+            "sha512" if isinstance(spec.identity.key, ed25519.Ed25519PrivateKey) else spec.digest
+        )
         micalg = algorithms.DIGESTS[digest].micalg
         if micalg not in names:
             names.append(micalg)
@@ -62,7 +64,9 @@ def sign(
         SignerSpec(
             identity=identity,
             digest=digest,
-            padding=signature_padding if isinstance(identity.key, rsa.RSAPrivateKey) else "pkcs1v15",
+            padding=signature_padding
+            if isinstance(identity.key, rsa.RSAPrivateKey)
+            else "pkcs1v15",
             identify_by=identify_by,
             include_chain=include_chain,
             signed_attributes=signed_attributes,
@@ -70,15 +74,21 @@ def sign(
         )
         for identity in identities(signers)
     ]
-    if signature_padding == "pss" and not any(isinstance(s.identity.key, rsa.RSAPrivateKey) for s in specs):
-        algorithms.check_option("signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",))
+    if signature_padding == "pss" and not any(
+        isinstance(s.identity.key, rsa.RSAPrivateKey) for s in specs
+    ):
+        algorithms.check_option(
+            "signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",)
+        )
     prepared = mime.prepare_entity(mime.to_message(message))
     der = create_signed_data(prepared.entity, specs, detached=detached, signing_time=signing_time)
     if detached:
         return mime.build_multipart_signed(
             prepared.entity, der, micalg=_micalg(specs), outer_headers=prepared.outer_headers
         )
-    return mime.build_pkcs7_mime(der, smime_type="signed-data", outer_headers=prepared.outer_headers)
+    return mime.build_pkcs7_mime(
+        der, smime_type="signed-data", outer_headers=prepared.outer_headers
+    )
 
 
 def _supports(caps: Sequence[str] | None, name: str) -> bool:
@@ -138,7 +148,7 @@ def encrypt(
     if cipher == "auto":
         cipher = "aes-256-gcm" if all(_supports(c, "aes-256-gcm") for c in known) else "aes-256-cbc"
     specs = []
-    for (cert, _address), caps in zip(found, known):
+    for (cert, _address), caps in zip(found, known, strict=False):
         transport = key_transport
         if transport == "auto":
             transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
@@ -152,7 +162,9 @@ def encrypt(
         )
     prepared = mime.prepare_entity(mime.to_message(message))
     der = create_enveloped_data(prepared.entity, specs, cipher=cipher)
-    smime_type = "authEnveloped-data" if algorithms.CIPHERS[cipher].authenticated else "enveloped-data"
+    smime_type = (
+        "authEnveloped-data" if algorithms.CIPHERS[cipher].authenticated else "enveloped-data"
+    )
     return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=prepared.outer_headers)
 
 
@@ -161,7 +173,9 @@ def compress(message: MessageInput) -> EmailMessage:
     prepared = mime.prepare_entity(mime.to_message(message))
     der = create_compressed_data(prepared.entity)
     return mime.build_pkcs7_mime(
-        der, smime_type="compressed-data", outer_headers=prepared.outer_headers,
+        der,
+        smime_type="compressed-data",
+        outer_headers=prepared.outer_headers,
         filename="smime.p7z",
     )
 
@@ -176,7 +190,9 @@ def export_certificates(
     loaded = _load_certificate_files(certs)
     der = create_certs_only(loaded)
     return mime.build_pkcs7_mime(
-        der, smime_type="certs-only", outer_headers=tuple((headers or {}).items()),
+        der,
+        smime_type="certs-only",
+        outer_headers=tuple((headers or {}).items()),
         filename="smime.p7c",
     )
 
@@ -185,18 +201,20 @@ def load_certificates(source: Source | Sequence[object] | MessageInput) -> list[
     """Certificates from PEM, DER, PKCS#7 certs-only (.p7b/.p7c), or a certs-only message."""
     if isinstance(source, (bytes, bytearray, memoryview, str)) or hasattr(source, "__fspath__"):
         data = source
-        if not isinstance(source, (bytes, bytearray, memoryview)) and "-----BEGIN" not in str(source):
+        if not isinstance(source, (bytes, bytearray, memoryview)) and "-----BEGIN" not in str(
+            source
+        ):
             from pathlib import Path
 
             try:
-                data = Path(source).read_bytes()  # type: ignore[arg-type]
+                data = Path(source).read_bytes()
             except OSError:
                 data = source
         if isinstance(data, (bytes, bytearray, memoryview)) and _is_mime(bytes(data)):
             return _certificates_from_message(bytes(data))
     if hasattr(source, "get_content_type"):
         return _certificates_from_message(source)  # type: ignore[arg-type]
-    return _load_certificate_files(source)  # type: ignore[arg-type]
+    return _load_certificate_files(source)
 
 
 def _is_mime(data: bytes) -> bool:
