@@ -73,9 +73,7 @@ class SignerResult:
         who = ", ".join(self.email_addresses) or self.subject
         when = self.signing_time.isoformat() if self.signing_time else "no signing time"
         verdict = "valid" if self.valid else "NOT valid"
-        return (
-            f"{who} ({self.signature_algorithm} with {self.digest_algorithm}, {when}): {verdict}"
-        )
+        return f"{who} ({self.signature_algorithm} with {self.digest_algorithm}, {when}): {verdict}"
 
 
 @dataclass(frozen=True)
