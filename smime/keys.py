@@ -8,6 +8,7 @@ DER bytes, PEM text and file paths.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,7 +258,9 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
 
 def _identity_from_pkcs12(data: bytes, password: bytes | None) -> Identity:
     try:
-        p12 = pkcs12.load_pkcs12(data, password)
+        with warnings.catch_warnings():  # BER-encoded files (older tools) load fine
+            warnings.filterwarnings("ignore", message=".*parsed as BER.*")
+            p12 = pkcs12.load_pkcs12(data, password)
     except ValueError as exc:
         raise LoadError(
             "cannot open the PKCS#12 file: wrong password, or not a PKCS#12 file"
