@@ -259,7 +259,7 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
 def _identity_from_pkcs12(data: bytes, password: bytes | None) -> Identity:
     try:
         with warnings.catch_warnings():  # BER-encoded files (older tools) load fine
-            warnings.filterwarnings("ignore", message=".*parsed as BER.*")
+            warnings.filterwarnings("ignore", message=".*falling back to parsing as BER")
             p12 = pkcs12.load_pkcs12(data, password)
     except ValueError as exc:
         raise LoadError(
