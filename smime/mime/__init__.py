@@ -1,0 +1,31 @@
+"""The MIME layer: RFC 8551 canonical form, S/MIME wrappers, and finding S/MIME parts.
+
+Pure functions from bytes or messages to bytes or messages. No cryptography here: the API
+layer hands the entity from :func:`prepare_entity` to the CMS layer and the DER it gets
+back to :func:`build_multipart_signed` or :func:`build_pkcs7_mime`; on receipt,
+:func:`find_smime_part` gives it the DER and the exact signed bytes, and
+:func:`parse_inner` turns decrypted content into the message a mail client shows.
+"""
+
+from __future__ import annotations
+
+from ._policy import MAX_DEPTH, POLICY
+from .canonical import PreparedEntity, prepare_entity
+from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
+from .message import message_bytes, to_message
+from .parse import SMIMEPart, find_smime_part
+
+__all__ = [
+    "MAX_DEPTH",
+    "POLICY",
+    "SMIME_TYPES",
+    "PreparedEntity",
+    "SMIMEPart",
+    "build_multipart_signed",
+    "build_pkcs7_mime",
+    "find_smime_part",
+    "message_bytes",
+    "parse_inner",
+    "prepare_entity",
+    "to_message",
+]

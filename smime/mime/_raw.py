@@ -1,0 +1,155 @@
+"""MIME structure read straight from the bytes, without building a message tree.
+
+A signature covers the exact bytes of a part as they travelled, so the parts of a
+multipart are located by boundary search in the raw input (RFC 2046 §5.1.1: a delimiter
+is a line ``--boundary`` and the line break before it belongs to it). Positions are
+offsets into one buffer, so nothing large is copied; nesting is walked without
+recursion and bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from ..errors import ParseError
+from ._policy import MAX_DEPTH
+
+__all__ = ["RawEntity", "check_raw_depth", "read_entity", "split_multipart", "to_crlf"]
+
+_LF = 0x0A
+_CR = 0x0D
+_WSP = (0x20, 0x09)
+
+
+@dataclass(frozen=True)
+class RawEntity:
+    """One MIME entity inside ``data``: headers from ``start``, body from ``body`` to ``end``."""
+
+    data: bytes
+    start: int
+    body: int
+    end: int
+    headers: Message  # header block only, parsed with compat32 (fast, no header objects)
+
+    @property
+    def raw(self) -> bytes:
+        return self.data[self.start : self.end]
+
+    @property
+    def body_bytes(self) -> bytes:
+        return self.data[self.body : self.end]
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get_content_type()
+
+    def boundary(self) -> bytes | None:
+        value = self.headers.get_boundary()
+        return value.encode("utf-8", "surrogateescape") if value else None
+
+
+def read_entity(data: bytes, start: int, end: int, default_type: str = "text/plain") -> RawEntity:
+    """Split an entity into its header block and body (an empty line ends the headers)."""
+    if data.startswith(b"\r\n", start, end):
+        header_end, body = start, start + 2
+    elif data.startswith(b"\n", start, end):
+        header_end, body = start, start + 1
+    else:
+        crlf_end = data.find(b"\n\r\n", start, end)
+        lf_end = data.find(b"\n\n", start, end if crlf_end < 0 else crlf_end + 2)
+        if lf_end >= 0 and (crlf_end < 0 or lf_end < crlf_end):
+            header_end, body = lf_end + 1, lf_end + 2
+        elif crlf_end >= 0:
+            header_end, body = crlf_end + 1, crlf_end + 3
+        else:
+            header_end = body = end
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(data[start:header_end])
+    except Exception as exc:  # the parser is lenient; anything it raises is a defect
+        raise ParseError(f"malformed MIME headers: {exc}") from exc
+    headers.set_default_type(default_type)
+    return RawEntity(data, start, body, end, headers)
+
+
+def _delimiter_at(data: bytes, i: int, end: int, length: int) -> tuple[bool, int] | None:
+    """If a boundary delimiter line starts at ``i``: (is close delimiter, end of its line)."""
+    j = i + length
+    close = data.startswith(b"--", j, end)
+    k = j + 2 if close else j
+    while k < end and data[k] in _WSP:
+        k += 1
+    if k == end:
+        return close, end
+    if data[k] == _LF:
+        return close, k + 1
+    if data[k] == _CR:
+        return close, k + 2 if k + 1 < end and data[k + 1] == _LF else k + 1
+    return None
+
+
+def split_multipart(
+    data: bytes, start: int, end: int, boundary: bytes
+) -> tuple[list[tuple[int, int]], bool]:
+    """The (start, end) of each body part, and whether the close delimiter was seen."""
+    delimiter = b"--" + boundary
+    parts: list[tuple[int, int]] = []
+    part_start: int | None = None
+    pos = start
+    while True:
+        i = data.find(delimiter, pos, end)
+        if i < 0:
+            break
+        pos = i + 1
+        if i != start and data[i - 1] != _LF:
+            continue
+        found = _delimiter_at(data, i, end, len(delimiter))
+        if found is None:
+            continue
+        close, line_end = found
+        if part_start is not None:
+            part_end = i
+            if part_end > part_start and data[part_end - 1] == _LF:
+                part_end -= 1
+                if part_end > part_start and data[part_end - 1] == _CR:
+                    part_end -= 1
+            parts.append((part_start, part_end))
+        if close:
+            return parts, True
+        part_start = pos = line_end
+    if part_start is not None:
+        parts.append((part_start, end))
+    return parts, False
+
+
+def check_raw_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
+    """Refuse input nested deeper than ``limit`` before the recursive ``email`` parser sees it."""
+    start = 0
+    if data.startswith(b"From "):
+        eol = data.find(b"\n")
+        start = len(data) if eol < 0 else eol + 1
+    stack: list[tuple[int, int, int, str]] = [(start, len(data), 0, "text/plain")]
+    while stack:
+        s, e, depth, default = stack.pop()
+        if depth > limit:
+            raise ParseError(f"malformed message: MIME parts nested deeper than {limit} levels")
+        entity = read_entity(data, s, e, default)
+        ctype = entity.content_type
+        if ctype.startswith("multipart/"):
+            boundary = entity.boundary()
+            if boundary:
+                child_type = "message/rfc822" if ctype == "multipart/digest" else "text/plain"
+                parts, _ = split_multipart(data, entity.body, e, boundary)
+                stack.extend((ps, pe, depth + 1, child_type) for ps, pe in parts)
+        elif ctype.startswith("message/") and ctype != "message/delivery-status":
+            stack.append((entity.body, e, depth + 1, "text/plain"))
+
+
+def to_crlf(data: bytes) -> bytes:
+    """Line ends as CRLF: a bare LF becomes CRLF; CRLF and lone CR stay as they are."""
+    lf = data.count(b"\n")
+    if lf == 0 or lf == data.count(b"\r\n"):
+        return data
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

@@ -1,0 +1,190 @@
+"""The S/MIME wrappers of RFC 8551 §3.3-3.5, written byte by byte.
+
+We compose the exact wire form ourselves and parse it into an ``EmailMessage`` whose
+``as_bytes()`` gives those bytes back, so what is sent is what was signed.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import Iterable
+from email.message import EmailMessage
+
+from ..algorithms import digest_from_micalg
+from ..errors import InvalidOptionError, ParseError
+from ._encode import b64_encode
+from ._headers import fold_header, header_text
+from ._policy import POLICY
+from ._raw import read_entity
+from .canonical import fresh_boundary
+from .message import check_is_message, parse_bytes, reading
+
+__all__ = ["SMIME_TYPES", "build_multipart_signed", "build_pkcs7_mime", "parse_inner"]
+
+#: smime-type values (RFC 8551 §3.2.2, RFC 5083 §3 for authEnveloped-data), as spelled there.
+SMIME_TYPES = (
+    "signed-data",
+    "enveloped-data",
+    "authEnveloped-data",
+    "compressed-data",
+    "certs-only",
+)
+_FILENAMES = {"certs-only": "smime.p7c", "compressed-data": "smime.p7z"}
+_DESCRIPTIONS = {
+    "signed-data": "S/MIME Signed Message",
+    "enveloped-data": "S/MIME Encrypted Message",
+    "authEnveloped-data": "S/MIME Encrypted Message",
+    "compressed-data": "S/MIME Compressed Message",
+    "certs-only": "S/MIME Certificates",
+}
+_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
+_PREAMBLE = b"This is an S/MIME signed message\r\n"
+#: Above this size the built message is not parsed back again to prove it round-trips.
+_CHECK_LIMIT = 16 * 1024 * 1024
+
+
+def _outer_headers(outer_headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers to copy outside a layer: not the content headers, not MIME-Version."""
+    kept = []
+    for name, value in outer_headers:
+        if not _FIELD_NAME.fullmatch(name):
+            raise InvalidOptionError(f"{name!r} is not a valid header field name")
+        lname = name.lower()
+        if lname not in ("mime-version", "content-length") and not lname.startswith("content-"):
+            kept.append((name, header_text(value)))
+    return kept
+
+
+def _outer_block(outer_headers: Iterable[tuple[str, str]]) -> list[bytes]:
+    lines = [fold_header(n, v).encode("ascii") for n, v in _outer_headers(outer_headers)]
+    lines.append(b"MIME-Version: 1.0\r\n")
+    return lines
+
+
+def _finish(wire: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(wire, policy=POLICY)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def _protocol_and_micalg(micalg: str) -> str:
+    """The parameters; several signers with different digests give ``"sha-256,sha-512"``."""
+    names: list[str] = []
+    for item in micalg.split(","):
+        digest = digest_from_micalg(item) if item.strip() else None
+        if digest is None:
+            raise InvalidOptionError(f"micalg={micalg!r} is not a digest we know (e.g. sha-256)")
+        if digest.micalg not in names:
+            names.append(digest.micalg)
+    value = ",".join(names)
+    quoted = f'"{value}"' if "," in value else value
+    return f'protocol="application/pkcs7-signature"; micalg={quoted}'
+
+
+def build_multipart_signed(
+    entity: bytes,
+    signature_der: bytes,
+    *,
+    micalg: str,
+    outer_headers: Iterable[tuple[str, str]] = (),
+) -> EmailMessage:
+    """multipart/signed (RFC 8551 §3.5.3) with ``entity`` as its first part, byte for byte.
+
+    ``entity`` must be the canonical form that was signed (``prepare_entity(...).entity``);
+    ``micalg`` is a digest name (``sha256``) or its micalg spelling (``sha-256``), or
+    several separated by commas when signers used different digests.
+    """
+    content_type = "multipart/signed; " + _protocol_and_micalg(micalg)
+    pairs = entity.count(b"\r\n")
+    if entity.count(b"\n") != pairs or entity.count(b"\r") != pairs:
+        raise ParseError("the entity to sign must use CRLF line ends (use prepare_entity)")
+    boundary = fresh_boundary([entity])
+    chunks = _outer_block(outer_headers)
+    chunks += [
+        fold_header("Content-Type", f'{content_type}; boundary="{boundary.decode()}"').encode(),
+        b"\r\n",
+        _PREAMBLE,
+        b"--" + boundary + b"\r\n",
+        entity,
+        b"\r\n--" + boundary + b"\r\n",
+        b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="smime.p7s"\r\n'
+        b"Content-Description: S/MIME Cryptographic Signature\r\n\r\n",
+        b64_encode(signature_der),
+        b"\r\n--" + boundary + b"--\r\n",
+    ]
+    wire = b"".join(chunks)
+    msg = _finish(wire)
+    if len(wire) <= _CHECK_LIMIT and msg.as_bytes() != wire:
+        raise ParseError(
+            "the entity does not survive MIME parsing unchanged, so its signature would "
+            "break in transit; pass the output of prepare_entity()"
+        )
+    return msg
+
+
+def _smime_type(value: str) -> str:
+    for name in SMIME_TYPES:
+        if value.lower() == name.lower():
+            return name
+    raise InvalidOptionError(
+        f"smime_type={value!r} is not supported; use one of: " + ", ".join(SMIME_TYPES)
+    )
+
+
+def build_pkcs7_mime(
+    der: bytes,
+    *,
+    smime_type: str,
+    outer_headers: Iterable[tuple[str, str]] = (),
+    filename: str | None = None,
+) -> EmailMessage:
+    """application/pkcs7-mime (RFC 8551 §3.2) carrying ``der``, base64 in 76 columns.
+
+    ``filename`` defaults to ``smime.p7m``, ``smime.p7c`` for certs-only and
+    ``smime.p7z`` for compressed-data (the extensions RFC 8551 §3.2.1 lists).
+    """
+    kind = _smime_type(smime_type)
+    name = filename or _FILENAMES.get(kind, "smime.p7m")
+    if not name.isascii() or any(c in name for c in '"\\\r\n'):
+        raise InvalidOptionError(f"filename={name!r} must be plain ASCII without quotes")
+    chunks = _outer_block(outer_headers)
+    chunks += [
+        fold_header(
+            "Content-Type", f'application/pkcs7-mime; smime-type={kind}; name="{name}"'
+        ).encode("ascii"),
+        b"Content-Transfer-Encoding: base64\r\n",
+        fold_header("Content-Disposition", f'attachment; filename="{name}"').encode("ascii"),
+        fold_header("Content-Description", _DESCRIPTIONS[kind]).encode("ascii"),
+        b"\r\n",
+    ]
+    msg = _finish(b"".join(chunks))
+    # The body is set, not parsed: the parser would yield the same string, line by line.
+    msg.set_payload(b64_encode(der).decode("ascii"))
+    return msg
+
+
+def parse_inner(entity: bytes, outer_headers: Iterable[tuple[str, str]] = ()) -> EmailMessage:
+    """The message a mail client shows for decrypted or unwrapped content.
+
+    Outer headers the entity does not carry itself (From, To, Subject, Date, ...) are put
+    in front of it, with ``MIME-Version`` if any are; without outer headers the result
+    is the entity as it is. Content that is not a MIME entity at all (some
+    tools encrypt bare text) becomes the body of a ``text/plain`` message.
+    """
+    try:
+        check_is_message(entity)
+    except ParseError:
+        entity = b"\r\n" + entity
+    with reading("decrypted content"):
+        present = {name.lower() for name in read_entity(entity, 0, len(entity)).headers}
+    chunks = [
+        fold_header(name, value).encode("ascii")
+        for name, value in _outer_headers(outer_headers)
+        if name.lower() not in present
+    ]
+    if chunks and "mime-version" not in present:
+        chunks.append(b"MIME-Version: 1.0\r\n")
+    return parse_bytes(b"".join(chunks) + entity, require_headers=False)

@@ -1,0 +1,256 @@
+"""Finding the S/MIME part of a received message, with the exact bytes a signature covers.
+
+The search reads the raw bytes (see :mod:`._raw`), never a re-serialised message: the
+``email`` generator may change what it writes, and one changed byte breaks a signature.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.utils import collapse_rfc2231_value
+from functools import cached_property
+
+from ..errors import ParseError
+from ._encode import qp_decode
+from ._headers import header_text
+from ._policy import MAX_DEPTH
+from ._raw import RawEntity, read_entity, split_multipart, to_crlf
+from .message import check_is_message, message_bytes, reading, to_message
+
+__all__ = ["SMIMEPart", "find_smime_part"]
+
+_MIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+_SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature"})
+_GENERIC_TYPES = frozenset({"application/octet-stream"})
+_EXTENSION_TYPES = {".p7c": "certs-only", ".p7z": "compressed-data"}
+_WHITESPACE = b" \t\r\n\x0b\x0c"
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@dataclass(frozen=True)
+class SMIMEPart:
+    """The S/MIME part of a message.
+
+    ``kind`` is ``multipart/signed``, ``application/pkcs7-mime`` or (for a lone detached
+    signature without its multipart/signed) ``application/pkcs7-signature``. ``der`` is the
+    decoded CMS: the signature of a multipart/signed, else the whole pkcs7-mime body.
+    ``signed_content`` is, for multipart/signed, the first part exactly as it travelled
+    (LF line ends made CRLF). ``path`` says where the part sits: ``""`` for the whole
+    message, ``"2"`` or ``"1.2"`` for a part nested in multiparts (1-based). ``raw`` is
+    the part's bytes as found (headers included); ``part`` parses them on first use.
+    """
+
+    kind: str
+    smime_type: str | None
+    der: bytes = field(repr=False)
+    signed_content: bytes | None = field(repr=False)
+    micalg: str | None
+    protocol: str | None
+    path: str
+    outer_headers: tuple[tuple[str, str], ...] = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
+
+    @cached_property
+    def part(self) -> EmailMessage:
+        """The S/MIME part parsed (headers and body), for reading its headers."""
+        return to_message(self.raw)
+
+
+def _param(headers: Message, name: str, header: str = "content-type") -> str | None:
+    value = headers.get_param(name, header=header)
+    if value is None or isinstance(value, str):
+        return value
+    return str(collapse_rfc2231_value(value))
+
+
+def _filename(headers: Message) -> str:
+    name = _param(headers, "filename", "content-disposition") or _param(headers, "name")
+    return (name or "").strip().lower()
+
+
+def _classify(entity: RawEntity) -> str | None:
+    """``pkcs7-mime``, ``pkcs7-signature`` or None for anything else."""
+    ctype = entity.content_type
+    if ctype in _MIME_TYPES:
+        return "pkcs7-mime"
+    if ctype in _SIGNATURE_TYPES:
+        return "pkcs7-signature"
+    if ctype in _GENERIC_TYPES:
+        name = _filename(entity.headers)
+        if name.endswith((".p7m", ".p7c", ".p7z")):
+            return "pkcs7-mime"
+        if name.endswith(".p7s"):
+            return "pkcs7-signature"
+    return None
+
+
+def _decode_base64(body: bytes, where: str) -> bytes:
+    cleaned = body.translate(None, _WHITESPACE)
+    if len(cleaned) % 4 in (2, 3):
+        cleaned += b"=" * (-len(cleaned) % 4)
+    padding = 2 if cleaned.endswith(b"==") else 1 if cleaned.endswith(b"=") else 0
+    if len(cleaned) % 4 or cleaned.translate(None, _ALPHABET) != b"=" * padding:
+        raise ParseError(f"malformed base64 in the {where}")
+    decoded = binascii.a2b_base64(cleaned)
+    if not decoded:
+        raise ParseError(f"the {where} is empty")
+    return decoded
+
+
+def _looks_base64(body: bytes) -> bool:
+    return bool(body.strip()) and not body.translate(None, _ALPHABET + _WHITESPACE + b"=")
+
+
+def _der(entity: RawEntity, where: str) -> bytes:
+    """The CMS bytes of a part, whatever transfer encoding carries them."""
+    value = entity.headers.get("content-transfer-encoding")
+    cte = "" if value is None else header_text(value).lower()
+    body = entity.body_bytes
+    if cte == "base64":
+        return _decode_base64(body, where)
+    if cte == "quoted-printable":
+        return qp_decode(body)
+    if cte in ("", "7bit", "8bit") and body[:1] != b"\x30" and _looks_base64(body):
+        return _decode_base64(body, where)  # base64 without its header (old clients)
+    if not body:
+        raise ParseError(f"the {where} is empty")
+    return body
+
+
+def _outer_headers(entity: RawEntity) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (name, header_text(value))
+        for name, value in entity.headers.raw_items()
+        if not name.lower().startswith("content-")
+        and name.lower() not in ("mime-version", "content-length")
+    )
+
+
+def _multipart_signed(
+    entity: RawEntity, path: str, outer: tuple[tuple[str, str], ...]
+) -> SMIMEPart:
+    boundary = entity.boundary()
+    if not boundary:
+        raise ParseError("malformed multipart/signed: no boundary parameter")
+    parts, _ = split_multipart(entity.data, entity.body, entity.end, boundary)
+    if len(parts) != 2:
+        raise ParseError(
+            f"malformed multipart/signed: it must have exactly two parts, found {len(parts)}"
+        )
+    (content_start, content_end), (sig_start, sig_end) = parts
+    signature = read_entity(entity.data, sig_start, sig_end)
+    if _classify(signature) != "pkcs7-signature":
+        raise ParseError(
+            "malformed multipart/signed: the second part is "
+            f"{signature.content_type}, not application/pkcs7-signature"
+        )
+    return SMIMEPart(
+        kind="multipart/signed",
+        smime_type=(_param(signature.headers, "smime-type") or "").lower() or None,
+        der=_der(signature, "signature part"),
+        signed_content=to_crlf(entity.data[content_start:content_end]),
+        micalg=_param(entity.headers, "micalg"),
+        protocol=_param(entity.headers, "protocol"),
+        path=path,
+        outer_headers=outer,
+        raw=entity.raw,
+    )
+
+
+def _is_smime_signed(entity: RawEntity) -> bool:
+    protocol = (_param(entity.headers, "protocol") or "").strip().lower()
+    if protocol:
+        return protocol in _SIGNATURE_TYPES
+    boundary = entity.boundary()
+    if not boundary:
+        return False
+    parts, _ = split_multipart(entity.data, entity.body, entity.end, boundary)
+    if len(parts) != 2:
+        return False
+    return _classify(read_entity(entity.data, *parts[1])) == "pkcs7-signature"
+
+
+def _found(entity: RawEntity, path: str, outer: tuple[tuple[str, str], ...]) -> SMIMEPart | None:
+    ctype = entity.content_type
+    if ctype == "multipart/signed" and _is_smime_signed(entity):
+        return _multipart_signed(entity, path, outer)
+    kind = _classify(entity)
+    if kind is None:
+        return None
+    smime_type = (_param(entity.headers, "smime-type") or "").strip().lower() or None
+    if smime_type is None:
+        smime_type = next(
+            (t for ext, t in _EXTENSION_TYPES.items() if _filename(entity.headers).endswith(ext)),
+            None,
+        )
+    where = "signature part" if kind == "pkcs7-signature" else "application/pkcs7-mime part"
+    return SMIMEPart(
+        kind=f"application/{kind}",
+        smime_type=smime_type,
+        der=_der(entity, where),
+        signed_content=None,
+        micalg=None,
+        protocol=None,
+        path=path,
+        outer_headers=outer,
+        raw=entity.raw,
+    )
+
+
+def find_smime_part(message: bytes | bytearray | memoryview | str | Message) -> SMIMEPart | None:
+    """The first S/MIME part, depth first from the whole message; None if there is none.
+
+    The whole message is looked at first, then the parts of its multiparts (a signed part
+    inside multipart/mixed, as mailing lists and forwards produce). Attached messages
+    (message/rfc822) are not entered: their signatures belong to them, not to this
+    message. An ``EmailMessage`` is flattened with :func:`message_bytes` first.
+
+    None for a well-formed message without S/MIME. ``ParseError`` for input that is not
+    a message (see :func:`to_message`), for an S/MIME part that is broken (bad base64, a
+    multipart/signed without exactly two parts or without a signature part) and for
+    nesting deeper than :data:`MAX_DEPTH`. ``outer_headers`` are always those of the
+    whole message (From, To, Subject, ...), wherever the part was found.
+    """
+    if isinstance(message, Message):
+        data = message_bytes(message)
+    elif isinstance(message, str):
+        data = message.encode("utf-8", "surrogateescape")
+    elif isinstance(message, (bytes, bytearray, memoryview)):
+        data = bytes(message)
+    else:
+        raise TypeError(
+            f"expected bytes, str or email.message.Message, not {type(message).__name__}"
+        )
+    with reading("message"):
+        return _search(data)
+
+
+def _search(data: bytes) -> SMIMEPart | None:
+    check_is_message(data)
+    start = 0
+    if data.startswith(b"From "):
+        eol = data.find(b"\n")
+        start = len(data) if eol < 0 else eol + 1
+    top = read_entity(data, start, len(data))
+    outer = _outer_headers(top)
+    stack: list[tuple[RawEntity, str, int]] = [(top, "", 0)]
+    while stack:
+        entity, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ParseError(f"malformed message: MIME parts nested deeper than {MAX_DEPTH} levels")
+        found = _found(entity, path, outer)
+        if found is not None:
+            return found
+        boundary = entity.boundary() if entity.content_type.startswith("multipart/") else None
+        if not boundary:
+            continue
+        child_type = "message/rfc822" if entity.content_type == "multipart/digest" else "text/plain"
+        parts, _ = split_multipart(data, entity.body, entity.end, boundary)
+        children = [
+            (read_entity(data, s, e, child_type), f"{path}.{i}" if path else str(i), depth + 1)
+            for i, (s, e) in enumerate(parts, 1)
+        ]
+        stack.extend(reversed(children))
+    return None
