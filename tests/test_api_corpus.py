@@ -163,8 +163,8 @@ def test_mimekit_thunderbird_2013_signature(corpus):
     assert then.valid, then.summary()
     assert ProblemCode.WEAK_ALGORITHM in {w.code for w in then.warnings}
     # judged today the chain has expired; and nobody trusts StartCom by default any more
-    today = smime.verify(data, trust=startcom,
-                         policy=smime.VerificationPolicy(validate_at="now", require_sender_match=False))
+    now = smime.VerificationPolicy(validate_at="now", require_sender_match=False)
+    today = smime.verify(data, trust=startcom, policy=now)
     assert not today.valid and ProblemCode.EXPIRED in today.codes
     assert not smime.verify(data, trust=smime.TrustStore(), policy=LENIENT).valid
 

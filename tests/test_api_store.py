@@ -54,7 +54,7 @@ def test_unknown_address_and_invalid_results_are_refused(pki, tmp_path):
         untrusted = smime.verify(smime.sign(PLAIN, pki["alice"].identity),
                                  trust=smime.TrustStore())
         assert store.harvest(untrusted) == 0
-        with pytest.raises(CertificateError, match="alice@example.com"):
+        with pytest.raises(CertificateError, match=r"alice@example\.com"):
             smime.encrypt(PLAIN, ["alice@example.com"], store=store)
     with pytest.raises(CertificateError, match="store"):
         smime.encrypt(PLAIN, ["alice@example.com"])

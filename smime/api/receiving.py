@@ -68,6 +68,11 @@ def _as_bytes(items: Iterable[bytes | str] | None) -> list[bytes]:
     return out
 
 
+def _raw_headers(message: EmailMessage) -> list[tuple[str, str]]:
+    """Header values as sent: the email package's parsers can fail on damaged headers."""
+    return [(name, str(value)) for name, value in message.raw_items()]
+
+
 def _sender_addresses(headers: Sequence[tuple[str, str]]) -> list[str]:
     wanted = {"from", "sender"}
     values = [value for name, value in headers if name.lower() in wanted]
@@ -217,9 +222,22 @@ def _verify_part(
 ) -> tuple[VerificationResult, bytes]:
     """Verify one signature layer; ``headers`` are the message's outer headers (for From)."""
     assert part.der is not None
+    notes: list[Problem] = []
     if part.kind == "multipart/signed":
-        info = verify_signed_data(part.der, part.signed_content)
         inner = part.signed_content or b""
+        info = verify_signed_data(part.der, inner)
+        if info.signers and not any(c.intact for c in info.signers) and b"\r\n" in inner:
+            # Some signers (older NSS) digest the part with bare LF line ends. The bytes
+            # they signed are still exactly these; we accept them and say so.
+            bare = inner.replace(b"\r\n", b"\n")
+            retry = verify_signed_data(part.der, bare)
+            if all(c.intact for c in retry.signers):
+                info, inner = retry, bare
+                notes.append(Problem(
+                    ProblemCode.MALFORMED,
+                    "the signature covers the content with bare LF line ends instead of the "
+                    "canonical CRLF (RFC 8551 §3.1.1); relays may break it",
+                ))
     else:
         kind = _asn1.content_type_of(part.der)
         if kind != "signed_data":
@@ -229,7 +247,7 @@ def _verify_part(
         info = verify_signed_data(part.der)
         inner = info.content or b""
     content = mime.parse_inner(inner, headers)
-    senders = _sender_addresses(headers) or _sender_addresses(list(content.items()))
+    senders = _sender_addresses(headers) or _sender_addresses(_raw_headers(content))
     signers = tuple(
         _signer_result(
             check,
@@ -246,7 +264,7 @@ def _verify_part(
         for check in info.signers
     )
     problems: list[Problem] = []
-    warnings: list[Problem] = []
+    warnings: list[Problem] = list(notes)
     if not signers:
         problems.append(
             Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)")
