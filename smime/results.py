@@ -16,6 +16,7 @@ from typing import Any
 from cryptography import x509
 
 from .errors import VerificationError
+from .mime import WireMessage
 from .problems import Problem, ProblemCode
 
 __all__ = [
@@ -134,7 +135,7 @@ class DecryptionInfo:
     content_type: str = "data"
 
 
-class DecryptedMessage(EmailMessage):
+class DecryptedMessage(WireMessage):
     """The decrypted entity, with ``.decryption`` saying how it was protected.
 
     Content that is neither authenticated (AES-GCM) nor signed can have been altered in

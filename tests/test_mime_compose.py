@@ -205,7 +205,7 @@ def test_parse_inner_turns_bare_content_into_a_body() -> None:
     inner = parse_inner(b"Hello: this is not a header line\x00\n", OUTER[:1])
     assert inner["From"] == "Alice <alice@example.com>"
     assert inner.get_content_type() == "text/plain"
-    assert parse_inner(b"just text\n", ()).get_payload() == "just text\n"
+    assert parse_inner(b"just text\n", ()).get_payload() == "just text\r\n"  # wire form: CRLF
     assert parse_inner(b"", OUTER[:1])["From"] == "Alice <alice@example.com>"
     empty = parse_inner(b"", ())
     assert len(empty) == 0 and empty.get_payload() == ""

@@ -343,9 +343,7 @@ def _decrypt_part(
             f"not an encrypted message: the S/MIME part holds {kind.replace('_', '-')}"
         )
     decrypted = decrypt_enveloped_data(part.der, identity)
-    inner = mime.parse_inner(decrypted.content, headers)
-    out = DecryptedMessage(policy=inner.policy)
-    out.__dict__.update(inner.__dict__)
+    out = DecryptedMessage(mime.parse_inner(decrypted.content, headers).as_bytes())
     out.decryption = DecryptionInfo(
         cipher=decrypted.cipher,
         authenticated=decrypted.authenticated,

@@ -9,6 +9,7 @@ back to :func:`build_multipart_signed` or :func:`build_pkcs7_mime`; on receipt,
 
 from __future__ import annotations
 
+from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
 from .canonical import PreparedEntity, prepare_entity
 from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
@@ -21,6 +22,7 @@ __all__ = [
     "SMIME_TYPES",
     "PreparedEntity",
     "SMIMEPart",
+    "WireMessage",
     "build_multipart_signed",
     "build_pkcs7_mime",
     "find_smime_part",

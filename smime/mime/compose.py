@@ -6,7 +6,6 @@ We compose the exact wire form ourselves and parse it into an ``EmailMessage`` w
 
 from __future__ import annotations
 
-import email
 import re
 from collections.abc import Iterable
 from email.message import EmailMessage
@@ -15,10 +14,10 @@ from ..algorithms import digest_from_micalg
 from ..errors import InvalidOptionError, ParseError
 from ._encode import b64_encode
 from ._headers import fold_header, header_text
-from ._policy import POLICY
-from ._raw import read_entity
+from ._lazy import WireMessage
+from ._raw import check_raw_depth, read_entity, to_crlf
 from .canonical import fresh_boundary
-from .message import check_is_message, parse_bytes, reading
+from .message import check_is_message, reading
 
 __all__ = ["SMIME_TYPES", "build_multipart_signed", "build_pkcs7_mime", "parse_inner"]
 
@@ -40,8 +39,6 @@ _DESCRIPTIONS = {
 }
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 _PREAMBLE = b"This is an S/MIME signed message\r\n"
-#: Above this size the built message is not parsed back again to prove it round-trips.
-_CHECK_LIMIT = 16 * 1024 * 1024
 
 
 def _outer_headers(outer_headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -63,9 +60,26 @@ def _outer_block(outer_headers: Iterable[tuple[str, str]]) -> list[bytes]:
 
 
 def _finish(wire: bytes) -> EmailMessage:
-    msg = email.message_from_bytes(wire, policy=POLICY)
-    assert isinstance(msg, EmailMessage)
-    return msg
+    """The message for exact wire bytes: parsed only when someone reads inside it."""
+    return WireMessage(wire)
+
+
+#: A header line the email generator writes back unchanged: ``Name: value`` in ASCII, or a
+#: folded continuation.
+_STABLE_HEADER_LINE = re.compile(rb"(?:[\x21-\x39\x3b-\x7e]+: [\t\x20-\x7e]*|[ \t][\t\x20-\x7e]*)")
+
+
+def _check_header_block(entity: bytes) -> None:
+    """Refuse an entity whose headers the email package would rewrite (breaking the
+    signature once anyone parses the message); ``prepare_entity`` output always passes."""
+    end = entity.find(b"\r\n\r\n")
+    block = entity[: end if end >= 0 else len(entity)]
+    for line in block.split(b"\r\n") if block else ():
+        if len(line) > 998 or not _STABLE_HEADER_LINE.fullmatch(line):
+            raise ParseError(
+                f"the entity's header line {line[:60]!r} would be rewritten by MIME "
+                "parsers, breaking its signature; pass the output of prepare_entity()"
+            )
 
 
 def _protocol_and_micalg(micalg: str) -> str:
@@ -99,6 +113,7 @@ def build_multipart_signed(
     pairs = entity.count(b"\r\n")
     if entity.count(b"\n") != pairs or entity.count(b"\r") != pairs:
         raise ParseError("the entity to sign must use CRLF line ends (use prepare_entity)")
+    _check_header_block(entity)
     boundary = fresh_boundary([entity])
     chunks = _outer_block(outer_headers)
     chunks += [
@@ -115,14 +130,7 @@ def build_multipart_signed(
         b64_encode(signature_der),
         b"\r\n--" + boundary + b"--\r\n",
     ]
-    wire = b"".join(chunks)
-    msg = _finish(wire)
-    if len(wire) <= _CHECK_LIMIT and msg.as_bytes() != wire:
-        raise ParseError(
-            "the entity does not survive MIME parsing unchanged, so its signature would "
-            "break in transit; pass the output of prepare_entity()"
-        )
-    return msg
+    return _finish(b"".join(chunks))
 
 
 def _smime_type(value: str) -> str:
@@ -159,11 +167,9 @@ def build_pkcs7_mime(
         fold_header("Content-Disposition", f'attachment; filename="{name}"').encode("ascii"),
         fold_header("Content-Description", _DESCRIPTIONS[kind]).encode("ascii"),
         b"\r\n",
+        b64_encode(der),
     ]
-    msg = _finish(b"".join(chunks))
-    # The body is set, not parsed: the parser would yield the same string, line by line.
-    msg.set_payload(b64_encode(der).decode("ascii"))
-    return msg
+    return _finish(b"".join(chunks))
 
 
 def parse_inner(entity: bytes, outer_headers: Iterable[tuple[str, str]] = ()) -> EmailMessage:
@@ -187,4 +193,7 @@ def parse_inner(entity: bytes, outer_headers: Iterable[tuple[str, str]] = ()) ->
     ]
     if chunks and "mime-version" not in present:
         chunks.append(b"MIME-Version: 1.0\r\n")
-    return parse_bytes(b"".join(chunks) + entity, require_headers=False)
+    wire = b"".join(chunks) + to_crlf(entity)
+    with reading("message"):
+        check_raw_depth(wire)
+    return WireMessage(wire)
