@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -23,6 +23,13 @@ from ._input import MessageInput, RecipientInput, identities, recipient_certific
 __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "sign"]
 
 IDENTIFY_BY = ("issuer_and_serial", "subject_key_identifier")
+
+
+def _entity_input(message: MessageInput) -> bytes | str | Message:
+    """What prepare_entity takes; bytes stay bytes, so plain mail skips the email parser."""
+    if isinstance(message, (bytearray, memoryview)):
+        return bytes(message)
+    return message
 
 
 def _micalg(specs: Sequence[SignerSpec]) -> str:
@@ -80,7 +87,7 @@ def sign(
         algorithms.check_option(
             "signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",)
         )
-    prepared = mime.prepare_entity(mime.to_message(message))
+    prepared = mime.prepare_entity(_entity_input(message))
     der = create_signed_data(prepared.entity, specs, detached=detached, signing_time=signing_time)
     if detached:
         return mime.build_multipart_signed(
@@ -160,7 +167,7 @@ def encrypt(
                 check_usage=check_usage,
             )
         )
-    prepared = mime.prepare_entity(mime.to_message(message))
+    prepared = mime.prepare_entity(_entity_input(message))
     der = create_enveloped_data(prepared.entity, specs, cipher=cipher)
     smime_type = (
         "authEnveloped-data" if algorithms.CIPHERS[cipher].authenticated else "enveloped-data"
@@ -170,7 +177,7 @@ def encrypt(
 
 def compress(message: MessageInput) -> EmailMessage:
     """Wrap ``message`` in RFC 3274 compressed-data (zlib)."""
-    prepared = mime.prepare_entity(mime.to_message(message))
+    prepared = mime.prepare_entity(_entity_input(message))
     der = create_compressed_data(prepared.entity)
     return mime.build_pkcs7_mime(
         der,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import core
 
 from ..errors import ParseError
 from . import _attr_schema  # noqa: F401 - fixes asn1crypto's attribute schemas before any parse
@@ -76,10 +77,32 @@ def check_der(data: bytes, what: str = "CMS structure") -> None:
         raise ParseError(f"malformed {what}: {len(data) - pos} bytes of trailing data")
 
 
+#: Subtrees whose members cryptography parses itself (strictly, in Rust): the walk checks
+#: only that they split into elements, which keeps verification fast.
+_OPAQUE = (asn1_cms.CertificateSet, asn1_cms.RevocationInfoChoices)
+
+
+def _walk(value: Any) -> None:
+    """Visit every value once, iteratively (no recursion on hostile depth)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _OPAQUE):
+            len(item)
+        elif isinstance(item, core.Choice):
+            stack.append(item.chosen)
+        elif isinstance(item, (core.Sequence, core.SequenceOf)):
+            stack.extend(item[i] for i in range(len(item)))
+        elif isinstance(item, core.Any):
+            continue  # content of unknown type: whoever reads it interprets it
+        else:
+            item.native  # noqa: B018 - decoding the value is the check
+
+
 def parsed(value: Any, what: str) -> Any:
     """Force asn1crypto to parse ``value`` completely; ParseError on anything wrong."""
     try:
-        value.native  # noqa: B018 - walking the tree is the point
+        _walk(value)
     except Exception as exc:  # asn1crypto raises ValueError, TypeError, KeyError, IndexError...
         raise ParseError(f"malformed {what}: {exc}") from None
     return value

@@ -89,7 +89,7 @@ def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert 
         serial = sid.chosen["serial_number"].native
         for cert in certs:
             tbs = cert.asn1["tbs_certificate"]
-            if tbs["serial_number"].native == serial and tbs["issuer"] == issuer:
+            if tbs["serial_number"].native == serial and _same_name(tbs["issuer"], issuer):
                 return cert
         return None
     wanted = bytes(sid.chosen.native)
@@ -97,6 +97,11 @@ def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert 
         if _key_identifier(cert.asn1) == wanted:
             return cert
     return None
+
+
+def _same_name(a: asn1_x509.Name, b: asn1_x509.Name) -> bool:
+    """Identical encodings match at once; otherwise RFC 5280 comparison (slow: string prep)."""
+    return bool(a.dump() == b.dump() or a == b)
 
 
 def _key_identifier(cert: asn1_x509.Certificate) -> bytes:

@@ -10,6 +10,7 @@ ends), and a part that is already signed is never altered.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..errors import ParseError
 from ._encode import b64_decode_lenient, b64_encode, crlf, is_seven_bit_safe, qp_decode, qp_encode
-from ._headers import fold_header, header_text, render_header
+from ._headers import fold_header, header_text, is_clean_source_header, render_header
 from ._policy import MAX_DEPTH
 from .message import message_bytes, reading, to_message
 
@@ -296,6 +297,67 @@ def _part(
         out.append(body)
 
 
+_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+):")
+_SIMPLE_CTE = frozenset({"", "7bit", "quoted-printable", "base64"})
+
+
+def _source_fields(block: bytes) -> list[tuple[str, str]] | None:
+    """(name, value as the email package's source parser keeps it), or None if unusual."""
+    fields: list[tuple[str, str]] = []
+    for line in block.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + "\r\n" + line.decode("ascii"))
+            continue
+        match = _FIELD.match(line)
+        if match is None:
+            return None
+        fields.append(
+            (match.group(1).decode("ascii"), line[match.end() :].decode("ascii").lstrip(" \t"))
+        )
+    return fields
+
+
+def _prepare_simple(data: bytes) -> PreparedEntity | None:
+    """The common case without the email parser: a single-part, 7-bit-clean message whose
+    headers are already clean. Gives exactly what the general path gives, or None."""
+    if not data.isascii() or data.startswith(b"From "):
+        return None
+    data = crlf(data)
+    split = data.find(b"\r\n\r\n")
+    if split <= 0:
+        return None
+    fields = _source_fields(data[:split])
+    body = data[split + 4 :]
+    if fields is None or not is_seven_bit_safe(body):
+        return None
+    content: list[bytes] = []
+    outer: list[tuple[str, str]] = []
+    content_type = cte = None
+    for name, value in fields:
+        lname = name.lower()
+        if not is_clean_source_header(name, value):
+            return None
+        if lname in _DROPPED:
+            continue
+        if lname.startswith("content-"):
+            if lname == "content-type":
+                content_type = header_text(value).lower()
+            elif lname == "content-transfer-encoding":
+                cte = header_text(value).lower()
+            content.append(render_header(name, value))
+        else:
+            outer.append((name, header_text(value)))
+    if (
+        content_type is None
+        or content_type.startswith(("multipart/", "message/"))
+        or (cte or "") not in _SIMPLE_CTE
+        or sum(1 for n, _ in fields if n.lower() == "content-type") != 1
+    ):
+        return None
+    return PreparedEntity(b"".join(content) + b"\r\n" + body, tuple(outer))
+
+
 def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
     """Split a message into the canonical entity to protect and the headers kept outside.
 
@@ -304,6 +366,10 @@ def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
     copied outside each layer. ``MIME-Version`` and ``Content-Length`` are dropped (the
     wrapper writes the first; the second would be wrong).
     """
+    if isinstance(msg, (bytes, bytearray, memoryview)):
+        fast = _prepare_simple(bytes(msg))
+        if fast is not None:
+            return fast
     message = msg if isinstance(msg, Message) else to_message(msg)
     content: list[_Header] = []
     outer: list[tuple[str, str]] = []
