@@ -168,11 +168,13 @@ def encrypt(
             )
         )
     prepared = mime.prepare_entity(_entity_input(message))
+    headers = prepared.outer_headers
     der = create_enveloped_data(prepared.entity, specs, cipher=cipher)
+    del prepared  # a large message: let the plaintext go before base64 doubles the size
     smime_type = (
         "authEnveloped-data" if algorithms.CIPHERS[cipher].authenticated else "enveloped-data"
     )
-    return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=prepared.outer_headers)
+    return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=headers)
 
 
 def compress(message: MessageInput) -> EmailMessage:

@@ -328,8 +328,9 @@ def _prepare_simple(data: bytes) -> PreparedEntity | None:
     if split <= 0:
         return None
     fields = _source_fields(data[:split])
-    body = data[split + 4 :]
-    if fields is None or not is_seven_bit_safe(body):
+    # Clean headers are 7-bit, short and without trailing white space, so checking the
+    # whole message checks the body without copying it.
+    if fields is None or not is_seven_bit_safe(data):
         return None
     content: list[bytes] = []
     outer: list[tuple[str, str]] = []
@@ -355,7 +356,9 @@ def _prepare_simple(data: bytes) -> PreparedEntity | None:
         or sum(1 for n, _ in fields if n.lower() == "content-type") != 1
     ):
         return None
-    return PreparedEntity(b"".join(content) + b"\r\n" + body, tuple(outer))
+    content.append(b"\r\n")
+    content.append(memoryview(data)[split + 4 :])  # type: ignore[arg-type]
+    return PreparedEntity(b"".join(content), tuple(outer))
 
 
 def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
