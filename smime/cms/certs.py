@@ -41,11 +41,11 @@ def read_certs_only(der: bytes) -> list[x509.Certificate]:
     if kind != "signed_data":
         raise ParseError(f"expected a certs-only signed-data, got {kind}")
     out: list[x509.Certificate] = []
-    for choice in info["content"]["certificates"] or []:
-        if choice.name != "certificate":
-            continue  # attribute certificates and other formats are not X.509 certificates
-        try:
+    try:  # the certificate set is parsed here, not by load_content_info (see _asn1._OPAQUE)
+        for choice in info["content"]["certificates"] or []:
+            if choice.name != "certificate":
+                continue  # attribute certificates and other formats are not X.509 certificates
             out.append(x509.load_der_x509_certificate(choice.chosen.dump()))
-        except Exception as exc:  # ValueError, and InvalidVersion which is not one
-            raise ParseError(f"malformed certificate in certs-only data: {exc}") from None
+    except Exception as exc:  # ValueError, and InvalidVersion which is not one
+        raise ParseError(f"malformed certificate in certs-only data: {exc}") from None
     return out
