@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -26,6 +27,7 @@ from .cms.enveloped import decrypt_enveloped_data, describe_enveloped_data
 from .cms.signed import SignedDataInfo, verify_signed_data
 from .errors import SMIMEError
 from .keys import Identity, certificate_emails
+from .mime.message import MESSAGE_FAILURES
 
 __all__ = ["Node", "decryption_html", "inspect", "verification_html"]
 
@@ -144,17 +146,34 @@ def _name(name: x509.Name) -> str:
         return "(unreadable name)"
 
 
+def _safe(read: Callable[[], str]) -> str:
+    """A certificate field, or a note: cryptography parses some fields only when read."""
+    try:
+        return read()
+    except Exception as exc:  # ValueError and its relatives from a malformed certificate
+        return f"(unreadable: {exc})"[:TEXT_LIMIT]
+
+
+def _emails_text(cert: x509.Certificate) -> str:
+    return ", ".join(certificate_emails(cert))
+
+
+def _subject_text(cert: x509.Certificate) -> str:
+    return _name(cert.subject)
+
+
 def certificate_node(cert: x509.Certificate) -> Node:
     return Node(
         "certificate",
-        _name(cert.subject),
+        _safe(lambda: _name(cert.subject)),
         (
-            ("issuer", _name(cert.issuer)),
-            ("serial", f"{cert.serial_number:#x}"),
-            ("valid", f"{_time(cert.not_valid_before_utc)} .. {_time(cert.not_valid_after_utc)}"),
-            ("key", _key_description(cert)),
-            ("email", ", ".join(certificate_emails(cert)) or "-"),
-            ("extended key usage", _eku(cert)),
+            ("issuer", _safe(lambda: _name(cert.issuer))),
+            ("serial", _safe(lambda: f"{cert.serial_number:#x}")),
+            ("valid", _safe(lambda: f"{_time(cert.not_valid_before_utc)} .. "
+                                    f"{_time(cert.not_valid_after_utc)}")),
+            ("key", _safe(lambda: _key_description(cert))),
+            ("email", _safe(lambda: ", ".join(certificate_emails(cert)) or "-")),
+            ("extended key usage", _safe(lambda: _eku(cert))),
         ),
     )
 
@@ -169,10 +188,11 @@ def _signed_node(info: SignedDataInfo) -> Node:
         signers.append(
             Node(
                 "signer",
-                ", ".join(certificate_emails(cert)) if cert else check.identifier,
+                _safe(partial(_emails_text, cert)) if cert else check.identifier,
                 (
                     ("identifier", check.identifier),
-                    ("subject", _name(cert.subject) if cert else "(certificate not in message)"),
+                    ("subject", _safe(partial(_subject_text, cert)) if cert
+                     else "(certificate not in message)"),
                     ("digest", check.digest_algorithm),
                     ("signature", check.signature_algorithm),
                     ("signing time", _time(check.signing_time)),
@@ -266,6 +286,15 @@ def _entity_node(data: bytes, identity: Identity | None, depth: int) -> Node:
 
 
 def _part_node(part: Message, identity: Identity | None, depth: int, count: list[int]) -> Node:
+    try:
+        return _part_node_unsafe(part, identity, depth, count)
+    except MESSAGE_FAILURES as exc:  # the email package on damaged headers or bodies
+        return Node("error", f"unreadable MIME part: {exc}"[:TEXT_LIMIT])
+
+
+def _part_node_unsafe(
+    part: Message, identity: Identity | None, depth: int, count: list[int]
+) -> Node:
     count[0] += 1
     ctype = part.get_content_type()
     params = [(k, v) for k, v in part.get_params(header="content-type", failobj=[])[1:]]

@@ -193,7 +193,7 @@ def certificate_emails(cert: CertificateLike) -> tuple[str, ...]:
     try:
         san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         found.extend(san.get_values_for_type(x509.RFC822Name))
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         pass
     try:
         for attr in c.subject.get_attributes_for_oid(x509.NameOID.EMAIL_ADDRESS):

@@ -176,3 +176,32 @@ def test_mutated_messages_give_a_result_or_parse_error(detached, opaque, trust, 
     if mutated != wire and result.valid:
         # a change in a part nobody signs (outer headers, preamble, base64 line breaks) is fine
         assert result.content is not None
+
+
+@pytest.fixture(scope="module")
+def sealed(pki) -> bytes:
+    recipients = [pki["bob"].certificate, pki["carol"].certificate]
+    return smime.encrypt(smime.sign(PLAIN, pki["alice"].identity), recipients).as_bytes()
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_encrypted_messages_fail_cleanly(pki, trust, sealed, detached, data):
+    """decrypt, unwrap and inspect raise only smime.errors on damaged input (found by fuzzing:
+    malformed certificate extensions, damaged headers)."""
+    wire = data.draw(st.sampled_from([sealed, detached]))
+    mutated = bytearray(wire)
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[pos] ^= data.draw(st.integers(1, 255))
+    for operation in (
+        lambda: smime.decrypt(bytes(mutated), pki["bob"].identity),
+        lambda: smime.unwrap(bytes(mutated), identity=pki["bob"].identity, trust=trust),
+        lambda: smime.inspect(bytes(mutated), identity=pki["bob"].identity),
+    ):
+        try:
+            operation()
+        except SMIMEError:
+            pass

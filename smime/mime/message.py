@@ -35,7 +35,7 @@ __all__ = [
 
 _HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 #: What the ``email`` package raises on input it cannot cope with (its own bugs included).
-_EMAIL_FAILURES = (
+MESSAGE_FAILURES = (
     IndexError,
     KeyError,
     ValueError,
@@ -79,7 +79,7 @@ def reading(what: str) -> Iterator[None]:
         raise ParseError(
             f"malformed {what}: MIME parts nested deeper than {MAX_DEPTH} levels"
         ) from None
-    except _EMAIL_FAILURES as exc:
+    except MESSAGE_FAILURES as exc:
         raise ParseError(f"malformed {what}: {exc}") from exc
 
 

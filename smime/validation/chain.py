@@ -208,7 +208,7 @@ def validate_certificate(
         if hit is not None:
             return dataclasses.replace(hit, at=inputs.at)
     outcome = run_sync(lambda: _pyhanko(inputs))
-    return _finish(inputs, outcome, key)
+    return _finish_safely(inputs, outcome, key)
 
 
 async def validate_certificate_async(
@@ -233,7 +233,24 @@ async def validate_certificate_async(
         hit = _CACHE.get(key)
         if hit is not None:
             return dataclasses.replace(hit, at=inputs.at)
-    return _finish(inputs, await _pyhanko(inputs), key)
+    return _finish_safely(inputs, await _pyhanko(inputs), key)
+
+
+#: What cryptography raises for a certificate whose extensions cannot be read (found by
+#: fuzzing: duplicate extensions, malformed names). Such a chain fails closed.
+_MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+def _finish_safely(inputs: Any, outcome: Any, key: Any) -> ChainResult:
+    try:
+        return _finish(inputs, outcome, key)
+    except _MALFORMED as exc:
+        problem = Problem(
+            ProblemCode.INVALID_CHAIN,
+            f"a certificate in the chain is malformed and cannot be checked: {exc}",
+        )
+        return ChainResult(chain=(), trusted=False, problems=(problem,),
+                           revocation_checked=False, at=getattr(inputs, "at", None))
 
 
 # ----------------------------------------------------------------------------- work
