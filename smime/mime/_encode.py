@@ -94,15 +94,27 @@ def qp_decode(data: bytes) -> bytes:
     return binascii.a2b_qp(_QP_PADDING.sub(b"", crlf(data)))
 
 
+#: Raw bytes per block when encoding: 2,000 lines of 57 bytes, so the line list stays small.
+_B64_BLOCK = 57 * 2000
+
+
+def b64_blocks(data: bytes) -> list[bytes]:
+    """Base64 in 76-column CRLF lines, as a list of large blocks to join once with the rest
+    of a message (no second copy of a 100 MB body). One C call per block: about 1.5x faster
+    than ``base64.encodebytes``, which encodes line by line."""
+    view = memoryview(data)
+    blocks = []
+    for start in range(0, len(view), _B64_BLOCK):
+        encoded = binascii.b2a_base64(view[start : start + _B64_BLOCK], newline=False)
+        lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+        lines.append(b"")
+        blocks.append(b"\r\n".join(lines))
+    return blocks
+
+
 def b64_encode(data: bytes) -> bytes:
-    """Base64 in 76-column lines, each ended by CRLF (one C call, then one join: about
-    1.5x faster than ``base64.encodebytes``, which encodes line by line)."""
-    encoded = binascii.b2a_base64(data, newline=False)
-    if not encoded:
-        return b""
-    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
-    lines.append(b"")
-    return b"\r\n".join(lines)
+    """Base64 in 76-column lines, each ended by CRLF."""
+    return b"".join(b64_blocks(data))
 
 
 def b64_decode_lenient(data: bytes) -> bytes:

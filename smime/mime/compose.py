@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 from ..algorithms import digest_from_micalg
 from ..errors import InvalidOptionError, ParseError
-from ._encode import b64_encode
+from ._encode import b64_blocks, b64_encode
 from ._headers import fold_header, header_text
 from ._lazy import WireMessage
 from ._raw import check_raw_depth, read_entity, to_crlf
@@ -167,7 +167,7 @@ def build_pkcs7_mime(
         fold_header("Content-Disposition", f'attachment; filename="{name}"').encode("ascii"),
         fold_header("Content-Description", _DESCRIPTIONS[kind]).encode("ascii"),
         b"\r\n",
-        b64_encode(der),
+        *b64_blocks(der),
     ]
     return _finish(b"".join(chunks))
 
