@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 
 import pytest
@@ -201,7 +202,5 @@ def test_mutated_encrypted_messages_fail_cleanly(pki, trust, sealed, detached, d
         lambda: smime.unwrap(bytes(mutated), identity=pki["bob"].identity, trust=trust),
         lambda: smime.inspect(bytes(mutated), identity=pki["bob"].identity),
     ):
-        try:
+        with contextlib.suppress(SMIMEError):  # anything else fails the test
             operation()
-        except SMIMEError:
-            pass
