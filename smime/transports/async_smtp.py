@@ -24,7 +24,7 @@ from .base import (
     missing_extra,
     prepare,
 )
-from .smtp import check_options, mail_options, queue_id
+from .smtp import SMTPSettings, mail_options, queue_id
 
 if TYPE_CHECKING:
     import aiosmtplib
@@ -46,44 +46,14 @@ class _Stale(Exception):
     """A kept connection turned out to be closed before this message's MAIL command."""
 
 
-class AsyncSMTPTransport(AsyncBaseTransport):
+class AsyncSMTPTransport(SMTPSettings, AsyncBaseTransport):
     """Send through an SMTP server from asyncio code (``async with``, ``await send``)."""
 
     name = "smtp"
 
-    def __init__(
-        self,
-        host: str,
-        port: int | None = None,
-        *,
-        starttls: bool = True,
-        ssl: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 30,
-        ssl_context: _ssl.SSLContext | None = None,
-        local_hostname: str | None = None,
-    ) -> None:
-        check_options(host, starttls=starttls, ssl=ssl, username=username, password=password)
-        self.host = host
-        self.port = port if port is not None else (465 if ssl else 587)
-        self.starttls = starttls
-        self.ssl = ssl
-        self.username = username
-        self._password = password
-        self.timeout = timeout
-        self.ssl_context = ssl_context
-        self.local_hostname = local_hostname
+    def _setup(self) -> None:
         self._conn: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return (f"AsyncSMTPTransport(host={self.host!r}, port={self.port}, "
-                f"starttls={self.starttls}, ssl={self.ssl}, username={self.username!r})")
-
-    @property
-    def _where(self) -> str:
-        return f"SMTP server {self.host}:{self.port}"
 
     async def open(self) -> None:
         async with self._lock:

@@ -25,7 +25,7 @@ from .base import (
     prepare,
 )
 
-__all__ = ["SMTPTransport", "check_options", "mail_options", "queue_id"]
+__all__ = ["SMTPSettings", "SMTPTransport", "check_options", "mail_options", "queue_id"]
 
 _QUEUED = re.compile(r"queued as\s+<?([\w.@-]+)", re.IGNORECASE)
 _T = TypeVar("_T")
@@ -78,18 +78,9 @@ class _Stale(Exception):
     """A kept connection turned out to be closed before this message's MAIL command."""
 
 
-class SMTPTransport(BaseTransport):
-    """Send through an SMTP server (submission port 587 with STARTTLS by default).
-
-    ``ssl=True`` uses implicit TLS (port 465 by default) and ignores ``starttls``.
-    ``username`` turns on AUTH, which needs TLS unless the server is this machine.
-    ``ssl_context`` defaults to ``ssl.create_default_context()`` (verifying). Inside a
-    ``with`` block one connection serves every ``send`` and is re-opened if the server
-    dropped it while idle. A recipient the server refuses lands in ``SendResult.rejected``;
-    only when all are refused is it an error.
-    """
-
-    name = "smtp"
+class SMTPSettings:
+    """What the SMTP transport and its asyncio twin are told, checked once, shown without
+    the password."""
 
     def __init__(
         self,
@@ -114,16 +105,36 @@ class SMTPTransport(BaseTransport):
         self.timeout = timeout
         self.ssl_context = ssl_context
         self.local_hostname = local_hostname
-        self._conn: smtplib.SMTP | None = None
-        self._lock = threading.RLock()
+        self._setup()
+
+    def _setup(self) -> None:
+        """Where each twin makes its connection slot and lock."""
 
     def __repr__(self) -> str:
-        return (f"SMTPTransport(host={self.host!r}, port={self.port}, starttls={self.starttls}, "
-                f"ssl={self.ssl}, username={self.username!r})")
+        return (f"{type(self).__name__}(host={self.host!r}, port={self.port}, "
+                f"starttls={self.starttls}, ssl={self.ssl}, username={self.username!r})")
 
     @property
     def _where(self) -> str:
         return f"SMTP server {self.host}:{self.port}"
+
+
+class SMTPTransport(SMTPSettings, BaseTransport):
+    """Send through an SMTP server (submission port 587 with STARTTLS by default).
+
+    ``ssl=True`` uses implicit TLS (port 465 by default) and ignores ``starttls``.
+    ``username`` turns on AUTH, which needs TLS unless the server is this machine.
+    ``ssl_context`` defaults to ``ssl.create_default_context()`` (verifying). Inside a
+    ``with`` block one connection serves every ``send`` and is re-opened if the server
+    dropped it while idle. A recipient the server refuses lands in ``SendResult.rejected``;
+    only when all are refused is it an error.
+    """
+
+    name = "smtp"
+
+    def _setup(self) -> None:
+        self._conn: smtplib.SMTP | None = None
+        self._lock = threading.RLock()
 
     def open(self) -> None:
         with self._lock:
