@@ -60,3 +60,10 @@ def test_fast_path_is_taken_for_plain_mail() -> None:
                                   ("Subject", "hi"))
     assert canonical._prepare_simple(raw.replace(b"Hello.", b"Gr\xc3\xbc\xc3\x9fe")) is None
     assert canonical._prepare_simple(raw.replace(b"Hello.", b"From here")) is None
+
+
+def test_repeated_content_headers_take_the_general_path() -> None:
+    """Found by the property test: which of two transfer encodings counts is the parser's call."""
+    raw = (b"From: 0\r\nContent-Transfer-Encoding: 8bit\r\nContent-Type: text/plain\r\n"
+           b"Content-Transfer-Encoding: 7bit\r\n\r\n")
+    assert canonical._prepare_simple(raw) is None

@@ -46,14 +46,6 @@ REVOCATION_MODES = ("soft-fail", "hard-fail", "off")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 
 
-def _raw(message: MessageInput) -> bytes:
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        return bytes(message)
-    if isinstance(message, str):
-        return message.encode("utf-8", "surrogateescape")
-    return mime.message_bytes(message)
-
-
 def _as_bytes(items: Iterable[bytes | str] | None) -> list[bytes]:
     out: list[bytes] = []
     for item in items or ():
@@ -314,7 +306,7 @@ def verify(
     CRLs and OCSP responses named in the certificates.
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
-    part = mime.find_smime_part(_raw(message))
+    part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None:
         raise ParseError("not an S/MIME signed message: no multipart/signed or signed-data part")
     return _verify_part(part, part.outer_headers, checks)[0]
@@ -327,7 +319,7 @@ def decrypt(message: MessageInput, identity: Identity) -> DecryptedMessage:
     The result's ``decryption.authenticated`` is False for CBC content: unless it is also
     signed, it may have been altered (EFAIL).
     """
-    part = mime.find_smime_part(_raw(message))
+    part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
     return _decrypt_part(part, part.outer_headers, identity)[0]
@@ -403,7 +395,7 @@ def unwrap(
     check ``result.valid``. Each layer works on the exact bytes the one outside it held.
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
-    raw = _raw(message)
+    raw = mime.input_bytes(message)
     current: EmailMessage = mime.to_message(raw)
     headers: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []

@@ -13,7 +13,7 @@ from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
 from .canonical import PreparedEntity, prepare_entity
 from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
-from .message import message_bytes, to_message
+from .message import input_bytes, message_bytes, to_message
 from .parse import SMIMEPart, find_smime_part
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "build_multipart_signed",
     "build_pkcs7_mime",
     "find_smime_part",
+    "input_bytes",
     "message_bytes",
     "parse_inner",
     "prepare_entity",

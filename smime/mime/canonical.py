@@ -354,6 +354,7 @@ def _prepare_simple(data: bytes) -> PreparedEntity | None:
         or content_type.startswith(("multipart/", "message/"))
         or (cte or "") not in _SIMPLE_CTE
         or sum(1 for n, _ in fields if n.lower() == "content-type") != 1
+        or sum(1 for n, _ in fields if n.lower() == "content-transfer-encoding") > 1
     ):
         return None
     content.append(b"\r\n")

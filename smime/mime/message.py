@@ -159,6 +159,20 @@ def _flatten_policy(policy: Policy) -> Policy:
     return _FaithfulCompat32(linesep="\r\n", cte_type="8bit", mangle_from_=False)
 
 
+def input_bytes(message: bytes | bytearray | memoryview | str | Message) -> bytes:
+    """What the caller handed over, as bytes: bytes as they are, text as UTF-8, a message
+    flattened faithfully (:func:`message_bytes`)."""
+    if isinstance(message, Message):
+        return message_bytes(message)
+    if isinstance(message, str):
+        return message.encode("utf-8", "surrogateescape")
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message)
+    raise ParseError(
+        f"a message must be bytes, str or email.message.Message, not {type(message).__name__}"
+    )
+
+
 def message_bytes(msg: Message) -> bytes:
     """The message as wire bytes: CRLF, source headers not refolded, 8-bit kept as it was."""
     if not isinstance(msg, Message):

@@ -17,7 +17,7 @@ from ._encode import qp_decode
 from ._headers import header_text
 from ._policy import MAX_DEPTH
 from ._raw import RawEntity, read_entity, split_multipart, to_crlf
-from .message import check_is_message, message_bytes, reading, to_message
+from .message import check_is_message, input_bytes, reading, to_message
 
 __all__ = ["SMIMEPart", "find_smime_part"]
 
@@ -213,16 +213,7 @@ def find_smime_part(message: bytes | bytearray | memoryview | str | Message) -> 
     nesting deeper than :data:`MAX_DEPTH`. ``outer_headers`` are always those of the
     whole message (From, To, Subject, ...), wherever the part was found.
     """
-    if isinstance(message, Message):
-        data = message_bytes(message)
-    elif isinstance(message, str):
-        data = message.encode("utf-8", "surrogateescape")
-    elif isinstance(message, (bytes, bytearray, memoryview)):
-        data = bytes(message)
-    else:
-        raise TypeError(
-            f"expected bytes, str or email.message.Message, not {type(message).__name__}"
-        )
+    data = input_bytes(message)
     with reading("message"):
         return _search(data)
 

@@ -15,7 +15,7 @@ from email.message import Message
 from typing import NamedTuple, TypeAlias
 
 from ..errors import ParseError
-from ..mime import message_bytes
+from ..mime import input_bytes
 
 __all__ = ["Envelope", "MessageInput", "Prepared", "RecipientsInput", "envelope", "prepare"]
 
@@ -38,16 +38,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 def wire_bytes(message: MessageInput) -> bytes:
     """The message as bytes with CRLF line ends only, ending in CRLF (nothing else changed)."""
-    if isinstance(message, Message):
-        data = message_bytes(message)
-    elif isinstance(message, str):
-        data = message.encode("utf-8", "surrogateescape")
-    elif isinstance(message, (bytes, bytearray, memoryview)):
-        data = bytes(message)
-    else:
-        raise ParseError(
-            f"a message must be bytes, str or email.message.Message, not {type(message).__name__}"
-        )
+    data = input_bytes(message)
     crlf = data.count(b"\r\n")
     if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
         data = _EOL.sub(b"\r\n", data)
