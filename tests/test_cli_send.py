@@ -113,3 +113,25 @@ def test_send_usage_errors_exit_2(
 ])
 def test_host_and_port(value: str, expected: tuple[str, int]) -> None:
     assert host_and_port(value, 587) == expected
+
+
+def test_send_sparkpost_posts_the_exact_message(signed: bytes, tmp_path: Path) -> None:
+    """Against a local server answering like SparkPost's API: the message goes out as
+    content.email_rfc822 unchanged, with tracking off and the key from the environment."""
+    from transport_servers import SparkPostAPI
+
+    with SparkPostAPI() as api:
+        proc = run("send", "--sparkpost", "--sparkpost-url", api.url, stdin=signed,
+                   env={"SPARKPOST_API_KEY": api.api_key})
+        assert "bob@example.com" in proc.stdout.decode()
+        (request,) = api.requests
+        body = request.json()
+        assert body["content"]["email_rfc822"].encode() == signed
+        assert body["options"]["open_tracking"] is False
+        assert body["options"]["click_tracking"] is False
+        assert [r["address"]["email"] for r in body["recipients"]] == ["bob@example.com"]
+        assert request.headers["Authorization"] == api.api_key
+        refused = run("send", "--sparkpost", "--sparkpost-url", api.url, stdin=signed,
+                      env={"SPARKPOST_API_KEY": "wrong"}, status=2)
+        expect_error(refused, "401")
+        assert "wrong" not in refused.stderr.decode()

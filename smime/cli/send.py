@@ -55,14 +55,16 @@ def _transport(args: argparse.Namespace) -> Any:
         key = os.environ.get("SPARKPOST_API_KEY")
         if not key:
             raise CLIError("--sparkpost needs the API key in the SPARKPOST_API_KEY variable")
-        return transports.SparkPostTransport(key, eu=args.eu, timeout=args.timeout)
+        return transports.SparkPostTransport(
+            key, base_url=args.sparkpost_url, eu=args.eu, timeout=args.timeout
+        )
     return transports.FileTransport(args.file, format=args.format)
 
 
 def run_send(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
-    if args.eu and not args.sparkpost:
-        raise CLIError("--eu goes with --sparkpost")
+    if (args.eu or args.sparkpost_url) and not args.sparkpost:
+        raise CLIError("--eu and --sparkpost-url go with --sparkpost")
     transport = _transport(args)
     data = read_input(args.input, progress)
     progress.step("sending", len(data))
@@ -102,6 +104,8 @@ def register(sub: Subparsers) -> None:
     smtp.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                       help="network timeout (default: 30)")
     p.add_argument("--eu", action="store_true", help="SparkPost's EU region")
+    p.add_argument("--sparkpost-url", metavar="URL",
+                   help="SparkPost API base URL (default: the US API, or the EU one with --eu)")
     p.add_argument("--format", default="eml", choices=("eml", "mbox", "maildir"),
                    help="with --file (default: eml, one file per message in a folder)")
     p.add_argument("--from", dest="sender", metavar="ADDR",
