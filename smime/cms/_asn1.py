@@ -108,8 +108,12 @@ def parsed(value: Any, what: str) -> Any:
     return value
 
 
-def load_content_info(data: bytes) -> asn1_cms.ContentInfo:
-    """Parse a DER/BER ContentInfo completely, or raise ParseError."""
+def load_content_info(data: bytes, *, deep: bool = True) -> asn1_cms.ContentInfo:
+    """Parse a DER/BER ContentInfo completely, or raise ParseError.
+
+    ``deep=False`` checks only the element framing (lengths, depth) and leaves values to be
+    parsed where they are read, for callers that map every read's errors themselves.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ParseError(f"expected DER bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -119,7 +123,7 @@ def load_content_info(data: bytes) -> asn1_cms.ContentInfo:
         info["content_type"].native  # noqa: B018
     except Exception as exc:
         raise ParseError(f"malformed CMS ContentInfo: {exc}") from None
-    return parsed(info, "CMS ContentInfo")
+    return parsed(info, "CMS ContentInfo") if deep else info
 
 
 def content_type_of(data: bytes) -> str:

