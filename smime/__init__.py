@@ -2,7 +2,7 @@
 
 Sign, encrypt, decrypt and verify email (RFC 8551 on CMS, RFC 5652) so that Outlook,
 Thunderbird, Apple Mail, OpenSSL, gpgsm and NSS open it, and send it through pluggable
-transports. See https://smime-sdk.readthedocs.io/ for guides.
+transports. The guides live in ``docs/`` (``mkdocs serve``).
 """
 
 from . import errors
