@@ -217,3 +217,31 @@ def test_openssl_decrypts_and_verifies_our_signed_then_encrypted(pki, openssl, t
         "smimesign",
     ).stdout
     assert b"Balance: 1,234.56 EUR" in out
+
+
+def test_openssl_verifies_a_signed_message_with_attachments(pki, openssl, trust, tmp_path):
+    """A typical application mail: text, HTML alternative and a binary PDF-like attachment,
+    built with the email package, 8-bit text included."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "alice@example.com"
+    msg["To"] = "bob@example.com"
+    msg["Subject"] = "Kontoauszug für November"
+    msg.set_content("Grüße,\nanbei der Auszug.\nFrom the bank\n")
+    msg.add_alternative("<p>Grüße, anbei der <b>Auszug</b>.</p>", subtype="html")
+    msg.add_attachment(bytes(range(256)) * 40, maintype="application", subtype="pdf",
+                       filename="auszug.pdf")
+    signed = smime.sign(msg, pki["alice"].identity)
+    wire = signed.as_bytes()
+    assert wire.isascii()
+    path = tmp_path / "signed.eml"
+    path.write_bytes(wire)
+    out = run(openssl, "cms", "-verify", "-in", path, "-CAfile", pki.root_path,
+              "-purpose", "smimesign").stdout
+    assert b"auszug.pdf" in out
+    result = smime.verify(wire, trust=trust)
+    assert result.valid, result.summary()
+    attachment = next(result.content.iter_attachments())
+    assert attachment.get_content() == bytes(range(256)) * 40
+    assert "Grüße" in result.content.get_body(("plain",)).get_content()
