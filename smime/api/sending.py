@@ -29,6 +29,8 @@ def _entity_input(message: MessageInput) -> bytes | str | Message:
     """What prepare_entity takes; bytes stay bytes, so plain mail skips the email parser."""
     if isinstance(message, (bytearray, memoryview)):
         return bytes(message)
+    if isinstance(message, mime.WireMessage) and not message.parsed:
+        return message.as_bytes()  # what we built: its bytes, without parsing it
     return message
 
 

@@ -19,6 +19,7 @@ from email.policy import Compat32, EmailPolicy, Policy
 from typing import Any
 
 from ..errors import ParseError, SMIMEError
+from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
 from ._raw import check_raw_depth
 
@@ -177,6 +178,8 @@ def message_bytes(msg: Message) -> bytes:
     """The message as wire bytes: CRLF, source headers not refolded, 8-bit kept as it was."""
     if not isinstance(msg, Message):
         raise TypeError(f"expected email.message.Message, not {type(msg).__name__}")
+    if isinstance(msg, WireMessage) and not msg.parsed:
+        return msg.as_bytes()  # the bytes it was built from, unparsed and unchanged
     buffer = io.BytesIO()
     policy = _flatten_policy(msg.policy)
     try:
