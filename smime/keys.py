@@ -219,9 +219,7 @@ def _public_bytes(key: object) -> bytes:
 def _key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
     try:
         return _public_bytes(key.public_key()) == _public_bytes(cert.public_key())
-    except (ValueError, TypeError, AttributeError, x509.UnsupportedGeneralNameType):
-        return False
-    except Exception:  # an unsupported public key algorithm in the certificate
+    except Exception:  # malformed or unsupported public key in the certificate
         return False
 
 

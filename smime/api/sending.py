@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage, Message
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -215,14 +216,15 @@ def load_certificates(source: Source | Sequence[object] | MessageInput) -> list[
         if not isinstance(source, (bytes, bytearray, memoryview)) and "-----BEGIN" not in str(
             source
         ):
-            from pathlib import Path
-
             try:
-                data = Path(source).read_bytes()
+                data = Path(source).read_bytes()  # read once; the loader below takes the bytes
             except OSError:
-                data = source
-        if isinstance(data, (bytes, bytearray, memoryview)) and _is_mime(bytes(data)):
-            return _certificates_from_message(bytes(data))
+                data = source  # the loader names the file it cannot read
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data)
+            if _is_mime(data):
+                return _certificates_from_message(data)
+        return _load_certificate_files(data)
     if hasattr(source, "get_content_type"):
         return _certificates_from_message(source)  # type: ignore[arg-type]
     return _load_certificate_files(source)

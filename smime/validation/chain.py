@@ -202,11 +202,9 @@ def validate_certificate(
     """
     inputs = _prepare(cert, trust, intermediates, at, crls, ocsp_responses, revocation,
                       fetch, policy, timeout)
-    key = _cache_key(inputs) if use_cache else None
-    if key is not None:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            return dataclasses.replace(hit, at=inputs.at)
+    key, hit = _lookup(inputs, use_cache)
+    if hit is not None:
+        return hit
     outcome = run_sync(lambda: _pyhanko(inputs))
     return _finish_safely(inputs, outcome, key)
 
@@ -228,12 +226,17 @@ async def validate_certificate_async(
     """:func:`validate_certificate` for async code: awaits instead of blocking the loop."""
     inputs = _prepare(cert, trust, intermediates, at, crls, ocsp_responses, revocation,
                       fetch, policy, timeout)
-    key = _cache_key(inputs) if use_cache else None
-    if key is not None:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            return dataclasses.replace(hit, at=inputs.at)
+    key, hit = _lookup(inputs, use_cache)
+    if hit is not None:
+        return hit
     return _finish_safely(inputs, await _pyhanko(inputs), key)
+
+
+def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
+    """The cache key for these inputs (None when not caching) and a cached result, if any."""
+    key = _cache_key(inputs) if use_cache else None
+    hit = _CACHE.get(key) if key is not None else None
+    return key, (dataclasses.replace(hit, at=inputs.at) if hit is not None else None)
 
 
 #: What cryptography raises for a certificate whose extensions cannot be read (found by
