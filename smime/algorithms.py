@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 
-from .errors import InvalidOptionError, UnsupportedError
+from .errors import InvalidOptionError
 
 __all__ = [
     "CIPHERS",
@@ -24,9 +24,7 @@ __all__ = [
     "Cipher",
     "Digest",
     "check_option",
-    "cipher_by_asn1_name",
     "digest",
-    "digest_by_asn1_name",
     "digest_from_micalg",
 ]
 
@@ -75,13 +73,6 @@ def digest(name: str) -> Digest:
     return DIGESTS[name]
 
 
-def digest_by_asn1_name(asn1_name: str) -> Digest:
-    for d in DIGESTS.values():
-        if d.asn1_name == asn1_name or d.oid == asn1_name:
-            return d
-    raise UnsupportedError(f"unsupported digest algorithm {asn1_name}")
-
-
 def digest_from_micalg(micalg: str) -> Digest | None:
     """Read a ``micalg`` parameter in any case and in old spellings (``sha1``, ``sha256``)."""
     value = micalg.strip().strip('"').lower().split(",")[0].strip()
@@ -121,13 +112,6 @@ CIPHERS: dict[str, Cipher] = {
 WRITABLE_CIPHERS = ("aes-128-cbc", "aes-192-cbc", "aes-256-cbc", "aes-128-gcm", "aes-256-gcm")
 #: What we advertise in SMIMECapabilities, strongest first (RFC 8551 §2.5.2).
 ADVERTISED_CIPHERS = ("aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc")
-
-
-def cipher_by_asn1_name(asn1_name: str) -> Cipher:
-    for c in CIPHERS.values():
-        if c.asn1_name == asn1_name or c.oid == asn1_name:
-            return c
-    raise UnsupportedError(f"unsupported content-encryption algorithm {asn1_name}")
 
 
 KEY_TRANSPORTS = ("rsa-oaep", "rsa-pkcs1v15")

@@ -18,7 +18,6 @@ from .chain import (
 from .policy import (
     DEFAULT_POLICY,
     VerificationPolicy,
-    check_digest,
     validation_times,
 )
 from .revocation import RevocationStatus, check_revocation
@@ -33,7 +32,6 @@ __all__ = [
     "RevocationStatus",
     "TrustStore",
     "VerificationPolicy",
-    "check_digest",
     "check_key_usage",
     "check_revocation",
     "check_sender",

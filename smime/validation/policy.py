@@ -20,14 +20,12 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from ..algorithms import WEAK_DIGESTS, check_option
-from ..problems import Problem, ProblemCode
+from ..algorithms import check_option
 
 __all__ = [
     "DEFAULT_POLICY",
     "VALIDATE_AT",
     "VerificationPolicy",
-    "check_digest",
     "validation_times",
 ]
 
@@ -82,14 +80,3 @@ def validation_times(
     if policy.validate_at == "signing_time" or claimed == current:
         return (claimed,)
     return (claimed, current)
-
-
-def check_digest(name: str, policy: VerificationPolicy = DEFAULT_POLICY) -> Problem | None:
-    """A WEAK_ALGORITHM problem for a SHA-1/MD5 message digest unless the policy allows it."""
-    if name.lower() in WEAK_DIGESTS and not policy.allow_weak_algorithms:
-        return Problem(
-            ProblemCode.WEAK_ALGORITHM,
-            f"the signature uses the weak digest {name.upper()}, which can be forged; "
-            "allow_weak_algorithms=True accepts it for old mail",
-        )
-    return None
