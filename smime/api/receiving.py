@@ -11,7 +11,6 @@ from email.utils import getaddresses
 from cryptography import x509
 
 from .. import mime
-from ..algorithms import check_option
 from ..cms import _asn1
 from ..cms.certs import read_certs_only
 from ..cms.compressed import decompress_data
@@ -19,6 +18,7 @@ from ..cms.enveloped import decrypt_enveloped_data
 from ..cms.signed import SignedDataInfo, SignerCheck, verify_signed_data
 from ..errors import DecryptionError, ParseError
 from ..keys import Identity, certificate_emails
+from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
 from ..results import (
     DecryptedMessage,
@@ -42,7 +42,6 @@ from ._input import MessageInput
 __all__ = ["decrypt", "unwrap", "verify"]
 
 MAX_LAYERS = 16
-REVOCATION_MODES = ("soft-fail", "hard-fail", "off")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 
 
@@ -90,7 +89,7 @@ def _signer_result(
     crls: list[bytes],
     ocsp_responses: list[bytes],
     at: dt.datetime | None,
-    revocation: str,
+    revocation: RevocationMode,
     fetch: bool,
     policy: VerificationPolicy,
 ) -> SignerResult:
@@ -174,7 +173,7 @@ class _Checks:
     crls: list[bytes]
     ocsp_responses: list[bytes]
     at: dt.datetime | None
-    revocation: str
+    revocation: RevocationMode
     fetch: bool
     policy: VerificationPolicy
 
@@ -184,7 +183,7 @@ def _checks(
     crls: Iterable[bytes | str] | None,
     ocsp_responses: Iterable[bytes] | None,
     at: dt.datetime | None,
-    revocation: str,
+    revocation: RevocationMode,
     fetch: bool,
     policy: VerificationPolicy | None,
 ) -> _Checks:
@@ -291,7 +290,7 @@ def verify(
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,
-    revocation: str = "soft-fail",
+    revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
 ) -> VerificationResult:
@@ -383,7 +382,7 @@ def unwrap(
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,
-    revocation: str = "soft-fail",
+    revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
 ) -> UnwrapResult:

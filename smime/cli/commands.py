@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 import smime
+from smime import options
 
 from ._io import (
     STDIO,
@@ -31,10 +32,6 @@ from .progress import Progress
 __all__ = ["register"]
 
 Subparsers = Any  # argparse's _SubParsersAction is private
-DIGESTS = ("sha256", "sha384", "sha512")
-CIPHERS = ("auto", "aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc")
-KEY_TRANSPORTS = ("auto", "rsa-oaep", "rsa-pkcs1v15")
-REVOCATION = ("soft-fail", "hard-fail", "off")
 NAME_OVERRIDES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
 UNAUTHENTICATED_WARNING = (
     "smime: warning: the content was encrypted with {cipher}, which does not detect "
@@ -276,7 +273,7 @@ def register(sub: Subparsers) -> None:
                    help="extra chain certificates to include (repeatable)")
     p.add_argument("--opaque", action="store_true",
                    help="opaque signed-data (application/pkcs7-mime) instead of multipart/signed")
-    p.add_argument("--digest", default="sha256", choices=DIGESTS, help="default: sha256")
+    p.add_argument("--digest", default="sha256", choices=options.DIGESTS, help="default: sha256")
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS signatures (RSA keys only)")
     add_input(p)
     add_output(p, "the signed message")
@@ -288,10 +285,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--recipient", action="append", required=True, metavar="CERT",
                    help="a certificate file (PEM, DER, .p7c), or an address looked up in "
                    "--store (repeatable)")
-    p.add_argument("--cipher", default="auto", choices=CIPHERS,
+    p.add_argument("--cipher", default="auto", choices=options.CIPHER_CHOICES,
                    help="default: auto (AES-256-GCM when every recipient announced it, else "
                    "AES-256-CBC)")
-    p.add_argument("--key-transport", default="auto", choices=KEY_TRANSPORTS,
+    p.add_argument("--key-transport", default="auto", choices=options.KEY_TRANSPORT_CHOICES,
                    help="RSA key transport (default: auto)")
     p.add_argument("--store", metavar="DB", help="a certificate store (see smime certs)")
     add_input(p)
@@ -314,7 +311,7 @@ def register(sub: Subparsers) -> None:
                    "(repeatable)")
     p.add_argument("--crl", action="append", default=[], metavar="CRL",
                    help="a CRL file (PEM or DER) to check revocation against (repeatable)")
-    p.add_argument("--revocation", default="soft-fail", choices=REVOCATION,
+    p.add_argument("--revocation", default="soft-fail", choices=options.REVOCATION_MODES,
                    help="hard-fail: unknown revocation status is a problem (default: soft-fail)")
     p.add_argument("--fetch", action="store_true",
                    help="download CRLs and OCSP answers the certificates point to")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from ..algorithms import check_option
+from ..options import VALIDATE_AT, ValidateAt, check_option
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -29,7 +29,6 @@ __all__ = [
     "validation_times",
 ]
 
-VALIDATE_AT = ("signing_time", "now", "both")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class VerificationPolicy:
     check_key_usage: bool = True  # keyUsage must allow digitalSignature or nonRepudiation
     require_email_protection_eku: bool = True  # an EKU extension must allow emailProtection
     require_sender_match: bool = True  # From/Sender must be named in the certificate
-    validate_at: str = "signing_time"  # "signing_time" | "now" | "both"
+    validate_at: ValidateAt = "signing_time"
     allow_weak_algorithms: bool = True  # accept SHA-1 & co. for old mail; the API reports
     # them as warnings. False makes every weak algorithm a WEAK_ALGORITHM problem.
 

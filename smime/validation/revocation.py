@@ -25,8 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from ..algorithms import check_option
 from ..errors import ParseError
+from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ._common import RevocationStatus, utc
 from ._crl import CrlContext, LoadedCrl, check_crls, load_crl
 from ._ocsp import LoadedOcsp, check_ocsp, load_ocsp
@@ -43,7 +43,6 @@ __all__ = [
     "ocsp_der",
 ]
 
-REVOCATION_MODES = ("off", "soft-fail", "hard-fail")
 CrlLike: TypeAlias = "bytes | bytearray | memoryview | str | x509.CertificateRevocationList"
 OcspLike: TypeAlias = "bytes | bytearray | memoryview | ocsp.OCSPResponse"
 
@@ -142,5 +141,5 @@ def check_revocation(
     return tuple(statuses)
 
 
-def check_mode(mode: str) -> str:
+def check_mode(mode: str) -> RevocationMode:
     return check_option("revocation", mode, REVOCATION_MODES)
