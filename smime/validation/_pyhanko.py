@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.errors import (
     InsufficientRevinfoError,
     PathValidationError,
 )
+from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import (
     NO_REVOCATION,
     AcceptAllAlgorithms,
