@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from smime.errors import CertificateError
 from smime.keys import load_certificates
 from smime.testing import TestPKI as PKI
 from smime.testing import generate_key, issue_certificate
-from smime.validation import CertificateStore, TrustStore, ValidationContext
+from smime.validation import CertificateStore, HarvestReason, TrustStore, ValidationContext
+from smime.validation.store import MAX_PREFERENCE_CANDIDATES
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
@@ -182,6 +184,85 @@ def test_preference_objects_that_match_themselves_or_carry_der(
     absent = DerPreference(enc.issuer.public_bytes(), enc.serial_number + 1)
     store.harvest(signed_by(pki, frank, encryption_key_preference=absent, certificates=(enc,)))
     assert store.certificates("frank@example.com") == (frank,)
+
+
+def _look_alike(real: x509.Certificate, *, ski: bool = True) -> x509.Certificate:
+    """``real``'s names, serial, dates and extensions (its key identifier too, if ``ski``)
+    on an attacker's key, signed by that key: what anyone relaying mail can add."""
+    key = generate_key("rsa-2048")
+    builder = (
+        x509.CertificateBuilder().subject_name(real.subject).issuer_name(real.issuer)
+        .public_key(key.public_key()).serial_number(real.serial_number)
+        .not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+    )
+    for ext in real.extensions:
+        if ski or not isinstance(ext.value, x509.SubjectKeyIdentifier):
+            builder = builder.add_extension(ext.value, ext.critical)
+    return builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
+
+
+def test_look_alike_by_subject_key_identifier_is_refused(
+    store: CertificateStore, pki: PKI
+) -> None:
+    dave = pki["dave"].certificate
+    enc = issue_certificate(pki.intermediate, "dave@example.com", key_type="rsa-2048",
+                            key_usage=["key_encipherment"]).certificate
+    fake = _look_alike(enc)
+    ski = enc.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    harvested = store.harvest(signed_by(pki, dave, certificates=(fake, enc),
+                                        encryption_key_preference=Preference(
+                                            subject_key_identifier=ski)))
+    assert store.find("dave@example.com") == enc
+    assert fake not in store.certificates("dave@example.com")
+    assert [(r.certificate, r.reason) for r in harvested.rejected] == [
+        (fake, HarvestReason.UNTRUSTED)]
+    assert harvested == 2  # dave's signing certificate and the genuine encryption one
+
+
+def test_many_look_alikes_cost_a_bounded_amount_of_work(
+    store: CertificateStore, pki: PKI
+) -> None:
+    """Only so many candidates are validated; the genuine one behind them is then not
+    reached, and the preference falls back to the signer's own certificate."""
+    frank = pki["frank"].certificate
+    enc = issue_certificate(pki.intermediate, "frank@example.com",
+                            key_usage=["key_encipherment"]).certificate
+    fakes = tuple(_look_alike(enc) for _ in range(MAX_PREFERENCE_CANDIDATES + 2))
+    der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
+    harvested = store.harvest(signed_by(pki, frank, certificates=(*fakes, enc),
+                                        encryption_key_preference=der))
+    assert len(harvested.rejected) == MAX_PREFERENCE_CANDIDATES
+    assert store.certificates("frank@example.com") == (frank,)
+    assert store.find("frank@example.com") == frank
+
+
+def _duplicate_extension(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` with its first extension twice (and so a broken signature)."""
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    tbs = parsed["tbs_certificate"]
+    extensions = list(tbs["extensions"])
+    tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[0]])
+    return x509.load_der_x509_certificate(parsed.dump(force=True))
+
+
+def test_unreadable_candidate_is_refused_not_raised(store: CertificateStore, pki: PKI) -> None:
+    carol = pki["carol"].certificate
+    enc = issue_certificate(pki.intermediate, "carol@example.com",
+                            key_usage=["key_encipherment"]).certificate
+    broken = _duplicate_extension(enc)
+    der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
+    harvested = store.harvest(signed_by(pki, carol, certificates=(broken, enc),
+                                        encryption_key_preference=der))
+    assert [r.reason for r in harvested.rejected] == [HarvestReason.MALFORMED]
+    assert store.find("carol@example.com") == enc
+
+
+def test_signer_certificate_must_name_the_address(store: CertificateStore, pki: PKI) -> None:
+    """A result claiming addresses the certificate does not name stores nothing there."""
+    harvested = store.harvest(signed_by(pki, pki["bob"].certificate,
+                                        emails=("ceo@example.com",)))
+    assert [r.reason for r in harvested.rejected] == [HarvestReason.ADDRESS_MISMATCH]
+    assert store.emails() == ()
 
 
 def test_expired_certificate_is_not_returned(store: CertificateStore, pki: PKI) -> None:
