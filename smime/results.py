@@ -18,6 +18,7 @@ from cryptography import x509
 from .errors import VerificationError
 from .mime import WireMessage
 from .problems import Problem, ProblemCode
+from .validation import ValidationContext
 
 __all__ = [
     "DecryptedMessage",
@@ -90,6 +91,9 @@ class VerificationResult:
     """Which part the signature covers: ``""`` the whole message, else a part path like ``"2"``."""
     warnings: tuple[Problem, ...] = ()
     """Reported but not fatal under the policy (e.g. SHA-1 on old mail)."""
+    verified_with: ValidationContext | None = field(default=None, compare=False, repr=False)
+    """The trust and revocation settings it was verified with (``CertificateStore.harvest``
+    validates what it keeps against them)."""
 
     @property
     def valid(self) -> bool:

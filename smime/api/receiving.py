@@ -31,6 +31,7 @@ from ..results import (
 from ..validation import (
     DEFAULT_POLICY,
     TrustStore,
+    ValidationContext,
     VerificationPolicy,
     check_key_usage,
     check_sender,
@@ -271,6 +272,10 @@ def _verify_part(
         detached=part.kind == "multipart/signed",
         covers=part.path,
         warnings=tuple(warnings),
+        verified_with=ValidationContext(
+            checks.trust, (*checks.crls, *info.crls),
+            (*checks.ocsp_responses, *info.ocsp_responses), checks.revocation, checks.fetch,
+            checks.policy),
     )
     return result, inner
 
