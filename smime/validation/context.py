@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..options import RevocationMode
 from .policy import DEFAULT_POLICY, VerificationPolicy
 from .revocation import CrlLike, OcspLike
 from .trust import TrustStore
@@ -23,6 +24,6 @@ class ValidationContext:
     trust: TrustStore
     crls: tuple[CrlLike, ...] = ()
     ocsp_responses: tuple[OcspLike, ...] = ()
-    revocation: str = "soft-fail"
+    revocation: RevocationMode = "soft-fail"
     fetch: bool = False
     policy: VerificationPolicy = DEFAULT_POLICY
