@@ -33,6 +33,7 @@ class ProblemCode(str, enum.Enum):
     INVALID_CHAIN = "invalid_chain"
     SIGNING_TIME_INVALID = "signing_time_invalid"
     MALFORMED = "malformed"
+    UNAUTHENTICATED_CONTENT = "unauthenticated_content"  # unwrap: CBC, no valid signature inside
 
 
 @dataclass(frozen=True)

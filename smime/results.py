@@ -173,6 +173,9 @@ class UnwrapResult:
 
     content: EmailMessage
     layers: tuple[Layer, ...] = field(default_factory=tuple)
+    warnings: tuple[Problem, ...] = ()
+    """Reported, not refused: ``unauthenticated_content`` for an encrypted layer without
+    integrity (AES-CBC) that no valid signature inside covers (see ``require_authenticated``)."""
 
     @property
     def signed(self) -> bool:
@@ -193,3 +196,20 @@ class UnwrapResult:
         """Every signature layer is valid (False when there is none)."""
         checks = self.verifications
         return bool(checks) and all(c.valid for c in checks)
+
+    def summary(self) -> str:
+        """One line per layer, outermost first, then every warning: for a person."""
+        lines = []
+        for layer in self.layers:
+            where = f" (part {layer.path})" if layer.path else ""
+            result = layer.result
+            if isinstance(result, VerificationResult):
+                lines.append(f"signed{where}: {'VALID' if result.valid else 'NOT VALID'}")
+                lines.extend(f"  problem: {p}" for p in result.problems)
+            elif isinstance(result, DecryptionInfo):
+                protection = "authenticated" if result.authenticated else "NOT authenticated"
+                lines.append(f"encrypted{where}: {result.cipher}, {protection}")
+            else:
+                lines.append(f"{layer.kind}{where}")
+        lines.extend(f"warning: {p}" for p in self.warnings)
+        return "\n".join(lines) or "no S/MIME layers"

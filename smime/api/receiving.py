@@ -16,8 +16,9 @@ from ..cms.certs import read_certs_only
 from ..cms.compressed import decompress_data
 from ..cms.enveloped import decrypt_enveloped_data
 from ..cms.signed import SignedDataInfo, SignerCheck, verify_signed_data
-from ..errors import DecryptionError, ParseError
+from ..errors import DecryptionError, ParseError, SMIMEError
 from ..keys import Identity, certificate_emails
+from ..mime.message import check_is_message
 from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
 from ..results import (
@@ -316,21 +317,66 @@ def verify(
     return _verify_part(part, part.outer_headers, checks)[0]
 
 
-def decrypt(message: MessageInput, identity: Identity) -> DecryptedMessage:
+def decrypt(
+    message: MessageInput, identity: Identity, *, require_authenticated: bool = False
+) -> DecryptedMessage:
     """Decrypt an enveloped or authEnveloped message with ``identity``.
 
     Every key or integrity failure raises the same :class:`~smime.errors.DecryptionError`.
     The result's ``decryption.authenticated`` is False for CBC content: unless it is also
-    signed, it may have been altered (EFAIL).
+    signed, it may have been altered (EFAIL). ``require_authenticated=True`` refuses such
+    content (``DecryptionError``) unless the decrypted entity is, as a whole, an S/MIME
+    signed message whose signature matches it (trust is not judged here: verify it next);
+    every failure on CBC content then gives one message, so no padding oracle is left.
     """
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
-    return _decrypt_part(part, part.outer_headers, identity)[0]
+    return _decrypt_part(
+        part, part.outer_headers, identity, require_authenticated=require_authenticated
+    )[0]
+
+
+#: Why ``require_authenticated=True`` refused content: the same words for every cause
+#: (bad padding, wrong key, unsigned or tampered content), so they tell an attacker nothing.
+UNAUTHENTICATED_REFUSED = (
+    "decryption refused (require_authenticated=True): the content is encrypted without "
+    "integrity protection (enveloped-data, such as AES-CBC) and no {signature} inside the "
+    "encryption vouches for it, so it may have been altered on the way (EFAIL)"
+)
+
+
+def _refused(signature: str) -> DecryptionError:
+    return DecryptionError(UNAUTHENTICATED_REFUSED.format(signature=signature))
+
+
+def _signed_whole(content: bytes) -> bool:
+    """Whether ``content`` is, as a whole, a signed message whose signature matches it.
+
+    Checked with the certificates the signature carries; trust is not judged (``decrypt``
+    has no trust store). A tampered or forged plaintext fails here, whatever it looks like.
+    """
+    try:
+        part = mime.find_smime_part(content)
+        if part is None or part.der is None or part.path:
+            return False
+        if part.kind == "multipart/signed":
+            info = verify_signed_data(part.der, part.signed_content or b"")
+        elif _asn1.content_type_of(part.der) == "signed_data":
+            info = verify_signed_data(part.der)
+        else:
+            return False
+    except SMIMEError:
+        return False
+    return any(check.verified for check in info.signers)
 
 
 def _decrypt_part(
-    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], identity: Identity
+    part: mime.SMIMEPart,
+    headers: Sequence[tuple[str, str]],
+    identity: Identity,
+    *,
+    require_authenticated: bool = False,
 ) -> tuple[DecryptedMessage, bytes]:
     assert part.der is not None
     kind = _asn1.content_type_of(part.der)
@@ -338,7 +384,15 @@ def _decrypt_part(
         raise ParseError(
             f"not an encrypted message: the S/MIME part holds {kind.replace('_', '-')}"
         )
-    decrypted = decrypt_enveloped_data(part.der, identity)
+    refuse = require_authenticated and kind == "enveloped_data"
+    try:
+        decrypted = decrypt_enveloped_data(part.der, identity)
+    except DecryptionError:
+        if refuse:
+            raise _refused("intact signature") from None
+        raise
+    if refuse and not _signed_whole(decrypted.content):
+        raise _refused("intact signature")
     out = DecryptedMessage(mime.parse_inner(decrypted.content, headers).as_bytes())
     out.decryption = DecryptionInfo(
         cipher=decrypted.cipher,
@@ -390,6 +444,7 @@ def unwrap(
     revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
+    require_authenticated: bool = False,
 ) -> UnwrapResult:
     """Peel every S/MIME layer (decrypt, verify, decompress), as a mail client does on receipt.
 
@@ -397,25 +452,100 @@ def unwrap(
     layers need ``identity`` (else DecryptionError); signature layers are verified with
     ``trust`` and the other keywords of :func:`verify`, and recorded even when not valid:
     check ``result.valid``. Each layer works on the exact bytes the one outside it held.
+
+    An encrypted layer without integrity (AES-CBC) counts as authenticated only when a
+    signature layer inside it covers its whole content and is valid; otherwise the result
+    carries an ``unauthenticated_content`` warning, or, with ``require_authenticated=True``,
+    :class:`~smime.errors.DecryptionError` is raised (one message for every cause).
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
     raw = mime.input_bytes(message)
     current: EmailMessage = mime.to_message(raw)
     headers: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
-    for _ in range(MAX_LAYERS):
-        part = mime.find_smime_part(raw)
-        if part is None or part.der is None:
-            break
-        headers = _merged(headers, part.outer_headers)
-        peeled = _peel(part, headers, identity, checks)
-        if peeled is None:
-            break
-        layers.append(peeled.layer)
-        current = peeled.message
-        if peeled.layer.kind == "certs-only":
-            break
-        raw = peeled.inner
-    else:
-        raise ParseError(f"more than {MAX_LAYERS} nested S/MIME layers")
-    return UnwrapResult(content=current, layers=tuple(layers))
+    opened_unauthenticated = False
+    try:
+        for _ in range(MAX_LAYERS):
+            part = _inner_part(raw) if layers else mime.find_smime_part(raw)
+            if part is None or part.der is None:
+                break
+            headers = _merged(headers, part.outer_headers)
+            opened_unauthenticated = opened_unauthenticated or (
+                require_authenticated and identity is not None and _without_integrity(part)
+            )
+            peeled = _peel(part, headers, identity, checks)
+            if peeled is None:
+                break
+            layers.append(peeled.layer)
+            current = peeled.message
+            if peeled.layer.kind == "certs-only":
+                break
+            raw = peeled.inner
+        else:
+            raise ParseError(f"more than {MAX_LAYERS} nested S/MIME layers")
+    except SMIMEError:
+        # Whatever failed inside CBC content (padding, parsing, a signature) must look
+        # the same from outside, or the caller's errors become a padding oracle.
+        if require_authenticated and opened_unauthenticated:
+            raise _refused("valid signature") from None
+        raise
+    unvouched = _unvouched(layers)
+    if unvouched and require_authenticated:
+        raise _refused("valid signature")
+    warnings = tuple(_unauthenticated(layer) for layer in unvouched)
+    return UnwrapResult(content=current, layers=tuple(layers), warnings=warnings)
+
+
+def _inner_part(raw: bytes) -> mime.SMIMEPart | None:
+    """The S/MIME part of a layer's content; None when the content is not a MIME entity
+    (bare text, as some tools encrypt): then there is nothing further to peel."""
+    try:
+        check_is_message(raw)
+    except ParseError:
+        return None
+    return mime.find_smime_part(raw)
+
+
+def _without_integrity(part: mime.SMIMEPart) -> bool:
+    """An enveloped-data part: encrypted, if at all, without integrity (decided unopened)."""
+    return (
+        part.kind == "application/pkcs7-mime"
+        and part.der is not None
+        and _asn1.content_type_of(part.der) == "enveloped_data"
+    )
+
+
+def _unvouched(layers: Sequence[Layer]) -> list[Layer]:
+    """Encrypted layers without integrity that no valid signature inside covers whole.
+
+    A signature counts when it lies inside the encrypted layer and every layer between
+    (itself included) is the whole content of the one outside it: a signed part next to
+    unsigned ones in a multipart does not vouch for those.
+    """
+    out: list[Layer] = []
+    for i, layer in enumerate(layers):
+        info = layer.result
+        if not isinstance(info, DecryptionInfo) or info.authenticated:
+            continue
+        vouched = False
+        for inner in layers[i + 1 :]:
+            if inner.path:
+                break
+            if isinstance(inner.result, VerificationResult) and inner.result.valid:
+                vouched = True
+                break
+        if not vouched:
+            out.append(layer)
+    return out
+
+
+def _unauthenticated(layer: Layer) -> Problem:
+    assert isinstance(layer.result, DecryptionInfo)
+    where = f" (part {layer.path})" if layer.path else ""
+    return Problem(
+        ProblemCode.UNAUTHENTICATED_CONTENT,
+        f"the content was encrypted with {layer.result.cipher}{where}, which does not detect "
+        "tampering, and no valid signature inside the encryption covers it: it may have been "
+        "altered on the way (EFAIL), so do not render it as HTML, follow its links or act on "
+        "it (require_authenticated=True refuses such content)",
+    )

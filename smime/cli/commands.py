@@ -132,7 +132,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
     identity = load_identity(args)
     data = read_input(args.input, progress)
     progress.step("decrypting", len(data))
-    opened = smime.decrypt(data, identity)
+    opened = smime.decrypt(data, identity, require_authenticated=args.require_authenticated)
     write_output(args.output, opened.as_bytes(), progress, private=True)
     info = opened.decryption
     if not info.authenticated and not is_signed(opened):
@@ -298,6 +298,9 @@ def register(sub: Subparsers) -> None:
   smime decrypt --identity bob.p12 --password-file ~/.smime-pass sealed.eml -o opened.eml
 """, run_decrypt)
     add_identity_options(p)
+    p.add_argument("--require-authenticated", action="store_true",
+                   help="refuse content that may have been altered: encrypted without "
+                   "integrity (AES-CBC) and not a signed message whose signature matches it")
     add_input(p)
     add_output(p, "the decrypted message")
 
