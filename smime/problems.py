@@ -34,6 +34,8 @@ class ProblemCode(str, enum.Enum):
     SIGNING_TIME_INVALID = "signing_time_invalid"
     MALFORMED = "malformed"
     UNAUTHENTICATED_CONTENT = "unauthenticated_content"  # unwrap: CBC, no valid signature inside
+    HEADER_MISMATCH = "header_mismatch"
+    PARTIAL_SIGNATURE = "partial_signature"
 
 
 @dataclass(frozen=True)

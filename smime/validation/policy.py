@@ -38,10 +38,12 @@ class VerificationPolicy:
     require_trusted_chain: bool = True
     check_key_usage: bool = True  # keyUsage must allow digitalSignature or nonRepudiation
     require_email_protection_eku: bool = True  # an EKU extension must allow emailProtection
-    require_sender_match: bool = True  # From/Sender must be named in the certificate
+    require_sender_match: bool = True  # every From address must be named in the certificate
     validate_at: ValidateAt = "signing_time"
     allow_weak_algorithms: bool = True  # accept SHA-1 & co. for old mail; the API reports
     # them as warnings. False makes every weak algorithm a WEAK_ALGORITHM problem.
+    allow_sender_header: bool = False  # True: a signer named in Sender (sending on behalf of
+    # the From addresses, RFC 5322 §3.6.2) also binds; by default only From counts.
 
     def __post_init__(self) -> None:
         check_option("validate_at", self.validate_at, VALIDATE_AT)
