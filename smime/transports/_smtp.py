@@ -162,10 +162,10 @@ def fault(exc: BaseException, *, closed: type[BaseException],
     chain = list(_chain(exc))
     verify = next((e for e in chain if isinstance(e, _ssl.SSLCertVerificationError)), None)
     if verify is not None:
-        return Fault("tls-verify", str(verify.verify_message or verify), exc)
+        return Fault("tls-verify", str(getattr(verify, "verify_message", None) or verify), exc)
     tls = next((e for e in chain if isinstance(e, _ssl.SSLError)), None)
     if tls is not None:
-        return Fault("tls", str(tls.reason or tls), exc)
+        return Fault("tls", str(getattr(tls, "reason", None) or tls), exc)
     if any(isinstance(e, TimeoutError) for e in chain):
         return Fault("timeout", str(exc), exc)
     if isinstance(exc, closed):
@@ -235,7 +235,8 @@ def _ask(step: Step) -> Steps[Reply]:
 
 
 def _refused(what: str, reply: Reply) -> TransportError:
-    return TransportError(f"{what}: {reply}", code=reply.code, text=reply.text)
+    """``what`` the server did, followed by its reply."""
+    return TransportError(f"{what} {reply}", code=reply.code, text=reply.text)
 
 
 # --- the conversation ---------------------------------------------------------------------
@@ -360,7 +361,7 @@ class SMTPCore:
                     )
                 reply = yield from _ask(StartTLS())
                 if reply.code != 220:
-                    raise _refused(f"{self._where} refused STARTTLS", reply)
+                    raise _refused(f"{self._where} refused STARTTLS:", reply)
                 yield from self._hello()
             if self.username is not None:
                 yield from self._login(self.username)
@@ -383,7 +384,7 @@ class SMTPCore:
             raise TransportError(f"{self._where} does not offer AUTH, which username=... needs")
         reply = yield from _ask(Login(username, self._password or ""))
         if not 200 <= reply.code < 300:
-            raise _refused(f"{self._where} refused the login of {username!r}", reply)
+            raise _refused(f"{self._where} refused the login of {username!r}:", reply)
 
     def _send(self, prepared: Prepared, alive: bool) -> Steps[SendResult]:
         if not alive:
@@ -409,7 +410,7 @@ class SMTPCore:
             raise _Stale
         if reply.code != 250:
             yield from self._reset()
-            raise _refused(f"{self._where} refused the sender {env.sender!r}", reply)
+            raise _refused(f"{self._where} refused the sender {env.sender!r}:", reply)
         rejected: dict[str, tuple[int, str]] = {}
         for rcpt in env.recipients:
             reply = yield from _ask(Command(f"RCPT TO:<{rcpt}>".encode(encoding)))
@@ -424,7 +425,7 @@ class SMTPCore:
         reply = yield from self._data(env.data)
         if reply.code != 250:
             yield from self._reset()
-            raise _refused(f"{self._where} did not take the message", reply)
+            raise _refused(f"{self._where} did not take the message:", reply)
         return SendResult(
             accepted=tuple(r for r in env.recipients if r not in rejected),
             rejected=rejected,
