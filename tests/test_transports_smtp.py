@@ -388,10 +388,12 @@ def test_default_ports_follow_the_tls_mode() -> None:
 SHELLS = [SMTPTransport, AsyncSMTPTransport]
 
 
-def _outcomes(cls: type, port: int, sends: int, before: Any = None, **kw: Any) -> list[Any]:
+def _outcomes(cls: type, port: int, sends: int, before: Any = None, transport: Any = None,
+              **kw: Any) -> list[Any]:
     """Send NO_BCC ``sends`` times over one kept connection (a ``with`` block) with
     ``cls``; each send's SendResult or TransportError. ``before(i)`` runs before send i."""
-    transport = cls("127.0.0.1", port, starttls=False, **{"timeout": 5, **kw})
+    if transport is None:
+        transport = cls("127.0.0.1", port, starttls=False, **{"timeout": 5, **kw})
     outcomes: list[Any] = []
 
     def note(send: Any) -> None:
@@ -422,9 +424,10 @@ def _outcomes(cls: type, port: int, sends: int, before: Any = None, **kw: Any) -
     return outcomes
 
 
-def _one_send(cls: type, port: int, **kw: Any) -> Any:
+def _one_send(cls: type, port: int, transport: Any = None, **kw: Any) -> Any:
     """One send outside a ``with`` block: its SendResult or TransportError."""
-    transport = cls("127.0.0.1", port, starttls=False, **{"timeout": 5, **kw})
+    if transport is None:
+        transport = cls("127.0.0.1", port, starttls=False, **{"timeout": 5, **kw})
     try:
         result = transport.send(NO_BCC)
         return asyncio.run(result) if asyncio.iscoroutine(result) else result
@@ -504,6 +507,36 @@ def test_a_reply_that_never_comes_after_the_final_dot_is_a_timeout_that_may_have
     assert len(handler.received) == 1
 
 
+class Interrupted(BaseException):
+    """Stands for KeyboardInterrupt or a cancellation in the middle of a step."""
+
+
+@pytest.mark.parametrize("cls", SHELLS)
+def test_an_interrupted_send_leaves_no_half_used_connection(
+    cls: type, plain_server: Any, handler: RecordingHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted with DATA accepted and the message not yet written: the connection is
+    dropped, not kept half-way through a transaction, and the next send opens anew."""
+    transport = cls("127.0.0.1", plain_server.port, starttls=False, timeout=5)
+    perform = transport._perform
+    interrupts = [Interrupted()]
+
+    def interrupting(step: Any, *args: Any) -> Any:
+        if isinstance(step, _smtp.Write) and interrupts:
+            raise interrupts.pop()
+        return perform(step, *args)
+
+    monkeypatch.setattr(transport, "_perform", interrupting)
+
+    with pytest.raises(Interrupted):
+        _one_send(cls, plain_server.port, transport=transport)
+    assert transport._conn is None  # dropped, not kept half-way through DATA
+    results = _outcomes(cls, plain_server.port, 2, transport=transport)
+    assert [r.ok for r in results] == [True, True]
+    assert [r.data for r in handler.received] == [NO_BCC, NO_BCC]
+    assert plain_server.connections == 2
+
+
 @pytest.mark.parametrize("cls", SHELLS)
 def test_nobody_listening_is_a_network_error_safe_to_retry(cls: type) -> None:
     with RawSMTPServer("hangup") as server:
@@ -579,6 +612,7 @@ def test_core_runs_the_whole_conversation_and_dot_stuffs() -> None:
 @pytest.mark.parametrize(("script", "ehlo", "says", "code", "then"), [
     ({"CONNECT": [554]}, EHLO, "answered 554", 554, "CLOSE"),
     ({"EHLO": [502]}, EHLO, "does not offer STARTTLS", None, "CLOSE"),  # HELO: no extensions
+    ({"EHLO": [502], "HELO": [501]}, EHLO, "answered 501", 501, "CLOSE"),
     ({"STARTTLS": [454]}, EHLO, "refused STARTTLS: 454", 454, "CLOSE"),
     ({}, "test.example\nSTARTTLS", "does not offer AUTH", None, "CLOSE"),
     ({"AUTH": [535]}, EHLO, "refused the login of 'alice': 535", 535, "CLOSE"),
@@ -595,10 +629,29 @@ def test_core_refusals_become_transport_errors(
     assert "WRITE" not in server.log or "END" in script
 
 
-def test_core_a_failed_reset_closes_the_connection_it_would_have_kept() -> None:
-    server = ScriptedServer({"MAIL": [553], "RSET": [421]})
+@pytest.mark.parametrize("reset", [421, "fault"])
+def test_core_a_failed_reset_closes_the_connection_it_would_have_kept(reset: Any) -> None:
+    server = ScriptedServer({"MAIL": [553], "RSET": [_gone() if reset == "fault" else reset]})
     error = _converse(_core(starttls=False), server, keep=True)
     assert error.code == 553 and server.log[-2:] == ["RSET", "CLOSE"]
+
+
+def test_core_non_ascii_addresses_need_smtputf8() -> None:
+    server = ScriptedServer(ehlo="test.example\n8BITMIME")
+    message = NO_BCC.replace(b"dave@example.com", "jürgen@exämple.de".encode())
+    error = _converse(_core(starttls=False), server, message, keep=True)
+    assert type(error) is TransportError and "SMTPUTF8" in str(error)
+    assert "MAIL" not in server.log
+
+
+def test_core_a_library_that_gives_up_is_a_transport_error_not_a_network_one() -> None:
+    gave_up = _smtp.Fault("protocol", "No suitable authentication method found.",
+                          smtplib.SMTPException())
+    server = ScriptedServer({"AUTH": [gave_up]})
+    error = _converse(_core(username="alice", password="pw"), server)
+    assert type(error) is TransportError
+    assert "cannot talk to" in str(error) and "No suitable authentication" in str(error)
+    assert server.log[-1] == "CLOSE"
 
 
 @pytest.mark.parametrize(("where", "maybe_sent"), [
