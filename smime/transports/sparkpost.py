@@ -8,7 +8,8 @@ HTML parts of RFC 822 content).
 
 Retries: 429 and 5xx answers, and connection failures before the request left, are
 retried with exponential backoff (``Retry-After`` honoured). A timeout while waiting for
-the answer is not retried: the transmission may exist, and a retry could send twice.
+the answer is not retried: the transmission may exist, and a retry could send twice
+(``NetworkError.maybe_sent``).
 The API key goes only into the ``Authorization`` header: never into logs, ``repr`` or
 exception text.
 """
@@ -53,9 +54,6 @@ _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _sleep = time.sleep
 _Client = TypeVar("_Client")
 _asleep = asyncio.sleep
-_NOT_SENT = "the request did not reach SparkPost"
-_MAYBE_SENT = ("no complete answer from SparkPost ({}); the transmission may exist, "
-               "so it is not retried")
 
 
 def _httpx() -> ModuleType:
@@ -280,6 +278,11 @@ def _error(response: httpx.Response, extra: str = "") -> TransportError:
         f"SparkPost answered {status}{described} {text}{hint}{extra}",
         status=status, code=code, text=text,
     )
+
+
+_NOT_SENT = "the request did not reach SparkPost"
+_MAYBE_SENT = ("no complete answer from SparkPost ({}); the transmission may exist, "
+               "so it is not retried")
 
 
 def _lost(exc: Exception, message: str, maybe_sent: bool) -> NetworkError:
