@@ -28,8 +28,9 @@ from .results import (
     UnwrapResult,
     VerificationResult,
 )
+from .store import CertificateStore, HarvestResult
 from .transports import asend, send
-from .validation import CertificateStore, HarvestResult, TrustStore, VerificationPolicy
+from .validation import TrustStore, VerificationPolicy
 
 __all__ = [
     "CertificateStore",

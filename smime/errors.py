@@ -4,8 +4,8 @@ Every public function turns what its dependencies raise (asn1crypto, cryptograph
 ``email`` package) into one of these, so callers catch :class:`SMIMEError` and nothing
 else. The classes say whose fault a failure was: the input (``ParseError``), the library's
 reach (``UnsupportedError``), the keys (``DecryptionError``, ``LoadError``), a certificate
-(``CertificateError``), the signature (``VerificationError``) or the network
-(``TransportError``).
+(``CertificateError``), the signature (``VerificationError``), the certificate store's
+file (``StoreError``) or the network (``TransportError``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ __all__ = [
     "LoadError",
     "ParseError",
     "SMIMEError",
+    "StoreError",
     "TransportError",
     "UnsupportedError",
     "VerificationError",
@@ -66,6 +67,11 @@ class CertificateError(SMIMEError):
 
 class LoadError(SMIMEError):
     """Keys or certificates could not be loaded (wrong password, unknown format, key mismatch)."""
+
+
+class StoreError(SMIMEError):
+    """The certificate store's SQLite file failed: it cannot be opened, is not a database or
+    is damaged, stayed locked past the timeout, or the store was closed."""
 
 
 class TransportError(SMIMEError):

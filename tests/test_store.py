@@ -17,22 +17,28 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from smime.errors import CertificateError
+from smime.cms._signed_attrs import EncryptionKeyPreference
+from smime.errors import CertificateError, StoreError
 from smime.keys import load_certificates
+from smime.store import MAX_PREFERENCE_CANDIDATES, CertificateStore, HarvestReason, KeyPreference
 from smime.testing import TestPKI as PKI
 from smime.testing import generate_key, issue_certificate
-from smime.validation import CertificateStore, HarvestReason, TrustStore, ValidationContext
-from smime.validation.store import MAX_PREFERENCE_CANDIDATES
+from smime.validation import TrustStore, ValidationContext
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class Preference:
-    issuer: x509.Name | None = None
-    serial_number: int | None = None
-    subject_key_identifier: bytes | None = None
+def by_issuer_serial(cert: x509.Certificate, serial: int | None = None) -> KeyPreference:
+    """The preference the CMS layer reads from an issuerAndSerialNumber naming ``cert``."""
+    return EncryptionKeyPreference(issuer_der=cert.issuer.public_bytes(),
+                                   serial_number=cert.serial_number if serial is None else serial)
+
+
+def by_key_identifier(cert: x509.Certificate) -> KeyPreference:
+    """The preference the CMS layer reads from a recipientKeyId naming ``cert``."""
+    ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    return EncryptionKeyPreference(subject_key_identifier=ski)
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,9 @@ class Signer:
     certificate: x509.Certificate
     email_addresses: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()
-    encryption_key_preference: Preference | None = None
+    encryption_key_preference: KeyPreference | None = None
     signing_time: dt.datetime | None = None
+    valid: bool = True
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def test_encryption_key_preference_is_honoured(store: CertificateStore, pki: PKI
                                   not_before=NOW - 10 * DAY).certificate
     newer = issue_certificate(pki.intermediate, "carol@example.com", key_type="ec-p256",
                               not_before=NOW).certificate
-    by_serial = Preference(issuer=carol_rsa.issuer, serial_number=carol_rsa.serial_number)
+    by_serial = by_issuer_serial(carol_rsa)
     store.harvest(signed_by(pki, carol_sign, encryption_key_preference=by_serial,
                             certificates=(carol_rsa,)))
     store.add(newer)
@@ -144,15 +151,14 @@ def test_preference_by_subject_key_identifier(store: CertificateStore, pki: PKI)
     dave = pki["dave"].certificate
     enc = issue_certificate(pki.intermediate, "dave@example.com", key=pki["alice"].identity.key,
                             not_before=NOW - 5 * DAY).certificate
-    ski = enc.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    by_ski = Preference(subject_key_identifier=ski)
-    store.harvest(signed_by(pki, dave, encryption_key_preference=by_ski, certificates=(enc,)))
+    store.harvest(signed_by(pki, dave, encryption_key_preference=by_key_identifier(enc),
+                            certificates=(enc,)))
     assert store.find("dave@example.com") == enc
 
 
 @dataclass(frozen=True)
 class MatchingPreference:
-    """Like the CMS layer's EncryptionKeyPreference, which knows how to match itself."""
+    """Any object with ``matches``, as the KeyPreference protocol asks."""
 
     wanted: x509.Certificate
 
@@ -160,15 +166,7 @@ class MatchingPreference:
         return certificate == self.wanted
 
 
-@dataclass(frozen=True)
-class DerPreference:
-    issuer_der: bytes
-    serial_number: int
-
-
-def test_preference_objects_that_match_themselves_or_carry_der(
-    store: CertificateStore, pki: PKI
-) -> None:
+def test_preference_objects_that_match_themselves(store: CertificateStore, pki: PKI) -> None:
     enc = issue_certificate(pki.intermediate, "frank@example.com", key=pki["alice"].identity.key,
                             not_before=NOW - 5 * DAY).certificate
     frank = pki["frank"].certificate
@@ -176,12 +174,12 @@ def test_preference_objects_that_match_themselves_or_carry_der(
                             certificates=(enc,)))
     assert store.find("frank@example.com") == enc
     store.remove("frank@example.com")
-    der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
-    store.harvest(signed_by(pki, frank, encryption_key_preference=der, certificates=(enc,)))
+    store.harvest(signed_by(pki, frank, encryption_key_preference=by_issuer_serial(enc),
+                            certificates=(enc,)))
     assert store.find("frank@example.com") == enc
     # a preference naming a certificate the message did not carry changes nothing
     store.remove("frank@example.com")
-    absent = DerPreference(enc.issuer.public_bytes(), enc.serial_number + 1)
+    absent = by_issuer_serial(enc, enc.serial_number + 1)
     store.harvest(signed_by(pki, frank, encryption_key_preference=absent, certificates=(enc,)))
     assert store.certificates("frank@example.com") == (frank,)
 
@@ -208,10 +206,8 @@ def test_look_alike_by_subject_key_identifier_is_refused(
     enc = issue_certificate(pki.intermediate, "dave@example.com", key_type="rsa-2048",
                             key_usage=["key_encipherment"]).certificate
     fake = _look_alike(enc)
-    ski = enc.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     harvested = store.harvest(signed_by(pki, dave, certificates=(fake, enc),
-                                        encryption_key_preference=Preference(
-                                            subject_key_identifier=ski)))
+                                        encryption_key_preference=by_key_identifier(enc)))
     assert store.find("dave@example.com") == enc
     assert fake not in store.certificates("dave@example.com")
     assert [(r.certificate, r.reason) for r in harvested.rejected] == [
@@ -228,7 +224,7 @@ def test_many_look_alikes_cost_a_bounded_amount_of_work(
     enc = issue_certificate(pki.intermediate, "frank@example.com",
                             key_usage=["key_encipherment"]).certificate
     fakes = tuple(_look_alike(enc) for _ in range(MAX_PREFERENCE_CANDIDATES + 2))
-    der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
+    der = by_issuer_serial(enc)
     harvested = store.harvest(signed_by(pki, frank, certificates=(*fakes, enc),
                                         encryption_key_preference=der))
     assert len(harvested.rejected) == MAX_PREFERENCE_CANDIDATES
@@ -250,7 +246,7 @@ def test_unreadable_candidate_is_refused_not_raised(store: CertificateStore, pki
     enc = issue_certificate(pki.intermediate, "carol@example.com",
                             key_usage=["key_encipherment"]).certificate
     broken = _duplicate_extension(enc)
-    der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
+    der = by_issuer_serial(enc)
     harvested = store.harvest(signed_by(pki, carol, certificates=(broken, enc),
                                         encryption_key_preference=der))
     assert [r.reason for r in harvested.rejected] == [HarvestReason.MALFORMED]
@@ -302,7 +298,7 @@ def test_add_needs_an_address_and_remove_forgets(store: CertificateStore, pki: P
 def test_closed_store_raises(tmp_path: Path, pki: PKI) -> None:
     s = CertificateStore(tmp_path / "x.sqlite")
     s.close()
-    with pytest.raises(CertificateError, match="closed"):
+    with pytest.raises(StoreError, match="closed"):
         s.add(pki["alice"].certificate)
     s.close()  # twice is fine
 
@@ -310,7 +306,7 @@ def test_closed_store_raises(tmp_path: Path, pki: PKI) -> None:
 def test_not_a_database(tmp_path: Path) -> None:
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not SQLite" * 100)
-    with pytest.raises(CertificateError, match="not a database"):
+    with pytest.raises(StoreError, match="not a database"):
         CertificateStore(junk)
 
 

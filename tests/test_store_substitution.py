@@ -27,8 +27,9 @@ from test_cli import LETTER, expect_error, run
 import smime
 from smime.errors import CertificateError, DecryptionError
 from smime.keys import Identity
+from smime.store import HarvestReason, HarvestResult
 from smime.testing import issue_certificate
-from smime.validation import HarvestReason, HarvestResult, ValidationContext
+from smime.validation import ValidationContext
 
 if TYPE_CHECKING:
     from smime.testing import TestPKI

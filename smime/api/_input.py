@@ -11,6 +11,7 @@ from cryptography import x509
 
 from ..errors import CertificateError, LoadError, SMIMEError
 from ..keys import CertificateLike, Identity, load_certificates, to_certificate
+from ..store import CertificateStore
 
 MessageInput: TypeAlias = bytes | bytearray | memoryview | str | Message
 RecipientInput: TypeAlias = CertificateLike | Identity | str
@@ -40,7 +41,7 @@ def looks_like_address(value: object) -> bool:
 
 
 def recipient_certificates(
-    recipients: RecipientInput | Sequence[RecipientInput], store: object | None
+    recipients: RecipientInput | Sequence[RecipientInput], store: CertificateStore | None
 ) -> list[tuple[x509.Certificate, str | None]]:
     """Each recipient's certificate, with the address it was looked up by (if any)."""
     items: list[object]
@@ -58,7 +59,7 @@ def recipient_certificates(
                     f"no certificate for {address}: pass certificates, or store= a "
                     "CertificateStore that has harvested one"
                 )
-            cert = store.find(address)  # type: ignore[attr-defined]
+            cert = store.find(address)
             if cert is None:
                 raise CertificateError(
                     f"the certificate store has no usable certificate for {address}"

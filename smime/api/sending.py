@@ -27,6 +27,7 @@ from ..options import (
     KeyTransportChoice,
     SignaturePadding,
 )
+from ..store import CertificateStore
 from ._input import MessageInput, RecipientInput, identities, recipient_certificates
 
 __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "sign"]
@@ -116,7 +117,7 @@ def _capabilities_for(
     cert: x509.Certificate,
     address: str | None,
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None,
-    store: object | None,
+    store: CertificateStore | None,
 ) -> tuple[str, ...] | None:
     """What a recipient is known to support: given by the caller, or harvested in the store."""
     from ..keys import certificate_emails
@@ -130,7 +131,7 @@ def _capabilities_for(
         return tuple(capabilities)
     if store is not None:
         for a in addresses:
-            found = tuple(store.capabilities(a))  # type: ignore[attr-defined]
+            found = store.capabilities(a)
             if found:
                 return found
     return None
@@ -144,7 +145,7 @@ def encrypt(
     key_transport: KeyTransportChoice = "auto",
     identify_by: IdentifyBy = "issuer_and_serial",
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-    store: object | None = None,
+    store: CertificateStore | None = None,
     check_usage: bool = True,
 ) -> EmailMessage:
     """Encrypt ``message`` for every recipient (certificates, PEM/DER, paths, or addresses).

@@ -8,7 +8,7 @@ import os
 from cryptography import x509
 
 import smime
-from smime.validation import StoredCertificate
+from smime.store import StoredCertificate
 
 from ._io import STDIO, CLIError, read_input, write_output
 from .commands import Subparsers, command, name_of, verification_text

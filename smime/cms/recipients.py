@@ -7,7 +7,6 @@ before anything is written. Key agreement (EC, X25519) lives in ``_kari``.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 
@@ -15,9 +14,10 @@ from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..algorithms import DIGESTS
+from ..core.certs import check_can_receive, describe_certificate
 from ..errors import CertificateError, UnsupportedError
 from ..keys import CertificateLike, to_asn1_certificate, to_certificate
 from ..options import IDENTIFY_BY, KEY_TRANSPORTS, IdentifyBy, KeyTransportName, check_option
@@ -38,10 +38,6 @@ __all__ = [
     "subject_key_identifier",
     "summarize",
 ]
-
-#: EC curves we agree keys on: the NIST curves of RFC 5753 / RFC 8551.
-EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
-
 
 @dataclass(frozen=True)
 class RecipientSpec:
@@ -83,14 +79,6 @@ class RecipientSummary:
     key_wrap: str | None = None
 
 
-def describe_certificate(cert: x509.Certificate) -> str:
-    try:
-        subject = cert.subject.rfc4514_string()
-    except ValueError:
-        subject = "(unreadable subject)"
-    return f"{subject!r} (serial {cert.serial_number:#x})"
-
-
 def name_string(name: asn1_x509.Name) -> str:
     """A distinguished name as RFC 4514 text (asn1crypto's readable form if that fails)."""
     try:
@@ -114,64 +102,11 @@ def name_string(name: asn1_x509.Name) -> str:
 
 
 def check_recipient_certificate(cert: x509.Certificate, check_usage: bool = True) -> str:
-    """The key-management kind for ``cert`` ("rsa", "ecdh", "x25519"), or CertificateError."""
-    try:
-        key = cert.public_key()
-    except Exception as exc:  # an unknown public-key algorithm
-        raise CertificateError(
-            f"certificate {describe_certificate(cert)} has a key we cannot use: {exc}"
-        ) from None
-    if isinstance(key, rsa.RSAPublicKey):
-        kind, usage = "rsa", "key_encipherment"
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        if key.curve.name not in EC_CURVES:
-            raise CertificateError(
-                f"certificate {describe_certificate(cert)} is on the curve {key.curve.name}; "
-                f"we encrypt to {', '.join(EC_CURVES)} only"
-            )
-        kind, usage = "ecdh", "key_agreement"
-    elif isinstance(key, x25519.X25519PublicKey):
-        kind, usage = "x25519", "key_agreement"
-    else:
-        kind = type(key).__name__.removesuffix("PublicKey")
-        raise CertificateError(
-            f"certificate {describe_certificate(cert)} has a {kind} key, which can only sign: "
-            "it cannot receive encrypted mail"
-        )
-    if check_usage:
-        _check_validity(cert)
-        _check_key_usage(cert, usage)
-    return kind
+    """The key-management kind for ``cert`` ("rsa", "ecdh", "x25519"), or CertificateError.
 
-
-def _check_validity(cert: x509.Certificate) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
-    if now < cert.not_valid_before_utc:
-        raise CertificateError(
-            f"certificate {describe_certificate(cert)} is not valid before "
-            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
-        )
-    if now > cert.not_valid_after_utc:
-        raise CertificateError(
-            f"certificate {describe_certificate(cert)} expired on "
-            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
-        )
-
-
-def _check_key_usage(cert: x509.Certificate, usage: str) -> None:
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return  # no KeyUsage extension: every use is allowed (RFC 5280 4.2.1.3)
-    except ValueError as exc:
-        raise CertificateError(
-            f"certificate {describe_certificate(cert)} has malformed extensions: {exc}"
-        ) from None
-    if not getattr(ku, usage):
-        label = {"key_encipherment": "keyEncipherment", "key_agreement": "keyAgreement"}[usage]
-        raise CertificateError(
-            f"certificate {describe_certificate(cert)} does not allow {label} in its key usage"
-        )
+    The rule is :func:`smime.core.certs.receive_problem`, the one the certificate store asks.
+    """
+    return check_can_receive(cert, check_usage=check_usage)
 
 
 def subject_key_identifier(cert: x509.Certificate) -> bytes | None:

@@ -1,4 +1,4 @@
-"""Trust, chain validation, revocation, sender binding and the certificate store.
+"""Trust, chain validation, revocation and sender binding.
 
 This layer answers "should a careful mail client believe this signer?" for certificates;
 the API layer feeds it the certificates, signing time and addresses of a message.
@@ -22,25 +22,13 @@ from .policy import (
     validation_times,
 )
 from .revocation import RevocationStatus, check_revocation
-from .store import (
-    CertificateStore,
-    HarvestReason,
-    HarvestResult,
-    RejectedCertificate,
-    StoredCertificate,
-)
 from .trust import TrustStore
 
 __all__ = [
     "DEFAULT_POLICY",
     "CacheInfo",
-    "CertificateStore",
     "ChainResult",
-    "HarvestReason",
-    "HarvestResult",
-    "RejectedCertificate",
     "RevocationStatus",
-    "StoredCertificate",
     "TrustStore",
     "ValidationContext",
     "VerificationPolicy",

@@ -13,6 +13,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
+from ..core.times import utc
+
 __all__ = [
     "COMPROMISE_REASONS",
     "TOLERANCE",
@@ -52,12 +54,6 @@ class RevocationStatus:
     @property
     def known(self) -> bool:
         return self.status != "unknown"
-
-
-def utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
 
 
 _NAME_KEYS: dict[bytes, Any] = {}

@@ -15,6 +15,7 @@ from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ..core.certs import email_usage_allowed
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import Problem, ProblemCode
 from .policy import DEFAULT_POLICY, VerificationPolicy
@@ -23,7 +24,6 @@ __all__ = ["check_key_usage", "check_sender", "normalize_address", "signer_addre
 
 #: RFC 8398 SmtpUTF8Mailbox otherName, for internationalized local parts.
 SMTP_UTF8_MAILBOX = x509.ObjectIdentifier("1.3.6.1.5.5.7.8.9")
-ANY_EKU = x509.ObjectIdentifier("2.5.29.37.0")
 
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "TLS server authentication",
@@ -168,7 +168,7 @@ def _eku_problem(cert: x509.Certificate) -> Problem | None:
             ProblemCode.MALFORMED, f"the certificate's extendedKeyUsage is malformed: {exc}"
         )
     oids = list(eku)
-    if ExtendedKeyUsageOID.EMAIL_PROTECTION in oids or ANY_EKU in oids:
+    if email_usage_allowed(oids):
         return None
     purposes = ", ".join(_EKU_NAMES.get(o, o.dotted_string) for o in oids) or "no purpose"
     return Problem(

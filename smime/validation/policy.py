@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from ..core.times import utc
 from ..options import VALIDATE_AT, ValidateAt, check_option
 
 __all__ = [
@@ -52,12 +53,6 @@ class VerificationPolicy:
 DEFAULT_POLICY = VerificationPolicy()
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
-
-
 def validation_times(
     cert: x509.Certificate,
     signing_time: dt.datetime | None,
@@ -70,10 +65,10 @@ def validation_times(
     The claimed signing time counts only when it lies inside the certificate's validity
     period; otherwise (and when absent) "now" stands in for it.
     """
-    current = _utc(now) if now is not None else dt.datetime.now(dt.timezone.utc)
+    current = utc(now) if now is not None else dt.datetime.now(dt.timezone.utc)
     claimed = current
     if signing_time is not None:
-        st = _utc(signing_time)
+        st = utc(signing_time)
         if cert.not_valid_before_utc <= st <= cert.not_valid_after_utc:
             claimed = st
     if policy.validate_at == "now":

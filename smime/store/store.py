@@ -19,41 +19,48 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..errors import CertificateError, InvalidOptionError, LoadError
+from ..core.certs import MALFORMED, can_receive, describe_certificate, receive_problem
+from ..core.times import now as _now
+from ..core.times import utc
+from ..errors import CertificateError, InvalidOptionError, StoreError
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import ProblemCode
-from ._common import utc
-from ._store_match import can_encrypt_to, preference_matches
-from .binding import normalize_address, signer_addresses
-from .chain import validate_certificate
-from .context import ValidationContext
-from .trust import TrustStore
+from ..validation import (
+    TrustStore,
+    ValidationContext,
+    normalize_address,
+    signer_addresses,
+    validate_certificate,
+)
+from ._match import KeyPreference, preference_matches
 
 __all__ = [
+    "MAX_PREFERENCE_CANDIDATES",
     "CertificateStore",
     "HarvestReason",
     "HarvestResult",
+    "HarvestedSigner",
     "RejectedCertificate",
+    "SignedResult",
     "StoredCertificate",
 ]
+
+_T = TypeVar("_T")
 
 #: How many certificates matching one key preference are validated before giving up:
 #: an attacker can add any number of look-alikes to the unsigned certificate set.
 MAX_PREFERENCE_CANDIDATES = 8
-
-#: What cryptography raises for a certificate whose extensions cannot be read.
-_MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
@@ -86,12 +93,51 @@ def _iso(value: dt.datetime) -> str:
     return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def _fp(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
+
+
+def _load(der: bytes) -> x509.Certificate:
+    """A stored certificate; a row that no longer parses means the file was damaged."""
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise StoreError(f"the certificate store holds a damaged certificate: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- what it reads
+
+
+class HarvestedSigner(Protocol):
+    """What :meth:`CertificateStore.harvest` reads of one signer (``smime.SignerResult``)."""
+
+    @property
+    def certificate(self) -> x509.Certificate | None: ...
+    @property
+    def valid(self) -> bool: ...
+    @property
+    def email_addresses(self) -> Sequence[str]: ...
+    @property
+    def capabilities(self) -> Sequence[str]: ...
+    @property
+    def encryption_key_preference(self) -> KeyPreference | None: ...
+    @property
+    def signing_time(self) -> dt.datetime | None: ...
+
+
+@runtime_checkable
+class SignedResult(Protocol):
+    """What :meth:`CertificateStore.harvest` reads of a verification
+    (``smime.VerificationResult``); the store sits below the API and does not import it."""
+
+    @property
+    def valid(self) -> bool: ...
+    @property
+    def signers(self) -> Sequence[HarvestedSigner]: ...
+    @property
+    def certificates(self) -> Sequence[x509.Certificate]: ...
+    @property
+    def verified_with(self) -> ValidationContext | None: ...
 
 
 # ----------------------------------------------------------------------------- results
@@ -215,45 +261,50 @@ class CertificateStore:
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
-            raise LoadError(f"cannot open the certificate store {self.path}: {exc}") from exc
-        self._setup()
+            raise StoreError(f"cannot open the certificate store {self.path}: {exc}") from exc
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ plumbing
 
     def _setup(self) -> None:
         conn = self._connection()
-        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-        try:
-            self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
-        except CertificateError:
-            self.close()
-            raise
-        conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, too
-        conn.execute("PRAGMA foreign_keys = ON")
+
+        def configure() -> None:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, too
+            conn.execute("PRAGMA foreign_keys = ON")
+
+        self._retry(configure)
         with self._transaction() as c:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
 
-    def _retry(self, action: Any) -> Any:
-        """Run ``action``, waiting out locks the busy handler does not cover."""
+    def _retry(self, action: Callable[[], _T]) -> _T:
+        """Run ``action``, waiting out locks the busy handler does not cover; any other
+        SQLite failure is a :class:`~smime.errors.StoreError`."""
         deadline = time.monotonic() + self._timeout
         delay = 0.005
         while True:
             try:
                 return action()
-            except sqlite3.DatabaseError as exc:  # locked, busy, corrupt, not a database...
+            except sqlite3.Error as exc:  # locked, busy, corrupt, not a database...
                 text = str(exc).lower()
                 busy = isinstance(exc, sqlite3.OperationalError) and (
                     "locked" in text or "busy" in text)
                 if not busy or time.monotonic() > deadline:
-                    raise CertificateError(f"certificate store {self.path}: {exc}") from exc
+                    raise StoreError(f"certificate store {self.path}: {exc}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise CertificateError(f"the certificate store {self.path} is closed")
+            raise StoreError(f"the certificate store {self.path} is closed")
         return self._conn
 
     @contextmanager
@@ -264,23 +315,29 @@ class CertificateStore:
             self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield conn
-            except sqlite3.DatabaseError as exc:
-                conn.execute("ROLLBACK")
-                raise CertificateError(f"certificate store {self.path}: {exc}") from exc
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                raise StoreError(f"certificate store {self.path}: {exc}") from exc
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
             try:
                 self._retry(lambda: conn.execute("COMMIT"))
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Undo the open transaction; a connection too broken to roll back is reported
+        by the error already on its way."""
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             conn = self._connection()
-            return self._retry(lambda: conn.execute(sql, args).fetchall())  # type: ignore[no-any-return]
+            return self._retry(lambda: conn.execute(sql, args).fetchall())
 
     def close(self) -> None:
         with self._lock:
@@ -373,7 +430,7 @@ class CertificateStore:
 
     def harvest(
         self,
-        result: Any,
+        result: SignedResult,
         *,
         trust: TrustStore | None = None,
         at: dt.datetime | None = None,
@@ -388,54 +445,56 @@ class CertificateStore:
         signer; the one named by SMIMEEncryptionKeyPreference must also allow encryption.
         Nothing is kept from a result that is not valid, nor without a trust store.
 
-        ``result`` is a verification result (duck-typed: ``valid``, ``signers`` with
-        ``certificate``, ``email_addresses``, ``capabilities``,
-        ``encryption_key_preference``, ``signing_time``; ``certificates``;
-        ``verified_with``). The :class:`HarvestResult` compares and converts as the number
-        of address rows written, which this method used to return.
+        ``result`` is a :class:`~smime.VerificationResult` (what :class:`SignedResult`
+        describes). The :class:`HarvestResult` compares and converts as the number of address
+        rows written, which this method used to return.
         """
+        if not isinstance(result, SignedResult):
+            raise TypeError(
+                "harvest takes a verification result (from smime.verify, or one of "
+                f"UnwrapResult.verifications), not {type(result).__name__}")
         moment = utc(at) if at is not None else _now()
-        signers = [s for s in getattr(result, "signers", ()) or ()
-                   if getattr(s, "certificate", None) is not None]
-        if not getattr(result, "valid", False):
+        signers = [(s, s.certificate) for s in result.signers if s.certificate is not None]
+        if not result.valid:
             return HarvestResult(rejected=tuple(
-                _rejected(s.certificate, "signer", HarvestReason.SIGNATURE_NOT_VALID,
-                          "the signature is not valid, so nothing it carries is kept")
-                for s in signers))
+                RejectedCertificate(cert, "signer", HarvestReason.SIGNATURE_NOT_VALID,
+                                    "the signature is not valid, so nothing it carries is kept")
+                for _, cert in signers))
         context = _context(result, trust)
         if context is None:
             return HarvestResult(rejected=tuple(
-                _rejected(s.certificate, "signer", HarvestReason.NO_TRUST,
-                          "no trust store to validate the certificate against: pass trust= "
-                          "(the roots you verified the message with)")
-                for s in signers))
-        carried = [to_certificate(c) for c in getattr(result, "certificates", None) or ()]
+                RejectedCertificate(cert, "signer", HarvestReason.NO_TRUST,
+                                    "no trust store to validate the certificate against: pass "
+                                    "trust= (the roots you verified the message with)")
+                for _, cert in signers))
+        carried = list(result.certificates)
         plans: list[_Plan] = []
         rejected: list[RejectedCertificate] = []
-        for signer in signers:
-            plan = self._judge(signer, carried, context, moment, rejected)
+        for signer, cert in signers:
+            plan = self._judge(signer, cert, carried, context, moment, rejected)
             if plan is not None:
                 plans.append(plan)
         return self._write(plans, tuple(rejected))
 
     def _judge(
-        self, signer: Any, carried: Sequence[x509.Certificate], context: ValidationContext,
+        self, signer: HarvestedSigner, cert: x509.Certificate,
+        carried: Sequence[x509.Certificate], context: ValidationContext,
         moment: dt.datetime, rejected: list[RejectedCertificate],
     ) -> _Plan | None:
         """What to store for one signer, or None; every refusal is added to ``rejected``."""
-        cert = to_certificate(signer.certificate)
-        if not getattr(signer, "valid", True):
-            rejected.append(_rejected(cert, "signer", HarvestReason.SIGNATURE_NOT_VALID,
-                                      "this signer's signature is not valid"))
+        if not signer.valid:
+            rejected.append(RejectedCertificate(cert, "signer",
+                                                HarvestReason.SIGNATURE_NOT_VALID,
+                                                "this signer's signature is not valid"))
             return None
-        claimed = getattr(signer, "email_addresses", None) or ()
-        refusal, addresses = _check_signer(cert, claimed, carried, context, moment)
+        refusal, addresses = _check_signer(cert, signer.email_addresses, carried, context,
+                                           moment)
         if refusal is not None:
             rejected.append(refusal)
             return None
         chosen: x509.Certificate | None = None
         shared: tuple[str, ...] = ()
-        preference = getattr(signer, "encryption_key_preference", None)
+        preference = signer.encryption_key_preference
         if preference is not None:
             candidates = _unique([cert, *carried, *self._stored(addresses)])
             for candidate in islice(preference_matches(preference, candidates),
@@ -446,12 +505,10 @@ class CertificateStore:
                     chosen = candidate
                     break
                 rejected.append(refusal)
-        signing_time = getattr(signer, "signing_time", None)
         return _Plan(
             signer=cert, addresses=addresses, chosen=chosen, chosen_addresses=shared,
-            capabilities=tuple(getattr(signer, "capabilities", None) or ()),
-            stated=signing_time if isinstance(signing_time, dt.datetime) else None,
-            signer_can_encrypt=_safe_can_encrypt(cert, moment),
+            capabilities=tuple(signer.capabilities), stated=signer.signing_time,
+            signer_can_encrypt=can_receive(cert, moment),
         )
 
     def _write(
@@ -500,7 +557,7 @@ class CertificateStore:
             "SELECT DISTINCT c.der FROM certificates c JOIN addresses a USING (fingerprint) "
             f"WHERE a.email IN ({marks})", list(emails),
         )
-        return [x509.load_der_x509_certificate(r[0]) for r in rows]
+        return [_load(r[0]) for r in rows]
 
     def certificates(self, email: str) -> tuple[x509.Certificate, ...]:
         """Every certificate stored for an address, newest (latest notBefore) first."""
@@ -509,24 +566,31 @@ class CertificateStore:
             "WHERE a.email = ? ORDER BY c.not_before DESC, a.last_seen DESC",
             (normalize_address(email),),
         )
-        return tuple(x509.load_der_x509_certificate(r[0]) for r in rows)
+        return tuple(_load(r[0]) for r in rows)
 
     def capabilities(self, email: str) -> tuple[str, ...]:
         """The algorithms the address last advertised, in its order of preference."""
         rows = self._query("SELECT capabilities FROM senders WHERE email = ?",
                            (normalize_address(email),))
-        return tuple(json.loads(rows[0][0])) if rows else ()
+        if not rows:
+            return ()
+        try:
+            return tuple(str(name) for name in json.loads(rows[0][0]))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"the certificate store holds damaged capabilities for {email}: "
+                             f"{exc}") from None
 
     def emails(self) -> tuple[str, ...]:
         rows = self._query("SELECT DISTINCT email FROM addresses ORDER BY email")
         return tuple(r[0] for r in rows)
 
     def find(self, email: str, *, at: dt.datetime | None = None) -> x509.Certificate | None:
-        """The certificate to encrypt to: valid at ``at`` (default now), with a key that can
-        receive (RSA keyEncipherment, EC/X25519 keyAgreement; never Ed25519), the sender's
-        stated preference when usable, else the newest."""
+        """The certificate to encrypt to: one that can receive at ``at`` (default now) by the
+        rule ``encrypt`` applies (:func:`smime.core.certs.can_receive`: validity, key type,
+        key usage, emailProtection), the sender's stated preference when usable, else the
+        newest."""
         moment = utc(at) if at is not None else _now()
-        usable = [c for c in self.certificates(email) if can_encrypt_to(c, moment)]
+        usable = [c for c in self.certificates(email) if can_receive(c, moment)]
         if not usable:
             return None
         rows = self._query("SELECT preferred FROM senders WHERE email = ?",
@@ -543,7 +607,7 @@ class CertificateStore:
             certs = self.certificates(email)
         else:
             rows = self._query("SELECT der FROM certificates ORDER BY not_before DESC")
-            certs = tuple(x509.load_der_x509_certificate(r[0]) for r in rows)
+            certs = tuple(_load(r[0]) for r in rows)
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
 
@@ -563,17 +627,10 @@ class _Plan:
     signer_can_encrypt: bool
 
 
-def _rejected(
-    cert: Any, role: str, reason: HarvestReason, message: str
-) -> RejectedCertificate:
-    certificate = cert if isinstance(cert, x509.Certificate) else to_certificate(cert)
-    return RejectedCertificate(certificate, role, reason, message)
-
-
-def _context(result: Any, trust: TrustStore | None) -> ValidationContext | None:
+def _context(result: SignedResult, trust: TrustStore | None) -> ValidationContext | None:
     """The trust to judge with: ``trust`` under the result's revocation settings, or the
     result's own; None when there is neither."""
-    recorded = getattr(result, "verified_with", None)
+    recorded = result.verified_with
     if not isinstance(recorded, ValidationContext):
         recorded = None
     if trust is None:
@@ -590,21 +647,6 @@ def _unique(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     return list(seen.values())
 
 
-def _safe_can_encrypt(cert: x509.Certificate, moment: dt.datetime) -> bool:
-    try:
-        return can_encrypt_to(cert, moment)
-    except _MALFORMED:
-        return False
-
-
-def _label(cert: x509.Certificate) -> str:
-    try:
-        subject = cert.subject.rfc4514_string()
-    except ValueError:
-        subject = "(unreadable subject)"
-    return f"{subject} (serial {cert.serial_number:#x})"
-
-
 def _check_signer(
     cert: x509.Certificate, claimed: Sequence[str], carried: Sequence[x509.Certificate],
     context: ValidationContext, moment: dt.datetime,
@@ -616,14 +658,15 @@ def _check_signer(
         addresses = tuple(a for a in dict.fromkeys(wanted) if a in named)
         if not addresses:
             what = ", ".join(named) if named else "no email address"
-            return _rejected(cert, "signer", HarvestReason.ADDRESS_MISMATCH,
-                             f"the signer's certificate {_label(cert)} names {what}, "
-                             "so there is no address to store it under"), ()
+            return RejectedCertificate(
+                cert, "signer", HarvestReason.ADDRESS_MISMATCH,
+                f"the signer's certificate {describe_certificate(cert)} names {what}, "
+                "so there is no address to store it under"), ()
         refusal = _validity(cert, "signer", moment) or _chain(
             cert, "signer", carried, context, moment)
-    except _MALFORMED as exc:
-        refusal = _rejected(cert, "signer", HarvestReason.MALFORMED,
-                            f"the signer's certificate cannot be read: {exc}")
+    except MALFORMED as exc:
+        refusal = RejectedCertificate(cert, "signer", HarvestReason.MALFORMED,
+                                      f"the signer's certificate cannot be read: {exc}")
     return refusal, (() if refusal is not None else addresses)
 
 
@@ -642,30 +685,32 @@ def _check_encryption(
         named = signer_addresses(cert)
         shared = tuple(a for a in addresses if a in named)
         if not shared:
-            return _rejected(cert, role, HarvestReason.ADDRESS_MISMATCH,
-                             f"the preferred encryption certificate {_label(cert)} does not "
-                             f"name the signer's address ({', '.join(addresses)})"), ()
+            return RejectedCertificate(
+                cert, role, HarvestReason.ADDRESS_MISMATCH,
+                f"the preferred encryption certificate {describe_certificate(cert)} does not "
+                f"name the signer's address ({', '.join(addresses)})"), ()
         refusal = None if own else _validity(cert, role, moment)
-        if refusal is None and not can_encrypt_to(cert, moment):
-            refusal = _rejected(cert, role, HarvestReason.CANNOT_ENCRYPT,
-                                f"the preferred encryption certificate {_label(cert)} does "
-                                "not allow encryption (key usage, extended key usage or key "
-                                "type)")
+        problem = receive_problem(cert, moment) if refusal is None else None
+        if problem is not None:
+            refusal = RejectedCertificate(cert, role, HarvestReason.CANNOT_ENCRYPT,
+                                          f"the preferred encryption certificate cannot receive "
+                                          f"encrypted mail: {problem}")
         if refusal is None and not own:
             refusal = _chain(cert, role, carried, context, moment)
-    except _MALFORMED as exc:
-        refusal = _rejected(cert, role, HarvestReason.MALFORMED,
-                            f"the preferred encryption certificate cannot be read: {exc}")
+    except MALFORMED as exc:
+        refusal = RejectedCertificate(cert, role, HarvestReason.MALFORMED,
+                                      f"the preferred encryption certificate cannot be read: {exc}")
     return refusal, (() if refusal is not None else shared)
 
 
 def _validity(cert: x509.Certificate, role: str, moment: dt.datetime) -> RejectedCertificate | None:
     if cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
         return None
-    return _rejected(cert, role, HarvestReason.NOT_VALID_NOW,
-                     f"the {role} certificate {_label(cert)} is not valid at "
-                     f"{_iso(moment)} (valid {_iso(cert.not_valid_before_utc)} to "
-                     f"{_iso(cert.not_valid_after_utc)})")
+    return RejectedCertificate(cert, role, HarvestReason.NOT_VALID_NOW,
+                               f"the {role} certificate {describe_certificate(cert)} is not "
+                               f"valid at "
+                               f"{_iso(moment)} (valid {_iso(cert.not_valid_before_utc)} to "
+                               f"{_iso(cert.not_valid_after_utc)})")
 
 
 _VALIDITY_CODES = (ProblemCode.EXPIRED, ProblemCode.NOT_YET_VALID)
@@ -695,6 +740,6 @@ def _chain(
         reason = HarvestReason.NOT_VALID_NOW
     else:
         reason = HarvestReason.UNTRUSTED
-    return _rejected(cert, role, reason,
-                     f"the {role} certificate {_label(cert)} does not validate against the "
-                     f"trust store: {reasons}")
+    return RejectedCertificate(
+        cert, role, reason, f"the {role} certificate {describe_certificate(cert)} does not "
+        f"validate against the trust store: {reasons}")

@@ -1,0 +1,170 @@
+"""Can this certificate receive encrypted mail at this time? The one rule, asked everywhere.
+
+``encrypt`` (through the CMS recipient check) and ``CertificateStore.find`` used to carry a
+rule each, and they disagreed: the store offered X448 and secp256k1 certificates that
+``encrypt`` refused, and ``encrypt`` took certificates for TLS servers that the store
+would not offer. Both now ask :func:`receive_problem`, so what the store offers,
+``encrypt`` accepts.
+
+A certificate can receive when all of these hold (RFC 8550 section 4.4, RFC 5280 4.2.1):
+
+- its key can be encrypted to by this library: RSA (key transport), EC on P-256, P-384
+  or P-521, or X25519 (key agreement). Ed25519, Ed448 and DSA keys only sign; X448 key
+  agreement is not implemented, so X448 is refused too;
+- it is within its validity period at the moment asked about;
+- a KeyUsage extension, when present, allows keyEncipherment (RSA) or keyAgreement;
+- an ExtendedKeyUsage extension, when present, names emailProtection or
+  anyExtendedKeyUsage;
+- its extensions can be read at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Literal, TypeAlias
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from ..errors import CertificateError
+from .times import now, utc
+
+__all__ = [
+    "ANY_EXTENDED_KEY_USAGE",
+    "EC_CURVES",
+    "MALFORMED",
+    "ReceivingKind",
+    "can_receive",
+    "check_can_receive",
+    "describe_certificate",
+    "email_usage_allowed",
+    "receive_problem",
+]
+
+#: The EC curves we agree keys on: the NIST curves of RFC 5753 / RFC 8551.
+EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+
+#: anyExtendedKeyUsage (RFC 5280 4.2.1.12): every purpose, email included.
+ANY_EXTENDED_KEY_USAGE = x509.ObjectIdentifier("2.5.29.37.0")
+
+#: What cryptography raises for a certificate whose extensions cannot be read.
+MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+#: How the content-encryption key reaches a recipient: RSA key transport, or key
+#: agreement on an EC curve or X25519.
+ReceivingKind: TypeAlias = Literal["rsa", "ecdh", "x25519"]
+
+_USAGE_LABEL = {"rsa": "keyEncipherment", "ecdh": "keyAgreement", "x25519": "keyAgreement"}
+
+
+def describe_certificate(cert: x509.Certificate) -> str:
+    """The subject (quoted) and serial number, for sentences about one certificate."""
+    try:
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        subject = "(unreadable subject)"
+    return f"{subject!r} (serial {cert.serial_number:#x})"
+
+
+def email_usage_allowed(purposes: Iterable[x509.ObjectIdentifier]) -> bool:
+    """Whether an ExtendedKeyUsage list admits S/MIME (emailProtection or any purpose)."""
+    oids = set(purposes)
+    return ExtendedKeyUsageOID.EMAIL_PROTECTION in oids or ANY_EXTENDED_KEY_USAGE in oids
+
+
+def _kind(cert: x509.Certificate) -> tuple[ReceivingKind | None, str | None]:
+    """The way to reach the certificate's key, or why there is none."""
+    who = describe_certificate(cert)
+    try:
+        key = cert.public_key()
+    except Exception as exc:  # an algorithm cryptography does not know
+        return None, f"certificate {who} has a key we cannot use: {exc}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in EC_CURVES:
+            return None, (f"certificate {who} is on the curve {key.curve.name}; "
+                          f"we encrypt to {', '.join(EC_CURVES)} only")
+        return "ecdh", None
+    if isinstance(key, x25519.X25519PublicKey):
+        return "x25519", None
+    if isinstance(key, x448.X448PublicKey):
+        return None, (f"certificate {who} has an X448 key: this library does not implement "
+                      "X448 key agreement, so it cannot encrypt to it")
+    kind = type(key).__name__.removesuffix("PublicKey")
+    return None, (f"certificate {who} has a {kind} key, which can only sign: "
+                  "it cannot receive encrypted mail")
+
+
+def _usage_problem(cert: x509.Certificate, kind: ReceivingKind, at: dt.datetime) -> str | None:
+    """Why the validity period, KeyUsage or ExtendedKeyUsage forbids receiving at ``at``."""
+    who = describe_certificate(cert)
+    if at < cert.not_valid_before_utc:
+        return (f"certificate {who} is not valid before "
+                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+    if at > cert.not_valid_after_utc:
+        return f"certificate {who} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    try:
+        extensions = cert.extensions
+    except MALFORMED as exc:
+        return f"certificate {who} has malformed extensions: {exc}"
+    try:
+        ku = extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        pass  # no KeyUsage extension: every use is allowed (RFC 5280 4.2.1.3)
+    except MALFORMED as exc:
+        return f"certificate {who} has malformed extensions: {exc}"
+    else:
+        allowed = ku.key_encipherment if kind == "rsa" else ku.key_agreement
+        if not allowed:
+            return f"certificate {who} does not allow {_USAGE_LABEL[kind]} in its key usage"
+    try:
+        eku = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    except MALFORMED as exc:
+        return f"certificate {who} has malformed extensions: {exc}"
+    if not email_usage_allowed(eku):
+        return (f"certificate {who} is not for email: its extended key usage names neither "
+                "emailProtection nor anyExtendedKeyUsage")
+    return None
+
+
+def _assess(
+    cert: x509.Certificate, at: dt.datetime | None, check_usage: bool
+) -> tuple[ReceivingKind | None, str | None]:
+    kind, problem = _kind(cert)
+    if kind is None or not check_usage:
+        return kind, problem
+    return kind, _usage_problem(cert, kind, utc(at) if at is not None else now())
+
+
+def receive_problem(
+    cert: x509.Certificate, at: dt.datetime | None = None, *, check_usage: bool = True
+) -> str | None:
+    """The sentence saying why ``cert`` cannot receive encrypted mail at ``at`` (default
+    now), or None when it can.
+
+    ``check_usage=False`` skips the validity period, KeyUsage and ExtendedKeyUsage (the
+    caller vouches for them), never the question whether the key can be encrypted to.
+    """
+    return _assess(cert, at, check_usage)[1]
+
+
+def can_receive(cert: x509.Certificate, at: dt.datetime | None = None) -> bool:
+    """Whether ``cert`` can receive encrypted mail at ``at`` (default now): the one rule."""
+    return receive_problem(cert, at) is None
+
+
+def check_can_receive(
+    cert: x509.Certificate, at: dt.datetime | None = None, *, check_usage: bool = True
+) -> ReceivingKind:
+    """How to reach ``cert``'s key; :class:`~smime.errors.CertificateError` with the
+    sentence of :func:`receive_problem` when it cannot receive."""
+    kind, problem = _assess(cert, at, check_usage)
+    if problem is not None or kind is None:
+        raise CertificateError(problem or f"certificate {describe_certificate(cert)} cannot "
+                               "receive encrypted mail")
+    return kind

@@ -1,0 +1,33 @@
+"""Correspondents' certificates and capabilities, harvested from signed mail (SQLite).
+
+Its own layer, above ``smime.validation`` (every certificate it keeps is validated with
+the library's path validation) and below the MIME, transport and API layers. It reads
+verification results through the :class:`SignedResult` protocol, so it needs nothing
+from the layers above it.
+"""
+
+from __future__ import annotations
+
+from ._match import KeyPreference
+from .store import (
+    MAX_PREFERENCE_CANDIDATES,
+    CertificateStore,
+    HarvestedSigner,
+    HarvestReason,
+    HarvestResult,
+    RejectedCertificate,
+    SignedResult,
+    StoredCertificate,
+)
+
+__all__ = [
+    "MAX_PREFERENCE_CANDIDATES",
+    "CertificateStore",
+    "HarvestReason",
+    "HarvestResult",
+    "HarvestedSigner",
+    "KeyPreference",
+    "RejectedCertificate",
+    "SignedResult",
+    "StoredCertificate",
+]
