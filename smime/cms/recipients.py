@@ -44,8 +44,8 @@ class RecipientSpec:
     """One recipient: a certificate, the RSA padding for it, and how to name it in the message.
 
     ``key_transport`` applies to RSA certificates only (EC and X25519 use key agreement).
-    ``check_usage=False`` skips the key-usage and validity-period checks, never the check
-    that the key can encrypt at all.
+    ``check_usage=False`` skips the key-usage, extended-key-usage and validity-period
+    checks, never the check that the key can encrypt at all.
     """
 
     certificate: x509.Certificate
