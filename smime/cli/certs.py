@@ -9,7 +9,7 @@ from cryptography import x509
 
 import smime
 
-from ._io import STDIO, CLIError, read_input, write_output
+from ._io import STDIO, CLIError, printable, read_input, write_output
 from .commands import Subparsers, command, name_of, verification_text
 from .progress import Progress
 
@@ -36,8 +36,8 @@ def _harvest_signed(
         return 1
     store.harvest(result)
     for signer in result.signers:
-        print(f"imported {', '.join(signer.email_addresses) or signer.subject} "
-              "(from a valid signature)")
+        print(printable(f"imported {', '.join(signer.email_addresses) or signer.subject} "
+                        "(from a valid signature)"))
     return 0
 
 
@@ -54,18 +54,18 @@ def run_import(args: argparse.Namespace, store: smime.CertificateStore) -> int:
 
 
 def _describe(cert: x509.Certificate) -> str:
-    subject = name_of(cert.subject)
+    subject = printable(name_of(cert.subject))
     return f"{subject} (serial {cert.serial_number:#x}, until {cert.not_valid_after_utc:%Y-%m-%d})"
 
 
 def run_list(args: argparse.Namespace, store: smime.CertificateStore) -> int:
     for email in store.emails():
-        print(email)
+        print(printable(email))
         for cert in store.certificates(email):
             print(f"  {_describe(cert)}")
         capabilities = store.capabilities(email)
         if capabilities:
-            print(f"  reads: {', '.join(capabilities)}")
+            print(printable(f"  reads: {', '.join(capabilities)}"))
     return 0
 
 
