@@ -29,12 +29,13 @@ from .results import (
     VerificationResult,
 )
 from .transports import asend, send
-from .validation import CertificateStore, TrustStore, VerificationPolicy
+from .validation import CertificateStore, HarvestResult, TrustStore, VerificationPolicy
 
 __all__ = [
     "CertificateStore",
     "DecryptedMessage",
     "DecryptionInfo",
+    "HarvestResult",
     "Identity",
     "Layer",
     "Problem",

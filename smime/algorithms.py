@@ -8,25 +8,26 @@ that lists what is allowed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 
-from .errors import InvalidOptionError, UnsupportedError
+from .options import CIPHERS as WRITABLE_CIPHERS
+from .options import DIGESTS as SIGNING_DIGESTS
+from .options import KEY_TRANSPORTS, SIGNATURE_PADDINGS, check_option
 
 __all__ = [
     "CIPHERS",
     "DIGESTS",
     "KEY_TRANSPORTS",
     "SIGNATURE_PADDINGS",
+    "SIGNING_DIGESTS",
     "WEAK_DIGESTS",
+    "WRITABLE_CIPHERS",
     "Cipher",
     "Digest",
     "check_option",
-    "cipher_by_asn1_name",
     "digest",
-    "digest_by_asn1_name",
     "digest_from_micalg",
 ]
 
@@ -65,21 +66,12 @@ DIGESTS: dict[str, Digest] = {
 }
 #: Digests we read for old mail but report as a weak-algorithm problem, and never write.
 WEAK_DIGESTS = frozenset({"md5", "sha1", "sha224"})
-#: Digests we sign with.
-SIGNING_DIGESTS = ("sha256", "sha384", "sha512")
 
 
 def digest(name: str) -> Digest:
     """The digest for an option name we write (``sha256``, ``sha384``, ``sha512``)."""
     check_option("digest", name, SIGNING_DIGESTS)
     return DIGESTS[name]
-
-
-def digest_by_asn1_name(asn1_name: str) -> Digest:
-    for d in DIGESTS.values():
-        if d.asn1_name == asn1_name or d.oid == asn1_name:
-            return d
-    raise UnsupportedError(f"unsupported digest algorithm {asn1_name}")
 
 
 def digest_from_micalg(micalg: str) -> Digest | None:
@@ -117,21 +109,9 @@ CIPHERS: dict[str, Cipher] = {
         Cipher("des-ede3-cbc", "tripledes_3key", "1.2.840.113549.3.7", 24, "cbc", "3des"),
     )
 }
-#: Ciphers ``encrypt`` writes; 3DES is read only.
-WRITABLE_CIPHERS = ("aes-128-cbc", "aes-192-cbc", "aes-256-cbc", "aes-128-gcm", "aes-256-gcm")
 #: What we advertise in SMIMECapabilities, strongest first (RFC 8551 §2.5.2).
 ADVERTISED_CIPHERS = ("aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc")
 
-
-def cipher_by_asn1_name(asn1_name: str) -> Cipher:
-    for c in CIPHERS.values():
-        if c.asn1_name == asn1_name or c.oid == asn1_name:
-            return c
-    raise UnsupportedError(f"unsupported content-encryption algorithm {asn1_name}")
-
-
-KEY_TRANSPORTS = ("rsa-oaep", "rsa-pkcs1v15")
-SIGNATURE_PADDINGS = ("pkcs1v15", "pss")
 
 #: OIDs we name in messages and inspection output.
 OID_NAMES: dict[str, str] = {
@@ -156,12 +136,3 @@ OID_NAMES: dict[str, str] = {
     **{d.oid: d.name for d in DIGESTS.values()},
 }
 
-
-def check_option(option: str, value: object, allowed: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``allowed``, else raise naming the allowed values."""
-    allowed = tuple(allowed)
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidOptionError(
-            f"{option}={value!r} is not supported; use one of: {', '.join(allowed)}"
-        )
-    return value

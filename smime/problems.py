@@ -33,6 +33,9 @@ class ProblemCode(str, enum.Enum):
     INVALID_CHAIN = "invalid_chain"
     SIGNING_TIME_INVALID = "signing_time_invalid"
     MALFORMED = "malformed"
+    UNAUTHENTICATED_CONTENT = "unauthenticated_content"  # unwrap: CBC, no valid signature inside
+    HEADER_MISMATCH = "header_mismatch"
+    PARTIAL_SIGNATURE = "partial_signature"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from cryptography import x509
 from .errors import VerificationError
 from .mime import WireMessage
 from .problems import Problem, ProblemCode
+from .validation import ValidationContext
 
 __all__ = [
     "DecryptedMessage",
@@ -87,9 +88,22 @@ class VerificationResult:
     certificates: tuple[x509.Certificate, ...] = ()
     detached: bool = True
     covers: str = ""
-    """Which part the signature covers: ``""`` the whole message, else a part path like ``"2"``."""
+    """Which part the signature covers: ``""`` the whole message, else a part path like
+    ``"2"``; then ``valid`` is False (``partial_signature``) unless ``verify(part=...)``
+    asked for that part."""
     warnings: tuple[Problem, ...] = ()
     """Reported but not fatal under the policy (e.g. SHA-1 on old mail)."""
+    verified_with: ValidationContext | None = field(default=None, compare=False, repr=False)
+    """The trust and revocation settings it was verified with (``CertificateStore.harvest``
+    validates what it keeps against them)."""
+    unsigned_parts: tuple[str, ...] = ()
+    """The parts of the message outside the signature (paths like ``"1"``), when
+    ``covers`` is a part: show them as unsigned, if at all."""
+    signed_headers: tuple[tuple[str, str], ...] = ()
+    """The message header fields inside the signature (protected headers, or those of a
+    wrapped message/rfc822), as ``(name, value)``. ``content`` shows these; a From here is
+    the one checked against the signer. Empty: every header shown, From included, comes
+    from outside the signature and is unsigned (the From check still binds the outer From)."""
 
     @property
     def valid(self) -> bool:
@@ -115,6 +129,14 @@ class VerificationResult:
         if self.covers:
             lines[0] += f" (covers only part {self.covers} of the message)"
         lines.extend(f"  signer: {s.describe()}" for s in self.signers)
+        if self.unsigned_parts:
+            lines.append(f"  unsigned parts: {', '.join(self.unsigned_parts)}")
+        if self.signed_headers:
+            names = dict.fromkeys(name for name, _ in self.signed_headers)
+            unsigned_from = "" if "from" in map(str.lower, names) else " (From is not signed)"
+            lines.append(f"  signed headers: {', '.join(names)}{unsigned_from}")
+        else:
+            lines.append("  headers: unsigned (From, To, Subject, Date are outside the signature)")
         lines.extend(f"  problem: {p}" for p in self.problems)
         lines.extend(f"  warning: {p}" for p in self.warnings)
         return "\n".join(lines)
@@ -169,6 +191,9 @@ class UnwrapResult:
 
     content: EmailMessage
     layers: tuple[Layer, ...] = field(default_factory=tuple)
+    warnings: tuple[Problem, ...] = ()
+    """Reported, not refused: ``unauthenticated_content`` for an encrypted layer without
+    integrity (AES-CBC) that no valid signature inside covers (see ``require_authenticated``)."""
 
     @property
     def signed(self) -> bool:
@@ -189,3 +214,20 @@ class UnwrapResult:
         """Every signature layer is valid (False when there is none)."""
         checks = self.verifications
         return bool(checks) and all(c.valid for c in checks)
+
+    def summary(self) -> str:
+        """One line per layer, outermost first, then every warning: for a person."""
+        lines = []
+        for layer in self.layers:
+            where = f" (part {layer.path})" if layer.path else ""
+            result = layer.result
+            if isinstance(result, VerificationResult):
+                lines.append(f"signed{where}: {'VALID' if result.valid else 'NOT VALID'}")
+                lines.extend(f"  problem: {p}" for p in result.problems)
+            elif isinstance(result, DecryptionInfo):
+                protection = "authenticated" if result.authenticated else "NOT authenticated"
+                lines.append(f"encrypted{where}: {result.cipher}, {protection}")
+            else:
+                lines.append(f"{layer.kind}{where}")
+        lines.extend(f"warning: {p}" for p in self.warnings)
+        return "\n".join(lines) or "no S/MIME layers"

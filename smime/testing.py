@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from .errors import CertificateError
 from .keys import Identity, PrivateKey
 
 __all__ = [
@@ -63,7 +65,17 @@ def generate_key(key_type: str) -> PrivateKey:
     raise ValueError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
 
 
-def _signing_hash(issuer_key: PrivateKey) -> hashes.HashAlgorithm | None:
+IssuerKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+def _issuer_key(key: PrivateKey) -> IssuerKey:
+    """The key as one that signs certificates: X25519 keys only agree on keys."""
+    if isinstance(key, x25519.X25519PrivateKey):
+        raise CertificateError("an X25519 key cannot sign certificates; issue with another CA")
+    return key
+
+
+def _signing_hash(issuer_key: PrivateKey) -> hashes.SHA256 | None:
     return None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
@@ -128,11 +140,13 @@ def make_ca(
     )
     if issuer:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                _issuer_key(issuer.key).public_key()
+            ),
             critical=False,
         )
     builder = _revocation_extensions(builder, crl_url, ocsp_url)
-    cert = builder.sign(signer_key, _signing_hash(signer_key))  # type: ignore[arg-type]
+    cert = builder.sign(_issuer_key(signer_key), _signing_hash(signer_key))
     chain = (issuer.certificate, *issuer.chain) if issuer else ()
     return Identity(cert, key, chain)
 
@@ -230,7 +244,9 @@ def issue_certificate(
             critical=False,
         )
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                _issuer_key(issuer.key).public_key()
+            ),
             critical=False,
         )
     )
@@ -243,7 +259,7 @@ def issue_certificate(
             x509.ExtendedKeyUsage(list(extended_key_usage)), critical=False
         )
     builder = _revocation_extensions(builder, crl_url, ocsp_url)
-    cert = builder.sign(issuer.key, _signing_hash(issuer.key))  # type: ignore[arg-type]
+    cert = builder.sign(_issuer_key(issuer.key), _signing_hash(issuer.key))
     return Identity(cert, key, (issuer.certificate, *issuer.chain))
 
 

@@ -124,10 +124,19 @@ def test_thunderbird_browser_messages(tb):
     check = smime.verify((folder / "alice.html.sig.SHA256.opaque.eml").read_bytes(), trust=trust)
     assert check.signers[0].intact and check.signers[0].signature_valid
     assert not check.valid and ProblemCode.INVALID_CHAIN in check.codes
-    mixed = smime.verify(
-        (folder / "alice.dsig.SHA256.multipart.in.mixed.eml").read_bytes(), trust=trust
-    )
-    assert mixed.valid and mixed.covers != "", "only the inner part is signed, and we say which"
+    # A mailing list wrapped Alice's signed mail in multipart/mixed with its own unsigned
+    # header and footer parts: only the inner part is signed, and we say which. The message
+    # as a whole is not valid; the signed part alone is, when asked for (part=).
+    for name, covers, unsigned in (
+        ("alice.dsig.SHA256.multipart.in.mixed.eml", "1", ("2",)),
+        ("alice.dsig.SHA256.multipart.in.mixed.with.header.eml", "2", ("1", "3")),
+    ):
+        raw = (folder / name).read_bytes()
+        mixed = smime.verify(raw, trust=trust)
+        assert (mixed.covers, mixed.unsigned_parts) == (covers, unsigned), name
+        assert not mixed.valid and mixed.codes == {ProblemCode.PARTIAL_SIGNATURE}, name
+        assert mixed.signers[0].valid, name
+        assert smime.verify(raw, trust=trust, part=covers).valid, name
 
 
 def test_rfc4134_mime_examples(corpus):

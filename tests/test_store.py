@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from smime.errors import CertificateError
 from smime.keys import load_certificates
 from smime.testing import TestPKI as PKI
 from smime.testing import generate_key, issue_certificate
-from smime.validation import CertificateStore
+from smime.validation import CertificateStore, HarvestReason, TrustStore, ValidationContext
+from smime.validation.store import MAX_PREFERENCE_CANDIDATES
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
@@ -50,12 +52,19 @@ class Result:
     certificates: tuple[x509.Certificate, ...] = ()
     valid: bool = True
     problems: tuple[Any, ...] = field(default=())
+    verified_with: ValidationContext | None = None
 
 
-def signed_by(cert: x509.Certificate, **kwargs: Any) -> Result:
+def trusting(root: x509.Certificate) -> ValidationContext:
+    return ValidationContext(TrustStore([root]))
+
+
+def signed_by(pki: PKI, cert: x509.Certificate, **kwargs: Any) -> Result:
+    """A valid result verified with the test root, carrying the intermediate, as mail does."""
     emails = tuple(kwargs.pop("emails", ()))
-    carried = tuple(kwargs.pop("certificates", ()))
-    return Result((Signer(cert, emails, **kwargs),), carried)
+    carried = (*kwargs.pop("certificates", ()), pki.intermediate.certificate)
+    return Result((Signer(cert, emails, **kwargs),), carried,
+                  verified_with=trusting(pki.root.certificate))
 
 
 @pytest.fixture()
@@ -70,7 +79,7 @@ def store(tmp_path: Path) -> Iterator[CertificateStore]:
 def test_harvest_then_find_capabilities_and_export(store: CertificateStore, pki: PKI) -> None:
     alice = pki["alice"].certificate
     caps = ("aes-256-gcm", "aes-256-cbc", "aes-128-cbc")
-    assert store.harvest(signed_by(alice, capabilities=caps)) == 1
+    assert store.harvest(signed_by(pki, alice, capabilities=caps)) == 1
     assert store.find("alice@example.com") == alice
     assert store.find("ALICE@example.COM") == alice
     assert store.capabilities("alice@example.com") == caps
@@ -89,8 +98,8 @@ def test_invalid_result_stores_nothing(store: CertificateStore, pki: PKI) -> Non
 
 
 def test_harvest_is_idempotent_and_keeps_first_seen(store: CertificateStore, pki: PKI) -> None:
-    store.harvest(signed_by(pki["bob"].certificate))
-    store.harvest(signed_by(pki["bob"].certificate))
+    store.harvest(signed_by(pki, pki["bob"].certificate))
+    store.harvest(signed_by(pki, pki["bob"].certificate))
     assert store.certificates("bob@example.com") == (pki["bob"].certificate,)
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT count(*) FROM certificates").fetchone() == (1,)
@@ -100,10 +109,11 @@ def test_harvest_is_idempotent_and_keeps_first_seen(store: CertificateStore, pki
 
 def test_newer_capabilities_win_older_do_not(store: CertificateStore, pki: PKI) -> None:
     bob = pki["bob"].certificate
-    store.harvest(signed_by(bob, capabilities=("aes-256-gcm",), signing_time=NOW - DAY))
-    store.harvest(signed_by(bob, capabilities=("aes-128-cbc",), signing_time=NOW - 3 * DAY))
+    store.harvest(signed_by(pki, bob, capabilities=("aes-256-gcm",), signing_time=NOW - DAY))
+    store.harvest(signed_by(pki, bob, capabilities=("aes-128-cbc",), signing_time=NOW - 3 * DAY))
     assert store.capabilities("bob@example.com") == ("aes-256-gcm",)
-    store.harvest(signed_by(bob, capabilities=("aes-128-gcm", "aes-256-cbc"), signing_time=NOW))
+    store.harvest(signed_by(pki, bob, capabilities=("aes-128-gcm", "aes-256-cbc"),
+                            signing_time=NOW))
     assert store.capabilities("bob@example.com") == ("aes-128-gcm", "aes-256-cbc")
 
 
@@ -119,14 +129,14 @@ def test_encryption_key_preference_is_honoured(store: CertificateStore, pki: PKI
     newer = issue_certificate(pki.intermediate, "carol@example.com", key_type="ec-p256",
                               not_before=NOW).certificate
     by_serial = Preference(issuer=carol_rsa.issuer, serial_number=carol_rsa.serial_number)
-    store.harvest(signed_by(carol_sign, encryption_key_preference=by_serial,
+    store.harvest(signed_by(pki, carol_sign, encryption_key_preference=by_serial,
                             certificates=(carol_rsa,)))
     store.add(newer)
     assert set(store.certificates("carol@example.com")) == {carol_sign, carol_rsa, newer}
     assert store.find("carol@example.com") == carol_rsa  # not the newest: the preferred
     # a later message without preference: the newest usable certificate
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5)
-    store.harvest(signed_by(carol_sign, signing_time=later))
+    store.harvest(signed_by(pki, carol_sign, signing_time=later))
     assert store.find("carol@example.com") == newer
 
 
@@ -135,8 +145,8 @@ def test_preference_by_subject_key_identifier(store: CertificateStore, pki: PKI)
     enc = issue_certificate(pki.intermediate, "dave@example.com", key=pki["alice"].identity.key,
                             not_before=NOW - 5 * DAY).certificate
     ski = enc.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    store.harvest(signed_by(dave, encryption_key_preference=Preference(subject_key_identifier=ski),
-                            certificates=(enc,)))
+    by_ski = Preference(subject_key_identifier=ski)
+    store.harvest(signed_by(pki, dave, encryption_key_preference=by_ski, certificates=(enc,)))
     assert store.find("dave@example.com") == enc
 
 
@@ -162,18 +172,97 @@ def test_preference_objects_that_match_themselves_or_carry_der(
     enc = issue_certificate(pki.intermediate, "frank@example.com", key=pki["alice"].identity.key,
                             not_before=NOW - 5 * DAY).certificate
     frank = pki["frank"].certificate
-    store.harvest(signed_by(frank, encryption_key_preference=MatchingPreference(enc),
+    store.harvest(signed_by(pki, frank, encryption_key_preference=MatchingPreference(enc),
                             certificates=(enc,)))
     assert store.find("frank@example.com") == enc
     store.remove("frank@example.com")
     der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
-    store.harvest(signed_by(frank, encryption_key_preference=der, certificates=(enc,)))
+    store.harvest(signed_by(pki, frank, encryption_key_preference=der, certificates=(enc,)))
     assert store.find("frank@example.com") == enc
     # a preference naming a certificate the message did not carry changes nothing
     store.remove("frank@example.com")
     absent = DerPreference(enc.issuer.public_bytes(), enc.serial_number + 1)
-    store.harvest(signed_by(frank, encryption_key_preference=absent, certificates=(enc,)))
+    store.harvest(signed_by(pki, frank, encryption_key_preference=absent, certificates=(enc,)))
     assert store.certificates("frank@example.com") == (frank,)
+
+
+def _look_alike(real: x509.Certificate, *, ski: bool = True) -> x509.Certificate:
+    """``real``'s names, serial, dates and extensions (its key identifier too, if ``ski``)
+    on an attacker's key, signed by that key: what anyone relaying mail can add."""
+    key = generate_key("rsa-2048")
+    builder = (
+        x509.CertificateBuilder().subject_name(real.subject).issuer_name(real.issuer)
+        .public_key(key.public_key()).serial_number(real.serial_number)
+        .not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+    )
+    for ext in real.extensions:
+        if ski or not isinstance(ext.value, x509.SubjectKeyIdentifier):
+            builder = builder.add_extension(ext.value, ext.critical)
+    return builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
+
+
+def test_look_alike_by_subject_key_identifier_is_refused(
+    store: CertificateStore, pki: PKI
+) -> None:
+    dave = pki["dave"].certificate
+    enc = issue_certificate(pki.intermediate, "dave@example.com", key_type="rsa-2048",
+                            key_usage=["key_encipherment"]).certificate
+    fake = _look_alike(enc)
+    ski = enc.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    harvested = store.harvest(signed_by(pki, dave, certificates=(fake, enc),
+                                        encryption_key_preference=Preference(
+                                            subject_key_identifier=ski)))
+    assert store.find("dave@example.com") == enc
+    assert fake not in store.certificates("dave@example.com")
+    assert [(r.certificate, r.reason) for r in harvested.rejected] == [
+        (fake, HarvestReason.UNTRUSTED)]
+    assert harvested == 2  # dave's signing certificate and the genuine encryption one
+
+
+def test_many_look_alikes_cost_a_bounded_amount_of_work(
+    store: CertificateStore, pki: PKI
+) -> None:
+    """Only so many candidates are validated; the genuine one behind them is then not
+    reached, and the preference falls back to the signer's own certificate."""
+    frank = pki["frank"].certificate
+    enc = issue_certificate(pki.intermediate, "frank@example.com",
+                            key_usage=["key_encipherment"]).certificate
+    fakes = tuple(_look_alike(enc) for _ in range(MAX_PREFERENCE_CANDIDATES + 2))
+    der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
+    harvested = store.harvest(signed_by(pki, frank, certificates=(*fakes, enc),
+                                        encryption_key_preference=der))
+    assert len(harvested.rejected) == MAX_PREFERENCE_CANDIDATES
+    assert store.certificates("frank@example.com") == (frank,)
+    assert store.find("frank@example.com") == frank
+
+
+def _duplicate_extension(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` with its first extension twice (and so a broken signature)."""
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    tbs = parsed["tbs_certificate"]
+    extensions = list(tbs["extensions"])
+    tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[0]])
+    return x509.load_der_x509_certificate(parsed.dump(force=True))
+
+
+def test_unreadable_candidate_is_refused_not_raised(store: CertificateStore, pki: PKI) -> None:
+    carol = pki["carol"].certificate
+    enc = issue_certificate(pki.intermediate, "carol@example.com",
+                            key_usage=["key_encipherment"]).certificate
+    broken = _duplicate_extension(enc)
+    der = DerPreference(enc.issuer.public_bytes(), enc.serial_number)
+    harvested = store.harvest(signed_by(pki, carol, certificates=(broken, enc),
+                                        encryption_key_preference=der))
+    assert [r.reason for r in harvested.rejected] == [HarvestReason.MALFORMED]
+    assert store.find("carol@example.com") == enc
+
+
+def test_signer_certificate_must_name_the_address(store: CertificateStore, pki: PKI) -> None:
+    """A result claiming addresses the certificate does not name stores nothing there."""
+    harvested = store.harvest(signed_by(pki, pki["bob"].certificate,
+                                        emails=("ceo@example.com",)))
+    assert [r.reason for r in harvested.rejected] == [HarvestReason.ADDRESS_MISMATCH]
+    assert store.emails() == ()
 
 
 def test_expired_certificate_is_not_returned(store: CertificateStore, pki: PKI) -> None:
@@ -186,7 +275,7 @@ def test_expired_certificate_is_not_returned(store: CertificateStore, pki: PKI) 
 
 
 def test_only_certificates_that_can_receive(store: CertificateStore, pki: PKI) -> None:
-    store.harvest(signed_by(pki["erin"].certificate))  # Ed25519 signs, cannot receive
+    store.harvest(signed_by(pki, pki["erin"].certificate))  # Ed25519 signs, cannot receive
     assert store.certificates("erin@example.com") and store.find("erin@example.com") is None
     store.add(pki["grace"].certificate)  # X25519: key agreement only, fine
     assert store.find("grace@example.com") == pki["grace"].certificate
@@ -233,15 +322,22 @@ def test_wal_mode(store: CertificateStore) -> None:
 # ----------------------------------------------------------------------------- processes
 
 
-def _harvest_worker(path: str, ders: list[bytes], shared: bytes, queue: Any) -> None:
+def _harvest_worker(
+    path: str, ders: list[bytes], shared: bytes, cas: tuple[bytes, bytes], queue: Any
+) -> None:
     try:
+        root, intermediate = (x509.load_der_x509_certificate(d) for d in cas)
+
+        def signed(cert: x509.Certificate, caps: tuple[str, ...]) -> Result:
+            return Result((Signer(cert, capabilities=caps),), (intermediate,),
+                          verified_with=trusting(root))
+
         with CertificateStore(path, timeout=60) as s:
             shared_cert = x509.load_der_x509_certificate(shared)
             for i, der in enumerate(ders):
                 cert = x509.load_der_x509_certificate(der)
-                s.harvest(signed_by(cert, capabilities=(f"cap-{i}",)))
-                s.harvest(signed_by(shared_cert, emails=("shared@example.com",),
-                                    capabilities=(f"cap-{os.getpid()}-{i}",)))
+                assert s.harvest(signed(cert, (f"cap-{i}",))) == 1
+                assert s.harvest(signed(shared_cert, (f"cap-{os.getpid()}-{i}",))) == 1
         queue.put(("ok", len(ders)))
     except BaseException as exc:
         queue.put(("error", repr(exc)))
@@ -256,10 +352,13 @@ def test_concurrent_writers_in_several_processes(tmp_path: Path, pki: PKI) -> No
         for p in range(processes)
     ]
     path = str(tmp_path / "shared.sqlite")
-    shared = pki["bob"].certificate.public_bytes(serialization.Encoding.DER)
+    shared_cert = issue_certificate(pki.intermediate, "shared@example.com", key=key).certificate
+    shared = shared_cert.public_bytes(serialization.Encoding.DER)
+    cas = tuple(c.public_bytes(serialization.Encoding.DER)
+                for c in (pki.root.certificate, pki.intermediate.certificate))
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    workers = [ctx.Process(target=_harvest_worker, args=(path, b, shared, queue))
+    workers = [ctx.Process(target=_harvest_worker, args=(path, b, shared, cas, queue))
                for b in batches]
     for w in workers:
         w.start()
@@ -274,7 +373,7 @@ def test_concurrent_writers_in_several_processes(tmp_path: Path, pki: PKI) -> No
             for i in range(per_process):
                 assert s.find(f"user{p}-{i}@example.com") is not None
                 assert s.capabilities(f"user{p}-{i}@example.com") == (f"cap-{i}",)
-        assert s.certificates("shared@example.com") == (pki["bob"].certificate,)
+        assert s.certificates("shared@example.com") == (shared_cert,)
         assert s.capabilities("shared@example.com")[0].startswith("cap-")
 
 

@@ -12,7 +12,13 @@ import pytest
 from transport_servers import Answer, SparkPostAPI, crlf, openssl_sign, openssl_verify
 
 from smime.errors import InvalidOptionError, TransportError, UnsupportedError
-from smime.transports import AsyncSparkPostTransport, SparkPostTransport, sparkpost
+from smime.transports import (
+    AsyncSparkPostTransport,
+    NetworkError,
+    NetworkTimeoutError,
+    SparkPostTransport,
+    sparkpost,
+)
 
 KEY = "sk-test-0123"
 MESSAGE = (
@@ -214,3 +220,64 @@ def test_async_twin(no_sleeping: list[float]) -> None:
     body = json.loads(api.requests[1].body)
     assert body["content"]["email_rfc822"] == MESSAGE.decode()
     assert api.requests[1].headers["Authorization"] == KEY
+
+
+# --- no answer: one rule for both shells -------------------------------------------------------
+
+SHELLS = [SparkPostTransport, AsyncSparkPostTransport]
+
+
+def _outcome(cls: type, url: str, **kw: Any) -> Any:
+    """One send with ``cls`` (synchronous or asyncio): its SendResult or TransportError."""
+    try:
+        result = cls(KEY, base_url=url, **kw).send(MESSAGE)
+        return asyncio.run(result) if asyncio.iscoroutine(result) else result
+    except TransportError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("cls", SHELLS)
+def test_unreachable_is_retried_then_a_network_error_safe_to_send_again(
+    cls: type, no_sleeping: list[float]
+) -> None:
+    with SparkPostAPI() as api:
+        url = api.url
+    error = _outcome(cls, url, max_retries=2, jitter=False)
+    assert type(error) is NetworkError and not error.maybe_sent
+    assert "did not reach SparkPost" in str(error)
+    assert no_sleeping == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("cls", SHELLS)
+def test_a_hang_up_after_the_request_may_have_sent_and_is_not_retried(
+    cls: type, no_sleeping: list[float]
+) -> None:
+    with SparkPostAPI() as api:
+        api.hang_up = True
+        error = _outcome(cls, api.url)
+    assert type(error) is NetworkError and error.maybe_sent
+    assert "may exist" in str(error)
+    assert len(api.requests) == 1 and no_sleeping == []
+
+
+@pytest.mark.parametrize("cls", SHELLS)
+def test_no_answer_in_time_is_a_timeout_that_may_have_sent(
+    cls: type, no_sleeping: list[float]
+) -> None:
+    with SparkPostAPI() as api:
+        api.delay = 2
+        error = _outcome(cls, api.url, timeout=0.3)
+    assert type(error) is NetworkTimeoutError and error.maybe_sent
+    assert isinstance(error.__cause__, httpx.ReadTimeout)
+    assert len(api.requests) == 1 and no_sleeping == []
+
+
+@pytest.mark.parametrize("cls", SHELLS)
+def test_both_shells_retry_alike(cls: type, no_sleeping: list[float]) -> None:
+    busy: Answer = (429, {"errors": [{"message": "Too many requests"}]}, {"Retry-After": "2"})
+    down: Answer = (503, "<html>Service Unavailable</html>", {})
+    with SparkPostAPI([busy, down, None]) as api:
+        result = _outcome(cls, api.url, jitter=False)
+    assert result.ok and result.server_id == "117100003"
+    assert no_sleeping == [2.0, 1.0]
+    assert len({r.body for r in api.requests}) == 1

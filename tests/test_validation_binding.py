@@ -35,9 +35,26 @@ def test_mismatch_names_both_addresses(pki: PKI) -> None:
     assert str(problem) == "signed by carol@example.com but the message is From alice@example.com"
 
 
-def test_sender_header_counts_too(pki: PKI) -> None:
-    # From: the boss; Sender: the assistant who signed
-    assert check_sender(pki["bob"].certificate, ["boss@example.com", "bob@example.com"]) is None
+def test_sender_header_binds_only_when_the_policy_allows(pki: PKI) -> None:
+    # From: the boss; Sender: the assistant who signed. Readers see "From: boss", so by
+    # default the assistant's certificate does not vouch for it.
+    bob = pki["bob"].certificate
+    problem = check_sender(bob, ["boss@example.com"], sender=["bob@example.com"])
+    assert problem is not None and problem.code == ProblemCode.SENDER_MISMATCH
+    on_behalf = VerificationPolicy(allow_sender_header=True)
+    assert check_sender(bob, ["boss@example.com"], sender=["bob@example.com"],
+                        policy=on_behalf) is None
+    assert check_sender(bob, ["boss@example.com"], sender=["eve@example.com"],
+                        policy=on_behalf) is not None
+
+
+def test_every_from_address_must_be_the_signers(pki: PKI) -> None:
+    """RFC 5322 allows several From authors; a signature vouches for all it shows."""
+    alice = pki["alice"].certificate
+    problem = check_sender(alice, ["alice@example.com", "mallory@example.com"])
+    assert problem is not None and problem.code == ProblemCode.SENDER_MISMATCH
+    assert "mallory@example.com is not" in str(problem)
+    assert check_sender(alice, ["alice@example.com", "Alice <ALICE@example.com>"]) is None
 
 
 def test_no_sender_at_all(pki: PKI) -> None:

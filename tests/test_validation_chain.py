@@ -24,7 +24,6 @@ from smime.validation import (
     ChainResult,
     TrustStore,
     VerificationPolicy,
-    check_digest,
     clear_validation_cache,
     validate_certificate,
     validate_certificate_async,
@@ -270,14 +269,6 @@ def test_small_rsa_ca_key_is_weak_unless_allowed(pki: PKI) -> None:
     assert "1024" in str(result.problems[0])
     assert validate_certificate(user.certificate, trust=[root.certificate],
                                 policy=VerificationPolicy(allow_weak_algorithms=True)).valid
-
-
-def test_check_digest() -> None:
-    problem = check_digest("sha1", STRICT)
-    assert problem is not None and problem.code == ProblemCode.WEAK_ALGORITHM
-    assert check_digest("md5", STRICT) is not None
-    assert check_digest("sha256", STRICT) is None
-    assert check_digest("sha1", VerificationPolicy(allow_weak_algorithms=True)) is None
 
 
 # ----------------------------------------------------------------------------- cache

@@ -8,6 +8,7 @@ SparkPost API on http.server; a TLS server certificate from the test PKI's helpe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import http.server
 import ipaddress
@@ -17,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -173,6 +175,58 @@ class RecordingHandler:
         return self.reply
 
 
+@dataclass
+class DroppingHandler(RecordingHandler):
+    """A RecordingHandler that misbehaves at ``drop``, for the next ``times`` connections:
+
+    - "connect": hangs up as soon as the client connects (no greeting);
+    - "mail": hangs up on MAIL, without a reply;
+    - "data": takes the whole message (and records it), then hangs up before the reply;
+    - "421": answers MAIL with 421 (service closing);
+    - "slow-data": takes the whole message, then waits ``delay`` seconds before replying.
+
+    Arm it once the server runs: aiosmtpd's start-up probe must get through.
+    """
+
+    drop: str | None = None
+    times: int = 1
+    delay: float = 2.0
+
+    def misbehaves(self, server: SMTP, at: str) -> bool:
+        """True (and the connection closed, unless the fault is a reply) when it is time."""
+        if self.drop != at or self.times <= 0:
+            return False
+        self.times -= 1
+        if at in ("connect", "mail", "data"):
+            assert server.transport is not None
+            server.transport.close()
+        return True
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if self.misbehaves(server, "421"):
+            return "421 4.3.2 Service shutting down"
+        if self.misbehaves(server, "mail"):
+            return "250 2.1.0 never sent: the connection is closed"
+        return await super().handle_MAIL(server, session, envelope, address, mail_options)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.misbehaves(server, "slow-data"):
+            await asyncio.sleep(self.delay)
+        self.misbehaves(server, "data")
+        return reply
+
+
+class _SMTP(SMTP):
+    """aiosmtpd's server, letting a DroppingHandler hang up as soon as a client connects."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if isinstance(self.event_handler, DroppingHandler):
+            self.event_handler.misbehaves(self, "connect")
+
+
 class _Controller(Controller):
     """aiosmtpd's Controller on an ephemeral port, counting connections."""
 
@@ -181,7 +235,7 @@ class _Controller(Controller):
         self.sessions: list[SMTP] = []
 
     def factory(self) -> SMTP:
-        smtp: SMTP = super().factory()  # type: ignore[no-untyped-call]
+        smtp = _SMTP(self.handler, **self.SMTP_kwargs)
         self.sessions.append(smtp)
         return smtp
 
@@ -313,12 +367,18 @@ class SparkPostAPI:
         self.answers = list(answers or [None])
         self.api_key = api_key
         self.requests: list[APIRequest] = []
+        self.hang_up = False  # read the request, then close without an answer
+        self.delay = 0.0  # seconds to wait before answering
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 api.requests.append(APIRequest("POST", self.path, dict(self.headers), body))
+                if api.hang_up:
+                    self.close_connection = True
+                    return
+                time.sleep(api.delay)
                 status, payload, headers = api._answer(self.path, self.headers, body)
                 raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)
@@ -326,8 +386,9 @@ class SparkPostAPI:
                 self.send_header("Content-Length", str(len(raw)))
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(raw)
+                with contextlib.suppress(ConnectionError):  # a client that timed out left
+                    self.end_headers()
+                    self.wfile.write(raw)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import email.errors
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from email.header import decode_header, make_header
 from email.message import EmailMessage
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 
 from cryptography import x509
 
 from .. import mime
-from ..algorithms import check_option
 from ..cms import _asn1
 from ..cms.certs import read_certs_only
 from ..cms.compressed import decompress_data
 from ..cms.enveloped import decrypt_enveloped_data
 from ..cms.signed import SignedDataInfo, SignerCheck, verify_signed_data
-from ..errors import DecryptionError, ParseError
+from ..errors import DecryptionError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import Identity, certificate_emails
+from ..mime.message import check_is_message
+from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
 from ..results import (
     DecryptedMessage,
@@ -31,9 +36,11 @@ from ..results import (
 from ..validation import (
     DEFAULT_POLICY,
     TrustStore,
+    ValidationContext,
     VerificationPolicy,
     check_key_usage,
     check_sender,
+    normalize_address,
     validate_certificate,
     validation_times,
 )
@@ -43,19 +50,22 @@ from ._input import MessageInput
 __all__ = ["decrypt", "unwrap", "verify"]
 
 MAX_LAYERS = 16
-REVOCATION_MODES = ("soft-fail", "hard-fail", "off")
+_PART_PATH = re.compile(r"(?:[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,8})*)?")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
 
 
-def _raw_headers(message: EmailMessage) -> list[tuple[str, str]]:
-    """Header values as sent: the email package's parsers can fail on damaged headers."""
-    return [(name, str(value)) for name, value in message.raw_items()]
+def _sender_addresses(headers: Sequence[tuple[str, str]], field: str = "from") -> list[str]:
+    """The addresses of one header field (From by default; Sender for the policy option)."""
+    values = [value for name, value in headers if name.lower() == field]
+    return _addresses(values, field)
 
 
-def _sender_addresses(headers: Sequence[tuple[str, str]]) -> list[str]:
-    wanted = {"from", "sender"}
-    values = [value for name, value in headers if name.lower() in wanted]
-    return [addr for _name, addr in getaddresses(values) if addr]
+def _addresses(values: Sequence[str], field: str) -> list[str]:
+    try:
+        pairs = getaddresses(values)
+    except RecursionError:
+        raise ParseError(f"malformed {field} header: comments nested too deeply") from None
+    return [addr for _name, addr in pairs if addr]
 
 
 def _future_signing_time(check: SignerCheck, now: dt.datetime) -> Problem | None:
@@ -74,10 +84,11 @@ def _signer_result(
     *,
     trust: TrustStore,
     senders: Sequence[str],
+    sender_header: Sequence[str] = (),
     crls: list[bytes],
     ocsp_responses: list[bytes],
     at: dt.datetime | None,
-    revocation: str,
+    revocation: RevocationMode,
     fetch: bool,
     policy: VerificationPolicy,
 ) -> SignerResult:
@@ -122,7 +133,7 @@ def _signer_result(
             problems.extend(p for p in unsettled if p not in problems)
         problems.extend(p for p in check_key_usage(cert, policy) if p not in problems)
         if policy.require_sender_match:
-            binding = check_sender(cert, senders, policy=policy)
+            binding = check_sender(cert, senders, sender=sender_header, policy=policy)
             if binding is not None:
                 problems.append(binding)
     fatal, warnings = _split_weak(problems, policy)
@@ -166,9 +177,21 @@ class _Checks:
     crls: list[bytes]
     ocsp_responses: list[bytes]
     at: dt.datetime | None
-    revocation: str
+    revocation: RevocationMode
     fetch: bool
     policy: VerificationPolicy
+    part: str = ""  # the part the caller accepts a signature on; "" the whole message
+    base: str = ""  # where in the message the current layer's content sits (unwrap)
+    outside: tuple[str, ...] = ()  # the message's parts beside it
+
+
+def _inside(checks: _Checks, part: mime.SMIMEPart) -> _Checks:
+    """The checks for the layer inside ``part``: its paths are relative to that part."""
+    return replace(
+        checks,
+        base=_join(checks.base, part.path),
+        outside=(*checks.outside, *(_join(checks.base, p) for p in part.other_parts)),
+    )
 
 
 def _checks(
@@ -176,11 +199,16 @@ def _checks(
     crls: Iterable[bytes | str] | None,
     ocsp_responses: Iterable[bytes] | None,
     at: dt.datetime | None,
-    revocation: str,
+    revocation: RevocationMode,
     fetch: bool,
     policy: VerificationPolicy | None,
+    part: str | None = None,
 ) -> _Checks:
     check_option("revocation", revocation, REVOCATION_MODES)
+    if part is not None and (not isinstance(part, str) or not _PART_PATH.fullmatch(part)):
+        raise InvalidOptionError(
+            f"part={part!r} is not a part path; use one like '2' or '1.2' (see result.covers)"
+        )
     return _Checks(
         trust=trust if trust is not None else TrustStore.from_certificates([]),
         crls=given_crls(crls),
@@ -189,6 +217,7 @@ def _checks(
         revocation=revocation,
         fetch=fetch,
         policy=policy or DEFAULT_POLICY,
+        part=part or "",
     )
 
 
@@ -230,14 +259,20 @@ def _verify_part(
             )
         info = verify_signed_data(part.der)
         inner = info.content or b""
-    content = mime.parse_inner(inner, headers)
-    senders = _sender_addresses(headers) or _sender_addresses(_raw_headers(content))
+    view = mime.signed_view(inner)
+    content = mime.parse_inner(view.entity, headers)
+    # The signed headers are the ones shown: bind the signer to the From among them, and to
+    # the outer From only when the signature covers none.
+    binding = view.headers if _carries(view.headers, "from") else headers
+    senders = _sender_addresses(binding)
+    sender_header = _sender_addresses(binding, "sender")
     signers = tuple(
         _signer_result(
             check,
             info,
             trust=checks.trust,
             senders=senders,
+            sender_header=sender_header,
             crls=checks.crls,
             ocsp_responses=checks.ocsp_responses,
             at=checks.at,
@@ -256,16 +291,149 @@ def _verify_part(
     for signer in signers:
         problems.extend(p for p in signer.problems if p not in problems)
         warnings.extend(p for p in signer.warnings if p not in warnings)
+    fatal, minor = _header_mismatches(headers, view.headers, checks.policy)
+    problems.extend(fatal)
+    warnings.extend(minor)
+    covers = _join(checks.base, part.path)
+    unsigned = (*checks.outside, *(_join(checks.base, p) for p in part.other_parts))
+    partial = _partial_signature(covers, unsigned, checks.part)
+    if partial is not None:
+        problems.append(partial)
     result = VerificationResult(
         content=content,
         signers=signers,
         problems=tuple(problems),
         certificates=info.certificates,
         detached=part.kind == "multipart/signed",
-        covers=part.path,
+        covers=covers,
         warnings=tuple(warnings),
+        unsigned_parts=unsigned,
+        signed_headers=view.headers,
+        verified_with=ValidationContext(
+            checks.trust, (*checks.crls, *info.crls),
+            (*checks.ocsp_responses, *info.ocsp_responses), checks.revocation, checks.fetch,
+            checks.policy),
     )
     return result, inner
+
+
+def _join(base: str, path: str) -> str:
+    """A part path inside the part at ``base`` (layers nest: "2" then "1" is "2.1")."""
+    return f"{base}.{path}" if base and path else base or path
+
+
+def _partial_signature(
+    covers: str, unsigned: Sequence[str], wanted: str
+) -> Problem | None:
+    """PARTIAL_SIGNATURE unless the signature covers the whole message or the part the
+    caller asked for (``part=``): a valid part must not make the whole message look signed."""
+    if not covers or wanted == covers or wanted.startswith(f"{covers}."):
+        return None
+    if unsigned:
+        rest = f"part{'s' if len(unsigned) > 1 else ''} {', '.join(unsigned)} of it"
+        rest += f" {'are' if len(unsigned) > 1 else 'is'} not signed"
+    else:
+        rest = "the multipart around it is not signed"
+    if wanted:
+        return Problem(
+            ProblemCode.PARTIAL_SIGNATURE,
+            f"the signature covers part {covers} of the message, not part {wanted}; {rest}",
+        )
+    return Problem(
+        ProblemCode.PARTIAL_SIGNATURE,
+        f"the signature covers only part {covers} of the message; {rest} "
+        f"(part={covers!r} accepts the signed part alone)",
+    )
+
+
+#: Header fields a reader sees, compared between the outside and the signed headers.
+_ADDRESS_FIELDS = {
+    "from": "From", "sender": "Sender", "reply-to": "Reply-To", "to": "To", "cc": "Cc",
+}
+_TEXT_FIELDS = {
+    "subject": "Subject", "date": "Date", "message-id": "Message-ID",
+    "in-reply-to": "In-Reply-To", "references": "References",
+}
+#: The Subject RFC 9788 header confidentiality puts outside: hidden on purpose, not changed.
+_OBSCURED_SUBJECT = "[...]"
+
+
+def _carries(headers: Sequence[tuple[str, str]], field: str) -> bool:
+    return any(name.lower() == field for name, _ in headers)
+
+
+def _values(headers: Sequence[tuple[str, str]], field: str) -> list[str]:
+    return [value for name, value in headers if name.lower() == field]
+
+
+def _header_mismatches(
+    outer: Sequence[tuple[str, str]],
+    signed: Sequence[tuple[str, str]],
+    policy: VerificationPolicy,
+) -> tuple[list[Problem], list[Problem]]:
+    """HEADER_MISMATCH for each field the outside and the signature both carry, differing.
+
+    Fatal for the fields the sender binding reads (From; also Sender when the policy lets
+    it bind) while the policy binds at all: the outer one is what other programs show and
+    the signer's address was not checked against it. Other fields (a mailing list's
+    Subject tag, a rewritten To) are warnings: the signed value is the one shown.
+    """
+    fatal: list[Problem] = []
+    minor: list[Problem] = []
+    if not signed:
+        return fatal, minor
+    bound = {"from", "sender"} if policy.allow_sender_header else {"from"}
+    for field, label in (*_ADDRESS_FIELDS.items(), *_TEXT_FIELDS.items()):
+        outside, inside = _values(outer, field), _values(signed, field)
+        if not outside or not inside:
+            continue
+        if field in _ADDRESS_FIELDS:
+            differs = _address_set(outside, field) != _address_set(inside, field)
+        elif field == "subject" and _text(outside) == _OBSCURED_SUBJECT:
+            differs = False
+        elif field == "date":
+            differs = _date(outside) != _date(inside)
+        else:
+            differs = _text(outside) != _text(inside)
+        if not differs:
+            continue
+        problem = Problem(
+            ProblemCode.HEADER_MISMATCH,
+            f"the outer {label} {_quoted(outside)} differs from the signed {label} "
+            f"{_quoted(inside)}; the signed one is shown and checked",
+        )
+        if field in bound and policy.require_sender_match:
+            fatal.append(problem)
+        else:
+            minor.append(problem)
+    return fatal, minor
+
+
+def _address_set(values: Sequence[str], field: str) -> frozenset[str]:
+    return frozenset(normalize_address(addr) for addr in _addresses(values, field))
+
+
+def _text(values: Sequence[str]) -> str:
+    """One header's text with RFC 2047 words decoded and white space collapsed."""
+    joined = " ".join(values)
+    with contextlib.suppress(ValueError, LookupError, email.errors.HeaderParseError):
+        joined = str(make_header(decode_header(joined)))
+    return " ".join(joined.split())
+
+
+def _date(values: Sequence[str]) -> dt.datetime | str:
+    """The instant a Date names (the same time in two zones is the same date), else its text."""
+    text = _text(values)
+    try:
+        when = parsedate_to_datetime(text)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return text
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _quoted(values: Sequence[str], limit: int = 120) -> str:
+    text = _text(values)
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _merged(
@@ -283,9 +451,10 @@ def verify(
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,
-    revocation: str = "soft-fail",
+    revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
+    part: str | None = None,
 ) -> VerificationResult:
     """Verify a signed message as a careful mail client does.
 
@@ -296,29 +465,79 @@ def verify(
     validation time (default: the signing time when the policy says so, else now);
     ``revocation`` is ``"soft-fail"``, ``"hard-fail"`` or ``"off"``; ``fetch=True`` fetches
     CRLs and OCSP responses named in the certificates.
+
+    ``valid`` speaks for the whole message: a signature on only one part of it (a signed
+    part inside an unsigned multipart/mixed) is ``partial_signature``, with ``covers`` and
+    ``unsigned_parts`` saying which parts. ``part="2"`` asks about that part alone, for a
+    caller that will show only it.
     """
-    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
-    part = mime.find_smime_part(mime.input_bytes(message))
-    if part is None or part.der is None:
+    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part)
+    found = mime.find_smime_part(mime.input_bytes(message))
+    if found is None or found.der is None:
         raise ParseError("not an S/MIME signed message: no multipart/signed or signed-data part")
-    return _verify_part(part, part.outer_headers, checks)[0]
+    return _verify_part(found, found.outer_headers, checks)[0]
 
 
-def decrypt(message: MessageInput, identity: Identity) -> DecryptedMessage:
+def decrypt(
+    message: MessageInput, identity: Identity, *, require_authenticated: bool = False
+) -> DecryptedMessage:
     """Decrypt an enveloped or authEnveloped message with ``identity``.
 
     Every key or integrity failure raises the same :class:`~smime.errors.DecryptionError`.
     The result's ``decryption.authenticated`` is False for CBC content: unless it is also
-    signed, it may have been altered (EFAIL).
+    signed, it may have been altered (EFAIL). ``require_authenticated=True`` refuses such
+    content (``DecryptionError``) unless the decrypted entity is, as a whole, an S/MIME
+    signed message whose signature matches it (trust is not judged here: verify it next);
+    every failure on CBC content then gives one message, so no padding oracle is left.
     """
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
-    return _decrypt_part(part, part.outer_headers, identity)[0]
+    return _decrypt_part(
+        part, part.outer_headers, identity, require_authenticated=require_authenticated
+    )[0]
+
+
+#: Why ``require_authenticated=True`` refused content: the same words for every cause
+#: (bad padding, wrong key, unsigned or tampered content), so they tell an attacker nothing.
+UNAUTHENTICATED_REFUSED = (
+    "decryption refused (require_authenticated=True): the content is encrypted without "
+    "integrity protection (enveloped-data, such as AES-CBC) and no {signature} inside the "
+    "encryption vouches for it, so it may have been altered on the way (EFAIL)"
+)
+
+
+def _refused(signature: str) -> DecryptionError:
+    return DecryptionError(UNAUTHENTICATED_REFUSED.format(signature=signature))
+
+
+def _signed_whole(content: bytes) -> bool:
+    """Whether ``content`` is, as a whole, a signed message whose signature matches it.
+
+    Checked with the certificates the signature carries; trust is not judged (``decrypt``
+    has no trust store). A tampered or forged plaintext fails here, whatever it looks like.
+    """
+    try:
+        part = mime.find_smime_part(content)
+        if part is None or part.der is None or part.path:
+            return False
+        if part.kind == "multipart/signed":
+            info = verify_signed_data(part.der, part.signed_content or b"")
+        elif _asn1.content_type_of(part.der) == "signed_data":
+            info = verify_signed_data(part.der)
+        else:
+            return False
+    except SMIMEError:
+        return False
+    return any(check.verified for check in info.signers)
 
 
 def _decrypt_part(
-    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], identity: Identity
+    part: mime.SMIMEPart,
+    headers: Sequence[tuple[str, str]],
+    identity: Identity,
+    *,
+    require_authenticated: bool = False,
 ) -> tuple[DecryptedMessage, bytes]:
     assert part.der is not None
     kind = _asn1.content_type_of(part.der)
@@ -326,7 +545,15 @@ def _decrypt_part(
         raise ParseError(
             f"not an encrypted message: the S/MIME part holds {kind.replace('_', '-')}"
         )
-    decrypted = decrypt_enveloped_data(part.der, identity)
+    refuse = require_authenticated and kind == "enveloped_data"
+    try:
+        decrypted = decrypt_enveloped_data(part.der, identity)
+    except DecryptionError:
+        if refuse:
+            raise _refused("intact signature") from None
+        raise
+    if refuse and not _signed_whole(decrypted.content):
+        raise _refused("intact signature")
     out = DecryptedMessage(mime.parse_inner(decrypted.content, headers).as_bytes())
     out.decryption = DecryptionInfo(
         cipher=decrypted.cipher,
@@ -375,9 +602,11 @@ def unwrap(
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,
-    revocation: str = "soft-fail",
+    revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
+    require_authenticated: bool = False,
+    part: str | None = None,
 ) -> UnwrapResult:
     """Peel every S/MIME layer (decrypt, verify, decompress), as a mail client does on receipt.
 
@@ -385,25 +614,104 @@ def unwrap(
     layers need ``identity`` (else DecryptionError); signature layers are verified with
     ``trust`` and the other keywords of :func:`verify`, and recorded even when not valid:
     check ``result.valid``. Each layer works on the exact bytes the one outside it held.
+
+    An encrypted layer without integrity (AES-CBC) counts as authenticated only when a
+    signature layer inside it covers its whole content and is valid; otherwise the result
+    carries an ``unauthenticated_content`` warning, or, with ``require_authenticated=True``,
+    :class:`~smime.errors.DecryptionError` is raised (one message for every cause).
+
+    Part paths (``part=``, each result's ``covers``) count from the message given, through
+    the layers: a signed part 1 inside an encrypted part 2 is ``"2.1"``.
     """
-    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
+    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part)
     raw = mime.input_bytes(message)
     current: EmailMessage = mime.to_message(raw)
     headers: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
-    for _ in range(MAX_LAYERS):
-        part = mime.find_smime_part(raw)
-        if part is None or part.der is None:
-            break
-        headers = _merged(headers, part.outer_headers)
-        peeled = _peel(part, headers, identity, checks)
-        if peeled is None:
-            break
-        layers.append(peeled.layer)
-        current = peeled.message
-        if peeled.layer.kind == "certs-only":
-            break
-        raw = peeled.inner
-    else:
-        raise ParseError(f"more than {MAX_LAYERS} nested S/MIME layers")
-    return UnwrapResult(content=current, layers=tuple(layers))
+    opened_unauthenticated = False
+    try:
+        for _ in range(MAX_LAYERS):
+            found = _inner_part(raw) if layers else mime.find_smime_part(raw)
+            if found is None or found.der is None:
+                break
+            headers = _merged(headers, found.outer_headers)
+            opened_unauthenticated = opened_unauthenticated or (
+                require_authenticated and identity is not None and _without_integrity(found)
+            )
+            peeled = _peel(found, headers, identity, checks)
+            if peeled is None:
+                break
+            layers.append(peeled.layer)
+            current = peeled.message
+            if peeled.layer.kind == "certs-only":
+                break
+            raw = peeled.inner
+            checks = _inside(checks, found)
+        else:
+            raise ParseError(f"more than {MAX_LAYERS} nested S/MIME layers")
+    except SMIMEError:
+        # Whatever failed inside CBC content (padding, parsing, a signature) must look
+        # the same from outside, or the caller's errors become a padding oracle.
+        if require_authenticated and opened_unauthenticated:
+            raise _refused("valid signature") from None
+        raise
+    unvouched = _unvouched(layers)
+    if unvouched and require_authenticated:
+        raise _refused("valid signature")
+    warnings = tuple(_unauthenticated(layer) for layer in unvouched)
+    return UnwrapResult(content=current, layers=tuple(layers), warnings=warnings)
+
+
+def _inner_part(raw: bytes) -> mime.SMIMEPart | None:
+    """The S/MIME part of a layer's content; None when the content is not a MIME entity
+    (bare text, as some tools encrypt): then there is nothing further to peel."""
+    try:
+        check_is_message(raw)
+    except ParseError:
+        return None
+    return mime.find_smime_part(raw)
+
+
+def _without_integrity(part: mime.SMIMEPart) -> bool:
+    """An enveloped-data part: encrypted, if at all, without integrity (decided unopened)."""
+    return (
+        part.kind == "application/pkcs7-mime"
+        and part.der is not None
+        and _asn1.content_type_of(part.der) == "enveloped_data"
+    )
+
+
+def _unvouched(layers: Sequence[Layer]) -> list[Layer]:
+    """Encrypted layers without integrity that no valid signature inside covers whole.
+
+    A signature counts when it lies inside the encrypted layer and every layer between
+    (itself included) is the whole content of the one outside it: a signed part next to
+    unsigned ones in a multipart does not vouch for those.
+    """
+    out: list[Layer] = []
+    for i, layer in enumerate(layers):
+        info = layer.result
+        if not isinstance(info, DecryptionInfo) or info.authenticated:
+            continue
+        vouched = False
+        for inner in layers[i + 1 :]:
+            if inner.path:
+                break
+            if isinstance(inner.result, VerificationResult) and inner.result.valid:
+                vouched = True
+                break
+        if not vouched:
+            out.append(layer)
+    return out
+
+
+def _unauthenticated(layer: Layer) -> Problem:
+    assert isinstance(layer.result, DecryptionInfo)
+    where = f" (part {layer.path})" if layer.path else ""
+    return Problem(
+        ProblemCode.UNAUTHENTICATED_CONTENT,
+        f"the content was encrypted with {layer.result.cipher}{where}, which does not detect "
+        "tampering, and no valid signature inside the encryption covers it: it may have been "
+        "altered on the way (EFAIL), so do not render it as HTML, follow its links or act on "
+        "it (require_authenticated=True refuses such content)",
+    )

@@ -19,11 +19,18 @@ from ..cms.signed import SignerSpec, create_signed_data
 from ..errors import ParseError
 from ..keys import Identity, Source
 from ..keys import load_certificates as _load_certificate_files
+from ..options import (
+    IDENTIFY_BY,
+    CipherChoice,
+    DigestName,
+    IdentifyBy,
+    KeyTransportChoice,
+    SignaturePadding,
+)
 from ._input import MessageInput, RecipientInput, identities, recipient_certificates
 
 __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "sign"]
 
-IDENTIFY_BY = ("issuer_and_serial", "subject_key_identifier")
 
 
 def _entity_input(message: MessageInput) -> bytes | str | Message:
@@ -52,10 +59,10 @@ def sign(
     signers: Identity | Sequence[Identity],
     *,
     detached: bool = True,
-    digest: str = "sha256",
-    signature_padding: str = "pkcs1v15",
+    digest: DigestName = "sha256",
+    signature_padding: SignaturePadding = "pkcs1v15",
     include_chain: bool = True,
-    identify_by: str = "issuer_and_serial",
+    identify_by: IdentifyBy = "issuer_and_serial",
     signed_attributes: bool = True,
     encryption_certificate: x509.Certificate | None = None,
     signing_time: dt.datetime | None = None,
@@ -133,9 +140,9 @@ def encrypt(
     message: MessageInput,
     recipients: RecipientInput | Sequence[RecipientInput],
     *,
-    cipher: str = "auto",
-    key_transport: str = "auto",
-    identify_by: str = "issuer_and_serial",
+    cipher: CipherChoice = "auto",
+    key_transport: KeyTransportChoice = "auto",
+    identify_by: IdentifyBy = "issuer_and_serial",
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     store: object | None = None,
     check_usage: bool = True,

@@ -8,6 +8,7 @@ import os
 from cryptography import x509
 
 import smime
+from smime.validation import StoredCertificate
 
 from ._io import STDIO, CLIError, printable, read_input, write_output
 from .commands import Subparsers, command, name_of, verification_text
@@ -19,7 +20,8 @@ __all__ = ["register"]
 def _harvest_signed(
     data: bytes, args: argparse.Namespace, store: smime.CertificateStore
 ) -> int | None:
-    """Import the signer of a signed message; None when ``data`` is not a signed message."""
+    """Import what a signed message carries, validated against --trust; None when ``data``
+    is not a signed message. Status 1 when the signature or any certificate was refused."""
     trust = (smime.TrustStore.from_pem(list(args.trust)) if args.trust
              else smime.TrustStore.from_certificates([]))
     try:
@@ -29,16 +31,34 @@ def _harvest_signed(
     if not result.signers:
         return None
     if not args.trust:
-        raise CLIError("importing from a signed message needs --trust ROOTS to verify it first")
+        raise CLIError("importing from a signed message needs --trust ROOTS to verify it "
+                       "first; nothing was imported")
     if not result.valid:
         print(verification_text(result))
         print("not imported: the signature is not valid")
         return 1
-    store.harvest(result)
-    for signer in result.signers:
-        print(printable(f"imported {', '.join(signer.email_addresses) or signer.subject} "
-                        "(from a valid signature)"))
-    return 0
+    harvested = store.harvest(result, trust=trust)
+    for kept in harvested.stored:
+        _say(f"imported {', '.join(kept.addresses)}: {_describe(kept.certificate)} "
+             f"({_role(kept)}, from a valid signature)")
+    for refused in harvested.rejected:
+        what = _describe(refused.certificate) if refused.certificate is not None else "?"
+        _say(f"not imported: {what}: {refused.message} [{refused.reason.value}]")
+    return 1 if harvested.rejected else 0
+
+
+def _role(kept: StoredCertificate) -> str:
+    if kept.role == "encryption":
+        return "the encryption certificate the signer prefers"
+    if not kept.can_encrypt:
+        return "signer certificate, signing only: never encrypted to"
+    return "signer certificate" + (", preferred for encryption" if kept.preferred else "")
+
+
+def _say(text: str) -> None:
+    """Print a line naming certificates from mail: control characters shown escaped, so a
+    crafted name cannot rewrite the terminal."""
+    print(printable(text))
 
 
 def run_import(args: argparse.Namespace, store: smime.CertificateStore) -> int:
@@ -100,13 +120,17 @@ def register(sub: Subparsers) -> None:
     imp = actions.add_parser(
         "import", allow_abbrev=False,
         help="add a certificate file, or the signer of a signed message (verified)",
-        description="Add certificates (PEM, DER, .p7c) or the signer of a signed message, "
-        "which is verified against --trust first.",
+        description="Add certificates (PEM, DER, .p7c: you vouch for them) or the signer "
+        "of a signed message. A signed message is verified against --trust first, and each "
+        "certificate it carries is kept only if it chains to --trust, is valid now and "
+        "names the signer's address (the one to encrypt to must also allow encryption); "
+        "every refused certificate is listed with the reason, and the status is then 1.",
     )
     imp.add_argument("file", nargs="?", default=STDIO, metavar="FILE_OR_SIGNED_MSG",
                      help="default: standard input")
     imp.add_argument("--trust", action="append", default=[], metavar="ROOTS",
-                     help="trusted roots for verifying a signed message (repeatable)")
+                     help="trusted roots for verifying a signed message and validating the "
+                     "certificates it carries (repeatable; required for signed mail)")
     actions.add_parser("list", help="list the stored certificates", allow_abbrev=False)
     exp = actions.add_parser("export", help="write certificates as PEM", allow_abbrev=False)
     exp.add_argument("email", nargs="?", metavar="EMAIL",

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 import smime
+from smime import options
 from smime.inspection import Node
 
 from ._io import (
@@ -34,10 +35,6 @@ from .progress import Progress
 __all__ = ["register"]
 
 Subparsers = Any  # argparse's _SubParsersAction is private
-DIGESTS = ("sha256", "sha384", "sha512")
-CIPHERS = ("auto", "aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc")
-KEY_TRANSPORTS = ("auto", "rsa-oaep", "rsa-pkcs1v15")
-REVOCATION = ("soft-fail", "hard-fail", "off")
 NAME_OVERRIDES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
 UNAUTHENTICATED_WARNING = (
     "smime: warning: the content was encrypted with {cipher}, which does not detect "
@@ -138,7 +135,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
     identity = load_identity(args)
     data = read_input(args.input, progress)
     progress.step("decrypting", len(data))
-    opened = smime.decrypt(data, identity)
+    opened = smime.decrypt(data, identity, require_authenticated=args.require_authenticated)
     write_output(args.output, opened.as_bytes(), progress, private=True)
     info = opened.decryption
     if not info.authenticated and not is_signed(opened):
@@ -288,7 +285,7 @@ def register(sub: Subparsers) -> None:
                    help="extra chain certificates to include (repeatable)")
     p.add_argument("--opaque", action="store_true",
                    help="opaque signed-data (application/pkcs7-mime) instead of multipart/signed")
-    p.add_argument("--digest", default="sha256", choices=DIGESTS, help="default: sha256")
+    p.add_argument("--digest", default="sha256", choices=options.DIGESTS, help="default: sha256")
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS signatures (RSA keys only)")
     add_input(p)
     add_output(p, "the signed message")
@@ -300,10 +297,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--recipient", action="append", required=True, metavar="CERT",
                    help="a certificate file (PEM, DER, .p7c), or an address looked up in "
                    "--store (repeatable)")
-    p.add_argument("--cipher", default="auto", choices=CIPHERS,
+    p.add_argument("--cipher", default="auto", choices=options.CIPHER_CHOICES,
                    help="default: auto (AES-256-GCM when every recipient announced it, else "
                    "AES-256-CBC)")
-    p.add_argument("--key-transport", default="auto", choices=KEY_TRANSPORTS,
+    p.add_argument("--key-transport", default="auto", choices=options.KEY_TRANSPORT_CHOICES,
                    help="RSA key transport (default: auto)")
     p.add_argument("--store", metavar="DB", help="a certificate store (see smime certs)")
     add_input(p)
@@ -313,6 +310,9 @@ def register(sub: Subparsers) -> None:
   smime decrypt --identity bob.p12 --password-file ~/.smime-pass sealed.eml -o opened.eml
 """, run_decrypt)
     add_identity_options(p)
+    p.add_argument("--require-authenticated", action="store_true",
+                   help="refuse content that may have been altered: encrypted without "
+                   "integrity (AES-CBC) and not a signed message whose signature matches it")
     add_input(p)
     add_output(p, "the decrypted message")
 
@@ -326,7 +326,7 @@ def register(sub: Subparsers) -> None:
                    "(repeatable)")
     p.add_argument("--crl", action="append", default=[], metavar="CRL",
                    help="a CRL file (PEM or DER) to check revocation against (repeatable)")
-    p.add_argument("--revocation", default="soft-fail", choices=REVOCATION,
+    p.add_argument("--revocation", default="soft-fail", choices=options.REVOCATION_MODES,
                    help="hard-fail: unknown revocation status is a problem (default: soft-fail)")
     p.add_argument("--fetch", action="store_true",
                    help="download CRLs and OCSP answers the certificates point to")

@@ -18,7 +18,7 @@ __all__ = ["RSAES_OAEP_OID", "Capabilities", "OaepParameters", "SetOfCapabilitie
 RSAES_OAEP_OID = "1.2.840.113549.1.1.7"
 
 
-class OaepParameters(asn1_core.Sequence):  # type: ignore[misc]
+class OaepParameters(asn1_core.Sequence):
     """RSAES-OAEP-params with its DEFAULTs read as absent: asn1crypto builds a default it
     finds missing and then re-encodes every enclosing structure on each access."""
 
@@ -29,7 +29,7 @@ class OaepParameters(asn1_core.Sequence):  # type: ignore[misc]
     ]
 
 
-class _Capability(asn1_core.Sequence):  # type: ignore[misc]
+class _Capability(asn1_core.Sequence):
     _fields = [  # noqa: RUF012
         ("capability_id", asn1_core.ObjectIdentifier),
         ("parameters", asn1_core.Any, {"optional": True}),
@@ -38,15 +38,15 @@ class _Capability(asn1_core.Sequence):  # type: ignore[misc]
     _oid_specs = {RSAES_OAEP_OID: OaepParameters}  # noqa: RUF012
 
 
-class Capabilities(asn1_core.SequenceOf):  # type: ignore[misc]
+class Capabilities(asn1_core.SequenceOf):
     _child_spec = _Capability
 
 
-class SetOfCapabilities(asn1_core.SetOf):  # type: ignore[misc]
+class SetOfCapabilities(asn1_core.SetOf):
     _child_spec = Capabilities
 
 
-class _OpaqueValues(asn1_core.SetOf):  # type: ignore[misc]
+class _OpaqueValues(asn1_core.SetOf):
     """Values of an attribute we have no schema for, kept as DER.
 
     asn1crypto would parse them generically, which fails on context-specific tags such as

@@ -26,7 +26,7 @@ __all__ = [
 RC2_OID = "1.2.840.113549.3.2"
 
 
-class GcmParams(core.Sequence):  # type: ignore[misc]
+class GcmParams(core.Sequence):
     """RFC 5084 GCMParameters: the nonce and the tag length (12 when absent)."""
 
     _fields = [  # noqa: RUF012 - asn1crypto's schema attribute
@@ -35,7 +35,7 @@ class GcmParams(core.Sequence):  # type: ignore[misc]
     ]
 
 
-class EccCmsSharedInfo(core.Sequence):  # type: ignore[misc]
+class EccCmsSharedInfo(core.Sequence):
     """RFC 5753 ECC-CMS-SharedInfo: what the KDF binds the key-encryption key to."""
 
     _fields = [  # noqa: RUF012

@@ -38,7 +38,7 @@ _MESSAGE_DIGEST_OID = asn1_cms.CMSAttributeType("message_digest").dump()
 _VERSIONS: dict[int, bytes] = {n: asn1_cms.CMSVersion(n).dump() for n in (1, 3, 4, 5)}
 
 
-class _DigestAlgorithm(asn1_core.Sequence):  # type: ignore[misc]
+class _DigestAlgorithm(asn1_core.Sequence):
     """asn1crypto's DigestAlgorithm forces NULL parameters; RFC 5754 (SHA-2) and RFC 8419
     (Ed25519's SHA-512) want them absent, as OpenSSL writes them."""
 

@@ -24,13 +24,13 @@ _ZLIB_OID = "1.2.840.113549.1.9.16.3.8"
 _CHUNK = 1024 * 1024
 
 
-class _OpaqueContent(cms.EncapsulatedContentInfo):  # type: ignore[misc]
+class _OpaqueContent(cms.EncapsulatedContentInfo):
     """eContent as plain octets: asn1crypto would parse a compressed signed_data as SignedData."""
 
     _oid_specs: dict[str, object] = {}  # noqa: RUF012
 
 
-class _Compressed(cms.CompressedData):  # type: ignore[misc]
+class _Compressed(cms.CompressedData):
     _fields = [  # noqa: RUF012
         ("version", cms.CMSVersion),
         ("compression_algorithm", cms.CompressionAlgorithm),
@@ -38,7 +38,7 @@ class _Compressed(cms.CompressedData):  # type: ignore[misc]
     ]
 
 
-class _ContentInfo(core.Sequence):  # type: ignore[misc]
+class _ContentInfo(core.Sequence):
     _fields = [  # noqa: RUF012
         ("content_type", cms.ContentType),
         ("content", _Compressed, {"explicit": 0, "optional": True}),

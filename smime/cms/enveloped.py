@@ -15,9 +15,10 @@ from typing import Any
 from asn1crypto import algos, cms, core
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
 
-from ..algorithms import WRITABLE_CIPHERS, check_option
+from ..algorithms import WRITABLE_CIPHERS
 from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
 from ..keys import Identity
+from ..options import CipherName, check_option
 from . import _content, _kari
 from ._asn1 import parsed
 from ._bulk import (
@@ -90,7 +91,7 @@ def create_enveloped_data(
     content: bytes,
     recipients: Sequence[RecipientSpec],
     *,
-    cipher: str = "aes-256-cbc",
+    cipher: CipherName = "aes-256-cbc",
     content_type: str = "data",
 ) -> bytes:
     """Encrypt ``content`` for ``recipients``; DER ContentInfo (AuthEnvelopedData for GCM)."""

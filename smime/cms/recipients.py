@@ -17,9 +17,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 
-from ..algorithms import DIGESTS, KEY_TRANSPORTS, check_option
+from ..algorithms import DIGESTS
 from ..errors import CertificateError, UnsupportedError
 from ..keys import CertificateLike, to_asn1_certificate, to_certificate
+from ..options import IDENTIFY_BY, KEY_TRANSPORTS, IdentifyBy, KeyTransportName, check_option
 from . import _oids
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "summarize",
 ]
 
-IDENTIFY_BY = ("issuer_and_serial", "subject_key_identifier")
 #: EC curves we agree keys on: the NIST curves of RFC 5753 / RFC 8551.
 EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
@@ -53,8 +53,8 @@ class RecipientSpec:
     """
 
     certificate: x509.Certificate
-    key_transport: str = "rsa-oaep"
-    identify_by: str = "issuer_and_serial"
+    key_transport: KeyTransportName = "rsa-oaep"
+    identify_by: IdentifyBy = "issuer_and_serial"
     check_usage: bool = True
 
     def __post_init__(self) -> None:

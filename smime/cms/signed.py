@@ -22,9 +22,10 @@ from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..algorithms import DIGESTS, check_option
+from ..algorithms import DIGESTS
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import CertificateLike, Identity, to_certificate
+from ..options import IDENTIFY_BY, DigestName, IdentifyBy, SignaturePadding, check_option
 from . import _signed_der as encode
 from ._asn1 import load_content_info, parsed
 from ._certs import Received
@@ -48,7 +49,6 @@ __all__ = [
     "verify_signed_data",
 ]
 
-IDENTIFY_BY = ("issuer_and_serial", "subject_key_identifier")
 _DER = serialization.Encoding.DER
 
 
@@ -57,9 +57,9 @@ class SignerSpec:
     """Who signs and how. Options are checked when the spec is made, not when it is used."""
 
     identity: Identity
-    digest: str = "sha256"  # sha256 | sha384 | sha512 (Ed25519: always sha512, RFC 8419)
-    padding: str = "pkcs1v15"  # pkcs1v15 | pss (RSA keys only)
-    identify_by: str = "issuer_and_serial"  # | subject_key_identifier (SignerInfo version 3)
+    digest: DigestName = "sha256"  # Ed25519: always sha512 (RFC 8419)
+    padding: SignaturePadding = "pkcs1v15"  # pss for RSA keys only
+    identify_by: IdentifyBy = "issuer_and_serial"  # SKI: SignerInfo version 3
     include_chain: bool = True  # add identity.chain to the certificates
     signed_attributes: bool = True  # False: sign the content itself, no attributes at all
     encryption_certificate: x509.Certificate | None = None  # -> SMIMEEncryptionKeyPreference

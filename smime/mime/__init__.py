@@ -15,6 +15,7 @@ from .canonical import PreparedEntity, prepare_entity
 from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
 from .message import input_bytes, message_bytes, to_message
 from .parse import SMIMEPart, find_smime_part
+from .signed_view import SignedView, signed_view
 
 __all__ = [
     "MAX_DEPTH",
@@ -22,6 +23,7 @@ __all__ = [
     "SMIME_TYPES",
     "PreparedEntity",
     "SMIMEPart",
+    "SignedView",
     "WireMessage",
     "build_multipart_signed",
     "build_pkcs7_mime",
@@ -30,5 +32,6 @@ __all__ = [
     "message_bytes",
     "parse_inner",
     "prepare_entity",
+    "signed_view",
     "to_message",
 ]

@@ -332,7 +332,7 @@ def _prepare_simple(data: bytes) -> PreparedEntity | None:
     # whole message checks the body without copying it.
     if fields is None or not is_seven_bit_safe(data):
         return None
-    content: list[bytes] = []
+    content: list[bytes | memoryview] = []
     outer: list[tuple[str, str]] = []
     content_type = cte = None
     for name, value in fields:
@@ -358,7 +358,7 @@ def _prepare_simple(data: bytes) -> PreparedEntity | None:
     ):
         return None
     content.append(b"\r\n")
-    content.append(memoryview(data)[split + 4 :])  # type: ignore[arg-type]
+    content.append(memoryview(data)[split + 4 :])
     return PreparedEntity(b"".join(content), tuple(outer))
 
 

@@ -7,7 +7,7 @@ The search reads the raw bytes (see :mod:`._raw`), never a re-serialised message
 from __future__ import annotations
 
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
 from email.utils import collapse_rfc2231_value
 from functools import cached_property
@@ -40,6 +40,8 @@ class SMIMEPart:
     (LF line ends made CRLF). ``path`` says where the part sits: ``""`` for the whole
     message, ``"2"`` or ``"1.2"`` for a part nested in multiparts (1-based). ``raw`` is
     the part's bytes as found (headers included); ``part`` parses them on first use.
+    ``other_parts`` are the paths of the parts around it that it does not hold (the
+    siblings of it and of each multipart holding it): for a signature, what is unsigned.
     """
 
     kind: str
@@ -51,6 +53,7 @@ class SMIMEPart:
     path: str
     outer_headers: tuple[tuple[str, str], ...] = field(repr=False)
     raw: bytes = field(repr=False, compare=False)
+    other_parts: tuple[str, ...] = ()
 
     @cached_property
     def part(self) -> EmailMessage:
@@ -227,21 +230,36 @@ def _search(data: bytes) -> SMIMEPart | None:
     top = read_entity(data, start, len(data))
     outer = _outer_headers(top)
     stack: list[tuple[RawEntity, str, int]] = [(top, "", 0)]
+    counts: dict[str, int] = {}  # path of each multipart opened -> its number of parts
     while stack:
         entity, path, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ParseError(f"malformed message: MIME parts nested deeper than {MAX_DEPTH} levels")
         found = _found(entity, path, outer)
         if found is not None:
-            return found
+            return replace(found, other_parts=_others(path, counts)) if path else found
         boundary = entity.boundary() if entity.content_type.startswith("multipart/") else None
         if not boundary:
             continue
         child_type = "message/rfc822" if entity.content_type == "multipart/digest" else "text/plain"
         parts, _ = split_multipart(data, entity.body, entity.end, boundary)
+        counts[path] = len(parts)
         children = [
             (read_entity(data, s, e, child_type), f"{path}.{i}" if path else str(i), depth + 1)
             for i, (s, e) in enumerate(parts, 1)
         ]
         stack.extend(reversed(children))
     return None
+
+
+def _others(path: str, counts: dict[str, int]) -> tuple[str, ...]:
+    """Every part beside ``path`` or beside a multipart holding it, outermost first."""
+    steps = path.split(".")
+    others: list[str] = []
+    for depth, step in enumerate(steps):
+        parent = ".".join(steps[:depth])
+        prefix = f"{parent}." if parent else ""
+        others.extend(
+            f"{prefix}{i}" for i in range(1, counts[parent] + 1) if str(i) != step
+        )
+    return tuple(others)

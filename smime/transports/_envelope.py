@@ -120,10 +120,12 @@ def _route_fields(fields: list[tuple[str, bytes]]) -> tuple[str, list[tuple[str,
 
 @dataclass(frozen=True)
 class Prepared:
-    """An envelope plus what the transports report back (the Message-ID)."""
+    """An envelope plus what the transports report back (the Message-ID), and whether the
+    caller named the sender (SparkPost then makes it the return path)."""
 
     envelope: Envelope
     message_id: str | None
+    explicit_sender: bool = False
 
 
 def prepare(
@@ -134,6 +136,7 @@ def prepare(
     require: bool = True,
 ) -> Prepared:
     """:func:`envelope`, also giving the Message-ID; ``require=False`` allows no route."""
+    explicit = sender is not None
     data = wire_bytes(message)
     fields, end = header_fields(data)
     prefix, route = _route_fields(fields)
@@ -167,7 +170,7 @@ def prepare(
     if len(kept) != len(fields):
         data = b"".join(kept) + data[end:]
     message_id = next((field_value(raw) for name, raw in fields if name == "message-id"), None)
-    return Prepared(Envelope(sender, _dedupe(rcpts), data), message_id or None)
+    return Prepared(Envelope(sender, _dedupe(rcpts), data), message_id or None, explicit)
 
 
 def envelope(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType, TracebackType
-from typing import ClassVar, Protocol, TypeAlias, runtime_checkable
+from types import MappingProxyType
+from typing import ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from ..errors import TransportError
 from ._envelope import Envelope, MessageInput, Prepared, RecipientsInput, envelope, prepare
@@ -22,6 +22,8 @@ __all__ = [
     "MessageInput",
     "MissingExtraError",
     "MockTransport",
+    "NetworkError",
+    "NetworkTimeoutError",
     "Prepared",
     "RecipientsInput",
     "RecipientsRefusedError",
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 Rejections: TypeAlias = Mapping[str, tuple[int, str]]
+_R_co = TypeVar("_R_co", covariant=True)
 
 
 class MissingExtraError(TransportError, ImportError):
@@ -45,6 +48,23 @@ class RecipientsRefusedError(TransportError):
         code, text = next(iter(rejected.values()), (None, None))
         super().__init__(message, code=code, text=text)
         self.rejected: Rejections = MappingProxyType(dict(rejected))
+
+
+class NetworkError(TransportError):
+    """No complete answer came: the server could not be reached, or the connection broke.
+
+    ``maybe_sent`` is false when the failure came before the whole message was handed
+    over (sending again is safe) and true when it was handed over but never confirmed:
+    it may have been delivered, so the transports do not retry it themselves.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+class NetworkTimeoutError(NetworkError):
+    """The server did not answer within the transport's ``timeout``."""
 
 
 def missing_extra(module: str, extra: str, what: str) -> MissingExtraError:
@@ -95,9 +115,8 @@ class SendResult:
         return self
 
 
-@runtime_checkable
-class Transport(Protocol):
-    """Anything with this ``send`` method can deliver messages for :func:`smime.send`."""
+class _Sends(Protocol[_R_co]):
+    """The one ``send`` signature; the two protocols differ only in what it returns."""
 
     def send(
         self,
@@ -105,31 +124,38 @@ class Transport(Protocol):
         *,
         sender: str | None = None,
         recipients: RecipientsInput = None,
-    ) -> SendResult: ...
+    ) -> _R_co: ...
 
 
 @runtime_checkable
-class AsyncTransport(Protocol):
-    """The asyncio twin of :class:`Transport`."""
-
-    def send(
-        self,
-        message: MessageInput,
-        *,
-        sender: str | None = None,
-        recipients: RecipientsInput = None,
-    ) -> Awaitable[SendResult]: ...
+class Transport(_Sends[SendResult], Protocol):
+    """Anything with a ``send(message, *, sender=None, recipients=None) -> SendResult``
+    method can deliver messages for :func:`smime.send`."""
 
 
-class BaseTransport:
-    """A context manager whose ``with`` block keeps resources (a connection) open.
+@runtime_checkable
+class AsyncTransport(_Sends[Awaitable[SendResult]], Protocol):
+    """The asyncio twin of :class:`Transport`: its ``send`` returns an awaitable."""
 
-    ``with`` blocks nest: only the outermost one opens and closes. Outside any block each
-    ``send`` opens and closes on its own.
-    """
+
+class _Nesting:
+    """What both base classes count: how many ``with`` blocks are open."""
 
     name: ClassVar[str] = "transport"
     _depth: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._depth > 0
+
+
+class BaseTransport(_Nesting):
+    """A context manager whose ``with`` block keeps resources (a connection) open.
+
+    ``with`` blocks nest: only the outermost one opens and closes. Outside any block each
+    ``send`` opens and closes on its own. Subclasses implement ``_deliver(prepared)``,
+    which gets the checked envelope from :func:`prepare`.
+    """
 
     def open(self) -> None:
         """Acquire what sending needs (connect, create folders)."""
@@ -137,33 +163,22 @@ class BaseTransport:
     def close(self) -> None:
         """Release what :meth:`open` acquired; safe to call twice."""
 
-    @property
-    def is_open(self) -> bool:
-        return self._depth > 0
-
     def __enter__(self) -> BaseTransport:
         if self._depth == 0:
             self.open()
         self._depth += 1
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0:
             self.close()
 
-    def send(
-        self,
-        message: MessageInput,
-        *,
-        sender: str | None = None,
-        recipients: RecipientsInput = None,
-    ) -> SendResult:
+    def send(self, message: MessageInput, *, sender: str | None = None,
+             recipients: RecipientsInput = None) -> SendResult:
+        return self._deliver(prepare(message, sender, recipients))
+
+    def _deliver(self, prepared: Prepared) -> SendResult:
         raise NotImplementedError
 
     def send_many(self, messages: Iterable[MessageInput]) -> tuple[SendResult, ...]:
@@ -175,11 +190,8 @@ class BaseTransport:
             return tuple(self.send(m) for m in messages)
 
 
-class AsyncBaseTransport:
+class AsyncBaseTransport(_Nesting):
     """The asyncio twin of :class:`BaseTransport` (``async with``, ``await send``)."""
-
-    name: ClassVar[str] = "transport"
-    _depth: int = 0
 
     async def open(self) -> None:
         """Acquire what sending needs (connect)."""
@@ -187,42 +199,28 @@ class AsyncBaseTransport:
     async def aclose(self) -> None:
         """Release what :meth:`open` acquired; safe to call twice."""
 
-    @property
-    def is_open(self) -> bool:
-        return self._depth > 0
-
     async def __aenter__(self) -> AsyncBaseTransport:
         if self._depth == 0:
             await self.open()
         self._depth += 1
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0:
             await self.aclose()
 
-    async def send(
-        self,
-        message: MessageInput,
-        *,
-        sender: str | None = None,
-        recipients: RecipientsInput = None,
-    ) -> SendResult:
+    async def send(self, message: MessageInput, *, sender: str | None = None,
+                   recipients: RecipientsInput = None) -> SendResult:
+        return await self._deliver(prepare(message, sender, recipients))
+
+    async def _deliver(self, prepared: Prepared) -> SendResult:
         raise NotImplementedError
 
     async def send_many(self, messages: Iterable[MessageInput]) -> tuple[SendResult, ...]:
         """Send each message in turn over one connection; stops at the first error."""
-        results: list[SendResult] = []
         async with self:
-            for m in messages:
-                results.append(await self.send(m))
-        return tuple(results)
+            return tuple([await self.send(m) for m in messages])
 
 
 class MockTransport(BaseTransport):
@@ -238,14 +236,7 @@ class MockTransport(BaseTransport):
         self.handler = handler
         self.sent: list[Envelope] = []
 
-    def send(
-        self,
-        message: MessageInput,
-        *,
-        sender: str | None = None,
-        recipients: RecipientsInput = None,
-    ) -> SendResult:
-        prepared = prepare(message, sender, recipients)
+    def _deliver(self, prepared: Prepared) -> SendResult:
         self.sent.append(prepared.envelope)
         if self.handler is not None:
             return self.handler(prepared.envelope)

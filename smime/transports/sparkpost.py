@@ -8,7 +8,8 @@ HTML parts of RFC 822 content).
 
 Retries: 429 and 5xx answers, and connection failures before the request left, are
 retried with exponential backoff (``Retry-After`` honoured). A timeout while waiting for
-the answer is not retried: the transmission may exist, and a retry could send twice.
+the answer is not retried: the transmission may exist, and a retry could send twice
+(``NetworkError.maybe_sent``).
 The API key goes only into the ``Authorization`` header: never into logs, ``repr`` or
 exception text.
 """
@@ -20,22 +21,24 @@ import email.utils
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import InvalidOptionError, TransportError, UnsupportedError
+from ._steps import arun, run
 from .base import (
     AsyncBaseTransport,
     BaseTransport,
-    MessageInput,
+    NetworkError,
+    NetworkTimeoutError,
     Prepared,
-    RecipientsInput,
     SendResult,
     missing_extra,
-    prepare,
 )
 
 if TYPE_CHECKING:
@@ -61,8 +64,27 @@ def _httpx() -> ModuleType:
     return httpx
 
 
+@dataclass(frozen=True)
+class _Post:
+    """POST this body to the Transmissions API; answered by the response (or what the
+    client raised)."""
+
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Pause:
+    """Wait before the next attempt."""
+
+    seconds: float
+
+
+_Steps: TypeAlias = Generator["_Post | _Pause", "httpx.Response | None", SendResult]
+
+
 class _SparkPost(Generic[_Client]):
-    """Request building, answer parsing and retry policy shared by both transports."""
+    """Request building, answer parsing and the retry policy, without I/O, shared by both
+    transports: :meth:`_steps` yields what to do and the shells do it."""
 
     name: ClassVar[str] = "sparkpost"
 
@@ -129,7 +151,7 @@ class _SparkPost(Generic[_Client]):
             "Accept": "application/json",
         }
 
-    def _body(self, prepared: Prepared, explicit_sender: bool) -> bytes:
+    def _body(self, prepared: Prepared) -> bytes:
         env = prepared.envelope
         try:
             rfc822 = env.data.decode("utf-8")
@@ -145,10 +167,41 @@ class _SparkPost(Generic[_Client]):
             "recipients": [{"address": {"email": r}} for r in env.recipients],
             "content": {"email_rfc822": rfc822},
         }
-        return_path = self.return_path or (env.sender if explicit_sender else None)
+        return_path = self.return_path or (env.sender if prepared.explicit_sender else None)
         if return_path:
             payload["return_path"] = return_path
         return json.dumps(payload).encode("ascii")
+
+    def _steps(self, prepared: Prepared) -> _Steps:
+        """Post, retrying refused connections, 429 and 5xx with backoff; the result."""
+        httpx = _httpx()
+        body = self._body(prepared)
+        attempt = 0
+        while True:
+            try:
+                response = yield _Post(body)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if attempt >= self.max_retries:
+                    raise _lost(exc, f"{_NOT_SENT} at {self.base_url}: {exc}", False) from exc
+                response = None
+            except httpx.HTTPError as exc:
+                raise _lost(exc, _MAYBE_SENT.format(type(exc).__name__), True) from exc
+            if response is not None and (
+                response.status_code not in _RETRY_STATUS or attempt >= self.max_retries
+            ):
+                return self._result(prepared, response)
+            yield _Pause(self._delay(attempt, response))
+            attempt += 1
+
+    def _client_or_own(self) -> _Client | None:
+        """The client to use: the caller's, else the one a ``with`` block opened."""
+        return self._client if self._client is not None else self._own
+
+    def _session(self, make: Callable[..., Any]) -> Any:
+        """A context manager giving the client for one send: the caller's or the ``with``
+        block's (left open), else a new one from ``make`` (closed after the send)."""
+        client = self._client_or_own()
+        return nullcontext(client) if client is not None else make(timeout=self.timeout)
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based)."""
@@ -232,6 +285,12 @@ _MAYBE_SENT = ("no complete answer from SparkPost ({}); the transmission may exi
                "so it is not retried")
 
 
+def _lost(exc: Exception, message: str, maybe_sent: bool) -> NetworkError:
+    """The NetworkError for a request that got no answer (a timeout is its own kind)."""
+    kind = NetworkTimeoutError if isinstance(exc, _httpx().TimeoutException) else NetworkError
+    return kind(message, maybe_sent=maybe_sent)
+
+
 class SparkPostTransport(_SparkPost["httpx.Client"], BaseTransport):
     """Send through SparkPost: ``POST {base_url}/transmissions``.
 
@@ -243,7 +302,7 @@ class SparkPostTransport(_SparkPost["httpx.Client"], BaseTransport):
     """
 
     def open(self) -> None:
-        if self._client is None and self._own is None:
+        if self._client_or_own() is None:
             self._own = _httpx().Client(timeout=self.timeout)
 
     def close(self) -> None:
@@ -251,46 +310,25 @@ class SparkPostTransport(_SparkPost["httpx.Client"], BaseTransport):
         if own is not None:
             own.close()
 
-    def send(
-        self,
-        message: MessageInput,
-        *,
-        sender: str | None = None,
-        recipients: RecipientsInput = None,
-    ) -> SendResult:
-        prepared = prepare(message, sender, recipients)
-        body = self._body(prepared, sender is not None)
-        client = self._client or self._own
-        if client is not None:
-            return self._result(prepared, self._post(client, body))
-        with _httpx().Client(timeout=self.timeout) as own:
-            return self._result(prepared, self._post(own, body))
+    def _deliver(self, prepared: Prepared) -> SendResult:
+        with self._session(_httpx().Client) as client:
+            return run(self._steps(prepared), lambda step: self._do(step, client))
 
-    def _post(self, client: httpx.Client, body: bytes) -> httpx.Response:
-        httpx = _httpx()
-        attempt = 0
-        while True:
-            try:
-                response = client.post(self.url, content=body, headers=self._headers())
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                if attempt >= self.max_retries:
-                    raise TransportError(f"{_NOT_SENT} at {self.base_url}: {exc}") from exc
-                response = None
-            except httpx.HTTPError as exc:
-                raise TransportError(_MAYBE_SENT.format(type(exc).__name__)) from exc
-            if response is not None and (
-                response.status_code not in _RETRY_STATUS or attempt >= self.max_retries
-            ):
-                return response
-            _sleep(self._delay(attempt, response))
-            attempt += 1
+    def _do(self, step: _Post | _Pause, client: httpx.Client) -> httpx.Response | Exception | None:
+        if isinstance(step, _Pause):
+            _sleep(step.seconds)
+            return None
+        try:
+            return client.post(self.url, content=step.body, headers=self._headers())
+        except Exception as exc:  # handed to the core, which knows which ones to retry
+            return exc
 
 
 class AsyncSparkPostTransport(_SparkPost["httpx.AsyncClient"], AsyncBaseTransport):
     """The asyncio twin of :class:`SparkPostTransport` (``client``: an ``httpx.AsyncClient``)."""
 
     async def open(self) -> None:
-        if self._client is None and self._own is None:
+        if self._client_or_own() is None:
             self._own = _httpx().AsyncClient(timeout=self.timeout)
 
     async def aclose(self) -> None:
@@ -298,36 +336,17 @@ class AsyncSparkPostTransport(_SparkPost["httpx.AsyncClient"], AsyncBaseTranspor
         if own is not None:
             await own.aclose()
 
-    async def send(
-        self,
-        message: MessageInput,
-        *,
-        sender: str | None = None,
-        recipients: RecipientsInput = None,
-    ) -> SendResult:
-        prepared = prepare(message, sender, recipients)
-        body = self._body(prepared, sender is not None)
-        client = self._client or self._own
-        if client is not None:
-            return self._result(prepared, await self._post(client, body))
-        async with _httpx().AsyncClient(timeout=self.timeout) as own:
-            return self._result(prepared, await self._post(own, body))
+    async def _deliver(self, prepared: Prepared) -> SendResult:
+        async with self._session(_httpx().AsyncClient) as client:
+            return await arun(self._steps(prepared), lambda step: self._do(step, client))
 
-    async def _post(self, client: httpx.AsyncClient, body: bytes) -> httpx.Response:
-        httpx = _httpx()
-        attempt = 0
-        while True:
-            try:
-                response = await client.post(self.url, content=body, headers=self._headers())
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                if attempt >= self.max_retries:
-                    raise TransportError(f"{_NOT_SENT} at {self.base_url}: {exc}") from exc
-                response = None
-            except httpx.HTTPError as exc:
-                raise TransportError(_MAYBE_SENT.format(type(exc).__name__)) from exc
-            if response is not None and (
-                response.status_code not in _RETRY_STATUS or attempt >= self.max_retries
-            ):
-                return response
-            await _asleep(self._delay(attempt, response))
-            attempt += 1
+    async def _do(
+        self, step: _Post | _Pause, client: httpx.AsyncClient
+    ) -> httpx.Response | Exception | None:
+        if isinstance(step, _Pause):
+            await _asleep(step.seconds)
+            return None
+        try:
+            return await client.post(self.url, content=step.body, headers=self._headers())
+        except Exception as exc:  # handed to the core, which knows which ones to retry
+            return exc

@@ -15,14 +15,20 @@ from .chain import (
     validate_certificate_async,
     validation_cache_info,
 )
+from .context import ValidationContext
 from .policy import (
     DEFAULT_POLICY,
     VerificationPolicy,
-    check_digest,
     validation_times,
 )
 from .revocation import RevocationStatus, check_revocation
-from .store import CertificateStore
+from .store import (
+    CertificateStore,
+    HarvestReason,
+    HarvestResult,
+    RejectedCertificate,
+    StoredCertificate,
+)
 from .trust import TrustStore
 
 __all__ = [
@@ -30,10 +36,14 @@ __all__ = [
     "CacheInfo",
     "CertificateStore",
     "ChainResult",
+    "HarvestReason",
+    "HarvestResult",
+    "RejectedCertificate",
     "RevocationStatus",
+    "StoredCertificate",
     "TrustStore",
+    "ValidationContext",
     "VerificationPolicy",
-    "check_digest",
     "check_key_usage",
     "check_revocation",
     "check_sender",

@@ -19,6 +19,7 @@ from pyhanko_certvalidator.errors import (
     InsufficientRevinfoError,
     PathValidationError,
 )
+from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import (
     NO_REVOCATION,
     AcceptAllAlgorithms,
@@ -50,7 +51,7 @@ def _algorithm_policy(weak_hashes: frozenset[str] | None) -> AlgorithmUsagePolic
     """None: accept everything; else refuse these digests and keys under 2048 bits."""
     if weak_hashes is None:
         return AcceptAllAlgorithms()
-    return DisallowWeakAlgorithmsPolicy(  # type: ignore[no-untyped-call]
+    return DisallowWeakAlgorithmsPolicy(
         weak_hash_algos=weak_hashes, rsa_key_size_threshold=MIN_KEY_BITS,
         dsa_key_size_threshold=MIN_KEY_BITS,
     )
@@ -69,8 +70,8 @@ class PyhankoOutcome:
     calls: int = 1
 
 
-def _signer_first(path: object) -> tuple[bytes, ...]:
-    certs = list(path.iter_certs(include_root=True))  # type: ignore[attr-defined]
+def _signer_first(path: ValidationPath) -> tuple[bytes, ...]:
+    certs = list(path.iter_certs(include_root=True))
     return tuple(c.dump() for c in reversed(certs))
 
 
@@ -126,9 +127,9 @@ async def _run(
             fetched_crls = tuple(c.dump() for c in manager.crls)
             fetched_ocsps = tuple(o.dump() for o in manager.ocsps)
         failures = tuple(str(e) for e in context.soft_fail_exceptions)
-        await context.aclose()  # type: ignore[no-untyped-call]
+        await context.aclose()
         if backend is not None:  # ours, not the context's: it closes only what it made
-            await backend.close()  # type: ignore[no-untyped-call]
+            await backend.close()
     return PyhankoOutcome(path, tried, error, fetched_crls, fetched_ocsps, failures)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -13,10 +13,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ._common import name_key, name_key_der
 from .binding import ANY_EKU
 
-__all__ = ["can_encrypt_to", "match_preference"]
+__all__ = ["can_encrypt_to", "preference_matches"]
+
+#: What cryptography raises for a certificate whose extensions cannot be read.
+_MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
 def can_encrypt_to(cert: x509.Certificate, at: dt.datetime) -> bool:
+    """Valid at ``at``, for email (EKU), with a key and key usage that can receive a key."""
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         return False
     try:
@@ -27,7 +31,7 @@ def can_encrypt_to(cert: x509.Certificate, at: dt.datetime) -> bool:
         ku: x509.KeyUsage | None = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         ku = None
-    except ValueError:
+    except _MALFORMED:
         return False
     try:
         eku = list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
@@ -35,7 +39,7 @@ def can_encrypt_to(cert: x509.Certificate, at: dt.datetime) -> bool:
             return False
     except x509.ExtensionNotFound:
         pass
-    except ValueError:
+    except _MALFORMED:
         return False
     if isinstance(key, rsa.RSAPublicKey):
         return ku is None or ku.key_encipherment
@@ -69,33 +73,42 @@ def _issuer_key(issuer: Any) -> Any:
     return None
 
 
-def match_preference(
+def preference_matches(
     preference: Any, candidates: Sequence[x509.Certificate]
-) -> x509.Certificate | None:
-    """The candidate an SMIMEEncryptionKeyPreference names.
+) -> Iterator[x509.Certificate]:
+    """Every candidate an SMIMEEncryptionKeyPreference names, in order.
+
+    Several can match: the certificate set of a SignedData is not signed, so anyone who
+    relays the message can add a certificate copying the issuer and serial (or the key
+    identifier) of the named one. The caller must validate each and keep the first good one.
 
     Duck-typed: an object with ``matches(cert)`` (the CMS layer's), or with
     ``issuer_der``/``issuer`` and ``serial_number``, or ``subject_key_identifier``.
     """
     matcher = getattr(preference, "matches", None)
     if callable(matcher):
-        return next((c for c in candidates if matcher(c)), None)
+        for cert in candidates:
+            try:
+                if matcher(cert):
+                    yield cert
+            except _MALFORMED:
+                continue  # a certificate we cannot read names nothing
+        return
     ski = _field(preference, "subject_key_identifier", "ski", "key_identifier")
     serial = _field(preference, "serial_number", "serial")
     issuer_given = _field(preference, "issuer_der", "issuer")
     issuer = _issuer_key(issuer_given) if issuer_given is not None else None
     if issuer_given is not None and issuer is None:
-        return None  # an issuer we cannot read must not degrade to a serial-only match
+        return  # an issuer we cannot read must not degrade to a serial-only match
     for cert in candidates:
         if ski is not None:
             try:
                 own = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-            except (x509.ExtensionNotFound, ValueError):
+            except (x509.ExtensionNotFound, *_MALFORMED):
                 continue
             if own.digest == bytes(ski):
-                return cert
+                yield cert
         elif serial is not None and cert.serial_number == int(serial) and (
             issuer is None or name_key(cert.issuer) == issuer
         ):
-            return cert
-    return None
+            yield cert

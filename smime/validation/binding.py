@@ -1,7 +1,7 @@
 """Does the certificate belong to this sender, and may its key sign mail?
 
 A valid chain only says a CA vouches for a key. A mail client must also check that the CA
-vouched for *this* sender (the From/Sender address is in the certificate) and for *this*
+vouched for *this* sender (the From address is in the certificate) and for *this*
 purpose (keyUsage and extendedKeyUsage), or any customer of any trusted CA could sign as
 anyone.
 """
@@ -70,34 +70,46 @@ def check_sender(
     cert: CertificateLike,
     addresses: Sequence[str],
     *,
+    sender: Sequence[str] = (),
     policy: VerificationPolicy = DEFAULT_POLICY,
 ) -> Problem | None:
-    """SENDER_MISMATCH unless the certificate names one of ``addresses`` (From, Sender).
+    """SENDER_MISMATCH unless the certificate names every From address in ``addresses``.
 
-    Addresses compare case-insensitively as a whole, as mail clients do. No address at all
-    is NO_SENDER. Returns None when the policy does not require a match.
+    RFC 5322 allows several authors in From; the signature vouches for each one shown, so
+    one address the certificate does not name is a mismatch. ``sender`` (the Sender
+    header) binds instead only when ``policy.allow_sender_header``: an agent sending on
+    the authors' behalf. Addresses compare case-insensitively as a whole, as mail clients
+    do. No From address at all is NO_SENDER. None when the policy does not require a match.
     """
     if not policy.require_sender_match:
         return None
-    wanted = [normalize_address(a) for a in addresses if a and a.strip()]
+    wanted = _normalized(addresses)
+    named = signer_addresses(cert)
+    if wanted and all(address in named for address in wanted):
+        return None
+    agents = _normalized(sender) if policy.allow_sender_header else []
+    if agents and all(address in named for address in agents):
+        return None
     if not wanted:
         return Problem(
             ProblemCode.NO_SENDER,
             "the message has no From address, so nothing binds the signer to a sender",
         )
-    named = signer_addresses(cert)
-    if any(address in named for address in wanted):
-        return None
-    sender = " / ".join(dict.fromkeys(wanted))
+    authors = ", ".join(wanted)
     if not named:
         return Problem(
             ProblemCode.SENDER_MISMATCH,
-            f"the signer's certificate names no email address, but the message is From {sender}",
+            f"the signer's certificate names no email address, but the message is From {authors}",
         )
-    return Problem(
-        ProblemCode.SENDER_MISMATCH,
-        f"signed by {', '.join(named)} but the message is From {sender}",
-    )
+    text = f"signed by {', '.join(named)} but the message is From {authors}"
+    missing = [address for address in wanted if address not in named]
+    if len(missing) < len(wanted):
+        text += f"; every From address must be the signer's, and {', '.join(missing)} is not"
+    return Problem(ProblemCode.SENDER_MISMATCH, text)
+
+
+def _normalized(addresses: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(normalize_address(a) for a in addresses if a and a.strip()))
 
 
 def check_key_usage(

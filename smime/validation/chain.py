@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from ..algorithms import WEAK_DIGESTS
 from ..errors import LoadError, UnsupportedError
 from ..keys import CertificateLike, to_certificate
+from ..options import RevocationMode
 from ..problems import Problem, ProblemCode
 from ._cache import CacheInfo, LRUCache
 from ._common import RevocationStatus, issued_by, name_key, utc
@@ -112,7 +113,7 @@ class _Inputs:
     at: dt.datetime
     crls: tuple[bytes, ...]
     ocsps: tuple[bytes, ...]
-    revocation: str
+    revocation: RevocationMode
     fetch: bool
     policy: VerificationPolicy
     timeout: float
@@ -125,7 +126,7 @@ def _fp(cert: x509.Certificate) -> bytes:
 def _prepare(
     cert: CertificateLike, trust: TrustStore | Iterable[CertificateLike],
     intermediates: Iterable[CertificateLike], at: dt.datetime | None,
-    crls: Iterable[CrlLike], ocsp_responses: Iterable[OcspLike], revocation: str,
+    crls: Iterable[CrlLike], ocsp_responses: Iterable[OcspLike], revocation: RevocationMode,
     fetch: bool, policy: VerificationPolicy, timeout: float,
 ) -> _Inputs:
     check_mode(revocation)
@@ -186,7 +187,7 @@ def validate_certificate(
     at: dt.datetime | None = None,
     crls: Iterable[CrlLike] = (),
     ocsp_responses: Iterable[OcspLike] = (),
-    revocation: str = "soft-fail",
+    revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy = DEFAULT_POLICY,
     timeout: float = 10,
@@ -217,7 +218,7 @@ async def validate_certificate_async(
     at: dt.datetime | None = None,
     crls: Iterable[CrlLike] = (),
     ocsp_responses: Iterable[OcspLike] = (),
-    revocation: str = "soft-fail",
+    revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy = DEFAULT_POLICY,
     timeout: float = 10,

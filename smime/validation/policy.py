@@ -20,18 +20,15 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from ..algorithms import WEAK_DIGESTS, check_option
-from ..problems import Problem, ProblemCode
+from ..options import VALIDATE_AT, ValidateAt, check_option
 
 __all__ = [
     "DEFAULT_POLICY",
     "VALIDATE_AT",
     "VerificationPolicy",
-    "check_digest",
     "validation_times",
 ]
 
-VALIDATE_AT = ("signing_time", "now", "both")
 
 
 @dataclass(frozen=True)
@@ -41,10 +38,12 @@ class VerificationPolicy:
     require_trusted_chain: bool = True
     check_key_usage: bool = True  # keyUsage must allow digitalSignature or nonRepudiation
     require_email_protection_eku: bool = True  # an EKU extension must allow emailProtection
-    require_sender_match: bool = True  # From/Sender must be named in the certificate
-    validate_at: str = "signing_time"  # "signing_time" | "now" | "both"
+    require_sender_match: bool = True  # every From address must be named in the certificate
+    validate_at: ValidateAt = "signing_time"
     allow_weak_algorithms: bool = True  # accept SHA-1 & co. for old mail; the API reports
     # them as warnings. False makes every weak algorithm a WEAK_ALGORITHM problem.
+    allow_sender_header: bool = False  # True: a signer named in Sender (sending on behalf of
+    # the From addresses, RFC 5322 §3.6.2) also binds; by default only From counts.
 
     def __post_init__(self) -> None:
         check_option("validate_at", self.validate_at, VALIDATE_AT)
@@ -82,14 +81,3 @@ def validation_times(
     if policy.validate_at == "signing_time" or claimed == current:
         return (claimed,)
     return (claimed, current)
-
-
-def check_digest(name: str, policy: VerificationPolicy = DEFAULT_POLICY) -> Problem | None:
-    """A WEAK_ALGORITHM problem for a SHA-1/MD5 message digest unless the policy allows it."""
-    if name.lower() in WEAK_DIGESTS and not policy.allow_weak_algorithms:
-        return Problem(
-            ProblemCode.WEAK_ALGORITHM,
-            f"the signature uses the weak digest {name.upper()}, which can be forged; "
-            "allow_weak_algorithms=True accepts it for old mail",
-        )
-    return None

@@ -32,8 +32,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from ..algorithms import check_option
 from ..errors import ParseError
+from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
 from ._common import RevocationStatus, cert_label, utc
 from ._crl import CrlContext, LoadedCrl, check_crls, concerns, load_crl
@@ -57,7 +57,6 @@ __all__ = [
     "ocsp_der",
 ]
 
-REVOCATION_MODES = ("off", "soft-fail", "hard-fail")
 CrlLike: TypeAlias = "bytes | bytearray | memoryview | str | x509.CertificateRevocationList"
 OcspLike: TypeAlias = "bytes | bytearray | memoryview | ocsp.OCSPResponse"
 
@@ -229,5 +228,5 @@ def check_revocation(
     return tuple(statuses)
 
 
-def check_mode(mode: str) -> str:
+def check_mode(mode: str) -> RevocationMode:
     return check_option("revocation", mode, REVOCATION_MODES)

@@ -14,12 +14,15 @@ process killed mid-write leaves every committed row intact.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,13 +30,30 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..errors import CertificateError, LoadError
+from ..errors import CertificateError, InvalidOptionError, LoadError
 from ..keys import CertificateLike, certificate_emails, to_certificate
+from ..problems import ProblemCode
 from ._common import utc
-from ._store_match import can_encrypt_to, match_preference
-from .binding import normalize_address
+from ._store_match import can_encrypt_to, preference_matches
+from .binding import normalize_address, signer_addresses
+from .chain import validate_certificate
+from .context import ValidationContext
+from .trust import TrustStore
 
-__all__ = ["CertificateStore"]
+__all__ = [
+    "CertificateStore",
+    "HarvestReason",
+    "HarvestResult",
+    "RejectedCertificate",
+    "StoredCertificate",
+]
+
+#: How many certificates matching one key preference are validated before giving up:
+#: an attacker can add any number of look-alikes to the unsigned certificate set.
+MAX_PREFERENCE_CANDIDATES = 8
+
+#: What cryptography raises for a certificate whose extensions cannot be read.
+_MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
@@ -72,6 +92,114 @@ def _now() -> dt.datetime:
 
 def _fp(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
+
+
+# ----------------------------------------------------------------------------- results
+
+
+class HarvestReason(str, enum.Enum):
+    """Why :meth:`CertificateStore.harvest` did not keep a certificate (stable codes)."""
+
+    SIGNATURE_NOT_VALID = "signature_not_valid"
+    NO_TRUST = "no_trust"
+    UNTRUSTED = "untrusted"
+    REVOKED = "revoked"
+    NOT_VALID_NOW = "not_valid_now"
+    CANNOT_ENCRYPT = "cannot_encrypt"
+    ADDRESS_MISMATCH = "address_mismatch"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True)
+class StoredCertificate:
+    """A certificate ``harvest`` kept, and the addresses it is stored under.
+
+    ``role`` is ``"signer"`` or ``"encryption"`` (named by SMIMEEncryptionKeyPreference);
+    ``preferred`` marks the sender's stated encryption certificate; ``can_encrypt`` says
+    whether ``find`` may return it (a sign-only signer certificate is kept as a record of
+    the signer, never encrypted to).
+    """
+
+    certificate: x509.Certificate
+    addresses: tuple[str, ...]
+    role: str
+    preferred: bool = False
+    can_encrypt: bool = True
+
+
+@dataclass(frozen=True)
+class RejectedCertificate:
+    """A certificate ``harvest`` did not keep: a stable ``reason`` and a ``message``."""
+
+    certificate: x509.Certificate | None
+    role: str
+    reason: HarvestReason
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, eq=False)
+class HarvestResult:
+    """What ``harvest`` kept and what it refused, and why.
+
+    It still behaves as the number of address rows written, which ``harvest`` used to
+    return: ``int(result)``, ``result == 1``, ``result >= 1`` and ``bool(result)`` work.
+    """
+
+    stored: tuple[StoredCertificate, ...] = ()
+    rejected: tuple[RejectedCertificate, ...] = ()
+    rows: int = 0
+
+    def __int__(self) -> int:
+        return self.rows
+
+    def __index__(self) -> int:
+        return self.rows
+
+    def __bool__(self) -> bool:
+        return self.rows > 0
+
+    def __hash__(self) -> int:
+        return hash(self.rows)  # equal results have equal row counts
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, HarvestResult):
+            return (self.stored, self.rejected, self.rows) == (
+                other.stored, other.rejected, other.rows)
+        if isinstance(other, int):
+            return self.rows == other
+        return NotImplemented
+
+    def __lt__(self, other: object) -> bool:
+        count = _count(other)
+        return NotImplemented if count is None else self.rows < count
+
+    def __le__(self, other: object) -> bool:
+        count = _count(other)
+        return NotImplemented if count is None else self.rows <= count
+
+    def __gt__(self, other: object) -> bool:
+        count = _count(other)
+        return NotImplemented if count is None else self.rows > count
+
+    def __ge__(self, other: object) -> bool:
+        count = _count(other)
+        return NotImplemented if count is None else self.rows >= count
+
+    def __add__(self, other: object) -> int:
+        count = _count(other)
+        return NotImplemented if count is None else self.rows + count
+
+    __radd__ = __add__
+
+
+def _count(value: object) -> int | None:
+    """The row count of a HarvestResult or an int (what results compare and add with)."""
+    if isinstance(value, HarvestResult):
+        return value.rows
+    return value if isinstance(value, int) else None
 
 
 class CertificateStore:
@@ -222,6 +350,11 @@ class CertificateStore:
     ) -> int:
         """Import a certificate by hand (you vouch for it); returns address rows written.
 
+        Nothing is validated here: no chain, trust store, revocation or address check, because
+        you obtained the certificate some other way and checked it yourself (compare its
+        fingerprint with the owner). Only ``find`` still skips it while it is expired or
+        cannot receive. Certificates from mail go through :meth:`harvest`, which validates.
+
         ``emails`` defaults to the addresses the certificate names. ``capabilities`` and
         ``preferred`` (make it the encryption certificate) update the sender record.
         """
@@ -238,45 +371,116 @@ class CertificateStore:
                                      _fp(certificate) if preferred else None, seen, seen)
         return count
 
-    def harvest(self, result: Any) -> int:
-        """Store what a verified message tells about its signers; returns address rows written.
+    def harvest(
+        self,
+        result: Any,
+        *,
+        trust: TrustStore | None = None,
+        at: dt.datetime | None = None,
+    ) -> HarvestResult:
+        """Store what a verified message tells about its signers; say what was kept and why not.
+
+        A valid signature proves who signed, but not the certificates that came with it:
+        the certificate set is not signed, so whoever relays a message can add to it. Each
+        certificate is therefore kept only when it chains to ``trust`` (default: the trust
+        the result was verified with, ``result.verified_with``) under the same revocation
+        settings, is valid at ``at`` (default now) and names an address of the validated
+        signer; the one named by SMIMEEncryptionKeyPreference must also allow encryption.
+        Nothing is kept from a result that is not valid, nor without a trust store.
 
         ``result`` is a verification result (duck-typed: ``valid``, ``signers`` with
         ``certificate``, ``email_addresses``, ``capabilities``,
-        ``encryption_key_preference``, ``signing_time``; ``certificates``). A result that
-        is not valid stores nothing and returns 0, so harvesting every incoming message is
-        safe: only signatures that verified teach the store anything.
+        ``encryption_key_preference``, ``signing_time``; ``certificates``;
+        ``verified_with``). The :class:`HarvestResult` compares and converts as the number
+        of address rows written, which this method used to return.
         """
+        moment = utc(at) if at is not None else _now()
+        signers = [s for s in getattr(result, "signers", ()) or ()
+                   if getattr(s, "certificate", None) is not None]
         if not getattr(result, "valid", False):
-            return 0
+            return HarvestResult(rejected=tuple(
+                _rejected(s.certificate, "signer", HarvestReason.SIGNATURE_NOT_VALID,
+                          "the signature is not valid, so nothing it carries is kept")
+                for s in signers))
+        context = _context(result, trust)
+        if context is None:
+            return HarvestResult(rejected=tuple(
+                _rejected(s.certificate, "signer", HarvestReason.NO_TRUST,
+                          "no trust store to validate the certificate against: pass trust= "
+                          "(the roots you verified the message with)")
+                for s in signers))
         carried = [to_certificate(c) for c in getattr(result, "certificates", None) or ()]
+        plans: list[_Plan] = []
+        rejected: list[RejectedCertificate] = []
+        for signer in signers:
+            plan = self._judge(signer, carried, context, moment, rejected)
+            if plan is not None:
+                plans.append(plan)
+        return self._write(plans, tuple(rejected))
+
+    def _judge(
+        self, signer: Any, carried: Sequence[x509.Certificate], context: ValidationContext,
+        moment: dt.datetime, rejected: list[RejectedCertificate],
+    ) -> _Plan | None:
+        """What to store for one signer, or None; every refusal is added to ``rejected``."""
+        cert = to_certificate(signer.certificate)
+        if not getattr(signer, "valid", True):
+            rejected.append(_rejected(cert, "signer", HarvestReason.SIGNATURE_NOT_VALID,
+                                      "this signer's signature is not valid"))
+            return None
+        claimed = getattr(signer, "email_addresses", None) or ()
+        refusal, addresses = _check_signer(cert, claimed, carried, context, moment)
+        if refusal is not None:
+            rejected.append(refusal)
+            return None
+        chosen: x509.Certificate | None = None
+        shared: tuple[str, ...] = ()
+        preference = getattr(signer, "encryption_key_preference", None)
+        if preference is not None:
+            candidates = _unique([cert, *carried, *self._stored(addresses)])
+            for candidate in islice(preference_matches(preference, candidates),
+                                    MAX_PREFERENCE_CANDIDATES):
+                refusal, shared = _check_encryption(
+                    candidate, cert, addresses, carried, context, moment)
+                if refusal is None:
+                    chosen = candidate
+                    break
+                rejected.append(refusal)
+        signing_time = getattr(signer, "signing_time", None)
+        return _Plan(
+            signer=cert, addresses=addresses, chosen=chosen, chosen_addresses=shared,
+            capabilities=tuple(getattr(signer, "capabilities", None) or ()),
+            stated=signing_time if isinstance(signing_time, dt.datetime) else None,
+            signer_can_encrypt=_safe_can_encrypt(cert, moment),
+        )
+
+    def _write(
+        self, plans: Sequence[_Plan], rejected: tuple[RejectedCertificate, ...]
+    ) -> HarvestResult:
+        """Store the judged plans in one transaction."""
+        if not plans:
+            return HarvestResult(rejected=rejected)
         seen = _iso(_now())
         count = 0
+        stored: list[StoredCertificate] = []
         with self._transaction() as conn:
-            for signer in getattr(result, "signers", ()) or ():
-                cert = getattr(signer, "certificate", None)
-                if cert is None or not getattr(signer, "valid", True):
-                    continue
-                cert = to_certificate(cert)
-                emails = [normalize_address(e) for e in
-                          (getattr(signer, "email_addresses", None) or certificate_emails(cert))]
-                if not emails:
-                    continue
-                count += self._put_certificate(conn, cert, emails, seen)
-                preference = getattr(signer, "encryption_key_preference", None)
-                chosen = None
-                if preference is not None:
-                    chosen = match_preference(preference, [cert, *carried,
-                                                            *self._stored(conn, emails)])
-                    if chosen is not None and _fp(chosen) != _fp(cert):
-                        count += self._put_certificate(conn, chosen, emails, seen)
-                signing_time = getattr(signer, "signing_time", None)
-                stated = _iso(signing_time) if isinstance(signing_time, dt.datetime) else seen
-                capabilities = tuple(getattr(signer, "capabilities", None) or ())
-                for email in emails:
-                    self._put_sender(conn, email, capabilities,
-                                     _fp(chosen) if chosen is not None else None, stated, seen)
-        return count
+            for plan in plans:
+                count += self._put_certificate(conn, plan.signer, plan.addresses, seen)
+                own = plan.chosen is not None and _fp(plan.chosen) == _fp(plan.signer)
+                stored.append(StoredCertificate(plan.signer, plan.addresses, "signer",
+                                                preferred=own,
+                                                can_encrypt=plan.signer_can_encrypt))
+                if plan.chosen is not None and not own:
+                    count += self._put_certificate(conn, plan.chosen, plan.chosen_addresses,
+                                                   seen)
+                    stored.append(StoredCertificate(plan.chosen, plan.chosen_addresses,
+                                                    "encryption", preferred=True))
+                stated = _iso(plan.stated) if plan.stated is not None else seen
+                for email in plan.addresses:
+                    preferred = (_fp(plan.chosen) if plan.chosen is not None
+                                 and email in plan.chosen_addresses else None)
+                    self._put_sender(conn, email, plan.capabilities, preferred, stated, seen)
+        return HarvestResult(stored=tuple(stored), rejected=rejected, rows=count)
 
     def remove(self, email: str) -> int:
         """Forget an address; certificates no other address uses go too. Returns rows removed."""
@@ -290,13 +494,12 @@ class CertificateStore:
 
     # ------------------------------------------------------------------ reading
 
-    @staticmethod
-    def _stored(conn: sqlite3.Connection, emails: Sequence[str]) -> list[x509.Certificate]:
+    def _stored(self, emails: Sequence[str]) -> list[x509.Certificate]:
         marks = ",".join("?" * len(emails))
-        rows = conn.execute(
+        rows = self._query(
             "SELECT DISTINCT c.der FROM certificates c JOIN addresses a USING (fingerprint) "
             f"WHERE a.email IN ({marks})", list(emails),
-        ).fetchall()
+        )
         return [x509.load_der_x509_certificate(r[0]) for r in rows]
 
     def certificates(self, email: str) -> tuple[x509.Certificate, ...]:
@@ -342,3 +545,156 @@ class CertificateStore:
             rows = self._query("SELECT der FROM certificates ORDER BY not_before DESC")
             certs = tuple(x509.load_der_x509_certificate(r[0]) for r in rows)
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+# ----------------------------------------------------------------------------- judging
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What ``harvest`` decided to store for one signer."""
+
+    signer: x509.Certificate
+    addresses: tuple[str, ...]
+    chosen: x509.Certificate | None
+    chosen_addresses: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    stated: dt.datetime | None
+    signer_can_encrypt: bool
+
+
+def _rejected(
+    cert: Any, role: str, reason: HarvestReason, message: str
+) -> RejectedCertificate:
+    certificate = cert if isinstance(cert, x509.Certificate) else to_certificate(cert)
+    return RejectedCertificate(certificate, role, reason, message)
+
+
+def _context(result: Any, trust: TrustStore | None) -> ValidationContext | None:
+    """The trust to judge with: ``trust`` under the result's revocation settings, or the
+    result's own; None when there is neither."""
+    recorded = getattr(result, "verified_with", None)
+    if not isinstance(recorded, ValidationContext):
+        recorded = None
+    if trust is None:
+        return recorded
+    if not isinstance(trust, TrustStore):
+        raise InvalidOptionError(f"trust= must be a TrustStore, not {type(trust).__name__}")
+    return ValidationContext(trust) if recorded is None else replace(recorded, trust=trust)
+
+
+def _unique(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    seen: dict[bytes, x509.Certificate] = {}
+    for cert in certs:
+        seen.setdefault(_fp(cert), cert)
+    return list(seen.values())
+
+
+def _safe_can_encrypt(cert: x509.Certificate, moment: dt.datetime) -> bool:
+    try:
+        return can_encrypt_to(cert, moment)
+    except _MALFORMED:
+        return False
+
+
+def _label(cert: x509.Certificate) -> str:
+    try:
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        subject = "(unreadable subject)"
+    return f"{subject} (serial {cert.serial_number:#x})"
+
+
+def _check_signer(
+    cert: x509.Certificate, claimed: Sequence[str], carried: Sequence[x509.Certificate],
+    context: ValidationContext, moment: dt.datetime,
+) -> tuple[RejectedCertificate | None, tuple[str, ...]]:
+    """The refusal of a signer certificate, or the addresses to store it under."""
+    try:
+        named = signer_addresses(cert)
+        wanted = [normalize_address(a) for a in claimed] or list(named)
+        addresses = tuple(a for a in dict.fromkeys(wanted) if a in named)
+        if not addresses:
+            what = ", ".join(named) if named else "no email address"
+            return _rejected(cert, "signer", HarvestReason.ADDRESS_MISMATCH,
+                             f"the signer's certificate {_label(cert)} names {what}, "
+                             "so there is no address to store it under"), ()
+        refusal = _validity(cert, "signer", moment) or _chain(
+            cert, "signer", carried, context, moment)
+    except _MALFORMED as exc:
+        refusal = _rejected(cert, "signer", HarvestReason.MALFORMED,
+                            f"the signer's certificate cannot be read: {exc}")
+    return refusal, (() if refusal is not None else addresses)
+
+
+def _check_encryption(
+    cert: x509.Certificate, signer: x509.Certificate, addresses: Sequence[str],
+    carried: Sequence[x509.Certificate], context: ValidationContext, moment: dt.datetime,
+) -> tuple[RejectedCertificate | None, tuple[str, ...]]:
+    """The refusal of the certificate a key preference names, or the addresses it serves.
+
+    The signer's own certificate was validated already; any other must chain to the
+    trust store on its own, and name one of the signer's validated addresses.
+    """
+    role = "encryption"
+    try:
+        own = _fp(cert) == _fp(signer)
+        named = signer_addresses(cert)
+        shared = tuple(a for a in addresses if a in named)
+        if not shared:
+            return _rejected(cert, role, HarvestReason.ADDRESS_MISMATCH,
+                             f"the preferred encryption certificate {_label(cert)} does not "
+                             f"name the signer's address ({', '.join(addresses)})"), ()
+        refusal = None if own else _validity(cert, role, moment)
+        if refusal is None and not can_encrypt_to(cert, moment):
+            refusal = _rejected(cert, role, HarvestReason.CANNOT_ENCRYPT,
+                                f"the preferred encryption certificate {_label(cert)} does "
+                                "not allow encryption (key usage, extended key usage or key "
+                                "type)")
+        if refusal is None and not own:
+            refusal = _chain(cert, role, carried, context, moment)
+    except _MALFORMED as exc:
+        refusal = _rejected(cert, role, HarvestReason.MALFORMED,
+                            f"the preferred encryption certificate cannot be read: {exc}")
+    return refusal, (() if refusal is not None else shared)
+
+
+def _validity(cert: x509.Certificate, role: str, moment: dt.datetime) -> RejectedCertificate | None:
+    if cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
+        return None
+    return _rejected(cert, role, HarvestReason.NOT_VALID_NOW,
+                     f"the {role} certificate {_label(cert)} is not valid at "
+                     f"{_iso(moment)} (valid {_iso(cert.not_valid_before_utc)} to "
+                     f"{_iso(cert.not_valid_after_utc)})")
+
+
+_VALIDITY_CODES = (ProblemCode.EXPIRED, ProblemCode.NOT_YET_VALID)
+
+
+def _chain(
+    cert: x509.Certificate, role: str, carried: Sequence[x509.Certificate],
+    context: ValidationContext, moment: dt.datetime,
+) -> RejectedCertificate | None:
+    """Validate with the library's own path validation, as ``verify`` did: the same roots,
+    revocation data and mode, and policy, except that a trusted chain is always required
+    and a certificate to encrypt to need not be allowed to sign."""
+    policy = replace(context.policy, require_trusted_chain=True,
+                     check_key_usage=context.policy.check_key_usage and role == "signer")
+    outcome = validate_certificate(
+        cert, trust=context.trust, intermediates=carried, at=moment, crls=context.crls,
+        ocsp_responses=context.ocsp_responses, revocation=context.revocation,
+        fetch=context.fetch, policy=policy,
+    )
+    if outcome.trusted and not outcome.problems:
+        return None
+    codes = {p.code for p in outcome.problems}
+    reasons = "; ".join(str(p) for p in outcome.problems) or "no path to a trusted root"
+    if ProblemCode.REVOKED in codes:
+        reason = HarvestReason.REVOKED
+    elif codes and codes <= set(_VALIDITY_CODES):
+        reason = HarvestReason.NOT_VALID_NOW
+    else:
+        reason = HarvestReason.UNTRUSTED
+    return _rejected(cert, role, reason,
+                     f"the {role} certificate {_label(cert)} does not validate against the "
+                     f"trust store: {reasons}")

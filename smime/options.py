@@ -1,0 +1,74 @@
+"""Every option vocabulary, once: a ``Literal`` type per option and the tuple of its values.
+
+The API's signatures and checks, the CLI's choices and the docs all read these, so
+``mypy --strict`` rejects ``digest="sha1"`` or ``cipher="aes-999"`` in user code and the
+CLI cannot offer a choice the API refuses (or miss one it takes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal, TypeVar, get_args
+
+from .errors import InvalidOptionError
+
+__all__ = [
+    "CIPHERS",
+    "CIPHER_CHOICES",
+    "DIGESTS",
+    "IDENTIFY_BY",
+    "KEY_TRANSPORTS",
+    "KEY_TRANSPORT_CHOICES",
+    "REVOCATION_MODES",
+    "SIGNATURE_PADDINGS",
+    "VALIDATE_AT",
+    "CipherChoice",
+    "CipherName",
+    "DigestName",
+    "IdentifyBy",
+    "KeyTransportChoice",
+    "KeyTransportName",
+    "RevocationMode",
+    "SignaturePadding",
+    "ValidateAt",
+    "check_option",
+]
+
+#: Digests we sign with (SHA-1 and MD5 are read, never written).
+DigestName = Literal["sha256", "sha384", "sha512"]
+#: Content ciphers ``encrypt`` writes (3DES and RC2 are read, never written).
+CipherName = Literal["aes-128-cbc", "aes-192-cbc", "aes-256-cbc", "aes-128-gcm", "aes-256-gcm"]
+CipherChoice = Literal["auto", CipherName]
+KeyTransportName = Literal["rsa-oaep", "rsa-pkcs1v15"]
+KeyTransportChoice = Literal["auto", KeyTransportName]
+SignaturePadding = Literal["pkcs1v15", "pss"]
+#: How a signer or recipient is named in CMS (RFC 5652 SignerIdentifier, RecipientIdentifier).
+IdentifyBy = Literal["issuer_and_serial", "subject_key_identifier"]
+RevocationMode = Literal["soft-fail", "hard-fail", "off"]
+#: When a signer's chain must be valid: at the signing time, now, or both.
+ValidateAt = Literal["signing_time", "now", "both"]
+
+_Value = TypeVar("_Value", bound=str)
+
+DIGESTS: tuple[DigestName, ...] = get_args(DigestName)
+CIPHERS: tuple[CipherName, ...] = get_args(CipherName)
+CIPHER_CHOICES: tuple[CipherChoice, ...] = get_args(CipherChoice)
+KEY_TRANSPORTS: tuple[KeyTransportName, ...] = get_args(KeyTransportName)
+KEY_TRANSPORT_CHOICES: tuple[KeyTransportChoice, ...] = get_args(KeyTransportChoice)
+SIGNATURE_PADDINGS: tuple[SignaturePadding, ...] = get_args(SignaturePadding)
+IDENTIFY_BY: tuple[IdentifyBy, ...] = get_args(IdentifyBy)
+REVOCATION_MODES: tuple[RevocationMode, ...] = get_args(RevocationMode)
+VALIDATE_AT: tuple[ValidateAt, ...] = get_args(ValidateAt)
+
+
+def check_option(option: str, value: object, allowed: Iterable[_Value]) -> _Value:
+    """Return ``value`` if it is one of ``allowed``, else raise naming the allowed values.
+
+    Checked at run time too: callers without a type checker pass any string.
+    """
+    values = tuple(allowed)
+    if not isinstance(value, str) or value not in values:
+        raise InvalidOptionError(
+            f"{option}={value!r} is not supported; use one of: {', '.join(values)}"
+        )
+    return value
