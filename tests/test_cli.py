@@ -94,7 +94,9 @@ def letter(tmp_path: Path) -> Path:
     return path
 
 
-def revoking_crl(pki: TestPKI, serial: int) -> bytes:
+def revoking_crl(
+    pki: TestPKI, serial: int, *, next_update: dt.timedelta = dt.timedelta(days=1)
+) -> bytes:
     """A PEM CRL from the intermediate CA that revoked ``serial`` an hour ago."""
     now = dt.datetime.now(dt.timezone.utc)
     issuer = pki.intermediate
@@ -104,7 +106,7 @@ def revoking_crl(pki: TestPKI, serial: int) -> bytes:
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.certificate.subject)
         .last_update(now - dt.timedelta(hours=1))
-        .next_update(now + dt.timedelta(days=1))
+        .next_update(now + next_update)
         .add_revoked_certificate(revoked)
         .add_extension(x509.CRLNumber(1), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
@@ -192,6 +194,20 @@ def test_verify_untrusted_root_crl_and_at(pki: TestPKI, tmp_path: Path) -> None:
     proc = run("verify", "--trust", pki.root_path, "--at", "2001-01-01T00:00:00Z", "--json",
                stdin=signed, status=1)
     assert json.loads(proc.stdout)["valid"] is False
+
+
+def test_verify_with_an_unusable_crl_file(pki: TestPKI, tmp_path: Path) -> None:
+    """A --crl file that is no CRL is an input error; an expired one makes the status unknown."""
+    signed = smime.sign(LETTER, pki["alice"].identity).as_bytes()
+    junk = tmp_path / "junk.crl"
+    junk.write_bytes(b"\x30\x03\x02\x01\x00")
+    expect_error(run("verify", "--trust", pki.root_path, "--crl", junk, stdin=signed, status=2),
+                 "crls[0] cannot be used", "malformed")
+    stale = tmp_path / "stale.crl"
+    stale.write_bytes(revoking_crl(pki, 1, next_update=dt.timedelta(minutes=-30)))
+    proc = run("verify", "--trust", pki.root_path, "--crl", stale, "--json", stdin=signed,
+               status=1)
+    assert "revocation_unknown" in {p["code"] for p in json.loads(proc.stdout)["problems"]}
 
 
 # ---------------------------------------------------------------------------- encrypt / decrypt

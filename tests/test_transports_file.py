@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import mailbox
 import multiprocessing
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +139,53 @@ def test_messages_without_route_are_still_archived(tmp_path: Path) -> None:
     result = FileTransport(tmp_path).send(b"Subject: draft\r\n\r\nno addresses yet\r\n")
     assert result.accepted == ()
     assert _read(tmp_path, "eml") == [b"Subject: draft\r\n\r\nno addresses yet\r\n"]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("format", ["eml", "maildir", "mbox"])
+def test_mail_is_readable_by_its_owner_only(tmp_path: Path, format: str) -> None:
+    target = tmp_path / "new-folder" / f"out.{format}"
+    old_umask = os.umask(0o022)  # the common default, which leaves new files 0644
+    try:
+        result = FileTransport(target, format=format).send(MESSAGE)
+    finally:
+        os.umask(old_umask)
+    written = target if format == "mbox" else Path(result.server_id)
+    assert _mode(written) == 0o600
+    folders = [target.parent] if format == "mbox" else [target.parent, target]
+    if format == "maildir":
+        folders += [target / "tmp", target / "new", target / "cur"]
+    assert {folder: _mode(folder) for folder in folders} == dict.fromkeys(folders, 0o700)
+    assert _read(target, format) == [WIRE]
+
+
+@pytest.mark.parametrize("format", ["eml", "maildir", "mbox"])
+def test_mode_keyword_sets_the_permissions(tmp_path: Path, format: str) -> None:
+    target = tmp_path / f"shared.{format}"
+    old_umask = os.umask(0o022)  # files get the mode given; folders made lose the umask
+    try:
+        result = FileTransport(target, format=format, mode=0o664).send(MESSAGE)
+    finally:
+        os.umask(old_umask)
+    written = target if format == "mbox" else Path(result.server_id)
+    assert _mode(written) == 0o664
+    if format != "mbox":
+        assert _mode(target) == 0o755
+
+
+def test_an_existing_mbox_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "inbox.mbox"
+    FileTransport(target, format="mbox").send(MESSAGE)
+    target.chmod(0o640)
+    FileTransport(target, format="mbox").send(MESSAGE)
+    assert _mode(target) == 0o640
+    assert _read(target, "mbox") == [WIRE, WIRE]
+
+
+@pytest.mark.parametrize("mode", [0o1000, -1, "0600", True, 0.5])
+def test_mode_must_be_permission_bits(tmp_path: Path, mode: object) -> None:
+    with pytest.raises(InvalidOptionError, match="mode"):
+        FileTransport(tmp_path, mode=mode)  # type: ignore[arg-type]

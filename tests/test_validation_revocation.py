@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+import smime
 from smime.errors import ParseError
 from smime.keys import Identity
 from smime.problems import ProblemCode
@@ -361,3 +362,103 @@ def test_server_down_soft_and_hard_fail(ca: CA) -> None:
     assert soft.valid and not soft.revocation_checked
     hard = ca.validate(user, fetch=True, revocation="hard-fail", timeout=2)
     assert codes(hard) == {ProblemCode.REVOCATION_UNKNOWN} and not hard.trusted
+
+
+# ----------------------------------------------------------------------------- given to verify
+
+
+def _signed(ca: CA, email: str) -> tuple[bytes, x509.Certificate]:
+    """A message signed by a new user of ``ca`` (the signature carries the intermediate)."""
+    user = ca.user(email)
+    letter = (f"From: {email}\r\nTo: bob@example.com\r\nSubject: revocation\r\n\r\n"
+              "hello\r\n").encode()
+    return smime.sign(letter, user).as_bytes(), user.certificate
+
+
+def _signer_codes(result: smime.VerificationResult) -> list[ProblemCode]:
+    return [p.code for p in result.signers[0].problems]
+
+
+def test_verify_refuses_given_data_it_cannot_read(ca: CA) -> None:
+    """Garbage handed to verify() is the caller's mistake, named; it used to be skipped."""
+    signed, _user = _signed(ca, "garbage@example.com")
+    good = make_crl(ca.inter)
+    with pytest.raises(ParseError, match=r"crls\[1\] cannot be used: a CRL is malformed"):
+        smime.verify(signed, ca.trust, crls=[good, b"\x30\x03\x02\x01\x00"])
+    with pytest.raises(ParseError, match=r"crls\[0\]: expected a PEM 'X509 CRL'"):
+        smime.verify(signed, ca.trust, crls=[ca.inter.certificate.public_bytes(
+            serialization.Encoding.PEM)])
+    with pytest.raises(ParseError, match=r"crls\[0\]: a CRL must be bytes"):
+        smime.verify(signed, ca.trust, crls=[12345])  # type: ignore[list-item]
+    with pytest.raises(ParseError, match=r"ocsp_responses\[0\] cannot be used: .*malformed"):
+        smime.verify(signed, ca.trust, ocsp_responses=[b"not an OCSP response"])
+    refusal = ocsp.OCSPResponseBuilder.build_unsuccessful(
+        ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(serialization.Encoding.DER)
+    with pytest.raises(ParseError, match=r"ocsp_responses\[0\] cannot be used: .*unauthorized"):
+        smime.verify(signed, ca.trust, ocsp_responses=[refusal])
+    with pytest.raises(ParseError, match=r"crls\[0\]"):
+        smime.unwrap(signed, trust=ca.trust, crls=[b"junk"])
+    assert smime.verify(signed, ca.trust, crls=[good, good.public_bytes(
+        serialization.Encoding.PEM).decode()]).valid
+
+
+def test_verify_expired_given_crl_is_unknown_even_in_soft_fail(ca: CA) -> None:
+    signed, _user = _signed(ca, "stale-given@example.com")
+    stale = make_crl(ca.inter, this_update=NOW - 10 * DAY, next_update=NOW - 3 * DAY)
+    result = smime.verify(signed, ca.trust, crls=[stale])
+    assert not result.valid and not result.signers[0].trusted
+    assert _signer_codes(result) == [ProblemCode.REVOCATION_UNKNOWN]
+    text = str(result.signers[0].problems[0])
+    assert "signer's certificate" in text and "nextUpdate" in text
+    # hard-fail said so before: still one problem, not two
+    hard = smime.verify(signed, ca.trust, crls=[stale], revocation="hard-fail")
+    assert _signer_codes(hard) == [ProblemCode.REVOCATION_UNKNOWN]
+    # with a current CRL of the same CA beside it, the status is settled
+    assert smime.verify(signed, ca.trust, crls=[stale, make_crl(ca.inter)]).valid
+    # "off" looks at nothing
+    assert smime.verify(signed, ca.trust, crls=[stale], revocation="off").valid
+    # unwrap judges the same way
+    assert not smime.unwrap(signed, trust=ca.trust, crls=[stale]).verifications[0].valid
+
+
+def test_verify_forged_given_crl_is_unknown_even_in_soft_fail(ca: CA) -> None:
+    signed, _user = _signed(ca, "forged-given@example.com")
+    impostor = make_ca("Revocation Intermediate", key_type="ec-p256")  # same name, other key
+    forged = make_crl(ca.inter, signer=impostor)
+    result = smime.verify(signed, ca.trust, crls=[forged])
+    assert _signer_codes(result) == [ProblemCode.REVOCATION_UNKNOWN] and not result.valid
+    assert "no valid signature" in str(result.signers[0].problems[0])
+
+
+def test_verify_given_crl_of_another_ca_is_ignored(ca: CA) -> None:
+    """A bundle of CRLs for many CAs is normal: one that concerns no certificate is fine."""
+    signed, _user = _signed(ca, "bundle@example.com")
+    elsewhere = make_ca("Some Other CA", key_type="ec-p256")
+    stale_elsewhere = make_crl(elsewhere, this_update=NOW - 10 * DAY, next_update=NOW - DAY)
+    result = smime.verify(signed, ca.trust, crls=[stale_elsewhere, make_crl(elsewhere)])
+    assert result.valid, result.problems
+
+
+def test_verify_unusable_crl_for_the_intermediate(ca: CA) -> None:
+    signed, _user = _signed(ca, "inter-stale@example.com")
+    stale_root_crl = make_crl(ca.root, this_update=NOW - 10 * DAY, next_update=NOW - DAY)
+    result = smime.verify(signed, ca.trust, crls=[make_crl(ca.inter), stale_root_crl])
+    assert _signer_codes(result) == [ProblemCode.REVOCATION_UNKNOWN]
+    assert "CA certificate 'Revocation Intermediate'" in str(result.signers[0].problems[0])
+
+
+def test_verify_unusable_given_ocsp_response(ca: CA) -> None:
+    signed, user = _signed(ca, "ocsp-given@example.com")
+    expired = make_ocsp(user, ca.inter, next_update=NOW - 30 * dt.timedelta(minutes=1))
+    result = smime.verify(signed, ca.trust, ocsp_responses=[expired])
+    assert _signer_codes(result) == [ProblemCode.REVOCATION_UNKNOWN]
+    assert "expired" in str(result.signers[0].problems[0])
+    rogue = issue_certificate(ca.inter, None, key_type="ec-p256", common_name="Not OCSP")
+    unauthorised = make_ocsp(user, ca.inter, responder=rogue)
+    result = smime.verify(signed, ca.trust, ocsp_responses=[unauthorised])
+    assert _signer_codes(result) == [ProblemCode.REVOCATION_UNKNOWN]
+    assert "not signed by its CA" in str(result.signers[0].problems[0])
+    # an answer about another certificate concerns nothing; a good one settles it
+    other = ca.user("someone-else@example.com").certificate
+    assert smime.verify(signed, ca.trust, ocsp_responses=[make_ocsp(other, ca.inter)]).valid
+    assert smime.verify(signed, ca.trust, ocsp_responses=[make_ocsp(user, ca.inter)]).valid

@@ -44,6 +44,7 @@ from ..validation import (
     validate_certificate,
     validation_times,
 )
+from ..validation.revocation import given_crls, given_ocsp_responses, given_revocation_problems
 from ._input import MessageInput
 
 __all__ = ["decrypt", "unwrap", "verify"]
@@ -51,20 +52,6 @@ __all__ = ["decrypt", "unwrap", "verify"]
 MAX_LAYERS = 16
 _PART_PATH = re.compile(r"(?:[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,8})*)?")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
-
-
-def _as_bytes(items: Iterable[bytes | str] | None) -> list[bytes]:
-    out: list[bytes] = []
-    for item in items or ():
-        if isinstance(item, str):
-            out.append(item.encode("ascii"))
-        elif hasattr(item, "public_bytes"):
-            from cryptography.hazmat.primitives.serialization import Encoding
-
-            out.append(item.public_bytes(Encoding.DER))
-        else:
-            out.append(bytes(item))
-    return out
 
 
 def _sender_addresses(headers: Sequence[tuple[str, str]], field: str = "from") -> list[str]:
@@ -139,6 +126,11 @@ def _signer_result(
             chain = chain or outcome.chain
             trusted = trusted and outcome.trusted
             problems.extend(p for p in outcome.problems if p not in problems)
+            unsettled = given_revocation_problems(
+                outcome, crls, ocsp_responses, revocation=revocation,
+                other_certificates=(*info.certificates, *trust.certificates))
+            trusted = trusted and not unsettled
+            problems.extend(p for p in unsettled if p not in problems)
         problems.extend(p for p in check_key_usage(cert, policy) if p not in problems)
         if policy.require_sender_match:
             binding = check_sender(cert, senders, sender=sender_header, policy=policy)
@@ -219,8 +211,8 @@ def _checks(
         )
     return _Checks(
         trust=trust if trust is not None else TrustStore.from_certificates([]),
-        crls=_as_bytes(crls),
-        ocsp_responses=_as_bytes(ocsp_responses),
+        crls=given_crls(crls),
+        ocsp_responses=given_ocsp_responses(ocsp_responses),
         at=at,
         revocation=revocation,
         fetch=fetch,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import smime
 
 from . import certs, commands, demo, send
-from ._io import CLIError
+from ._io import CLIError, printable
 from .progress import Progress
 
 __all__ = ["build_parser", "main"]
@@ -60,7 +60,7 @@ def _one_line(exc: BaseException) -> str:
 def _fail(message: str, progress: Progress | None) -> int:
     if progress is not None:
         progress.clear()
-    print(f"smime: error: {message}", file=sys.stderr)
+    print(f"smime: error: {printable(message)}", file=sys.stderr)
     return USAGE_ERROR
 
 

@@ -10,7 +10,7 @@ from cryptography import x509
 import smime
 from smime.store import StoredCertificate
 
-from ._io import STDIO, CLIError, read_input, write_output
+from ._io import STDIO, CLIError, printable, read_input, write_output
 from .commands import Subparsers, command, name_of, verification_text
 from .progress import Progress
 
@@ -58,7 +58,7 @@ def _role(kept: StoredCertificate) -> str:
 def _say(text: str) -> None:
     """Print a line naming certificates from mail: control characters shown escaped, so a
     crafted name cannot rewrite the terminal."""
-    print("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
+    print(printable(text))
 
 
 def run_import(args: argparse.Namespace, store: smime.CertificateStore) -> int:
@@ -74,18 +74,18 @@ def run_import(args: argparse.Namespace, store: smime.CertificateStore) -> int:
 
 
 def _describe(cert: x509.Certificate) -> str:
-    subject = name_of(cert.subject)
+    subject = printable(name_of(cert.subject))
     return f"{subject} (serial {cert.serial_number:#x}, until {cert.not_valid_after_utc:%Y-%m-%d})"
 
 
 def run_list(args: argparse.Namespace, store: smime.CertificateStore) -> int:
     for email in store.emails():
-        print(email)
+        print(printable(email))
         for cert in store.certificates(email):
             print(f"  {_describe(cert)}")
         capabilities = store.capabilities(email)
         if capabilities:
-            print(f"  reads: {', '.join(capabilities)}")
+            print(printable(f"  reads: {', '.join(capabilities)}"))
     return 0
 
 

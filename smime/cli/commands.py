@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,13 +16,16 @@ from cryptography.x509.oid import NameOID
 
 import smime
 from smime import options
+from smime.inspection import Node
 
 from ._io import (
     STDIO,
     CLIError,
     add_identity_options,
+    json_text,
     load_identity,
     optional_identity,
+    printable,
     read_file,
     read_input,
     write_output,
@@ -221,7 +224,7 @@ def verification_text(result: smime.VerificationResult) -> str:
             lines.append("    issued by: " + " -> ".join(_name(c) for c in signer.chain[1:]))
     lines.extend(f"  problem: {p}" for p in result.problems)
     lines.extend(f"  warning: {p}" for p in result.warnings)
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -238,11 +241,8 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     progress.clear()
     if args.output is not None:
-        write_output(args.output, result.content.as_bytes(), progress)
-    report = (
-        json.dumps(verification_dict(result), indent=2, ensure_ascii=False)
-        if args.json else verification_text(result)
-    )
+        write_output(args.output, result.content.as_bytes(), progress, private=True)
+    report = json_text(verification_dict(result)) if args.json else verification_text(result)
     print(report, file=sys.stderr if args.output == STDIO else sys.stdout)
     return 0 if result.valid else 1
 
@@ -250,13 +250,25 @@ def run_verify(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- inspect
 
 
+def printable_tree(node: Node) -> Node:
+    """The tree with every title and field escaped, so that no value can add or erase lines."""
+    return dataclasses.replace(
+        node,
+        title=printable(node.title),
+        fields=tuple((printable(name), printable(value)) for name, value in node.fields),
+        children=tuple(printable_tree(child) for child in node.children),
+    )
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
     identity = optional_identity(args)
     data = read_input(args.input, progress)
     tree = smime.inspect(data, identity=identity)
-    text = json.dumps(tree.to_dict(), indent=2, ensure_ascii=False) if args.json else str(tree)
-    write_output(args.output, (text + "\n").encode("utf-8"), progress)
+    text = json_text(tree.to_dict()) if args.json else str(printable_tree(tree))
+    # with a key the tree shows decrypted headers: private like the decrypted content
+    write_output(args.output, (text + "\n").encode("utf-8"), progress,
+                 private=identity is not None)
     return 0
 
 

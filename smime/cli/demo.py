@@ -16,6 +16,7 @@ from typing import TextIO
 import smime
 from smime.testing import make_test_pki
 
+from ._io import printable
 from .commands import Subparsers, command
 
 __all__ = ["register", "run_demo"]
@@ -35,7 +36,8 @@ class Steps:
     def report(self, title: str, ok: bool, detail: str) -> bool:
         self.count += 1
         self.failed += not ok
-        print(f"{self.count}. {title:<34} {'ok' if ok else 'FAILED'}: {detail}", file=self.out)
+        print(f"{self.count}. {title:<34} {'ok' if ok else 'FAILED'}: {printable(detail)}",
+              file=self.out)
         return ok
 
 

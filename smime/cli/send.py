@@ -9,7 +9,7 @@ from typing import Any
 
 from smime import transports
 
-from ._io import CLIError, read_input, read_secret
+from ._io import CLIError, printable, read_input, read_secret
 from .commands import Subparsers, add_input, command
 from .progress import Progress
 
@@ -71,12 +71,14 @@ def run_send(args: argparse.Namespace) -> int:
     result = transport.send(data, sender=args.sender, recipients=args.to or None)
     progress.clear()
     accepted = ", ".join(result.accepted) or "nobody"
-    print(f"sent to {accepted}" + (f" ({result.server_id})" if result.server_id else ""))
+    print(printable(f"sent to {accepted}"
+                    + (f" ({result.server_id})" if result.server_id else "")))
     for address, (code, text) in result.rejected.items():
-        print(f"smime: warning: {address} was refused: {code} {text}", file=sys.stderr)
+        print(printable(f"smime: warning: {address} was refused: {code} {text}"),
+              file=sys.stderr)
     if result.unconfirmed:
-        print(f"smime: warning: not confirmed for {', '.join(result.unconfirmed)}: "
-              f"{result.reply}", file=sys.stderr)
+        print(printable(f"smime: warning: not confirmed for {', '.join(result.unconfirmed)}: "
+                        f"{result.reply}"), file=sys.stderr)
     return 0
 
 

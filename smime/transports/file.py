@@ -12,6 +12,11 @@ of the next message), and readers do not undo it. That alters a signed part hold
 such a line; S/MIME canonicalisation protects against it by quoted-printable-encoding
 those lines before signing (``=46rom``), so messages made by this library survive, but
 one signed elsewhere may not. Use ``eml`` or ``maildir`` to keep bytes exact.
+
+Mail is private: files are created readable by their owner only (mode 0600, ``mode=``
+changes it) and the folders made for them 0700 (the bits of ``mode`` plus search where
+it allows reading, less the umask). An existing mbox file or folder keeps its
+permissions.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import mailbox
 import os
 import random
 import secrets
-import tempfile
+import socket
 import time
 from pathlib import Path
 
@@ -30,6 +35,7 @@ from .base import BaseTransport, MessageInput, RecipientsInput, SendResult, prep
 __all__ = ["FORMATS", "FileTransport"]
 
 FORMATS = ("eml", "mbox", "maildir")
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
 class FileTransport(BaseTransport):
@@ -37,8 +43,10 @@ class FileTransport(BaseTransport):
 
     Folders are created as needed. ``lock_timeout`` bounds the wait for an mbox lock
     held by another process; ``fsync`` makes each message durable before ``send``
-    returns. The result's ``server_id`` names what was written (file path, Maildir key
-    or mbox key).
+    returns. ``mode`` is the permission of the files created (default 0o600, owner only,
+    whatever the umask); folders created get the same bits plus search where it allows
+    reading (0o700), less the umask. The result's ``server_id`` names what was written (file path,
+    Maildir key or mbox key).
     """
 
     name = "file"
@@ -50,15 +58,20 @@ class FileTransport(BaseTransport):
         format: str = "eml",
         lock_timeout: float = 30,
         fsync: bool = True,
+        mode: int = 0o600,
     ) -> None:
         if format not in FORMATS:
             raise InvalidOptionError(
                 f"unknown format {format!r}; use one of {', '.join(map(repr, FORMATS))}"
             )
+        if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
+            raise InvalidOptionError(f"mode must be permission bits such as 0o600, not {mode!r}")
         self.path = Path(path)
         self.format = format
         self.lock_timeout = lock_timeout
         self.fsync = fsync
+        self.mode = mode
+        self.folder_mode = mode | (mode & 0o444) >> 2
 
     def __repr__(self) -> str:
         return f"FileTransport({str(self.path)!r}, format={self.format!r})"
@@ -88,32 +101,59 @@ class FileTransport(BaseTransport):
             transport=self.name,
         )
 
-    def _write_eml(self, data: bytes) -> str:
-        self.path.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns()}.{os.getpid()}.{secrets.token_hex(8)}.eml"
-        fd, temporary = tempfile.mkstemp(dir=self.path, prefix=".", suffix=".tmp")
+    def _make_folder(self, folder: Path) -> None:
+        """Create ``folder`` and any missing parents with :attr:`folder_mode`."""
+        missing = []
+        while not folder.exists() and folder.parent != folder:
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            path.mkdir(mode=self.folder_mode, exist_ok=True)
+
+    def _write_new(self, temporary: Path, target: Path, data: bytes) -> None:
+        """Write ``data`` to a new file with :attr:`mode`, then rename it to ``target``: it
+        appears whole or not at all, and is never readable by others on the way."""
+        fd = os.open(temporary, _NEW_FILE, 0o600)
         try:
             with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), self.mode)
                 out.write(data)
                 out.flush()
                 if self.fsync:
                     os.fsync(out.fileno())
-            target = self.path / name
             os.replace(temporary, target)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
+
+    def _write_eml(self, data: bytes) -> str:
+        self._make_folder(self.path)
+        name = f"{time.time_ns()}.{os.getpid()}.{secrets.token_hex(8)}.eml"
+        target = self.path / name
+        self._write_new(self.path / f".{name}.tmp", target, data)
         return str(target)
 
     def _write_maildir(self, data: bytes) -> str:
-        for folder in ("tmp", "new", "cur"):  # Maildir(create=True) races with other writers
-            (self.path / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
-        box = mailbox.Maildir(self.path, create=False)
-        key = box.add(data)
-        return str(self.path / "new" / key)
+        """Deliver as the Maildir convention says: write into ``tmp``, rename into ``new``."""
+        for folder in ("tmp", "new", "cur"):
+            self._make_folder(self.path / folder)
+        host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+        name = f"{int(time.time())}.P{os.getpid()}R{secrets.token_hex(8)}.{host}"
+        target = self.path / "new" / name
+        self._write_new(self.path / "tmp" / name, target, data)
+        return str(target)
 
     def _append_mbox(self, sender: str, data: bytes) -> str:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder(self.path.parent)
+        try:
+            fd = os.open(self.path, _NEW_FILE, 0o600)
+        except FileExistsError:
+            pass  # an existing mbox keeps the permissions its owner gave it
+        else:
+            try:
+                os.fchmod(fd, self.mode)
+            finally:
+                os.close(fd)
         stamp = time.asctime(time.gmtime())
         from_line = f"From {sender or 'MAILER-DAEMON'} {stamp}\n".encode("utf-8", "replace")
         box = mailbox.mbox(self.path, create=True)

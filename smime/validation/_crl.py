@@ -32,7 +32,7 @@ from ._common import (
     verify_signature,
 )
 
-__all__ = ["LoadedCrl", "check_crls", "load_crl"]
+__all__ = ["LoadedCrl", "check_crls", "concerns", "load_crl"]
 
 ALL_REASONS = frozenset(
     r for r in x509.ReasonFlags
@@ -245,6 +245,15 @@ def _in_scope(
         return False
     idp_names = _full_names(idp.full_name, idp.relative_name, crl.crl.issuer)
     return not idp_names or bool(idp_names & dp.names)
+
+
+def concerns(crl: LoadedCrl, cert: x509.Certificate) -> bool:
+    """Whether ``crl`` is a complete CRL in scope for ``cert``, usable or not: its issuer and
+    distribution point are the certificate's (a CRL of another CA or partition is not)."""
+    if crl.delta_base is not None:
+        return False
+    issuer = name_key(cert.issuer)
+    return any(_in_scope(crl, cert, issuer, dp) for dp in distribution_points(cert))
 
 
 def _covered(crl: LoadedCrl, dp: DistributionPoint) -> frozenset[x509.ReasonFlags]:

@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ._common import COMPROMISE_REASONS, TOLERANCE, RevocationStatus, issued_by, verify_signature
 
-__all__ = ["LoadedOcsp", "check_ocsp", "load_ocsp"]
+__all__ = ["LoadedOcsp", "check_ocsp", "load_ocsp", "names_certificate"]
 
 #: How long a response without nextUpdate counts after its thisUpdate (as pyhanko does).
 NO_NEXT_UPDATE_VALIDITY = dt.timedelta(minutes=30)
@@ -100,6 +100,28 @@ def _signed_for(loaded: LoadedOcsp, issuer: x509.Certificate) -> bool:
     return False
 
 
+def _names(single: ocsp.OCSPSingleResponse, cert: x509.Certificate,
+           issuer: x509.Certificate) -> bool:
+    """Whether ``single`` is about ``cert``: its serial number and its issuer's hashes."""
+    if single.serial_number != cert.serial_number:
+        return False
+    algorithm = single.hash_algorithm.name
+    try:
+        return (
+            single.issuer_name_hash == _name_hash(issuer, algorithm)
+            and single.issuer_key_hash == _key_hash(issuer, algorithm)
+        )
+    except ValueError:
+        return False
+
+
+def names_certificate(
+    loaded: LoadedOcsp, cert: x509.Certificate, issuer: x509.Certificate
+) -> bool:
+    """Whether the response answers for ``cert`` (issued by ``issuer``), usable or not."""
+    return any(_names(single, cert, issuer) for single in loaded.response.responses)
+
+
 def check_ocsp(
     cert: x509.Certificate,
     issuer: x509.Certificate | None,
@@ -114,17 +136,7 @@ def check_ocsp(
     good = False
     for loaded in responses:
         for single in loaded.response.responses:
-            if single.serial_number != cert.serial_number:
-                continue
-            algorithm = single.hash_algorithm.name
-            try:
-                matches = (
-                    single.issuer_name_hash == _name_hash(issuer, algorithm)
-                    and single.issuer_key_hash == _key_hash(issuer, algorithm)
-                )
-            except ValueError:
-                matches = False
-            if not matches:
+            if not _names(single, cert, issuer):
                 continue
             if not _signed_for(loaded, issuer):
                 notes.append("an OCSP response for it is not signed by its CA or a delegate")

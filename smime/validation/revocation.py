@@ -12,13 +12,20 @@ decides the status itself, with cryptography doing the signature checks:
 A revocation dated after the validation time does not count (the signature was made
 before), except for key or CA compromise: then the signing time, a claim of whoever holds
 the key, proves nothing.
+
+What the caller of ``verify``/``unwrap`` hands in is held to more (``given_crls``,
+``given_ocsp_responses``, ``given_revocation_problems``): an item that cannot be read is a
+``ParseError``, and a certificate that the caller's data concerns but does not settle
+(expired, not signed by its CA) has an unknown status in every mode. Carrying on as if
+nothing had been given would let whoever supplies that data (a stale cache, a forged
+download) switch revocation checking off.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from asn1crypto import pem as asn1_pem
 from cryptography import x509
@@ -27,9 +34,13 @@ from cryptography.x509 import ocsp
 
 from ..errors import ParseError
 from ..options import REVOCATION_MODES, RevocationMode, check_option
-from ._common import RevocationStatus, utc
-from ._crl import CrlContext, LoadedCrl, check_crls, load_crl
-from ._ocsp import LoadedOcsp, check_ocsp, load_ocsp
+from ..problems import Problem, ProblemCode
+from ._common import RevocationStatus, cert_label, utc
+from ._crl import CrlContext, LoadedCrl, check_crls, concerns, load_crl
+from ._ocsp import LoadedOcsp, check_ocsp, load_ocsp, names_certificate
+
+if TYPE_CHECKING:
+    from .chain import ChainResult
 
 __all__ = [
     "REVOCATION_MODES",
@@ -39,6 +50,9 @@ __all__ = [
     "check_mode",
     "check_revocation",
     "crl_der",
+    "given_crls",
+    "given_ocsp_responses",
+    "given_revocation_problems",
     "load_revocation_data",
     "ocsp_der",
 ]
@@ -75,6 +89,79 @@ def ocsp_der(value: OcspLike) -> bytes:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise ParseError(f"an OCSP response must be DER bytes, not {type(value).__name__}")
     return bytes(value)
+
+
+def given_crls(crls: Iterable[CrlLike] | None) -> list[bytes]:
+    """The caller's CRLs as DER, each one read: a CRL that cannot be read is a ParseError
+    naming it (``crls[2]``), not data quietly left out."""
+    ders: list[bytes] = []
+    for index, value in enumerate(crls or ()):
+        try:
+            der = crl_der(value)
+        except ParseError as exc:
+            raise ParseError(f"crls[{index}]: {exc}") from None
+        loaded = load_crl(der)
+        if isinstance(loaded, str):
+            raise ParseError(f"crls[{index}] cannot be used: {loaded}")
+        ders.append(der)
+    return ders
+
+
+def given_ocsp_responses(responses: Iterable[OcspLike] | None) -> list[bytes]:
+    """The caller's OCSP responses as DER, each one read: one that cannot be read, or that
+    is an error answer (``unauthorized``, ``tryLater``), is a ParseError naming it."""
+    ders: list[bytes] = []
+    for index, value in enumerate(responses or ()):
+        try:
+            der = ocsp_der(value)
+        except ParseError as exc:
+            raise ParseError(f"ocsp_responses[{index}]: {exc}") from None
+        loaded = load_ocsp(der)
+        if isinstance(loaded, str):
+            raise ParseError(f"ocsp_responses[{index}] cannot be used: {loaded}")
+        ders.append(der)
+    return ders
+
+
+def given_revocation_problems(
+    outcome: ChainResult,
+    crls: Sequence[bytes],
+    ocsp_responses: Sequence[bytes],
+    *,
+    revocation: str,
+    other_certificates: Sequence[x509.Certificate] = (),
+) -> tuple[Problem, ...]:
+    """REVOCATION_UNKNOWN for each certificate of a trusted chain that the caller's CRLs or
+    OCSP responses concern but do not settle, in soft-fail mode too.
+
+    A CRL concerns a certificate when it is a complete CRL of its issuer for its
+    distribution point; an OCSP response when it names it. CRLs of other CAs, and answers
+    about other certificates, concern nothing and are ignored.
+    """
+    if revocation == "off" or not outcome.trusted or not (crls or ocsp_responses):
+        return ()
+    chain = outcome.chain
+    now = dt.datetime.now(dt.timezone.utc)
+    moment = utc(outcome.at) if outcome.at is not None else now
+    loaded_crls, loaded_ocsps, _ = load_revocation_data(crls, ocsp_responses)
+    ctx = CrlContext(chain, other_certificates, loaded_crls, moment, now)
+    problems: list[Problem] = []
+    for index, cert in enumerate(chain[:-1]):
+        issuer = chain[index + 1]
+        statuses: list[RevocationStatus] = []
+        if any(concerns(crl, cert) for crl in loaded_crls):
+            statuses.append(check_crls(cert, ctx))
+        if any(names_certificate(response, cert, issuer) for response in loaded_ocsps):
+            statuses.append(check_ocsp(cert, issuer, loaded_ocsps, moment, now))
+        if not statuses or any(status.known for status in statuses):
+            continue
+        who = "the signer's certificate" if index == 0 else "the CA certificate"
+        problems.append(Problem(
+            ProblemCode.REVOCATION_UNKNOWN,
+            f"the revocation data given for {who} {cert_label(cert)} does not say whether "
+            f"it is revoked ({'; '.join(status.detail for status in statuses)})",
+        ))
+    return tuple(problems)
 
 
 def load_revocation_data(
