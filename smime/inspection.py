@@ -20,11 +20,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa, x25519
 
 from . import mime
-from .cms import _asn1
-from .cms.certs import read_certs_only
-from .cms.compressed import decompress_data
-from .cms.enveloped import decrypt_enveloped_data, describe_enveloped_data
-from .cms.signed import SignedDataInfo, verify_signed_data
+from .cms import (
+    SignedDataInfo,
+    content_kind,
+    decompress_data,
+    decrypt_enveloped_data,
+    describe_enveloped_data,
+    read_certs_only,
+    verify_signed_data,
+)
 from .errors import SMIMEError
 from .keys import Identity, certificate_emails
 from .mime.message import MESSAGE_FAILURES
@@ -221,8 +225,8 @@ def _signed_node(info: SignedDataInfo) -> Node:
 def _cms_node(
     der: bytes, signed_content: bytes | None, identity: Identity | None, depth: int
 ) -> Node:
-    kind = _asn1.content_type_of(der)
-    if kind == "signed_data":
+    kind = content_kind(der)
+    if kind.layer == "signed":
         info = verify_signed_data(der, signed_content)
         node = _signed_node(info)
         if info.content is not None and info.signers:
@@ -236,7 +240,7 @@ def _cms_node(
                 tuple(certificate_node(c) for c in read_certs_only(der)),
             )
         return node
-    if kind in ("enveloped_data", "authenticated_enveloped_data"):
+    if kind.layer == "encrypted":
         summary = describe_enveloped_data(der)
         recipients = tuple(
             Node("recipient", r.identifier, (("kind", r.kind), ("algorithm", r.algorithm)))
@@ -258,12 +262,12 @@ def _cms_node(
                 children += (Node("error", f"could not decrypt: {exc}"),)
         title = "CMS AuthEnvelopedData" if summary.authenticated else "CMS EnvelopedData"
         return Node(
-            kind.replace("_", "-"),
+            kind.label,
             title,
             (("cipher", summary.cipher), ("recipients", str(len(recipients)))),
             children,
         )
-    if kind == "compressed_data":
+    if kind.layer == "compressed":
         content = decompress_data(der)
         return Node(
             "compressed-data",
@@ -271,7 +275,7 @@ def _cms_node(
             (("uncompressed size", f"{len(content)} bytes"),),
             (_entity_node(content, identity, depth + 1),),
         )
-    return Node(kind.replace("_", "-"), f"CMS {kind}")
+    return Node(kind.label, f"CMS {kind.name}")
 
 
 # ---------------------------------------------------------------------------- MIME parts
@@ -320,17 +324,9 @@ def _part_node_unsafe(
         raw = part.get_payload(decode=True)
         size = len(raw) if isinstance(raw, bytes) else 0
         fields.append(("size", f"{size} bytes"))
-        if _is_pkcs7_mime(part) and isinstance(raw, bytes):
+        if mime.classify_part(part) == "pkcs7-mime" and isinstance(raw, bytes):
             children.append(_safe_cms(raw, None, identity, depth))
     return Node("mime", ctype, tuple(fields), tuple(children))
-
-
-def _is_pkcs7_mime(part: Message) -> bool:
-    ctype = part.get_content_type()
-    name = (part.get_filename() or "").lower()
-    return ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime") or (
-        ctype == "application/octet-stream" and name.endswith((".p7m", ".p7c", ".p7z"))
-    )
 
 
 def _smime_node(part: Message, identity: Identity | None, depth: int) -> Node:

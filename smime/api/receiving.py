@@ -15,11 +15,15 @@ from email.utils import getaddresses, parsedate_to_datetime
 from cryptography import x509
 
 from .. import mime
-from ..cms import _asn1
-from ..cms.certs import read_certs_only
-from ..cms.compressed import decompress_data
-from ..cms.enveloped import decrypt_enveloped_data
-from ..cms.signed import SignedDataInfo, SignerCheck, verify_signed_data
+from ..cms import (
+    SignedDataInfo,
+    SignerCheck,
+    content_kind,
+    decompress_data,
+    decrypt_enveloped_data,
+    read_certs_only,
+    verify_signed_data,
+)
 from ..errors import DecryptionError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import Identity, certificate_emails
 from ..mime.message import check_is_message
@@ -252,11 +256,9 @@ def _verify_part(
                     "canonical CRLF (RFC 8551 §3.1.1); relays may break it",
                 ))
     else:
-        kind = _asn1.content_type_of(part.der)
-        if kind != "signed_data":
-            raise ParseError(
-                f"not a signed message: the S/MIME part holds {kind.replace('_', '-')}"
-            )
+        kind = content_kind(part.der)
+        if kind.layer != "signed":
+            raise ParseError(f"not a signed message: the S/MIME part holds {kind.label}")
         info = verify_signed_data(part.der)
         inner = info.content or b""
     view = mime.signed_view(inner)
@@ -523,7 +525,7 @@ def _signed_whole(content: bytes) -> bool:
             return False
         if part.kind == "multipart/signed":
             info = verify_signed_data(part.der, part.signed_content or b"")
-        elif _asn1.content_type_of(part.der) == "signed_data":
+        elif content_kind(part.der).layer == "signed":
             info = verify_signed_data(part.der)
         else:
             return False
@@ -540,12 +542,10 @@ def _decrypt_part(
     require_authenticated: bool = False,
 ) -> tuple[DecryptedMessage, bytes]:
     assert part.der is not None
-    kind = _asn1.content_type_of(part.der)
-    if kind not in ("enveloped_data", "authenticated_enveloped_data"):
-        raise ParseError(
-            f"not an encrypted message: the S/MIME part holds {kind.replace('_', '-')}"
-        )
-    refuse = require_authenticated and kind == "enveloped_data"
+    kind = content_kind(part.der)
+    if kind.layer != "encrypted":
+        raise ParseError(f"not an encrypted message: the S/MIME part holds {kind.label}")
+    refuse = require_authenticated and not kind.authenticated
     try:
         decrypted = decrypt_enveloped_data(part.der, identity)
     except DecryptionError:
@@ -572,8 +572,8 @@ def _peel(
 ) -> _Peeled | None:
     """Take one layer off, or None when the part is not a layer we open (certs-only ends)."""
     assert part.der is not None
-    kind = "signed_data" if part.kind == "multipart/signed" else _asn1.content_type_of(part.der)
-    if kind == "signed_data":
+    layer = "signed" if part.kind == "multipart/signed" else content_kind(part.der).layer
+    if layer == "signed":
         if part.kind != "multipart/signed" and not verify_signed_data(part.der).signers:
             certs = tuple(read_certs_only(part.der))
             return _Peeled(
@@ -581,12 +581,12 @@ def _peel(
             )
         result, inner = _verify_part(part, headers, checks)
         return _Peeled(Layer("signed", result, part.path), inner, result.content)
-    if kind in ("enveloped_data", "authenticated_enveloped_data"):
+    if layer == "encrypted":
         if identity is None:
             raise DecryptionError("the message is encrypted: unwrap needs identity=")
         opened, inner = _decrypt_part(part, headers, identity)
         return _Peeled(Layer("encrypted", opened.decryption, part.path), inner, opened)
-    if kind == "compressed_data":
+    if layer == "compressed":
         inner = decompress_data(part.der)
         return _Peeled(
             Layer("compressed", None, part.path), inner, mime.parse_inner(inner, headers)
@@ -674,11 +674,10 @@ def _inner_part(raw: bytes) -> mime.SMIMEPart | None:
 
 def _without_integrity(part: mime.SMIMEPart) -> bool:
     """An enveloped-data part: encrypted, if at all, without integrity (decided unopened)."""
-    return (
-        part.kind == "application/pkcs7-mime"
-        and part.der is not None
-        and _asn1.content_type_of(part.der) == "enveloped_data"
-    )
+    if part.kind != "application/pkcs7-mime" or part.der is None:
+        return False
+    kind = content_kind(part.der)
+    return kind.layer == "encrypted" and not kind.authenticated
 
 
 def _unvouched(layers: Sequence[Layer]) -> list[Layer]:

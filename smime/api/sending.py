@@ -11,11 +11,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from .. import algorithms, mime
-from ..cms import _asn1
-from ..cms.certs import create_certs_only, read_certs_only
-from ..cms.compressed import create_compressed_data
-from ..cms.enveloped import RecipientSpec, create_enveloped_data
-from ..cms.signed import SignerSpec, create_signed_data
+from ..cms import (
+    RecipientSpec,
+    SignerSpec,
+    content_kind,
+    create_certs_only,
+    create_compressed_data,
+    create_enveloped_data,
+    create_signed_data,
+    read_certs_only,
+)
 from ..errors import ParseError
 from ..keys import Identity, Source
 from ..keys import load_certificates as _load_certificate_files
@@ -247,7 +252,7 @@ def _certificates_from_message(message: MessageInput) -> list[x509.Certificate]:
     part = mime.find_smime_part(message)
     if part is None or part.der is None:
         raise ParseError("no PKCS#7 certificates found in the message")
-    kind = _asn1.content_type_of(part.der)
-    if kind != "signed_data":
-        raise ParseError(f"expected a certs-only (signed-data) message, found {kind}")
+    kind = content_kind(part.der)
+    if kind.layer != "signed":
+        raise ParseError(f"expected a certs-only (signed-data) message, found {kind.name}")
     return read_certs_only(part.der)

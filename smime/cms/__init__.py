@@ -1,6 +1,62 @@
 """CMS (RFC 5652) structures on asn1crypto, with cryptography doing the arithmetic.
 
-This layer takes and returns bytes and value objects; it knows nothing of MIME.
+This layer takes and returns bytes and value objects; it knows nothing of MIME. The layers
+above import what they use from here (``from smime.cms import verify_signed_data``); the
+underscore modules are this layer's own, and no module outside ``smime.cms`` imports them
+(tests/test_quality.py and the import-linter contracts check it).
 """
 
 from . import _oids  # noqa: F401  (registers the OIDs asn1crypto lacks, before any parse)
+from ._asn1 import content_type_of
+from .certs import create_certs_only, read_certs_only
+from .compressed import (
+    DecompressedData,
+    create_compressed_data,
+    decompress_data,
+    read_compressed_data,
+)
+from .enveloped import (
+    DecryptedData,
+    EnvelopedSummary,
+    RecipientSpec,
+    RecipientSummary,
+    create_enveloped_data,
+    decrypt_enveloped_data,
+    describe_enveloped_data,
+)
+from .kinds import LAYERS, ContentKind, LayerKind, content_kind
+from .signed import (
+    EncryptionKeyPreference,
+    SignedDataInfo,
+    SignerCheck,
+    SignerSpec,
+    create_signed_data,
+    verify_signed_data,
+)
+
+__all__ = [
+    "LAYERS",
+    "ContentKind",
+    "DecompressedData",
+    "DecryptedData",
+    "EncryptionKeyPreference",
+    "EnvelopedSummary",
+    "LayerKind",
+    "RecipientSpec",
+    "RecipientSummary",
+    "SignedDataInfo",
+    "SignerCheck",
+    "SignerSpec",
+    "content_kind",
+    "content_type_of",
+    "create_certs_only",
+    "create_compressed_data",
+    "create_enveloped_data",
+    "create_signed_data",
+    "decompress_data",
+    "decrypt_enveloped_data",
+    "describe_enveloped_data",
+    "read_certs_only",
+    "read_compressed_data",
+    "verify_signed_data",
+]

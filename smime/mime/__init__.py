@@ -14,19 +14,21 @@ from ._policy import MAX_DEPTH, POLICY
 from .canonical import PreparedEntity, prepare_entity
 from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
 from .message import input_bytes, message_bytes, to_message
-from .parse import SMIMEPart, find_smime_part
+from .parse import PartKind, SMIMEPart, classify_part, find_smime_part
 from .signed_view import SignedView, signed_view
 
 __all__ = [
     "MAX_DEPTH",
     "POLICY",
     "SMIME_TYPES",
+    "PartKind",
     "PreparedEntity",
     "SMIMEPart",
     "SignedView",
     "WireMessage",
     "build_multipart_signed",
     "build_pkcs7_mime",
+    "classify_part",
     "find_smime_part",
     "input_bytes",
     "message_bytes",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
 from email.utils import collapse_rfc2231_value
 from functools import cached_property
+from typing import Literal, TypeAlias
 
 from ..errors import ParseError
 from ._encode import qp_decode
@@ -19,7 +20,9 @@ from ._policy import MAX_DEPTH
 from ._raw import RawEntity, read_entity, split_multipart, to_crlf
 from .message import check_is_message, input_bytes, reading, to_message
 
-__all__ = ["SMIMEPart", "find_smime_part"]
+__all__ = ["PartKind", "SMIMEPart", "classify_part", "find_smime_part"]
+
+PartKind: TypeAlias = Literal["pkcs7-mime", "pkcs7-signature"]
 
 _MIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature"})
@@ -73,15 +76,18 @@ def _filename(headers: Message) -> str:
     return (name or "").strip().lower()
 
 
-def _classify(entity: RawEntity) -> str | None:
-    """``pkcs7-mime``, ``pkcs7-signature`` or None for anything else."""
-    ctype = entity.content_type
+def classify_part(headers: Message) -> PartKind | None:
+    """Whether a MIME part with these headers is ``pkcs7-mime`` (a CMS layer), a detached
+    ``pkcs7-signature``, or None (anything else): by content type, and for
+    application/octet-stream by file extension (RFC 8551 section 3.2.1). The one rule for
+    finding S/MIME parts; ``smime.inspect`` asks it too."""
+    ctype = headers.get_content_type()
     if ctype in _MIME_TYPES:
         return "pkcs7-mime"
     if ctype in _SIGNATURE_TYPES:
         return "pkcs7-signature"
     if ctype in _GENERIC_TYPES:
-        name = _filename(entity.headers)
+        name = _filename(headers)
         if name.endswith((".p7m", ".p7c", ".p7z")):
             return "pkcs7-mime"
         if name.endswith(".p7s"):
@@ -144,7 +150,7 @@ def _multipart_signed(
         )
     (content_start, content_end), (sig_start, sig_end) = parts
     signature = read_entity(entity.data, sig_start, sig_end)
-    if _classify(signature) != "pkcs7-signature":
+    if classify_part(signature.headers) != "pkcs7-signature":
         raise ParseError(
             "malformed multipart/signed: the second part is "
             f"{signature.content_type}, not application/pkcs7-signature"
@@ -172,14 +178,14 @@ def _is_smime_signed(entity: RawEntity) -> bool:
     parts, _ = split_multipart(entity.data, entity.body, entity.end, boundary)
     if len(parts) != 2:
         return False
-    return _classify(read_entity(entity.data, *parts[1])) == "pkcs7-signature"
+    return classify_part(read_entity(entity.data, *parts[1]).headers) == "pkcs7-signature"
 
 
 def _found(entity: RawEntity, path: str, outer: tuple[tuple[str, str], ...]) -> SMIMEPart | None:
     ctype = entity.content_type
     if ctype == "multipart/signed" and _is_smime_signed(entity):
         return _multipart_signed(entity, path, outer)
-    kind = _classify(entity)
+    kind = classify_part(entity.headers)
     if kind is None:
         return None
     smime_type = (_param(entity.headers, "smime-type") or "").strip().lower() or None
