@@ -47,3 +47,7 @@ class Problem:
 
     def __str__(self) -> str:
         return self.message
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"code": ..., "message": ...}``: plain data for JSON."""
+        return {"code": self.code.value, "message": self.message}

@@ -9,11 +9,14 @@ failed.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from .errors import VerificationError
 from .mime import WireMessage
@@ -30,13 +33,42 @@ __all__ = [
 ]
 
 
+#: RFC 4514 text with emailAddress spelled out, as mail clients show it, not as an OID.
+_NAME_OVERRIDES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
+#: Where str.splitlines() breaks: inside a value, each would start a line of its own.
+_LINE_BREAKS = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def _name(read: Callable[[], x509.Name], what: str = "name") -> str:
+    """``read()``'s name as text; cryptography parses some names only when they are read."""
+    try:
+        return read().rfc4514_string(_NAME_OVERRIDES)
+    except ValueError:
+        return f"(unreadable {what})"
+
+
 def _subject(cert: x509.Certificate | None) -> str:
     if cert is None:
         return "(certificate not in the message)"
-    try:
-        return cert.subject.rfc4514_string()
-    except ValueError:
-        return "(unreadable subject)"
+    return _name(lambda: cert.subject, "subject")
+
+
+def _certificate_dict(cert: x509.Certificate) -> dict[str, str]:
+    return {
+        "subject": _subject(cert),
+        "issuer": _name(lambda: cert.issuer, "issuer"),
+        "serial": format(cert.serial_number, "x"),
+    }
+
+
+def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    return [p.to_dict() for p in problems]
+
+
+def _lines(lines: Iterable[str]) -> str:
+    """The lines joined, each kept one line: a name or an address from a message cannot add
+    a line of its own (shown as ``\\n``), so every line of a summary is what it says."""
+    return "\n".join(_LINE_BREAKS.sub(lambda m: repr(m.group())[1:-1], line) for line in lines)
 
 
 @dataclass(frozen=True)
@@ -76,6 +108,38 @@ class SignerResult:
         when = self.signing_time.isoformat() if self.signing_time else "no signing time"
         verdict = "valid" if self.valid else "NOT valid"
         return f"{who} ({self.signature_algorithm} with {self.digest_algorithm}, {when}): {verdict}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe, with stable keys: ``valid``, ``intact``,
+        ``signature_valid`` and ``trusted`` (booleans); ``email_addresses``; the
+        certificate's ``subject``, ``issuer`` (RFC 4514) and ``serial`` (hex), each None
+        without a certificate; ``signing_time`` (ISO 8601, or None); ``digest_algorithm``,
+        ``signature_algorithm``; ``chain`` (subjects, signer first); ``identifier``;
+        ``capabilities``; ``signed_attributes``; ``encryption_key_preference`` (text, or
+        None); ``problems`` and ``warnings`` (each ``{"code": ..., "message": ...}``)."""
+        cert = self.certificate
+        named = _certificate_dict(cert) if cert is not None else {}
+        preference = self.encryption_key_preference
+        return {
+            "valid": self.valid,
+            "email_addresses": list(self.email_addresses),
+            "subject": named.get("subject"),
+            "issuer": named.get("issuer"),
+            "serial": named.get("serial"),
+            "signing_time": self.signing_time.isoformat() if self.signing_time else None,
+            "digest_algorithm": self.digest_algorithm,
+            "signature_algorithm": self.signature_algorithm,
+            "intact": self.intact,
+            "signature_valid": self.signature_valid,
+            "trusted": self.trusted,
+            "chain": [_subject(c) for c in self.chain],
+            "identifier": self.identifier,
+            "capabilities": list(self.capabilities),
+            "signed_attributes": list(self.signed_attributes),
+            "encryption_key_preference": None if preference is None else str(preference),
+            "problems": _problems(self.problems),
+            "warnings": _problems(self.warnings),
+        }
 
 
 @dataclass(frozen=True)
@@ -124,11 +188,19 @@ class VerificationResult:
         return self
 
     def summary(self) -> str:
-        """A few lines a person can read: the verdict, each signer, each problem."""
+        """A few lines a person can read: the verdict, each signer with its certificate and
+        the chain that issued it, which parts and headers are signed, each problem and
+        warning. Line breaks inside a value are shown escaped (``\\n``), never kept."""
         lines = [f"signature {'VALID' if self.valid else 'NOT VALID'}"]
         if self.covers:
             lines[0] += f" (covers only part {self.covers} of the message)"
-        lines.extend(f"  signer: {s.describe()}" for s in self.signers)
+        for signer in self.signers:
+            lines.append(f"  signer: {signer.describe()}")
+            cert = signer.certificate
+            if cert is not None:
+                lines.append(f"    certificate: {signer.subject} (serial {cert.serial_number:#x})")
+            if len(signer.chain) > 1:
+                lines.append("    issued by: " + " -> ".join(_subject(c) for c in signer.chain[1:]))
         if self.unsigned_parts:
             lines.append(f"  unsigned parts: {', '.join(self.unsigned_parts)}")
         if self.signed_headers:
@@ -139,7 +211,25 @@ class VerificationResult:
             lines.append("  headers: unsigned (From, To, Subject, Date are outside the signature)")
         lines.extend(f"  problem: {p}" for p in self.problems)
         lines.extend(f"  warning: {p}" for p in self.warnings)
-        return "\n".join(lines)
+        return _lines(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe, with stable keys: ``valid``, ``detached`` (booleans);
+        ``covers`` (a part path, or None for the whole message); ``signers`` (each
+        :meth:`SignerResult.to_dict`); ``problems`` and ``warnings`` (each ``{"code": ...,
+        "message": ...}``); ``unsigned_parts``; ``signed_headers`` (``[name, value]``
+        pairs); ``certificates`` (each ``{"subject", "issuer", "serial"}``, serial in hex)."""
+        return {
+            "valid": self.valid,
+            "detached": self.detached,
+            "covers": self.covers or None,
+            "signers": [s.to_dict() for s in self.signers],
+            "problems": _problems(self.problems),
+            "warnings": _problems(self.warnings),
+            "unsigned_parts": list(self.unsigned_parts),
+            "signed_headers": [[name, value] for name, value in self.signed_headers],
+            "certificates": [_certificate_dict(c) for c in self.certificates],
+        }
 
     def _repr_html_(self) -> str:
         from .inspection import verification_html
@@ -155,6 +245,16 @@ class DecryptionInfo:
     authenticated: bool
     key_management: str
     content_type: str = "data"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``cipher``, ``authenticated``, ``key_management`` and
+        ``content_type`` (the CMS type inside: ``data``, ``signed_data``...)."""
+        return {
+            "cipher": self.cipher,
+            "authenticated": self.authenticated,
+            "key_management": self.key_management,
+            "content_type": self.content_type,
+        }
 
 
 class DecryptedMessage(WireMessage):
@@ -183,6 +283,20 @@ class Layer:
     kind: str  # "signed", "encrypted", "compressed", "certs-only"
     result: VerificationResult | DecryptionInfo | tuple[x509.Certificate, ...] | None = None
     path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``kind``; ``path`` (a part path, or None for the whole
+        content); ``result``: the layer's result's ``to_dict()``, a list of certificates
+        (``{"subject", "issuer", "serial"}``) for certs-only, None for compressed."""
+        result = self.result
+        data: Any
+        if isinstance(result, (VerificationResult, DecryptionInfo)):
+            data = result.to_dict()
+        elif isinstance(result, tuple):
+            data = [_certificate_dict(c) for c in result]
+        else:
+            data = None
+        return {"kind": self.kind, "path": self.path or None, "result": data}
 
 
 @dataclass(frozen=True)
@@ -230,4 +344,16 @@ class UnwrapResult:
             else:
                 lines.append(f"{layer.kind}{where}")
         lines.extend(f"warning: {p}" for p in self.warnings)
-        return "\n".join(lines) or "no S/MIME layers"
+        return _lines(lines) or "no S/MIME layers"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``valid``, ``signed``, ``encrypted`` (booleans);
+        ``layers`` (each :meth:`Layer.to_dict`, outermost first); ``warnings`` (each
+        ``{"code": ..., "message": ...}``)."""
+        return {
+            "valid": self.valid,
+            "signed": self.signed,
+            "encrypted": self.encrypted,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "warnings": _problems(self.warnings),
+        }

@@ -1,5 +1,6 @@
 """The public operations: the only place where the MIME and CMS layers meet."""
 
+from ._input import looks_like_address
 from .receiving import decrypt, unwrap, verify
 from .sending import compress, encrypt, export_certificates, load_certificates, sign
 
@@ -9,6 +10,7 @@ __all__ = [
     "encrypt",
     "export_certificates",
     "load_certificates",
+    "looks_like_address",
     "sign",
     "unwrap",
     "verify",

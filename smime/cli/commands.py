@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from email.message import Message
 from typing import Any
 
@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 import smime
 from smime import options
+from smime.api import looks_like_address
 from smime.inspection import Node
 
 from ._io import (
@@ -84,10 +85,6 @@ def run_sign(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- encrypt
 
 
-def _is_address(value: str) -> bool:
-    return "@" in value and not os.path.exists(value)
-
-
 def _open_store(path: str) -> smime.CertificateStore:
     if not os.path.isfile(path):
         raise CLIError(f"no certificate store at {path} (create one with smime certs import)")
@@ -99,7 +96,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
     store = _open_store(args.store) if args.store else None
     recipients: list[Any] = []
     for value in args.recipient:
-        if _is_address(value):
+        if looks_like_address(value):
             if store is None:
                 raise CLIError(
                     f"--recipient {value} is an address: add --store DB, a certificate store "
@@ -170,61 +167,9 @@ def name_of(name: x509.Name) -> str:
         return "(unreadable name)"
 
 
-def _name(cert: x509.Certificate) -> str:
-    return name_of(cert.subject)
-
-
-def _problems(problems: Sequence[smime.Problem]) -> list[dict[str, str]]:
-    return [{"code": p.code.value, "message": p.message} for p in problems]
-
-
-def _signer_dict(signer: smime.SignerResult) -> dict[str, Any]:
-    cert = signer.certificate
-    return {
-        "valid": signer.valid,
-        "email_addresses": list(signer.email_addresses),
-        "subject": _name(cert) if cert is not None else None,
-        "issuer": name_of(cert.issuer) if cert is not None else None,
-        "serial": format(cert.serial_number, "x") if cert is not None else None,
-        "signing_time": signer.signing_time.isoformat() if signer.signing_time else None,
-        "digest_algorithm": signer.digest_algorithm,
-        "signature_algorithm": signer.signature_algorithm,
-        "intact": signer.intact,
-        "signature_valid": signer.signature_valid,
-        "trusted": signer.trusted,
-        "chain": [_name(c) for c in signer.chain],
-        "problems": _problems(signer.problems),
-        "warnings": _problems(signer.warnings),
-    }
-
-
-def verification_dict(result: smime.VerificationResult) -> dict[str, Any]:
-    return {
-        "valid": result.valid,
-        "detached": result.detached,
-        "covers": result.covers or None,
-        "signers": [_signer_dict(s) for s in result.signers],
-        "problems": _problems(result.problems),
-        "warnings": _problems(result.warnings),
-    }
-
-
 def verification_text(result: smime.VerificationResult) -> str:
-    """Who signed, when, with what, and every problem: for a person at a terminal."""
-    head = f"signature {'VALID' if result.valid else 'NOT VALID'}"
-    if result.covers:
-        head += f" (covers only part {result.covers} of the message)"
-    lines = [head]
-    for signer in result.signers:
-        lines.append(f"  signer: {signer.describe()}")
-        cert = signer.certificate
-        if cert is not None:
-            lines.append(f"    certificate: {_name(cert)} (serial {cert.serial_number:#x})")
-        if len(signer.chain) > 1:
-            lines.append("    issued by: " + " -> ".join(_name(c) for c in signer.chain[1:]))
-    lines.extend(f"  problem: {p}" for p in result.problems)
-    lines.extend(f"  warning: {p}" for p in result.warnings)
-    return "\n".join(printable(line) for line in lines)
+    """The library's summary, each line made safe for a terminal."""
+    return "\n".join(printable(line) for line in result.summary().split("\n"))
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -242,7 +187,7 @@ def run_verify(args: argparse.Namespace) -> int:
     progress.clear()
     if args.output is not None:
         write_output(args.output, result.content.as_bytes(), progress, private=True)
-    report = json_text(verification_dict(result)) if args.json else verification_text(result)
+    report = json_text(result.to_dict()) if args.json else verification_text(result)
     print(report, file=sys.stderr if args.output == STDIO else sys.stdout)
     return 0 if result.valid else 1
 
