@@ -5,7 +5,8 @@ Every public function turns what its dependencies raise (asn1crypto, cryptograph
 else. The classes say whose fault a failure was: the input (``ParseError``), the library's
 reach (``UnsupportedError``), the keys (``DecryptionError``, ``LoadError``), a certificate
 (``CertificateError``), the signature (``VerificationError``), the certificate store's
-file (``StoreError``) or the network (``TransportError``).
+file (``StoreError``), the network (``TransportError``) or the call itself
+(``UsageError``: an argument of a type the function does not take).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ __all__ = [
     "DecryptionError",
     "InvalidOptionError",
     "LoadError",
+    "MissingKeyError",
     "ParseError",
     "SMIMEError",
     "StoreError",
     "TransportError",
     "UnsupportedError",
+    "UsageError",
     "VerificationError",
 ]
 
@@ -40,6 +43,21 @@ class InvalidOptionError(UnsupportedError, ValueError):
     """An option value outside the allowed set (the message names the allowed values)."""
 
 
+class UsageError(SMIMEError, TypeError):
+    """An argument of a type the function does not take (``None`` where a value is needed,
+    an ``int`` for a message); the message names the types it takes.
+
+    A ``TypeError`` too, as Python raises for a wrong call: it is the caller's mistake,
+    found before any input is read.
+    """
+
+    @classmethod
+    def wrong_type(cls, what: str, value: object, accepted: str) -> UsageError:
+        """The one sentence for a wrong argument: ``{what} must be {accepted}, not int``."""
+        got = "None" if value is None else type(value).__name__
+        return cls(f"{what} must be {accepted}, not {got}")
+
+
 class DecryptionError(SMIMEError):
     """The message could not be decrypted with the given identity.
 
@@ -51,6 +69,13 @@ class DecryptionError(SMIMEError):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.MESSAGE)
+
+
+class MissingKeyError(DecryptionError):
+    """The message is encrypted and no identity was given to open it (``unwrap`` without
+    ``identity=``): ask for the key and call again. Raised before any key is tried, so it
+    tells nothing about the keys; a ``DecryptionError``, since the message was not decrypted.
+    """
 
 
 class VerificationError(SMIMEError):

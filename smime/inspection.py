@@ -30,7 +30,7 @@ from .cms import (
     verify_signed_data,
 )
 from .errors import SMIMEError
-from .keys import Identity, certificate_emails
+from .keys import Identity, certificate_emails, check_identity
 from .mime.message import MESSAGE_FAILURES
 
 __all__ = ["Node", "decryption_html", "inspect", "verification_html"]
@@ -348,6 +348,8 @@ def _safe_cms(der: bytes, signed: bytes | None, identity: Identity | None, depth
 
 def inspect(message: bytes | str | Message, identity: Identity | None = None) -> Node:
     """The tree of ``message``'s MIME parts and CMS layers (see the module docstring)."""
+    if identity is not None:
+        identity = check_identity(identity)
     msg: EmailMessage = mime.to_message(message)
     return _part_node(msg, identity, 0, [0])
 

@@ -22,13 +22,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from .errors import LoadError
+from .errors import LoadError, UsageError
 
 __all__ = [
     "CertificateLike",
     "Identity",
     "PrivateKey",
     "certificate_emails",
+    "check_identity",
     "load_certificates",
     "load_identity",
     "to_asn1_certificate",
@@ -68,6 +69,13 @@ class Identity:
         return certificate_emails(self.certificate)
 
 
+def check_identity(value: object, what: str = "identity") -> Identity:
+    """``value`` when it is an :class:`Identity`, else :class:`~smime.errors.UsageError`."""
+    if not isinstance(value, Identity):
+        raise UsageError.wrong_type(what, value, "an Identity (from smime.load_identity)")
+    return value
+
+
 # ---------------------------------------------------------------------------- reading input
 
 
@@ -85,7 +93,7 @@ def _read(source: Source, what: str) -> bytes:
             raise LoadError(
                 f"cannot read {what} file {str(path)!r}: {exc.strerror or exc}"
             ) from exc
-    raise LoadError(f"cannot read a {what} from a {type(source).__name__}")
+    raise UsageError.wrong_type(f"the {what}", source, "bytes, PEM text or a path")
 
 
 def _password_bytes(password: str | bytes | None) -> bytes | None:
@@ -93,7 +101,9 @@ def _password_bytes(password: str | bytes | None) -> bytes | None:
         return None
     if isinstance(password, str):
         return password.encode("utf-8")
-    return bytes(password)
+    if isinstance(password, (bytes, bytearray, memoryview)):
+        return bytes(password)
+    raise UsageError.wrong_type("password", password, "str, bytes or None")
 
 
 def _describe(cert: x509.Certificate) -> str:
@@ -300,7 +310,7 @@ def load_identity(
         extra = load_certificates(list(items))
     if source is not None:
         if cert is not None or key is not None:
-            raise LoadError("pass either a PKCS#12/PEM source or cert= and key=, not both")
+            raise UsageError("pass either a PKCS#12/PEM source or cert= and key=, not both")
         data = _read(source, "identity")
         if asn1_pem.detect(data):
             identity = _identity_from_pem(data, pw)
@@ -308,7 +318,7 @@ def load_identity(
             identity = _identity_from_pkcs12(data, pw)
         return Identity(identity.certificate, identity.key, identity.chain + tuple(extra))
     if cert is None or key is None:
-        raise LoadError("load_identity needs a PKCS#12 file, or both cert= and key=")
+        raise UsageError("load_identity needs a PKCS#12 file, or both cert= and key=")
     certs = load_certificates(cert) if not isinstance(cert, x509.Certificate) else [cert]
     private_key = _load_private_key(_read(key, "private key"), pw)
     return _match(private_key, certs, extra)

@@ -10,7 +10,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from helpers import run
 
 import smime
-from smime.errors import LoadError
+from smime.errors import LoadError, UsageError
 from smime.keys import certificate_emails, to_asn1_certificate, to_certificate
 
 
@@ -75,9 +75,10 @@ def test_loading_errors_are_load_errors(pki, tmp_path):
         smime.load_certificates(junk)
     with pytest.raises(LoadError, match="no certificate"):
         smime.load_certificates(b"-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n")
-    with pytest.raises(LoadError, match="not both"):
+    # how it was called, not what it was given: UsageError
+    with pytest.raises(UsageError, match="not both"):
         smime.load_identity(alice.p12_path, cert=alice.cert_path, key=alice.key_path)
-    with pytest.raises(LoadError):
+    with pytest.raises(UsageError, match="both cert= and key="):
         smime.load_identity(cert=alice.cert_path)
 
 

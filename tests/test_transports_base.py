@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from smime.errors import InvalidOptionError, ParseError, SMIMEError, TransportError
+from smime.errors import (
+    InvalidOptionError,
+    ParseError,
+    SMIMEError,
+    TransportError,
+    UsageError,
+)
 from smime.mime import message_bytes
 from smime.transports import (
     AsyncSMTPTransport,
@@ -113,7 +119,8 @@ def test_malformed_or_unroutable_input_is_a_parse_error() -> None:
         envelope(MESSAGE, sender="a@example.com, b@example.com")
     with pytest.raises(ParseError, match="neither ASCII nor UTF-8"):
         envelope(b"From: a@example.com\r\nTo: caf\xe9@example.com\r\n\r\nhi\r\n")
-    with pytest.raises(ParseError, match=r"bytes, str or email\.message\.Message"):
+    # a wrong type is the caller's error, not malformed input
+    with pytest.raises(UsageError, match=r"bytes, str or an email\.message\.Message, not int"):
         envelope(42)  # type: ignore[arg-type]
     with pytest.raises(ParseError):
         envelope(MESSAGE, recipients=[])

@@ -7,26 +7,38 @@ from collections.abc import Sequence
 from email.message import Message
 from typing import TypeAlias
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
-from ..errors import CertificateError, LoadError, SMIMEError
-from ..keys import CertificateLike, Identity, load_certificates, to_certificate
+from ..errors import CertificateError, UsageError
+from ..keys import CertificateLike, Identity, check_identity, load_certificates, to_certificate
 from ..store import CertificateStore
 
 MessageInput: TypeAlias = bytes | bytearray | memoryview | str | Message
 RecipientInput: TypeAlias = CertificateLike | Identity | str
 
 
+#: What ``encrypt`` takes as one recipient (for the error that names them).
+RECIPIENT_TYPES = (
+    "a certificate (x509.Certificate, PEM or DER bytes, PEM text, a path), an Identity "
+    "or an email address"
+)
+_RECIPIENT_CLASSES = (
+    Identity, x509.Certificate, asn1_x509.Certificate, str, bytes, bytearray, memoryview,
+    os.PathLike,
+)
+
+
 def identities(signers: Identity | Sequence[Identity]) -> list[Identity]:
-    items = [signers] if isinstance(signers, Identity) else list(signers)
-    if not items:
-        raise SMIMEError("sign needs at least one identity")
-    for item in items:
-        if not isinstance(item, Identity):
-            raise LoadError(
-                f"expected an Identity (from smime.load_identity), got {type(item).__name__}"
-            )
-    return items
+    if isinstance(signers, Identity):
+        return [signers]
+    if not isinstance(signers, Sequence) or isinstance(signers, (str, bytes)):
+        raise UsageError.wrong_type(
+            "signers", signers, "an Identity (from smime.load_identity) or a list of them"
+        )
+    if not signers:
+        raise UsageError("sign needs at least one identity")
+    return [check_identity(item, "each signer") for item in signers]
 
 
 def looks_like_address(value: object) -> bool:
@@ -47,7 +59,10 @@ def recipient_certificates(
     items: list[object]
     items = list(recipients) if isinstance(recipients, (list, tuple)) else [recipients]
     if not items:
-        raise CertificateError("encrypt needs at least one recipient")
+        raise UsageError("encrypt needs at least one recipient")
+    for item in items:
+        if not isinstance(item, _RECIPIENT_CLASSES):
+            raise UsageError.wrong_type("each recipient", item, RECIPIENT_TYPES)
     out: list[tuple[x509.Certificate, str | None]] = []
     for item in items:
         if isinstance(item, Identity):

@@ -24,8 +24,15 @@ from ..cms import (
     read_certs_only,
     verify_signed_data,
 )
-from ..errors import DecryptionError, InvalidOptionError, ParseError, SMIMEError
-from ..keys import Identity, certificate_emails
+from ..errors import (
+    DecryptionError,
+    InvalidOptionError,
+    MissingKeyError,
+    ParseError,
+    SMIMEError,
+    UsageError,
+)
+from ..keys import Identity, certificate_emails, check_identity
 from ..mime.message import check_is_message
 from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
@@ -208,6 +215,14 @@ def _checks(
     policy: VerificationPolicy | None,
     part: str | None = None,
 ) -> _Checks:
+    if trust is not None and not isinstance(trust, TrustStore):
+        raise UsageError.wrong_type(
+            "trust", trust, "a TrustStore (such as smime.TrustStore.from_pem(...)) or None"
+        )
+    if at is not None and not isinstance(at, dt.datetime):
+        raise UsageError.wrong_type("at", at, "a datetime or None")
+    if policy is not None and not isinstance(policy, VerificationPolicy):
+        raise UsageError.wrong_type("policy", policy, "a VerificationPolicy or None")
     check_option("revocation", revocation, REVOCATION_MODES)
     if part is not None and (not isinstance(part, str) or not _PART_PATH.fullmatch(part)):
         raise InvalidOptionError(
@@ -492,6 +507,7 @@ def decrypt(
     signed message whose signature matches it (trust is not judged here: verify it next);
     every failure on CBC content then gives one message, so no padding oracle is left.
     """
+    identity = check_identity(identity)
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
@@ -583,7 +599,7 @@ def _peel(
         return _Peeled(Layer("signed", result, part.path), inner, result.content)
     if layer == "encrypted":
         if identity is None:
-            raise DecryptionError("the message is encrypted: unwrap needs identity=")
+            raise MissingKeyError("the message is encrypted: unwrap needs identity=")
         opened, inner = _decrypt_part(part, headers, identity)
         return _Peeled(Layer("encrypted", opened.decryption, part.path), inner, opened)
     if layer == "compressed":
@@ -611,9 +627,10 @@ def unwrap(
     """Peel every S/MIME layer (decrypt, verify, decompress), as a mail client does on receipt.
 
     Returns the innermost content and each layer's result, outermost first. Encrypted
-    layers need ``identity`` (else DecryptionError); signature layers are verified with
-    ``trust`` and the other keywords of :func:`verify`, and recorded even when not valid:
-    check ``result.valid``. Each layer works on the exact bytes the one outside it held.
+    layers need ``identity`` (else :class:`~smime.errors.MissingKeyError`); signature
+    layers are verified with ``trust`` and the other keywords of :func:`verify`, and
+    recorded even when not valid: check ``result.valid``. Each layer works on the exact
+    bytes the one outside it held.
 
     An encrypted layer without integrity (AES-CBC) counts as authenticated only when a
     signature layer inside it covers its whole content and is valid; otherwise the result
@@ -624,6 +641,8 @@ def unwrap(
     the layers: a signed part 1 inside an encrypted part 2 is ``"2.1"``.
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part)
+    if identity is not None:
+        identity = check_identity(identity)
     raw = mime.input_bytes(message)
     current: EmailMessage = mime.to_message(raw)
     headers: tuple[tuple[str, str], ...] = ()

@@ -21,7 +21,7 @@ from ..cms import (
     create_signed_data,
     read_certs_only,
 )
-from ..errors import ParseError
+from ..errors import ParseError, UsageError
 from ..keys import Identity, Source
 from ..keys import load_certificates as _load_certificate_files
 from ..options import (
@@ -211,7 +211,14 @@ def export_certificates(
     headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """A certs-only message (``smime.p7c``): how a certificate travels by mail."""
-    certs = [certificates] if isinstance(certificates, x509.Certificate) else list(certificates)
+    if isinstance(certificates, x509.Certificate):
+        certs = [certificates]
+    elif isinstance(certificates, (list, tuple)):
+        certs = list(certificates)
+    else:
+        raise UsageError.wrong_type(
+            "certificates", certificates, "an x509.Certificate or a list of certificates"
+        )
     loaded = _load_certificate_files(certs)
     der = create_certs_only(loaded)
     return mime.build_pkcs7_mime(

@@ -18,7 +18,7 @@ from email.message import EmailMessage, Message
 from email.policy import Compat32, EmailPolicy, Policy
 from typing import Any
 
-from ..errors import ParseError, SMIMEError
+from ..errors import ParseError, SMIMEError, UsageError
 from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
 from ._raw import check_raw_depth
@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 _HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+#: What a message argument may be (for the error that names them).
+MESSAGE_TYPES = "bytes, str or an email.message.Message"
 #: What the ``email`` package raises on input it cannot cope with (its own bugs included).
 MESSAGE_FAILURES = (
     IndexError,
@@ -129,7 +131,7 @@ def to_message(data: bytes | bytearray | memoryview | str | Message) -> EmailMes
         return parse_bytes(data.encode("utf-8", "surrogateescape"))
     if isinstance(data, (bytes, bytearray, memoryview)):
         return parse_bytes(bytes(data))
-    raise TypeError(f"expected bytes, str or email.message.Message, not {type(data).__name__}")
+    raise UsageError.wrong_type("the message", data, MESSAGE_TYPES)
 
 
 class _FaithfulCompat32(Compat32):
@@ -169,9 +171,7 @@ def input_bytes(message: bytes | bytearray | memoryview | str | Message) -> byte
         return message.encode("utf-8", "surrogateescape")
     if isinstance(message, (bytes, bytearray, memoryview)):
         return bytes(message)
-    raise ParseError(
-        f"a message must be bytes, str or email.message.Message, not {type(message).__name__}"
-    )
+    raise UsageError.wrong_type("the message", message, MESSAGE_TYPES)
 
 
 def message_bytes(msg: Message) -> bytes:

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from ..core.certs import MALFORMED, can_receive, describe_certificate, receive_problem
 from ..core.times import now as _now
 from ..core.times import utc
-from ..errors import CertificateError, InvalidOptionError, StoreError
+from ..errors import CertificateError, InvalidOptionError, StoreError, UsageError
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import ProblemCode
 from ..validation import (
@@ -450,9 +450,9 @@ class CertificateStore:
         rows written, which this method used to return.
         """
         if not isinstance(result, SignedResult):
-            raise TypeError(
-                "harvest takes a verification result (from smime.verify, or one of "
-                f"UnwrapResult.verifications), not {type(result).__name__}")
+            raise UsageError.wrong_type(
+                "result", result, "a verification result (from smime.verify, or one of "
+                "UnwrapResult.verifications)")
         moment = utc(at) if at is not None else _now()
         signers = [(s, s.certificate) for s in result.signers if s.certificate is not None]
         if not result.valid:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, UsageError
 from .async_smtp import AsyncSMTPTransport
 from .base import (
     AsyncBaseTransport,
@@ -54,6 +54,15 @@ __all__ = [
 ]
 
 
+def _check_transport(transport: object) -> None:
+    if not callable(getattr(transport, "send", None)):
+        raise UsageError.wrong_type(
+            "transport", transport,
+            "a transport: an object with a send(message, *, sender=None, recipients=None) "
+            "method, such as smime.transports.SMTPTransport",
+        )
+
+
 def send(
     message: MessageInput,
     transport: Transport,
@@ -62,6 +71,7 @@ def send(
     recipients: RecipientsInput = None,
 ) -> SendResult:
     """Send ``message`` with ``transport`` (envelope from its headers unless given)."""
+    _check_transport(transport)
     if inspect.iscoroutinefunction(getattr(transport, "send", None)):
         raise InvalidOptionError(
             f"{type(transport).__name__} is asynchronous: use "
@@ -78,6 +88,7 @@ async def asend(
     recipients: RecipientsInput = None,
 ) -> SendResult:
     """:func:`send` for asyncio code; takes asynchronous and synchronous transports."""
+    _check_transport(transport)
     result = transport.send(message, sender=sender, recipients=recipients)
     if inspect.isawaitable(result):
         return await result
