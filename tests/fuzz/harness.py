@@ -171,7 +171,8 @@ class Crash:
         return (self.target, self.kind, where)
 
     def describe(self) -> str:
-        return f"{self.target}: {self.kind} at {self.where}: {self.message[:300]} ({self.seconds:.2f}s)"
+        what = f"{self.kind} at {self.where}: {self.message[:300]}"
+        return f"{self.target}: {what} ({self.seconds:.2f}s)"
 
 
 def _where(tb: TracebackType | None) -> str:

@@ -210,11 +210,9 @@ def corpus_seeds(kind: str, folder: Path = CORPUS) -> Iterator[tuple[str, bytes]
                 yield name, data
             elif data[:1] == b"\x30" and not is_p12:
                 yield name, _wrap_der(data)
-        elif kind == "certificates" and not is_p12 and (
+        elif (kind == "certificates" and not is_p12 and (
             b"-----begin" in head or data[:1] == b"\x30" or is_mime
-        ):
-            yield name, data
-        elif kind == "identities" and (is_p12 or b"private key-----" in head):
+        )) or (kind == "identities" and (is_p12 or b"private key-----" in head)):
             yield name, data
 
 
@@ -310,7 +308,8 @@ def _mutate_once(data: bytes, rng: random.Random, pool: Sequence[bytes]) -> byte
     if op == 9 and n:  # swap two ranges
         a, b = sorted((rng.randrange(n), rng.randrange(n)))
         size = min(rng.choice((1, 8, 64)), b - a)
-        return data[:a] + data[b : b + size] + data[a + size : b] + data[a : a + size] + data[b + size :]
+        first, second = data[a : a + size], data[b : b + size]
+        return data[:a] + second + data[a + size : b] + first + data[b + size :]
     if op == 10 and n:  # a line break in the middle of things (header folding, boundaries)
         return data[:pos] + rng.choice((b"\r\n ", b"\r\n\t", b"\r\n--", b"\n\n")) + data[pos:]
     return data + rng.choice(TOKENS)
