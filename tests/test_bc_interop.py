@@ -52,11 +52,13 @@ ENCRYPTION = [
     ("alice", "rsa-oaep", "aes-256-gcm"),
     ("alice", "rsa-oaep", "aes-128-cbc"),
     ("alice", "rsa-pkcs1v15", "aes-128-gcm"),
+    ("alice", "rsa-pkcs1v15", "aes-256-cbc"),
     ("bob", "rsa-oaep", "aes-256-cbc"),
     ("carol", "ecdh", "aes-128-gcm"),
     ("carol", "ecdh", "aes-256-cbc"),
     ("dave", "ecdh", "aes-256-gcm"),
     ("dave", "ecdh", "aes-128-cbc"),
+    ("frank", "ecdh", "aes-256-gcm"),
 ]
 #: (user, padding, digest, detached)
 SIGNING = [
@@ -64,6 +66,7 @@ SIGNING = [
     ("alice", "pss", "sha512", False),
     ("bob", "pss", "sha384", True),
     ("alice", "pkcs1v15", "sha256", True),
+    ("bob", "pkcs1v15", "sha256", False),
     ("carol", "ecdsa", "sha256", True),
     ("dave", "ecdsa", "sha384", False),
     ("frank", "ecdsa", "sha512", True),

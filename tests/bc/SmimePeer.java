@@ -214,14 +214,15 @@ public class SmimePeer {
                         .getAlgorithmIdentifier(PKCSObjectIdentifiers.id_RSAES_OAEP, spec);
                 return new JceKeyTransRecipientInfoGenerator(rc, oaep).setProvider(BC);
             }
-            case "ecdh": {
-                String curve = ((java.security.interfaces.ECPublicKey) rc.getPublicKey()).getParams().getCurve().getField().getFieldSize() > 256
-                        ? "384" : "256";
+            case "ecdh": {  // the RFC 5753 / RFC 8551 pairing of KDF hash and key wrap by curve size
+                java.security.spec.ECParameterSpec params = ((java.security.interfaces.ECPublicKey) rc.getPublicKey()).getParams();
+                int bits = params.getCurve().getField().getFieldSize();
                 KeyPairGenerator kpg = KeyPairGenerator.getInstance("EC", BC);
-                kpg.initialize(((java.security.interfaces.ECPublicKey) rc.getPublicKey()).getParams());
+                kpg.initialize(params);
                 KeyPair eph = kpg.generateKeyPair();
-                ASN1ObjectIdentifier scheme = curve.equals("256") ? CMSAlgorithm.ECDH_SHA256KDF : CMSAlgorithm.ECDH_SHA384KDF;
-                ASN1ObjectIdentifier wrap = curve.equals("256") ? CMSAlgorithm.AES128_WRAP : CMSAlgorithm.AES256_WRAP;
+                ASN1ObjectIdentifier scheme = bits <= 256 ? CMSAlgorithm.ECDH_SHA256KDF
+                        : bits <= 384 ? CMSAlgorithm.ECDH_SHA384KDF : CMSAlgorithm.ECDH_SHA512KDF;
+                ASN1ObjectIdentifier wrap = bits <= 256 ? CMSAlgorithm.AES128_WRAP : CMSAlgorithm.AES256_WRAP;
                 return new JceKeyAgreeRecipientInfoGenerator(scheme, eph.getPrivate(), eph.getPublic(), wrap)
                         .addRecipient(rc).setProvider(BC);
             }
