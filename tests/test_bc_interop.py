@@ -60,6 +60,7 @@ ENCRYPTION = [
     ("dave", "ecdh", "aes-128-cbc"),
     ("frank", "ecdh", "aes-256-gcm"),
 ]
+X25519 = ("grace", "ecdh", "aes-256-cbc")
 #: (user, padding, digest, detached)
 SIGNING = [
     ("alice", "pss", "sha256", True),
@@ -161,7 +162,7 @@ def bc(peer: Peer) -> Answers:
     content.write_bytes(CONTENT)
     decrypt_ops, expected = _decrypt_ours(peer)
     groups = [
-        ("decrypt", ENCRYPTION, decrypt_ops),
+        ("decrypt", [*ENCRYPTION, X25519], decrypt_ops),
         ("verify", SIGNING, _verify_ours(peer)),
         ("encrypt", ENCRYPTION, _encrypt_theirs(peer, content)),
         ("sign", SIGNING, _sign_theirs(peer, content)),
@@ -197,6 +198,10 @@ def _decrypt_ours(peer: Peer) -> tuple[Ops, dict[tuple[str, str, str], bytes]]:
         src = peer.folder / f"ours-{_id((user, transport, cipher))}.der"
         src.write_bytes(der)
         ops.append(["decrypt", peer.key(user), peer.cert(user), src, src.with_suffix(".out")])
+    x25519 = peer.folder / "ours-grace-x25519.der"
+    x25519.write_bytes(_payload(smime.encrypt(_message("alice"), peer.pki["grace"].certificate,
+                                              cipher=X25519[2])))
+    ops.append(["decrypt", peer.key("grace"), peer.cert("grace"), x25519, "/dev/null"])
     return ops, expected
 
 
@@ -212,6 +217,13 @@ def test_bc_decrypts_ours(case: tuple[str, str, str], bc: Answers) -> None:
     key_alg = OIDS[f"ecdh-{CURVES[user]}"] if transport == "ecdh" else OIDS[transport]
     assert f"keyenc={key_alg}" in answer
     assert plaintext == ours and BODY.split("\n")[0].encode() in plaintext
+
+
+def test_bc_cannot_read_our_x25519(bc: Answers) -> None:
+    """A peer fact, pinned so that docs/interop.md is revisited when it changes: BC 1.72
+    has no HKDF key agreement schemes (RFC 8418 X25519 with HKDF-SHA256, what we write)."""
+    answer, _ = bc["decrypt", X25519]
+    assert answer.startswith("ERR") and "1.2.840.113549.1.9.16.3.19" in answer, answer
 
 
 def _verify_ours(peer: Peer) -> Ops:

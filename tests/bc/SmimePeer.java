@@ -268,7 +268,7 @@ public class SmimePeer {
             ris = d.getRecipientInfos();
             contentAlg = d.getEncryptionAlgOID();
         }
-        boolean ec = rc.getPublicKey().getAlgorithm().equals("EC");
+        boolean ec = !rc.getPublicKey().getAlgorithm().equals("RSA");  // EC or X25519: key agreement
         RecipientId rid = ec ? new JceKeyAgreeRecipientId(rc) : new JceKeyTransRecipientId(rc);
         RecipientInformation ri = ris.get(rid);
         if (ri == null) throw new CMSException("no recipient info for this certificate");

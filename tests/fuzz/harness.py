@@ -71,11 +71,11 @@ def _stream_targets() -> tuple[Target, ...]:
     """The streaming readers, once ``smime.stream`` exists (signatures from DESIGN.md)."""
     if importlib.util.find_spec("smime.stream") is None:
         return ()
-    import smime.stream as stream  # type: ignore[import-not-found, unused-ignore]
+    import smime.stream as stream
 
     return (
-        Target("stream.verify", lambda d, c: stream.verify(io.BytesIO(d), trust=c.trust, output=io.BytesIO()), "messages"),  # noqa: E501
-        Target("stream.decrypt", lambda d, c: stream.decrypt(io.BytesIO(d), io.BytesIO(), c.identities[0]), "messages"),  # noqa: E501
+        Target("stream.verify", lambda d, c: stream.verify(io.BytesIO(d), trust=c.trust), "messages"),  # noqa: E501
+        Target("stream.decrypt", lambda d, c: stream.decrypt(io.BytesIO(d), io.BytesIO(), c.identity), "messages"),  # noqa: E501
     )
 
 
@@ -86,7 +86,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("verify", lambda d, c: smime.verify(d, trust=c.trust), "messages"),
         Target("decrypt", _decrypt, "messages"),
-        Target("unwrap", lambda d, c: smime.unwrap(d, identity=c.identities[0], trust=c.trust), "messages"),  # noqa: E501
+        Target("unwrap", lambda d, c: smime.unwrap(d, identity=c.identity, trust=c.trust), "messages"),  # noqa: E501
         Target("inspect", lambda d, c: smime.inspect(d), "messages"),
         Target("load_certificates", lambda d, c: smime.load_certificates(d), "certificates"),
         Target("load_identity", _load_identity, "identities"),

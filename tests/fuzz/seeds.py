@@ -45,6 +45,11 @@ class Context:
     trust: smime.TrustStore
     password: str = PASSWORD
 
+    @property
+    def identity(self) -> Identity:
+        """The RSA identity: the one ``unwrap`` gets."""
+        return self.identities[0]
+
 
 def make_context(pki: TestPKI) -> Context:
     """The harness context on ``pki``: fuzz@example.com with fixed RSA, EC and X25519 keys."""
