@@ -278,7 +278,7 @@ def base64_blocks(data: bytes) -> list[tuple[int, int]]:
 def _mutate_once(data: bytes, rng: random.Random, pool: Sequence[bytes]) -> bytes:
     n = len(data)
     pos = rng.randrange(n + 1)
-    op = rng.randrange(11)
+    op = rng.randrange(12)
     if op == 0 and n:  # flip a bit
         i = min(pos, n - 1)
         return data[:i] + bytes([data[i] ^ (1 << rng.randrange(8))]) + data[i + 1 :]
@@ -317,6 +317,11 @@ def _mutate_once(data: bytes, rng: random.Random, pool: Sequence[bytes]) -> byte
         return data[:a] + second + data[a + size : b] + first + data[b + size :]
     if op == 10 and n:  # a line break in the middle of things (header folding, boundaries)
         return data[:pos] + rng.choice((b"\r\n ", b"\r\n\t", b"\r\n--", b"\n\n")) + data[pos:]
+    if op == 11:  # deep nesting: comments, quotes, groups, encoded words (recursion limits)
+        depth = rng.choice((50, 500, 3000))
+        left, right = rng.choice(((b"(", b")"), (b'"\\', b'"'), (b"a:", b";"), (b"<", b">"),
+                                  (b"=?utf-8?q?(", b")?= ")))
+        return data[:pos] + left * depth + right * depth + data[pos:]
     return data + rng.choice(TOKENS)
 
 
