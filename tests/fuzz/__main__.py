@@ -154,23 +154,27 @@ def _run_atheris(name: str, seconds: int, work: Path, max_len: int) -> None:
         for old in work.glob("*-*"):
             if old.name.split("-")[0] in ("crash", "timeout", "oom", "slow"):
                 old.unlink()
-        subprocess.run(
+        child = subprocess.run(
             [sys.executable, "-m", "tests.fuzz", "_atheris", name, str(work), str(left),
              str(max_len)],
             check=False,
             cwd=REPO,
         )
-        for artifact in sorted(work.glob("*-*")):
+        artifacts = [a for a in sorted(work.glob("*-*"))
+                     if a.name.split("-")[0] in ("timeout", "oom", "crash")]
+        if child.returncode != 0 and not artifacts:
+            print(f"{name}: the fuzzer exited with {child.returncode} and no artifact; stopping")
+            return
+        for artifact in artifacts:
             kind = artifact.name.split("-")[0]
-            if kind in ("timeout", "oom", "crash"):
-                data = artifact.read_bytes()
-                path = save_regression(name, data)
-                label = {"timeout": "Hang", "oom": "OutOfMemory", "crash": "Crash"}[kind]
-                entry = {"target": name, "kind": label, "where": "libFuzzer",
-                         "message": f"libFuzzer {kind}", "file": str(path), "input": len(data)}
-                with log.open("a", encoding="utf-8") as out:
-                    out.write(json.dumps(entry) + "\n")
-                print("CRASH", json.dumps(entry), flush=True)
+            data = artifact.read_bytes()
+            path = save_regression(name, data)
+            label = {"timeout": "Hang", "oom": "OutOfMemory", "crash": "Crash"}[kind]
+            entry = {"target": name, "kind": label, "where": "libFuzzer",
+                     "message": f"libFuzzer {kind}", "file": str(path), "input": len(data)}
+            with log.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(entry) + "\n")
+            print("CRASH", json.dumps(entry), flush=True)
 
 
 # ------------------------------------------------------------------------------ hypothesis
