@@ -7,8 +7,11 @@ becomes a failure there.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,9 @@ from smime.testing import TestPKI, make_test_pki
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("SMIME_CORPUS", REPO.parent / "shared" / "corpus"))
+#: Debian's libbcprov-java, libbcpkix-java, libbcmail-java (and what bcmail needs)
+BC_JAVA_DIR = Path(os.environ.get("SMIME_BC_JAVA_DIR", "/usr/share/java"))
+BC_JARS = ("bcprov", "bcpkix", "bcutil", "bcmail", "javax.mail", "javax.activation")
 
 
 def _missing(reason: str, env: str) -> None:
@@ -61,3 +67,40 @@ def cmsutil() -> str:
 @pytest.fixture(scope="session")
 def gpgsm() -> str:
     return require_tool("gpgsm")
+
+
+@pytest.fixture(scope="session")
+def bc_peer() -> tuple[str, str]:
+    """(java, classpath) to run tests/bc/SmimePeer.java against Bouncy Castle.
+
+    Compiled once into a temporary folder named by the source's and the jars' hash (shared
+    by the xdist workers; a finished build is renamed into place, so a reader never sees a
+    half-written one). Skips (fails in CI) without java, javac or the jars.
+    """
+    java, javac = require_tool("java"), require_tool("javac")
+    jars = [BC_JAVA_DIR / f"{name}.jar" for name in BC_JARS]
+    missing = [jar.name for jar in jars if not jar.is_file()]
+    if missing:
+        _missing(
+            f"Bouncy Castle interop peer: {', '.join(missing)} not in {BC_JAVA_DIR} "
+            "(apt-get install libbcprov-java libbcpkix-java libbcmail-java)",
+            "SMIME_REQUIRE_PEERS",
+        )
+    source = REPO / "tests" / "bc" / "SmimePeer.java"
+    key = hashlib.sha256(source.read_bytes())
+    for jar in jars:
+        key.update(str(jar.resolve()).encode())
+    built = Path(tempfile.gettempdir()) / f"smime-bc-peer-{key.hexdigest()[:16]}"
+    classpath = os.pathsep.join(map(str, jars))
+    if not (built / "SmimePeer.class").is_file():
+        scratch = Path(tempfile.mkdtemp(prefix="smime-bc-build-"))
+        done = subprocess.run(
+            [javac, "-nowarn", "-d", str(scratch), "-cp", classpath, str(source)],
+            capture_output=True, timeout=300, check=False,
+        )
+        assert done.returncode == 0, f"javac failed: {done.stderr.decode(errors='replace')}"
+        try:
+            scratch.rename(built)
+        except OSError:  # another worker got there first
+            shutil.rmtree(scratch, ignore_errors=True)
+    return java, classpath + os.pathsep + str(built)
