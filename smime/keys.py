@@ -163,13 +163,17 @@ def load_certificates(source: Source | Iterable[CertificateLike]) -> list[x509.C
     return _certificates_from_der(data)
 
 
+def _pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """Every PEM block as (label, DER); damaged armour or base64 is a LoadError."""
+    try:
+        return [(kind, der) for kind, _headers, der in asn1_pem.unarmor(data, multiple=True)]
+    except (ValueError, TypeError) as exc:  # binascii.Error, UnicodeDecodeError included
+        raise LoadError(f"malformed PEM: {exc}") from exc
+
+
 def _certificates_from_pem(data: bytes) -> list[x509.Certificate]:
     certs: list[x509.Certificate] = []
-    try:
-        blocks = list(asn1_pem.unarmor(data, multiple=True))
-    except (ValueError, TypeError) as exc:
-        raise LoadError(f"malformed PEM: {exc}") from exc
-    for kind, _headers, der in blocks:
+    for kind, der in _pem_blocks(data):
         if kind in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
             certs.append(_der_to_certificate(der))
         elif kind in ("PKCS7", "CMS"):
@@ -325,11 +329,7 @@ def load_identity(
 
 
 def _identity_from_pem(data: bytes, password: bytes | None) -> Identity:
-    key_blocks = [
-        (kind, der)
-        for kind, _h, der in asn1_pem.unarmor(data, multiple=True)
-        if "PRIVATE KEY" in kind
-    ]
+    key_blocks = [(kind, der) for kind, der in _pem_blocks(data) if "PRIVATE KEY" in kind]
     if not key_blocks:
         raise LoadError("the PEM data holds no private key")
     key = _load_private_key(data, password)
