@@ -19,6 +19,7 @@ from .api import (
 )
 from .inspection import inspect
 from .keys import Identity, load_identity
+from .limits import Limits
 from .problems import Problem, ProblemCode
 from .results import (
     DecryptedMessage,
@@ -37,6 +38,7 @@ __all__ = [
     "DecryptionInfo",
     "Identity",
     "Layer",
+    "Limits",
     "Problem",
     "ProblemCode",
     "SignerResult",
