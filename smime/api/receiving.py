@@ -19,6 +19,7 @@ from ..cms.enveloped import decrypt_enveloped_data
 from ..cms.signed import SignedDataInfo, SignerCheck, verify_signed_data
 from ..errors import DecryptionError, ParseError
 from ..keys import Identity, certificate_emails
+from ..limits import Limits, accepts_limits
 from ..problems import Problem, ProblemCode
 from ..results import (
     DecryptedMessage,
@@ -256,22 +257,21 @@ def _verify_part(
         for check in info.signers
     )
     problems: list[Problem] = []
-    warnings: list[Problem] = list(notes)
     if not signers:
         problems.append(
             Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)")
         )
-    for signer in signers:
-        problems.extend(p for p in signer.problems if p not in problems)
-        warnings.extend(p for p in signer.warnings if p not in warnings)
+    # Each problem once, in order of appearance: dict keys, so linear in the signers.
+    problems.extend(p for signer in signers for p in signer.problems)
+    warnings = [*notes, *(p for signer in signers for p in signer.warnings)]
     result = VerificationResult(
         content=content,
         signers=signers,
-        problems=tuple(problems),
+        problems=tuple(dict.fromkeys(problems)),
         certificates=info.certificates,
         detached=part.kind == "multipart/signed",
         covers=part.path,
-        warnings=tuple(warnings),
+        warnings=tuple(dict.fromkeys(warnings)),
     )
     return result, inner
 
@@ -284,6 +284,7 @@ def _merged(
     return (*inner, *((n, v) for n, v in outer if n.lower() not in names))
 
 
+@accepts_limits
 def verify(
     message: MessageInput,
     trust: TrustStore | None = None,
@@ -294,6 +295,7 @@ def verify(
     revocation: str = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
+    limits: Limits | None = None,
 ) -> VerificationResult:
     """Verify a signed message as a careful mail client does.
 
@@ -303,7 +305,8 @@ def verify(
     ``ocsp_responses`` add revocation data to what the message carries; ``at`` fixes the
     validation time (default: the signing time when the policy says so, else now);
     ``revocation`` is ``"soft-fail"``, ``"hard-fail"`` or ``"off"``; ``fetch=True`` fetches
-    CRLs and OCSP responses named in the certificates.
+    CRLs and OCSP responses named in the certificates. ``limits`` caps the work a hostile
+    message can cause (:class:`smime.Limits`; beyond a cap, LimitExceededError).
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
     part = mime.find_smime_part(mime.input_bytes(message))
@@ -312,12 +315,15 @@ def verify(
     return _verify_part(part, part.outer_headers, checks)[0]
 
 
-def decrypt(message: MessageInput, identity: Identity) -> DecryptedMessage:
+@accepts_limits
+def decrypt(
+    message: MessageInput, identity: Identity, *, limits: Limits | None = None
+) -> DecryptedMessage:
     """Decrypt an enveloped or authEnveloped message with ``identity``.
 
     Every key or integrity failure raises the same :class:`~smime.errors.DecryptionError`.
     The result's ``decryption.authenticated`` is False for CBC content: unless it is also
-    signed, it may have been altered (EFAIL).
+    signed, it may have been altered (EFAIL). ``limits`` as for :func:`verify`.
     """
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
@@ -375,6 +381,7 @@ def _peel(
     return None
 
 
+@accepts_limits
 def unwrap(
     message: MessageInput,
     identity: Identity | None = None,
@@ -386,6 +393,7 @@ def unwrap(
     revocation: str = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
+    limits: Limits | None = None,
 ) -> UnwrapResult:
     """Peel every S/MIME layer (decrypt, verify, decompress), as a mail client does on receipt.
 
@@ -393,6 +401,7 @@ def unwrap(
     layers need ``identity`` (else DecryptionError); signature layers are verified with
     ``trust`` and the other keywords of :func:`verify`, and recorded even when not valid:
     check ``result.valid``. Each layer works on the exact bytes the one outside it held.
+    ``limits`` caps the work of every layer, decompression included (:class:`smime.Limits`).
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
     raw = mime.input_bytes(message)
