@@ -69,6 +69,15 @@ def test_limits_are_checked_and_documented_defaults() -> None:
             Limits(max_parts=bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidOptionError, match=r"smime\.Limits"):
         smime.verify(PLAIN, limits={"max_parts": 3})  # type: ignore[arg-type]
+    assert pickle.loads(pickle.dumps(Limits(max_parts=3))) == Limits(max_parts=3)
+
+
+def test_limits_hold_for_one_call_only() -> None:
+    tight = Limits(max_headers=3)
+    with pytest.raises(LimitExceededError, match="max_headers=3"):
+        smime.inspect(PLAIN, limits=tight)
+    assert current_limits() is DEFAULT_LIMITS
+    assert smime.inspect(PLAIN).field("subject") == "Quarterly statement"
 
 
 def test_limit_error_is_a_parse_error_that_names_the_cap_and_pickles() -> None:
