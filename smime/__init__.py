@@ -19,6 +19,7 @@ from .api import (
 )
 from .inspection import inspect
 from .keys import Identity, load_identity
+from .limits import Limits
 from .problems import Problem, ProblemCode
 from .results import (
     DecryptedMessage,
@@ -39,6 +40,7 @@ __all__ = [
     "HarvestResult",
     "Identity",
     "Layer",
+    "Limits",
     "Problem",
     "ProblemCode",
     "SignerResult",

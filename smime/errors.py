@@ -15,6 +15,7 @@ __all__ = [
     "CertificateError",
     "DecryptionError",
     "InvalidOptionError",
+    "LimitExceededError",
     "LoadError",
     "MissingKeyError",
     "ParseError",
@@ -33,6 +34,24 @@ class SMIMEError(Exception):
 
 class ParseError(SMIMEError, ValueError):
     """The input is not well-formed MIME, DER/BER or PEM (truncated, garbage, too deep)."""
+
+
+class LimitExceededError(ParseError):
+    """The input asks for more work than a cap of :class:`smime.Limits` allows.
+
+    ``limit`` names the cap (``"max_parts"``...); the message says how to raise it.
+    """
+
+    def __init__(self, message: str, *, limit: str = "") -> None:
+        super().__init__(message)
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _limit_exceeded, (str(self), self.limit)
+
+
+def _limit_exceeded(message: str, limit: str) -> LimitExceededError:
+    return LimitExceededError(message, limit=limit)
 
 
 class UnsupportedError(SMIMEError):

@@ -4,15 +4,22 @@
 ``identity`` the tree continues into the decrypted content. The tree prints as indented
 text, renders as collapsible HTML in Jupyter (no JavaScript, everything escaped, long
 values cut) and converts to JSON-safe data.
+
+Headers are read as they came (unfolded, encoded words decoded), through the lenient
+``compat32`` accessors: the ``email`` package's structured-header parser takes time
+quadratic in a field's length and fails on some hostile values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import email.header
 import html
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
+from email.policy import compat32
+from email.utils import collapse_rfc2231_value
 from functools import partial
 from typing import Any
 
@@ -29,8 +36,10 @@ from .cms import (
     read_certs_only,
     verify_signed_data,
 )
-from .errors import SMIMEError
+from .errors import LimitExceededError, SMIMEError
 from .keys import Identity, certificate_emails, check_identity
+from .limits import Limits, applied
+from .mime import encodable_text, header_text
 from .mime.message import MESSAGE_FAILURES
 
 __all__ = ["Node", "decryption_html", "inspect", "verification_html"]
@@ -38,6 +47,7 @@ __all__ = ["Node", "decryption_html", "inspect", "verification_html"]
 MAX_DEPTH = 24
 MAX_PARTS = 500
 TEXT_LIMIT = 160
+_PREVIEW = 2000  # characters of decrypted content shown in a notebook
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,14 @@ class Node:
     title: str
     fields: tuple[tuple[str, str], ...] = ()
     children: tuple[Node, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # Values come from hostile input: raw 8-bit bytes (surrogate escapes) would make
+        # str(), the HTML and the JSON fail to encode as UTF-8.
+        object.__setattr__(self, "title", encodable_text(self.title))
+        object.__setattr__(
+            self, "fields", tuple((encodable_text(n), encodable_text(v)) for n, v in self.fields)
+        )
 
     def __str__(self) -> str:
         return "\n".join(self._lines(0))
@@ -268,14 +286,24 @@ def _cms_node(
             children,
         )
     if kind.layer == "compressed":
-        content = decompress_data(der)
-        return Node(
-            "compressed-data",
-            "CMS CompressedData (zlib)",
-            (("uncompressed size", f"{len(content)} bytes"),),
-            (_entity_node(content, identity, depth + 1),),
-        )
+        return _compressed_node(der, identity, depth)
     return Node(kind.label, f"CMS {kind.name}")
+
+
+def _compressed_node(der: bytes, identity: Identity | None, depth: int) -> Node:
+    """The compressed layer; inflated under the caps of the call, so a bomb costs little."""
+    title = "CMS CompressedData (zlib)"
+    try:
+        content = decompress_data(der)
+    except LimitExceededError as exc:
+        fields = (("compressed size", f"{len(der)} bytes"),)
+        return Node("compressed-data", title, fields, (Node("error", str(exc)),))
+    return Node(
+        "compressed-data",
+        title,
+        (("compressed size", f"{len(der)} bytes"), ("uncompressed size", f"{len(content)} bytes")),
+        (_entity_node(content, identity, depth + 1),),
+    )
 
 
 # ---------------------------------------------------------------------------- MIME parts
@@ -296,19 +324,48 @@ def _part_node(part: Message, identity: Identity | None, depth: int, count: list
         return Node("error", f"unreadable MIME part: {exc}"[:TEXT_LIMIT])
 
 
+def _compat_view(part: Message) -> tuple[Message, dict[str, Any]]:
+    """``part``'s headers and payload for ``compat32``'s accessors (linear, no header
+    objects), and each header's first value as it came (``compat32`` would turn 8-bit text
+    into replacement characters)."""
+    view = Message(policy=compat32)
+    first: dict[str, Any] = {}
+    for name, value in part.raw_items():
+        view.set_raw(name, value)
+        first.setdefault(name.lower(), value)
+    payload = getattr(part, "_payload", None)
+    if isinstance(payload, str):
+        view.set_payload(payload)
+    return view, first
+
+
+def _shown(value: Any) -> str:
+    """A header value as a person reads it: unfolded, encoded words decoded."""
+    text = header_text(value)
+    if "=?" not in text:
+        return text
+    try:
+        return header_text(str(email.header.make_header(email.header.decode_header(text))))
+    except MESSAGE_FAILURES:  # an unknown charset, a broken encoded word
+        return text
+
+
 def _part_node_unsafe(
     part: Message, identity: Identity | None, depth: int, count: list[int]
 ) -> Node:
     count[0] += 1
-    ctype = part.get_content_type()
-    params = [(k, v) for k, v in part.get_params(header="content-type", failobj=[])[1:]]
-    fields: list[tuple[str, str]] = [(k, str(v)) for k, v in params]
-    cte = part.get("Content-Transfer-Encoding")
+    view, headers = _compat_view(part)
+    ctype = view.get_content_type()
+    params = view.get_params(header="content-type", failobj=[])[1:]
+    fields: list[tuple[str, str]] = [
+        (k, str(collapse_rfc2231_value(v))) for k, v in params if isinstance(k, str)
+    ]
+    cte = headers.get("content-transfer-encoding")
     if cte:
-        fields.append(("transfer encoding", str(cte)))
-    for header in ("From", "To", "Subject", "Date"):
-        if part.get(header) is not None:
-            fields.append((header.lower(), str(part.get(header))))
+        fields.append(("transfer encoding", _shown(cte)))
+    for header in ("from", "to", "subject", "date"):
+        if header in headers:
+            fields.append((header, _shown(headers[header])))
     if depth > MAX_DEPTH or count[0] > MAX_PARTS:
         return Node("error", "nested too deep or too many parts: not shown")
     children: list[Node] = []
@@ -321,10 +378,10 @@ def _part_node_unsafe(
             if isinstance(sub, Message):
                 children.append(_part_node(sub, identity, depth + 1, count))
     else:
-        raw = part.get_payload(decode=True)
+        raw = view.get_payload(decode=True)
         size = len(raw) if isinstance(raw, bytes) else 0
         fields.append(("size", f"{size} bytes"))
-        if mime.classify_part(part) == "pkcs7-mime" and isinstance(raw, bytes):
+        if mime.classify_part(view) == "pkcs7-mime" and isinstance(raw, bytes):
             children.append(_safe_cms(raw, None, identity, depth))
     return Node("mime", ctype, tuple(fields), tuple(children))
 
@@ -346,15 +403,30 @@ def _safe_cms(der: bytes, signed: bytes | None, identity: Identity | None, depth
         return Node("error", f"unreadable CMS: {exc}")
 
 
-def inspect(message: bytes | str | Message, identity: Identity | None = None) -> Node:
-    """The tree of ``message``'s MIME parts and CMS layers (see the module docstring)."""
+def inspect(
+    message: bytes | str | Message,
+    identity: Identity | None = None,
+    *,
+    limits: Limits | None = None,
+) -> Node:
+    """The tree of ``message``'s MIME parts and CMS layers (see the module docstring).
+
+    ``limits`` caps the work a hostile message can cause (:class:`smime.Limits`); a
+    compressed layer beyond them is shown with the error, not inflated.
+    """
     if identity is not None:
         identity = check_identity(identity)
-    msg: EmailMessage = mime.to_message(message)
-    return _part_node(msg, identity, 0, [0])
+    with applied(limits):
+        msg: EmailMessage = mime.to_message(message)
+        return _part_node(msg, identity, 0, [0])
 
 
 # ---------------------------------------------------------------------------- result views
+
+
+def _escaped(text: str) -> str:
+    """Text from a message, safe in HTML and encodable (no lone surrogates)."""
+    return html.escape(encodable_text(text))
 
 
 def verification_html(result: Any) -> str:
@@ -366,13 +438,13 @@ def verification_html(result: Any) -> str:
         chain = " → ".join(_name(c.subject) for c in signer.chain) or "(no chain)"
         rows.append(
             "<li>"
-            + html.escape(signer.describe())
+            + _escaped(signer.describe())
             + "<br><small>chain: "
-            + html.escape(chain)
+            + _escaped(chain)
             + "</small></li>"
         )
-    problems = "".join(f"<li>{html.escape(str(p))}</li>" for p in result.problems)
-    warnings = "".join(f"<li>{html.escape(str(p))}</li>" for p in result.warnings)
+    problems = "".join(f"<li>{_escaped(str(p))}</li>" for p in result.problems)
+    warnings = "".join(f"<li>{_escaped(str(p))}</li>" for p in result.warnings)
     return (
         f'<div class="smime-verification"><b style="color:{colour}">signature {verdict}</b>'
         f"<ul>{''.join(rows)}</ul>"
@@ -389,8 +461,13 @@ def decryption_html(message: Any) -> str:
         if info.authenticated
         else "NOT authenticated (CBC: check a signature)"
     )
+    # The wire bytes, not as_string(): the text generator fails on raw 8-bit headers.
+    data = message.as_bytes()
+    text = data[: _PREVIEW * 4].decode("utf-8", "replace")
+    if len(text) > _PREVIEW or len(data) > _PREVIEW * 4:
+        text = f"{text[:_PREVIEW]}… ({len(data)} bytes)"
     return (
         '<div class="smime-decryption">'
         f"<b>decrypted</b>: {html.escape(info.cipher)}, {html.escape(info.key_management)}, "
-        f"{html.escape(auth)}<br><pre>{html.escape(_cut(message.as_string(), 2000))}</pre></div>"
+        f"{html.escape(auth)}<br><pre>{html.escape(text)}</pre></div>"
     )

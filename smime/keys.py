@@ -28,6 +28,7 @@ __all__ = [
     "CertificateLike",
     "Identity",
     "PrivateKey",
+    "certificate_defect",
     "certificate_emails",
     "check_identity",
     "load_certificates",
@@ -139,9 +140,24 @@ def to_asn1_certificate(value: CertificateLike) -> asn1_x509.Certificate:
 
 def _der_to_certificate(der: bytes) -> x509.Certificate:
     try:
-        return x509.load_der_x509_certificate(der)
+        cert = x509.load_der_x509_certificate(der)
     except Exception as exc:  # ValueError, and cryptography's InvalidVersion which is not one
         raise LoadError(f"not a valid X.509 certificate: {exc}") from exc
+    defect = certificate_defect(cert)
+    if defect is not None:
+        raise LoadError(f"not a valid X.509 certificate: {defect}")
+    return cert
+
+
+def certificate_defect(cert: x509.Certificate) -> str | None:
+    """Why the certificate's extensions cannot be read (a duplicated extension, bad DER in
+    one), or None. cryptography parses them on first use, so a certificate that loaded can
+    still fail later, far from where it came in; checking here lets that fail closed."""
+    try:
+        cert.extensions  # noqa: B018 - parsing them is the check (cryptography keeps the result)
+    except Exception as exc:  # DuplicateExtension (no ValueError), ValueError...
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def load_certificates(source: Source | Iterable[CertificateLike]) -> list[x509.Certificate]:

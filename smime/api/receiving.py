@@ -33,6 +33,7 @@ from ..errors import (
     UsageError,
 )
 from ..keys import Identity, certificate_emails, check_identity
+from ..limits import Limits, accepts_limits
 from ..mime.message import check_is_message
 from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
@@ -300,14 +301,13 @@ def _verify_part(
         for check in info.signers
     )
     problems: list[Problem] = []
-    warnings: list[Problem] = list(notes)
     if not signers:
         problems.append(
             Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)")
         )
-    for signer in signers:
-        problems.extend(p for p in signer.problems if p not in problems)
-        warnings.extend(p for p in signer.warnings if p not in warnings)
+    # Each problem once, in order of appearance: dict keys, so linear in the signers.
+    problems.extend(p for signer in signers for p in signer.problems)
+    warnings = [*notes, *(p for signer in signers for p in signer.warnings)]
     fatal, minor = _header_mismatches(headers, view.headers, checks.policy)
     problems.extend(fatal)
     warnings.extend(minor)
@@ -319,11 +319,11 @@ def _verify_part(
     result = VerificationResult(
         content=content,
         signers=signers,
-        problems=tuple(problems),
+        problems=tuple(dict.fromkeys(problems)),
         certificates=info.certificates,
         detached=part.kind == "multipart/signed",
         covers=covers,
-        warnings=tuple(warnings),
+        warnings=tuple(dict.fromkeys(warnings)),
         unsigned_parts=unsigned,
         signed_headers=view.headers,
         verified_with=ValidationContext(
@@ -461,6 +461,7 @@ def _merged(
     return (*inner, *((n, v) for n, v in outer if n.lower() not in names))
 
 
+@accepts_limits
 def verify(
     message: MessageInput,
     trust: TrustStore | None = None,
@@ -472,6 +473,7 @@ def verify(
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
     part: str | None = None,
+    limits: Limits | None = None,
 ) -> VerificationResult:
     """Verify a signed message as a careful mail client does.
 
@@ -487,6 +489,8 @@ def verify(
     part inside an unsigned multipart/mixed) is ``partial_signature``, with ``covers`` and
     ``unsigned_parts`` saying which parts. ``part="2"`` asks about that part alone, for a
     caller that will show only it.
+    ``limits`` caps the work a hostile message can cause (:class:`smime.Limits`; beyond a
+    cap, LimitExceededError).
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part)
     found = mime.find_smime_part(mime.input_bytes(message))
@@ -495,8 +499,13 @@ def verify(
     return _verify_part(found, found.outer_headers, checks)[0]
 
 
+@accepts_limits
 def decrypt(
-    message: MessageInput, identity: Identity, *, require_authenticated: bool = False
+    message: MessageInput,
+    identity: Identity,
+    *,
+    require_authenticated: bool = False,
+    limits: Limits | None = None,
 ) -> DecryptedMessage:
     """Decrypt an enveloped or authEnveloped message with ``identity``.
 
@@ -506,6 +515,7 @@ def decrypt(
     content (``DecryptionError``) unless the decrypted entity is, as a whole, an S/MIME
     signed message whose signature matches it (trust is not judged here: verify it next);
     every failure on CBC content then gives one message, so no padding oracle is left.
+    ``limits`` as for :func:`verify`.
     """
     identity = check_identity(identity)
     part = mime.find_smime_part(mime.input_bytes(message))
@@ -610,6 +620,7 @@ def _peel(
     return None
 
 
+@accepts_limits
 def unwrap(
     message: MessageInput,
     identity: Identity | None = None,
@@ -623,6 +634,7 @@ def unwrap(
     policy: VerificationPolicy | None = None,
     require_authenticated: bool = False,
     part: str | None = None,
+    limits: Limits | None = None,
 ) -> UnwrapResult:
     """Peel every S/MIME layer (decrypt, verify, decompress), as a mail client does on receipt.
 
@@ -639,6 +651,8 @@ def unwrap(
 
     Part paths (``part=``, each result's ``covers``) count from the message given, through
     the layers: a signed part 1 inside an encrypted part 2 is ``"2.1"``.
+
+    ``limits`` caps the work of every layer, decompression included (:class:`smime.Limits`).
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part)
     if identity is not None:

@@ -18,6 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa
 
+from ..keys import certificate_defect
 from ..problems import Problem, ProblemCode
 from ._sigalgs import PublicKey
 from ._signed_attrs import name_text
@@ -78,9 +79,20 @@ class Cert:
     def from_der(cls, der: bytes, *, from_message: bool) -> Cert:
         asn1 = asn1_x509.Certificate.load(der)
         try:
-            return cls(asn1, x509.load_der_x509_certificate(der), from_message)
+            crypto = x509.load_der_x509_certificate(der)
         except Exception as exc:  # ValueError, InvalidVersion...: whatever cryptography refuses
             return cls(asn1, None, from_message, error=str(exc))
+        return cls.checked(asn1, crypto, from_message)
+
+    @classmethod
+    def checked(cls, asn1: asn1_x509.Certificate, crypto: x509.Certificate,
+                from_message: bool) -> Cert:
+        """A certificate whose extensions cannot be read is kept for matching only: it
+        signs nothing and chains nothing (it fails closed)."""
+        defect = certificate_defect(crypto)
+        if defect is not None:
+            return cls(asn1, None, from_message, error=defect)
+        return cls(asn1, crypto, from_message)
 
 
 def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert | None:

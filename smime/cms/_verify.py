@@ -91,7 +91,7 @@ class VerifyContext:
     ) -> VerifyContext:
         certs = [Cert.from_der(der, from_message=True) for der in received.certificates]
         for cert in extra_certificates:
-            certs.append(Cert(
+            certs.append(Cert.checked(
                 asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
                 cert, from_message=False,
             ))

@@ -1,13 +1,23 @@
-"""CompressedData (RFC 3274): zlib, read with a size limit so that a bomb cannot exhaust memory."""
+"""CompressedData (RFC 3274): zlib, inflated in bounded steps so that a bomb costs little.
+
+Two caps of :class:`~smime.limits.Limits` bound the work, not only the result: the
+inflated size (``max_decompressed_size``) and, beyond :data:`~smime.limits.RATIO_FLOOR`,
+the ratio of inflated to compressed bytes (``max_compression_ratio``). Inflation stops at
+the first block that would cross either, so refusing a bomb costs about as much as
+inflating the cap, never the whole stream.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from asn1crypto import cms, core
 
-from ..errors import InvalidOptionError, ParseError, UnsupportedError
+from ..errors import InvalidOptionError, LimitExceededError, ParseError, UnsupportedError
+from ..limits import DEFAULT_LIMITS, RATIO_FLOOR, Limits, current_limits
 from ._asn1 import check_der, parsed
 
 __all__ = [
@@ -19,7 +29,7 @@ __all__ = [
 ]
 
 #: Largest decompressed content we produce unless told otherwise.
-DEFAULT_MAX_SIZE = 256 * 1024 * 1024
+DEFAULT_MAX_SIZE = DEFAULT_LIMITS.max_decompressed_size
 _ZLIB_OID = "1.2.840.113549.1.9.16.3.8"
 _CHUNK = 1024 * 1024
 
@@ -66,8 +76,15 @@ def create_compressed_data(content: bytes, *, content_type: str = "data") -> byt
     return bytes(_ContentInfo({"content_type": "compressed_data", "content": data}).dump())
 
 
-def read_compressed_data(der: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> DecompressedData:
-    """The decompressed content and its type; ParseError beyond ``max_size`` bytes."""
+def read_compressed_data(
+    der: bytes, *, max_size: int | None = None, limits: Limits | None = None
+) -> DecompressedData:
+    """The decompressed content and its type.
+
+    :class:`~smime.errors.LimitExceededError` when the content would inflate beyond the
+    caps of ``limits`` (default: those of the call in progress); ``max_size`` replaces
+    their ``max_decompressed_size``.
+    """
     if not isinstance(der, (bytes, bytearray, memoryview)):
         raise ParseError(f"expected DER bytes, got {type(der).__name__}")
     data = bytes(der)
@@ -93,32 +110,54 @@ def read_compressed_data(der: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> Dec
     compressed = encap["content"].native
     if compressed is None:
         raise ParseError("malformed compressed-data: no compressed content")
-    return DecompressedData(_inflate(compressed, max_size), str(encap["content_type"].native))
+    caps = limits or current_limits()
+    if max_size is not None:
+        caps = dataclasses.replace(caps, max_decompressed_size=max_size)
+    allowed, overflow = _allowance(len(compressed), caps)
+    content = _inflate(compressed, allowed, overflow)
+    return DecompressedData(content, str(encap["content_type"].native))
 
 
-def decompress_data(der: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-    """The decompressed content of a CompressedData ContentInfo."""
-    return read_compressed_data(der, max_size=max_size).content
+def decompress_data(
+    der: bytes, *, max_size: int | None = None, limits: Limits | None = None
+) -> bytes:
+    """The decompressed content of a CompressedData ContentInfo (see read_compressed_data)."""
+    return read_compressed_data(der, max_size=max_size, limits=limits).content
 
 
-def _inflate(compressed: bytes, max_size: int) -> bytes:
-    """zlib-decompress in bounded steps: never holds more than ``max_size`` + one chunk."""
+def _allowance(compressed: int, caps: Limits) -> tuple[int, Callable[[], LimitExceededError]]:
+    """How many bytes the content may inflate to, and the error for one byte more."""
+    size_cap = caps.max_decompressed_size
+    ratio_cap = max(RATIO_FLOOR, caps.max_compression_ratio * compressed)
+    if ratio_cap < size_cap:
+        return ratio_cap, lambda: caps.exceeded(
+            "max_compression_ratio",
+            f"compressed-data of {compressed} bytes expands beyond {ratio_cap} bytes, over "
+            f"{caps.max_compression_ratio} times its size: a decompression bomb?",
+        )
+    return size_cap, lambda: caps.exceeded(
+        "max_decompressed_size",
+        f"compressed-data expands beyond the limit of {size_cap} bytes: a decompression bomb?",
+    )
+
+
+def _inflate(
+    compressed: bytes, allowed: int, overflow: Callable[[], LimitExceededError]
+) -> bytes:
+    """zlib-decompress in blocks, never producing more than ``allowed`` + 1 bytes."""
     inflater = zlib.decompressobj()
     parts: list[bytes] = []
     total = 0
     pending = compressed
     try:
         while not inflater.eof:
-            part = inflater.decompress(pending, _CHUNK)
+            part = inflater.decompress(pending, min(_CHUNK, allowed - total + 1))
             pending = inflater.unconsumed_tail
             if not part and not pending and not inflater.eof:
                 raise ParseError("malformed compressed-data: the zlib stream is truncated")
             total += len(part)
-            if total > max_size:
-                raise ParseError(
-                    f"compressed-data expands beyond the limit of {max_size} bytes "
-                    "(decompression bomb?)"
-                )
+            if total > allowed:
+                raise overflow()
             parts.append(part)
     except zlib.error as exc:
         raise ParseError(f"malformed compressed-data: {exc}") from None

@@ -8,6 +8,7 @@ never parsed by asn1crypto (see ``_bulk``): a 100 MB message is copied once, not
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
 from ..algorithms import WRITABLE_CIPHERS
 from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
 from ..keys import Identity
+from ..limits import current_limits
 from ..options import CipherName, check_option
 from . import _content, _kari
 from ._asn1 import parsed
@@ -229,6 +231,7 @@ def _fields(buf: memoryview, fields: list[Tlv], authenticated: bool) -> _Envelop
     if originator is not None:
         _load(cms.OriginatorInfo, buf, originator, "originatorInfo", implicit=0)
     ri_tlv = cursor.required(UNIVERSAL, SET, "recipientInfos")
+    _check_recipient_count(buf, ri_tlv)
     infos = _load(cms.RecipientInfos, buf, ri_tlv, "recipientInfos")
     eci = children(buf, cursor.required(UNIVERSAL, SEQUENCE, "encryptedContentInfo"), _WHAT)
     if len(eci) not in (2, 3) or (len(eci) == 3 and not eci[2].is_(CONTEXT, 0)):
@@ -252,6 +255,22 @@ def _fields(buf: memoryview, fields: list[Tlv], authenticated: bool) -> _Envelop
             _load(cms.CMSAttributes, buf, unprotected, "unprotectedAttrs", implicit=1)
     cursor.done()
     return _Envelope(authenticated, infos, str(content_type), algorithm, encrypted, aad, mac)
+
+
+def _check_recipient_count(buf: memoryview, infos: Tlv) -> None:
+    """Refuse more recipient keys than ``max_recipients``, counted from the framing alone
+    (before asn1crypto parses them): each RecipientInfo is one key, a key agreement
+    RecipientInfo ([1]) as many as its last field lists."""
+    caps = current_limits()
+    count = 0
+    for info in children(buf, infos, _WHAT):
+        keys = 1
+        if info.is_(CONTEXT, 1) and info.constructed:
+            fields = children(buf, info, _WHAT)
+            if fields and fields[-1].constructed:
+                keys = len(children(buf, fields[-1], _WHAT))
+        count += keys
+        caps.check("max_recipients", count, "recipient keys in the enveloped data")
 
 
 def describe_enveloped_data(der: bytes) -> EnvelopedSummary:
@@ -291,12 +310,32 @@ def decrypt_enveloped_data(der: bytes, identity: Identity) -> DecryptedData:
         )
     for opener, management in _candidates(env.recipient_infos, identity):
         key, genuine = opener(cipher.key_length)
+        if not _may_open(cipher, key, env.encrypted):
+            continue
         content = _content.decrypt(cipher, key, env.encrypted, env.mac, env.aad)
         if content is not None and genuine:
             return DecryptedData(
                 content, env.content_type, cipher.name, cipher.authenticated, management
             )
     raise DecryptionError()
+
+
+def _may_open(cipher: _content.ContentCipher, key: bytes, encrypted: Chunk) -> bool:
+    """Whether decrypting all the content with ``key`` can succeed, for one block of CBC.
+
+    A CBC decryption fails only on its padding, which the last two blocks decide: trying
+    each candidate key there keeps decryption linear in the number of recipients, with
+    the same outcome (and the same work whether a key is genuine or not). GCM's tag
+    covers everything, so every GCM candidate gets the full attempt.
+    """
+    if cipher.mode != "cbc":
+        return True
+    size = cipher.algorithm(key).block_size // 8
+    if len(encrypted) < size or len(encrypted) % size:
+        return True
+    before = bytes(encrypted[-2 * size : -size]) if len(encrypted) > size else cipher.iv
+    last = dataclasses.replace(cipher, iv=before)
+    return _content.decrypt(last, key, encrypted[-size:], None, None) is not None
 
 
 def _candidates(infos: cms.RecipientInfos, identity: Identity) -> list[tuple[_Opener, str]]:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from ..algorithms import DIGESTS
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import CertificateLike, Identity, to_certificate
+from ..limits import current_limits
 from ..options import IDENTIFY_BY, DigestName, IdentifyBy, SignaturePadding, check_option
 from . import _signed_der as encode
 from ._asn1 import load_content_info, parsed
@@ -299,6 +300,10 @@ def _verify_signed_data(
     if content is not None and not isinstance(content, (bytes, bytearray, memoryview)):
         raise InvalidOptionError(f"content must be bytes or None, not {type(content).__name__}")
     signed = info["content"]
+    caps = current_limits()
+    caps.check("max_signers", len(signed["signer_infos"]), "signers in the SignedData")
+    certificates = len(signed["certificates"] or ())
+    caps.check("max_certificates", certificates, "certificates in the SignedData")
     try:
         received = Received.read(bytes(der))
     except (ValueError, TypeError, KeyError, IndexError) as exc:  # pragma: no cover - parsed

@@ -9,6 +9,7 @@ back to :func:`build_multipart_signed` or :func:`build_pkcs7_mime`; on receipt,
 
 from __future__ import annotations
 
+from ._headers import encodable_text, header_text
 from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
 from .canonical import PreparedEntity, prepare_entity
@@ -29,7 +30,9 @@ __all__ = [
     "build_multipart_signed",
     "build_pkcs7_mime",
     "classify_part",
+    "encodable_text",
     "find_smime_part",
+    "header_text",
     "input_bytes",
     "message_bytes",
     "parse_inner",

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "HEADER_WIDTH",
+    "encodable_text",
     "fold_header",
     "header_text",
     "is_clean_source_header",
@@ -31,12 +32,16 @@ _WORDS = re.compile(r"[ \t]*[^ \t]+")
 _FOLD_POLICY = email.policy.SMTP.clone(utf8=False, max_line_length=HEADER_WIDTH)
 
 
-def _surrogates_to_text(value: str) -> str:
-    """Turn raw 8-bit header bytes (kept as surrogate escapes by the parser) into text."""
+def encodable_text(value: str) -> str:
+    """``value`` as text that encodes as UTF-8: raw 8-bit bytes, which the parser keeps as
+    surrogate escapes, become the characters they spell (UTF-8, else Latin-1)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raw = value.encode("utf-8", "surrogateescape")
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate that escapes no byte
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -52,7 +57,7 @@ def header_text(value: Any) -> str:
     """
     text = str(value)
     text = _LINE_BREAK.sub("", text)
-    text = _surrogates_to_text(text)
+    text = encodable_text(text)
     return _CONTROLS.sub(" ", text).strip(" \t")
 
 

@@ -3,12 +3,14 @@
 The builders produce exact bytes; parsing them back into an ``EmailMessage`` costs more
 than the cryptography for small messages, and several copies for large ones. A
 ``WireMessage`` keeps the bytes, answers ``as_bytes()`` with them unchanged, and parses
-itself (once) on the first read of any header, part or payload.
+itself (once) on the first read of any header, part or payload. Reading does not change
+the answer: ``as_bytes()`` stays the original bytes until the message tree is modified
+(the stock generator cannot always write back what it parsed, e.g. an RFC 2231 boundary).
 """
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.policy import Policy
 from typing import Any
 
@@ -54,14 +56,60 @@ class WireMessage(EmailMessage):
         message = parse_bytes(self.__dict__["_wire"], require_headers=False)
         for name in _STATE:
             self.__dict__[name] = message.__dict__[name]
+        self.__dict__["_parsed_shape"] = _shape(self)
+
+    def wire(self) -> bytes | None:
+        """The bytes this message was made from, or None once its tree has been modified."""
+        if self.parsed and _shape(self) != self.__dict__["_parsed_shape"]:
+            return None
+        return bytes(self.__dict__["_wire"])
 
     def as_bytes(self, unixfrom: bool = False, policy: Policy | None = None) -> bytes:
-        if not self.parsed and not unixfrom and (policy is None or policy.linesep == "\r\n"):
-            return bytes(self.__dict__["_wire"])
-        return super().as_bytes(unixfrom=unixfrom, policy=policy)
+        if not unixfrom and (policy is None or policy.linesep == "\r\n"):
+            wire = self.wire()
+            if wire is not None:
+                return wire
+        from .message import flatten
+
+        return flatten(self, self.policy if policy is None else policy, unixfrom=unixfrom)
+
+    def as_string(
+        self, unixfrom: bool = False, maxheaderlen: int | None = None, policy: Policy | None = None
+    ) -> str:
+        """Text for display that always encodes: where the ``email`` text generator fails
+        (8-bit headers, unknown charsets) or keeps raw 8-bit bytes as surrogate escapes,
+        the wire bytes decoded as UTF-8 instead."""
+        from .message import MESSAGE_FAILURES
+
+        try:
+            text = super().as_string(unixfrom=unixfrom, maxheaderlen=maxheaderlen, policy=policy)
+            text.encode("utf-8")
+        except MESSAGE_FAILURES:  # UnicodeEncodeError included
+            return self.as_bytes(unixfrom=unixfrom).decode("utf-8", "replace")
+        return text
 
     def __bytes__(self) -> bytes:
         return self.as_bytes()
+
+
+def _shape(message: Message) -> list[tuple[Any, ...]]:
+    """What serialising the tree depends on, taken part by part without recursion: two
+    equal shapes give equal bytes. Parts are compared by identity, values by equality."""
+    shape: list[tuple[Any, ...]] = []
+    stack = [message]
+    while stack:
+        part = stack.pop()
+        state = part.__dict__
+        payload = state.get("_payload")
+        if isinstance(payload, list):
+            stack.extend(p for p in payload if isinstance(p, Message))
+            payload = tuple(payload)
+        shape.append((
+            part, tuple(state.get("_headers", ())), payload, state.get("preamble"),
+            state.get("epilogue"), state.get("_unixfrom"), state.get("_charset"),
+            state.get("_default_type"), state.get("policy"),
+        ))
+    return shape
 
 
 for _name in _STATE:

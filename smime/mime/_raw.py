@@ -5,23 +5,40 @@ multipart are located by boundary search in the raw input (RFC 2046 §5.1.1: a d
 is a line ``--boundary`` and the line break before it belongs to it). Positions are
 offsets into one buffer, so nothing large is copied; nesting is walked without
 recursion and bounded.
+
+Every header block is checked here, before any parser of the ``email`` package sees it:
+against the header caps of :class:`~smime.limits.Limits`, and for comments nested deeper
+than the package's recursive parsers can take.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from ..errors import ParseError
+from ..limits import MAX_COMMENT_DEPTH, Limits, current_limits
 from ._policy import MAX_DEPTH
 
-__all__ = ["RawEntity", "check_raw_depth", "read_entity", "split_multipart", "to_crlf"]
+__all__ = [
+    "RawEntity",
+    "check_header_block",
+    "check_raw_depth",
+    "read_entity",
+    "split_multipart",
+    "to_crlf",
+]
 
 _LF = 0x0A
 _CR = 0x0D
 _WSP = (0x20, 0x09)
+#: Where a header field starts: after a line break not followed by white space (folding).
+_FIELD_START = re.compile(rb"\n(?![ \t])")
+#: What moves the comment depth: every "(", a ")" not escaped, and the start of a field.
+_COMMENT_TOKEN = re.compile(rb"\(|(?<!\\)\)|\n(?![ \t])")
 
 
 @dataclass(frozen=True)
@@ -66,12 +83,53 @@ def read_entity(data: bytes, start: int, end: int, default_type: str = "text/pla
             header_end, body = crlf_end + 1, crlf_end + 3
         else:
             header_end = body = end
+    block = data[start:header_end]
+    check_header_block(block)
     try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(data[start:header_end])
+        headers = BytesHeaderParser(policy=compat32).parsebytes(block)
     except Exception as exc:  # the parser is lenient; anything it raises is a defect
         raise ParseError(f"malformed MIME headers: {exc}") from exc
     headers.set_default_type(default_type)
     return RawEntity(data, start, body, end, headers)
+
+
+def check_header_block(block: bytes, limits: Limits | None = None) -> None:
+    """Refuse a header block beyond the header caps, or with comments nested too deep.
+
+    Linear, and nearly free for ordinary headers: the exact scans run only when a cheap
+    count says a cap might be crossed.
+    """
+    caps = limits or current_limits()
+    if len(block) > caps.max_header_size or block.count(b"\n") >= caps.max_headers:
+        starts = [0, *(m.end() for m in _FIELD_START.finditer(block) if m.end() < len(block))]
+        caps.check("max_headers", len(starts), "header fields in one MIME entity")
+        ends = [*starts[1:], len(block)]
+        longest = max(e - s for s, e in zip(starts, ends, strict=True))
+        caps.check("max_header_size", longest, "bytes in one header field")
+    if block.count(b"(") > MAX_COMMENT_DEPTH:
+        _check_comment_depth(block)
+
+
+def _check_comment_depth(block: bytes) -> None:
+    """Refuse comments nested deeper than MAX_COMMENT_DEPTH in any header field.
+
+    Counted so as never to see less nesting than a parser does: every "(" opens, even
+    quoted or escaped; only a ")" without a backslash before it closes.
+    """
+    depth = 0
+    for match in _COMMENT_TOKEN.finditer(block):
+        token = match.group()
+        if token == b"(":
+            depth += 1
+            if depth > MAX_COMMENT_DEPTH:
+                raise ParseError(
+                    "malformed MIME headers: a header field nests comments deeper than "
+                    f"{MAX_COMMENT_DEPTH} levels"
+                )
+        elif token == b")":
+            depth = max(depth - 1, 0)
+        else:
+            depth = 0
 
 
 def _delimiter_at(data: bytes, i: int, end: int, length: int) -> tuple[bool, int] | None:
@@ -93,7 +151,11 @@ def _delimiter_at(data: bytes, i: int, end: int, length: int) -> tuple[bool, int
 def split_multipart(
     data: bytes, start: int, end: int, boundary: bytes
 ) -> tuple[list[tuple[int, int]], bool]:
-    """The (start, end) of each body part, and whether the close delimiter was seen."""
+    """The (start, end) of each body part, and whether the close delimiter was seen.
+
+    More parts than ``max_parts`` raise LimitExceededError as soon as the next is found.
+    """
+    caps = current_limits()
     delimiter = b"--" + boundary
     parts: list[tuple[int, int]] = []
     part_start: int | None = None
@@ -116,6 +178,8 @@ def split_multipart(
                 if part_end > part_start and data[part_end - 1] == _CR:
                     part_end -= 1
             parts.append((part_start, part_end))
+            if len(parts) > caps.max_parts:
+                raise caps.exceeded("max_parts", "a multipart has too many parts")
         if close:
             return parts, True
         part_start = pos = line_end
@@ -125,7 +189,10 @@ def split_multipart(
 
 
 def check_raw_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
-    """Refuse input nested deeper than ``limit`` before the recursive ``email`` parser sees it."""
+    """Refuse input the recursive ``email`` parser should not see: nested deeper than
+    ``limit``, with more MIME entities than ``max_parts``, or headers beyond their caps."""
+    caps = current_limits()
+    entities = 0
     start = 0
     if data.startswith(b"From "):
         eol = data.find(b"\n")
@@ -135,6 +202,9 @@ def check_raw_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
         s, e, depth, default = stack.pop()
         if depth > limit:
             raise ParseError(f"malformed message: MIME parts nested deeper than {limit} levels")
+        entities += 1
+        if entities > caps.max_parts:
+            raise caps.exceeded("max_parts", "the message has too many MIME parts")
         entity = read_entity(data, s, e, default)
         ctype = entity.content_type
         if ctype.startswith("multipart/"):

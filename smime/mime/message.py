@@ -28,6 +28,7 @@ __all__ = [
     "POLICY",
     "check_depth",
     "check_is_message",
+    "flatten",
     "message_bytes",
     "parse_bytes",
     "reading",
@@ -174,22 +175,39 @@ def input_bytes(message: bytes | bytearray | memoryview | str | Message) -> byte
     raise UsageError.wrong_type("the message", message, MESSAGE_TYPES)
 
 
+class _TextSafeGenerator(BytesGenerator):
+    """A BytesGenerator that writes text the stock one cannot encode as ASCII as UTF-8.
+
+    Decoded parameters (an RFC 2231 ``boundary*=utf-8''...``) reach the output as text;
+    the stock generator raises UnicodeEncodeError on them. Raw 8-bit input, which the
+    parser keeps as surrogate escapes, is written back byte for byte either way.
+    """
+
+    def write(self, s: str) -> None:
+        self._fp.write(s.encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+
+
+def flatten(msg: Message, policy: Policy, *, unixfrom: bool = False) -> bytes:
+    """``msg`` serialised with ``policy``, as ``Message.as_bytes`` does but never failing on
+    text it cannot encode as ASCII (see :class:`_TextSafeGenerator`)."""
+    buffer = io.BytesIO()
+    _TextSafeGenerator(buffer, mangle_from_=False, policy=policy).flatten(msg, unixfrom=unixfrom)
+    return buffer.getvalue()
+
+
 def message_bytes(msg: Message) -> bytes:
     """The message as wire bytes: CRLF, source headers not refolded, 8-bit kept as it was."""
     if not isinstance(msg, Message):
         raise TypeError(f"expected email.message.Message, not {type(msg).__name__}")
-    if isinstance(msg, WireMessage) and not msg.parsed:
-        return msg.as_bytes()  # the bytes it was built from, unparsed and unchanged
-    buffer = io.BytesIO()
-    policy = _flatten_policy(msg.policy)
+    if isinstance(msg, WireMessage):
+        wire = msg.wire()
+        if wire is not None:
+            return wire  # the bytes it was built from: it has not been changed since
     try:
-        BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(
-            msg, unixfrom=False, linesep="\r\n"
-        )
+        return flatten(msg, _flatten_policy(msg.policy))
     except RecursionError:
         raise ParseError(
             f"malformed message: MIME parts nested deeper than {MAX_DEPTH} levels"
         ) from None
     except (UnicodeError, TypeError, ValueError, LookupError) as exc:
         raise ParseError(f"the message cannot be serialised: {exc}") from exc
-    return buffer.getvalue()
