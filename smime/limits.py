@@ -27,6 +27,7 @@ from .errors import InvalidOptionError, LimitExceededError
 __all__ = [
     "DEFAULT_LIMITS",
     "MAX_COMMENT_DEPTH",
+    "MAX_PARAMETERS",
     "RATIO_FLOOR",
     "Limits",
     "accepts_limits",
@@ -42,6 +43,9 @@ RATIO_FLOOR = 1 * _MIB
 #: Deepest nesting of ``(comments)`` in a header field: the ``email`` package parses them
 #: recursively, four stack frames a level, so deeper input would exhaust Python's stack.
 MAX_COMMENT_DEPTH = 32
+#: Most ``;``-separated parameters in one header field: the ``email`` package splits a
+#: parameter list in quadratic time (40,000 of them take seconds), and real mail has a few.
+MAX_PARAMETERS = 100
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from ..errors import ParseError
-from ..limits import MAX_COMMENT_DEPTH, Limits, current_limits
+from ..limits import MAX_COMMENT_DEPTH, MAX_PARAMETERS, Limits, current_limits
 from ._policy import MAX_DEPTH
 
 __all__ = [
@@ -108,6 +108,19 @@ def check_header_block(block: bytes, limits: Limits | None = None) -> None:
         caps.check("max_header_size", longest, "bytes in one header field")
     if block.count(b"(") > MAX_COMMENT_DEPTH:
         _check_comment_depth(block)
+    if block.count(b";") > MAX_PARAMETERS:
+        _check_parameters(block)
+
+
+def _check_parameters(block: bytes) -> None:
+    """Refuse a header field with more than MAX_PARAMETERS ``;`` separators."""
+    starts = [0, *(m.end() for m in _FIELD_START.finditer(block) if m.end() < len(block))]
+    for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
+        if block.count(b";", start, end) > MAX_PARAMETERS:
+            raise ParseError(
+                f"malformed MIME headers: a header field has more than {MAX_PARAMETERS} "
+                "parameters"
+            )
 
 
 def _check_comment_depth(block: bytes) -> None:
