@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from smime.cms.signed import (
     EncryptionKeyPreference,
+    SignerCheck,
     SignerSpec,
     create_signed_data,
     verify_signed_data,
@@ -119,7 +120,7 @@ def without_ski(ca: Identity) -> x509.Certificate:
     )
 
 
-def _only_signer(data: bytes) -> object:
+def _only_signer(data: bytes) -> SignerCheck:
     info = verify_signed_data(data)
     assert len(info.signers) == 1
     check = info.signers[0]
@@ -157,9 +158,9 @@ def test_recipient_key_id_preference_matches_by_subject_key_identifier(
     choice = tlv(0xA1, tlv(0x04, key_id))  # recipientKeyId [1] IMPLICIT RecipientKeyIdentifier
     check = _only_signer(signed_data(signer, [attribute(KEY_PREFERENCE, choice)],
                                      encryption.certificate))
-    preference = check.encryption_key_preference  # type: ignore[attr-defined]
+    preference = check.encryption_key_preference
     assert preference == EncryptionKeyPreference(subject_key_identifier=key_id)
-    assert preference.matches(encryption.certificate)
+    assert preference is not None and preference.matches(encryption.certificate)
     assert not preference.matches(signer.certificate)
     assert not preference.matches(without_ski)
     assert str(preference) == f"subject key identifier {key_id.hex()}"
@@ -170,8 +171,8 @@ def test_microsoft_twin_alone_is_read(signer: Identity, encryption: Identity) ->
         signer, [attribute(MS_KEY_PREFERENCE, issuer_and_serial(encryption.certificate))],
         encryption.certificate,
     ))
-    assert "ms-encryption-key-preference" in check.signed_attributes  # type: ignore[attr-defined]
-    preference = check.encryption_key_preference  # type: ignore[attr-defined]
+    assert "ms-encryption-key-preference" in check.signed_attributes
+    preference = check.encryption_key_preference
     assert preference is not None
     assert preference.matches(encryption.certificate)
     assert preference.issuer_der == encryption.certificate.issuer.public_bytes()
@@ -186,8 +187,8 @@ def test_s_mime_preference_wins_over_the_microsoft_twin(
         attribute(KEY_PREFERENCE, standard),
         attribute(MS_KEY_PREFERENCE, issuer_and_serial(signer.certificate)),
     ]))
-    preference = check.encryption_key_preference  # type: ignore[attr-defined]
-    assert preference.matches(encryption.certificate)
+    preference = check.encryption_key_preference
+    assert preference is not None and preference.matches(encryption.certificate)
     assert not preference.matches(signer.certificate)
 
 
@@ -198,7 +199,7 @@ def test_malformed_or_empty_preferences_are_ignored(signer: Identity) -> None:
         [attribute(KEY_PREFERENCE), attribute(MS_KEY_PREFERENCE)],
     ):
         check = _only_signer(signed_data(signer, attributes))
-        assert check.encryption_key_preference is None  # type: ignore[attr-defined]
+        assert check.encryption_key_preference is None
 
 
 def test_a_preference_naming_nothing_matches_nothing(encryption: Identity) -> None:

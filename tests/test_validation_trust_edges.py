@@ -43,8 +43,10 @@ def machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Path]:
     paths = {name: tmp_path / name for name in ("env_file", "env_dir", "openssl_dir")}
     monkeypatch.setenv("SSL_CERT_FILE", str(paths["env_file"]))
     monkeypatch.setenv("SSL_CERT_DIR", str(paths["env_dir"]))
+    # no cafile/capath: None at run time when the variables name nothing
+    nothing: str = None  # type: ignore[assignment]
     fake = ssl.DefaultVerifyPaths(
-        None, None, "SSL_CERT_FILE", str(tmp_path / "no-openssl.pem"),
+        nothing, nothing, "SSL_CERT_FILE", str(tmp_path / "no-openssl.pem"),
         "SSL_CERT_DIR", str(paths["openssl_dir"]),
     )
     monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: fake)
