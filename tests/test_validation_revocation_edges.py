@@ -333,9 +333,14 @@ def test_responses_that_do_not_count(
 
 
 def test_fresh_response_without_next_update_counts(user: Identity, ca: Identity) -> None:
-    response = make_ocsp(user.certificate, ca, this_update=NOW - 10 * dt.timedelta(minutes=1),
+    """Ten minutes old at the validation time (the clock now, not NOW: a slow run is
+    longer than the 30 minutes such a response counts for)."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    response = make_ocsp(user.certificate, ca, this_update=now - dt.timedelta(minutes=10),
                          next_update=None)
     assert status_of(user, ca, ocsp_responses=[response]).status == "good"
+    later = now + dt.timedelta(minutes=25)  # 35 minutes old by then
+    assert status_of(user, ca, ocsp_responses=[response], at=later).status == "unknown"
 
 
 def test_revocation_after_the_validation_time_counts_only_for_compromise(
