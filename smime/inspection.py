@@ -340,12 +340,14 @@ def _compat_view(part: Message) -> tuple[Message, dict[str, Any]]:
 
 
 def _shown(value: Any) -> str:
-    """A header value as a person reads it: unfolded, encoded words decoded."""
-    text = header_text(value)
+    """A header value as a person reads it: unfolded, encoded words decoded, control
+    characters kept for the display to escape visibly."""
+    text = header_text(value, keep_controls=True)
     if "=?" not in text:
         return text
     try:
-        return header_text(str(email.header.make_header(email.header.decode_header(text))))
+        decoded = str(email.header.make_header(email.header.decode_header(text)))
+        return header_text(decoded, keep_controls=True)
     except MESSAGE_FAILURES:  # an unknown charset, a broken encoded word
         return text
 

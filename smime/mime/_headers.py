@@ -49,16 +49,20 @@ def encodable_text(value: str) -> str:
     return value
 
 
-def header_text(value: Any) -> str:
+def header_text(value: Any, *, keep_controls: bool = False) -> str:
     """One header value as a single unfolded line of text (RFC 5322 unfolding).
 
     Accepts what ``Message.raw_items()`` yields: source strings (folded, maybe with raw
-    8-bit bytes), header objects of the modern policy, ``email.header.Header``.
+    8-bit bytes), header objects of the modern policy, ``email.header.Header``. Control
+    characters become spaces unless ``keep_controls`` (for displays that escape them, so
+    that a reader sees they were there).
     """
     text = str(value)
     text = _LINE_BREAK.sub("", text)
     text = encodable_text(text)
-    return _CONTROLS.sub(" ", text).strip(" \t")
+    if not keep_controls:
+        text = _CONTROLS.sub(" ", text)
+    return text.strip(" \t")
 
 
 def is_clean_source_header(name: str, value: str) -> bool:
