@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -136,9 +137,16 @@ def check_ocsp(
     good = False
     for loaded in responses:
         for single in loaded.response.responses:
-            if not _names(single, cert, issuer):
+            try:
+                if not _names(single, cert, issuer):
+                    continue
+                signed = _signed_for(loaded, issuer)
+            except (ValueError, UnsupportedAlgorithm):
+                # Unsigned data anyone relaying the message can plant (an unknown CertID
+                # hash, an unreadable responder name, a key cryptography cannot load).
+                notes.append("an OCSP response for it cannot be read")
                 continue
-            if not _signed_for(loaded, issuer):
+            if not signed:
                 notes.append("an OCSP response for it is not signed by its CA or a delegate")
                 continue
             status = single.certificate_status
