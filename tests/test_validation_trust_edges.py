@@ -139,11 +139,6 @@ def test_cached_views_follow_the_anchors(roots: tuple[Identity, ...]) -> None:
     assert store.get(b"\x00" * 32) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="from_pem('') takes the empty string as the path '.', and trusts every "
-    "certificate file in the current directory instead of raising LoadError",
-)
 def test_empty_string_is_not_the_current_directory(
     roots: tuple[Identity, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

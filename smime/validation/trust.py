@@ -87,6 +87,8 @@ class TrustStore:
             for item in source:
                 found.extend(cls.from_pem(item).certificates)
             return cls(found)
+        if isinstance(source, str) and not source.strip():
+            raise LoadError("no trust anchors: the source is an empty string")
         if isinstance(source, (str, os.PathLike)) and not (
             isinstance(source, str) and "-----BEGIN" in source
         ):
