@@ -17,6 +17,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from .._cache import LRUCache
 from ..algorithms import ADVERTISED_CIPHERS, CIPHERS, OID_NAMES
 from ._attr_schema import RSAES_OAEP_OID, Capabilities, OaepParameters, SetOfCapabilities
 
@@ -126,7 +127,7 @@ CONTENT_TYPE_DATA_ATTRIBUTE: bytes = asn1_cms.CMSAttribute(
     {"type": "content_type", "values": ["data"]}
 ).dump()
 
-_TIME_CACHE: dict[dt.datetime, bytes] = {}
+_TIME_CACHE: LRUCache[bytes] = LRUCache("cms.signing_time", 1)
 
 
 def signing_time_attribute(when: dt.datetime) -> bytes:
@@ -144,8 +145,7 @@ def signing_time_attribute(when: dt.datetime) -> bytes:
             "type": "signing_time",
             "values": [asn1_cms.Time(name=kind, value=when)],
         }).dump()
-        _TIME_CACHE.clear()
-        _TIME_CACHE[when] = der
+        _TIME_CACHE.put(when, der)
     return der
 
 

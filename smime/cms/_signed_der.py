@@ -18,6 +18,8 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from asn1crypto.parser import emit
 
+from .._cache import LRUCache
+
 __all__ = [
     "attribute_set",
     "content_info",
@@ -48,16 +50,14 @@ class _DigestAlgorithm(asn1_core.Sequence):  # type: ignore[misc]
     ]
 
 
-_DIGEST_ALGORITHMS: dict[str, bytes] = {}
+_DIGEST_ALGORITHMS: LRUCache[bytes] = LRUCache("cms.digest_algorithms", 16)
 
 
 def digest_algorithm(name: str) -> bytes:
     """DER AlgorithmIdentifier of a digest (``sha256``), parameters absent."""
-    der = _DIGEST_ALGORITHMS.get(name)
-    if der is None:
-        der = bytes(_DigestAlgorithm({"algorithm": name}).dump())
-        _DIGEST_ALGORITHMS[name] = der
-    return der
+    return _DIGEST_ALGORITHMS.get_or_make(
+        name, lambda: bytes(_DigestAlgorithm({"algorithm": name}).dump())
+    )
 
 
 def version(number: int) -> bytes:
