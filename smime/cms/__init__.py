@@ -2,5 +2,3 @@
 
 This layer takes and returns bytes and value objects; it knows nothing of MIME.
 """
-
-from . import _oids  # noqa: F401  (registers the OIDs asn1crypto lacks, before any parse)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa
 
 from ..problems import Problem, ProblemCode
+from ._schema import ContentInfo
 from ._sigalgs import PublicKey
 from ._signed_attrs import name_text
 
@@ -45,7 +46,7 @@ class Received:
 
     @classmethod
     def read(cls, data: bytes) -> Received:
-        signed = asn1_cms.ContentInfo.load(data, strict=False)["content"]
+        signed = ContentInfo.load(data, strict=False)["content"]
         attributes: list[bytes | None] = []
         for si in signed["signer_infos"]:
             attrs = si["signed_attrs"]

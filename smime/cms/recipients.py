@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 from ..algorithms import DIGESTS, KEY_TRANSPORTS, check_option
 from ..errors import CertificateError, UnsupportedError
 from ..keys import CertificateLike, to_asn1_certificate, to_certificate
-from . import _oids
+from . import _oids, _schema
 
 __all__ = [
     "IDENTIFY_BY",
@@ -247,7 +247,7 @@ def build_ktri(spec: RecipientSpec, cek: bytes) -> cms.RecipientInfo:
         }
     else:
         pad, algorithm = padding.PKCS1v15(), {"algorithm": "rsaes_pkcs1v15"}
-    return cms.RecipientInfo(
+    return _schema.RecipientInfo(
         name="ktri",
         value={
             "version": "v0" if choice == "issuer_and_serial_number" else "v2",
