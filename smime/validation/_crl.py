@@ -85,14 +85,16 @@ _CACHE: LRUCache[LoadedCrl | str] = LRUCache("validation.crls", 256)
 
 def load_crl(der: bytes) -> LoadedCrl | str:
     """The parsed CRL, or a sentence saying why it cannot be used (cached by digest)."""
-    return _CACHE.get_or_make(hashlib.sha256(der).digest(), lambda: _load(der))
-
-
-def _load(der: bytes) -> LoadedCrl | str:
+    digest = hashlib.sha256(der).digest()
+    hit = _CACHE.get(digest)
+    if hit is not None:
+        return hit
     try:
-        return _parse(der)
+        loaded: LoadedCrl | str = _parse(der)
     except (ValueError, TypeError) as exc:
-        return f"a CRL is malformed ({exc})"
+        loaded = f"a CRL is malformed ({exc})"
+    _CACHE.put(digest, loaded)
+    return loaded
 
 
 def _parse(der: bytes) -> LoadedCrl:
