@@ -1,4 +1,4 @@
-"""Our CMS schemas: asn1crypto's, subclassed where they fall short, never changed in place.
+"""Our CMS schemas: those asn1crypto lacks, and its own subclassed where they fall short.
 
 asn1crypto 1.5 parses an attribute it has no schema for generically, which fails on
 context-specific tags such as [0] (an RSAES-OAEP capability, an ESS receipt request,
@@ -24,6 +24,7 @@ __all__ = [
     "RSAES_OAEP_OID",
     "AuthEnvelopedData",
     "AuthenticatedData",
+    "BareDigestAlgorithm",
     "CMSAttribute",
     "CMSAttributes",
     "Capabilities",
@@ -83,6 +84,16 @@ class GcmParams(core.Sequence):
     _fields = [
         ("aes_nonce", core.OctetString),
         ("aes_icvlen", core.Integer, {"default": 12}),
+    ]
+
+
+class BareDigestAlgorithm(core.Sequence):
+    """asn1crypto's DigestAlgorithm forces NULL parameters; RFC 5754 (SHA-2) and RFC 8419
+    (Ed25519's SHA-512) want them absent, as OpenSSL writes them."""
+
+    _fields = [
+        ("algorithm", algos.DigestAlgorithmId),
+        ("parameters", core.Any, {"optional": True}),
     ]
 
 
