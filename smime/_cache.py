@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -34,17 +33,25 @@ _REGISTRY: weakref.WeakValueDictionary[str, LRUCache[Any]] = weakref.WeakValueDi
 _REGISTRY_LOCK = threading.Lock()
 
 
+#: A link of the recency list: [previous, next, key, value].
+_PREV, _NEXT, _KEY, _VALUE = 0, 1, 2, 3
+
+
 class LRUCache(Generic[V]):
     """A mapping that keeps the ``maxsize`` most recently used entries; every method locks.
 
-    ``None`` stands for a miss, so it cannot be stored as a value.
+    Recency is a linked list, as in ``functools.lru_cache``: a hit hashes its key once.
+    That matters for keys such as certificates, whose hash is computed over their DER on
+    every call. ``None`` stands for a miss, so it cannot be stored as a value.
     """
 
     def __init__(self, name: str, maxsize: int) -> None:
         if maxsize < 1:
             raise ValueError(f"cache {name!r}: maxsize must be at least 1, not {maxsize}")
         self.name = name
-        self._data: OrderedDict[Hashable, V] = OrderedDict()
+        self._links: dict[Hashable, list[Any]] = {}
+        self._root: list[Any] = []  # before the least and after the most recently used
+        self._root[:] = [self._root, self._root, None, None]
         self._lock = threading.Lock()
         self._maxsize = maxsize
         self._hits = 0
@@ -56,20 +63,37 @@ class LRUCache(Generic[V]):
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
-            value = self._data.get(key)
-            if value is None:
+            link = self._links.get(key)
+            if link is None:
                 self._misses += 1
                 return None
-            self._data.move_to_end(key)
             self._hits += 1
+            previous, following, _key, found = link
+            previous[_NEXT] = following  # unlink, then relink as the most recent
+            following[_PREV] = previous
+            root = self._root
+            last = root[_PREV]
+            last[_NEXT] = root[_PREV] = link
+            link[_PREV] = last
+            link[_NEXT] = root
+            value: V = found
             return value
 
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            if len(self._data) > self._maxsize:
-                self._data.popitem(last=False)
+            root = self._root
+            old = self._links.pop(key, None)
+            if old is not None:  # a new value for a key we hold: relink it as the newest
+                old[_PREV][_NEXT] = old[_NEXT]
+                old[_NEXT][_PREV] = old[_PREV]
+            last = root[_PREV]
+            link = [last, root, key, value]
+            last[_NEXT] = root[_PREV] = self._links[key] = link
+            if len(self._links) > self._maxsize:
+                oldest = root[_NEXT]
+                root[_NEXT] = oldest[_NEXT]
+                oldest[_NEXT][_PREV] = root
+                del self._links[oldest[_KEY]]
 
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
         """The cached value, or ``make()`` stored and returned (made outside the lock)."""
@@ -81,12 +105,13 @@ class LRUCache(Generic[V]):
 
     def clear(self) -> None:
         with self._lock:
-            self._data.clear()
+            self._links.clear()
+            self._root[:] = [self._root, self._root, None, None]
             self._hits = self._misses = 0
 
     def info(self) -> CacheInfo:
         with self._lock:
-            return CacheInfo(self._hits, self._misses, len(self._data), self._maxsize)
+            return CacheInfo(self._hits, self._misses, len(self._links), self._maxsize)
 
 
 def clear_caches() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from asn1crypto import cms as asn1_cms
 from asn1crypto.parser import emit
 
-from .._cache import LRUCache
+from ..algorithms import DIGESTS
 from ._schema import BareDigestAlgorithm
 
 __all__ = [
@@ -39,14 +39,16 @@ _MESSAGE_DIGEST_OID = asn1_cms.CMSAttributeType("message_digest").dump()
 _VERSIONS: dict[int, bytes] = {n: asn1_cms.CMSVersion(n).dump() for n in (1, 3, 4, 5)}
 
 
-_DIGEST_ALGORITHMS: LRUCache[bytes] = LRUCache("cms.digest_algorithms", 16)
+#: Every digest's AlgorithmIdentifier, encoded once: a constant table, not a cache.
+_DIGEST_ALGORITHMS: dict[str, bytes] = {
+    name: bytes(BareDigestAlgorithm({"algorithm": d.asn1_name}).dump())
+    for name, d in DIGESTS.items()
+}
 
 
 def digest_algorithm(name: str) -> bytes:
     """DER AlgorithmIdentifier of a digest (``sha256``), parameters absent."""
-    return _DIGEST_ALGORITHMS.get_or_make(
-        name, lambda: bytes(BareDigestAlgorithm({"algorithm": name}).dump())
-    )
+    return _DIGEST_ALGORITHMS[name]
 
 
 def version(number: int) -> bytes:
