@@ -105,6 +105,8 @@ class LRUCache(Generic[V]):
 
     def clear(self) -> None:
         with self._lock:
+            for link in self._links.values():
+                link.clear()  # no cycles left: values are freed now, not by the next GC
             self._links.clear()
             self._root[:] = [self._root, self._root, None, None]
             self._hits = self._misses = 0

@@ -8,12 +8,14 @@ imported smime or started a thread.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -315,6 +317,22 @@ def test_lru_evicts_the_least_recently_used() -> None:
     assert cache.info() == _cache.CacheInfo(hits=0, misses=0, size=0, maxsize=2)
     cache.put("f", "F")
     assert cache.get("f") == "F" and cache.get("e") is None
+
+
+def test_clear_frees_the_values_at_once() -> None:
+    class Value:
+        pass
+
+    cache: _cache.LRUCache[Value] = _cache.LRUCache("test.free", 4)
+    for key in range(3):
+        cache.put(key, Value())
+    refs = [weakref.ref(v) for v in (cache.get(0), cache.get(1), cache.get(2)) if v]
+    gc.disable()
+    try:
+        smime.clear_caches()
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        gc.enable()
 
 
 def test_cache_names_are_unique_and_registration_is_weak() -> None:
