@@ -7,6 +7,7 @@ transports. The guides live in ``docs/`` (``mkdocs serve``).
 
 from . import errors
 from .__about__ import __version__
+from ._cache import cache_info, clear_caches
 from .api import (
     compress,
     decrypt,
@@ -50,6 +51,8 @@ __all__ = [
     "VerificationResult",
     "__version__",
     "asend",
+    "cache_info",
+    "clear_caches",
     "compress",
     "decrypt",
     "encrypt",

@@ -6,7 +6,6 @@ underscore modules are this layer's own, and no module outside ``smime.cms`` imp
 (tests/test_quality.py and the import-linter contracts check it).
 """
 
-from . import _oids  # noqa: F401  (registers the OIDs asn1crypto lacks, before any parse)
 from ._asn1 import content_type_of
 from .certs import create_certs_only, read_certs_only
 from .compressed import (

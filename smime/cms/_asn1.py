@@ -13,7 +13,7 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import core
 
 from ..errors import ParseError
-from . import _attr_schema  # noqa: F401 - fixes asn1crypto's attribute schemas before any parse
+from ._schema import ContentInfo
 
 __all__ = ["MAX_DEPTH", "check_der", "content_type_of", "load_content_info", "parsed"]
 
@@ -119,7 +119,7 @@ def load_content_info(data: bytes, *, deep: bool = True) -> asn1_cms.ContentInfo
     data = bytes(data)
     check_der(data, "CMS ContentInfo")
     try:
-        info = asn1_cms.ContentInfo.load(data, strict=False)
+        info = ContentInfo.load(data, strict=False)
         info["content_type"].native  # noqa: B018
     except Exception as exc:
         raise ParseError(f"malformed CMS ContentInfo: {exc}") from None
@@ -136,7 +136,7 @@ def content_type_of(data: bytes) -> str:
     if not data:
         raise ParseError("malformed CMS ContentInfo: empty input")
     try:
-        info = asn1_cms.ContentInfo.load(bytes(data), strict=False)
+        info = ContentInfo.load(bytes(data), strict=False)
         return str(info["content_type"].native)
     except Exception as exc:
         raise ParseError(f"malformed CMS ContentInfo: {exc}") from None

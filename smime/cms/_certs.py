@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa
 
 from ..keys import certificate_defect
 from ..problems import Problem, ProblemCode
+from ._schema import ContentInfo
 from ._sigalgs import PublicKey
 from ._signed_attrs import name_text
 
@@ -46,7 +47,7 @@ class Received:
 
     @classmethod
     def read(cls, data: bytes) -> Received:
-        signed = asn1_cms.ContentInfo.load(data, strict=False)["content"]
+        signed = ContentInfo.load(data, strict=False)["content"]
         attributes: list[bytes | None] = []
         for si in signed["signer_infos"]:
             attrs = si["signed_attrs"]

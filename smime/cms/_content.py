@@ -24,6 +24,7 @@ from ..algorithms import CIPHERS
 from ..errors import ParseError, UnsupportedError
 from . import _oids
 from ._bulk import Chunk
+from ._schema import EncryptionAlgorithm, GcmParams
 
 __all__ = ["ContentCipher", "algorithm_name", "decrypt", "encrypt", "resolve"]
 
@@ -82,7 +83,7 @@ def resolve(alg: algos.EncryptionAlgorithm) -> ContentCipher:
     ours, key_length, mode, block = _READABLE[name]
     params = alg["parameters"]
     if mode == "gcm":
-        if not isinstance(params, _oids.GcmParams):
+        if not isinstance(params, GcmParams):
             raise ParseError(f"malformed {ours} parameters: GCMParameters expected")
         nonce = params["aes_nonce"].native
         tag_length = params["aes_icvlen"].native
@@ -131,8 +132,8 @@ def encrypt(
     if spec.mode == "gcm":
         nonce = os.urandom(GCM_NONCE_LENGTH)
         sealed = memoryview(AESGCM(key).encrypt(nonce, content, None))
-        params = _oids.GcmParams({"aes_nonce": nonce, "aes_icvlen": GCM_TAG_LENGTH})
-        alg = algos.EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": params})
+        params = GcmParams({"aes_nonce": nonce, "aes_icvlen": GCM_TAG_LENGTH})
+        alg = EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": params})
         return key, alg, [sealed[:-GCM_TAG_LENGTH]], bytes(sealed[-GCM_TAG_LENGTH:])
     iv = os.urandom(16)
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
@@ -140,7 +141,7 @@ def encrypt(
     head = encryptor.update(content[:whole])
     pad = 16 - len(content) % 16
     tail = encryptor.update(bytes(content[whole:]) + bytes([pad]) * pad) + encryptor.finalize()
-    alg = algos.EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": iv})
+    alg = EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": iv})
     return key, alg, [head, tail], None
 
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from ..algorithms import DIGESTS
 from ..errors import UnsupportedError
 from . import _oids
+from ._schema import EccCmsSharedInfo, KeyWrapAlgorithm, RecipientInfo
 from .recipients import RecipientSpec, recipient_id
 
 __all__ = ["AgreementKey", "build_kari", "check_kari", "open_kari"]
@@ -48,7 +49,7 @@ def _kek(
     fields: dict[str, object] = {"key_info": wrap, "supp_pub_info": (length * 8).to_bytes(4, "big")}
     if ukm is not None:
         fields["entity_u_info"] = ukm
-    info = _oids.EccCmsSharedInfo(fields).dump()
+    info = EccCmsSharedInfo(fields).dump()
     digest = DIGESTS[scheme.hash_name].hash()
     if scheme.kdf == "hkdf":
         return HKDF(digest, length, salt, info).derive(shared)
@@ -76,7 +77,7 @@ def build_kari(spec: RecipientSpec, cek: bytes) -> cms.RecipientInfo:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         originator = keys.PublicKeyInfo({"algorithm": {"algorithm": "x25519"}, "public_key": raw})
-    wrap = cms.KeyEncryptionAlgorithm({"algorithm": wrap_name})
+    wrap = KeyWrapAlgorithm({"algorithm": wrap_name})
     kek = _kek(_oids.KDF_SCHEMES[scheme_name], shared, wrap, None, None)
     choice, value = recipient_id(spec)
     if choice == "issuer_and_serial_number":
@@ -85,7 +86,7 @@ def build_kari(spec: RecipientSpec, cek: bytes) -> cms.RecipientInfo:
         rid = cms.KeyAgreementRecipientIdentifier(
             name="r_key_id", value={"subject_key_identifier": value}
         )
-    return cms.RecipientInfo(
+    return RecipientInfo(
         name="kari",
         value={
             "version": "v3",
@@ -105,7 +106,7 @@ def check_kari(kari: cms.KeyAgreeRecipientInfo) -> str:
             f"unsupported key agreement algorithm {oid} ({_oids.oid_name(oid)})"
         )
     wrap = alg["parameters"]
-    if not isinstance(wrap, cms.KeyEncryptionAlgorithm):
+    if not isinstance(wrap, KeyWrapAlgorithm):
         raise UnsupportedError("unsupported key agreement: no key-wrap algorithm is named")
     if wrap["algorithm"].native not in _oids.KEY_WRAPS:
         oid = wrap["algorithm"].dotted

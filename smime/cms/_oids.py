@@ -1,48 +1,25 @@
-"""The OIDs and schemas asn1crypto lacks for enveloped data, registered in one place.
+"""The algorithm OIDs of enveloped data that asn1crypto lacks, and our names for them.
 
-asn1crypto 1.5 knows AES-GCM's OID but not its RFC 5084 parameters, and knows no ECDH
-key-agreement scheme (RFC 5753, RFC 8418). Importing this module teaches it both, so the
-rest of the layer reads and writes these structures through asn1crypto like any other.
+asn1crypto 1.5 knows no ECDH key-agreement scheme (RFC 5753, RFC 8418); ``_schema`` reads
+these tables into its own OID and AlgorithmIdentifier classes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asn1crypto import algos, cms, core
-
 from ..algorithms import OID_NAMES
 
 __all__ = [
+    "DES_EDE3_WRAP_OID",
     "KDF_SCHEMES",
     "KEY_WRAPS",
     "RC2_OID",
-    "EccCmsSharedInfo",
-    "GcmParams",
     "KdfScheme",
     "oid_name",
 ]
 
 RC2_OID = "1.2.840.113549.3.2"
-
-
-class GcmParams(core.Sequence):
-    """RFC 5084 GCMParameters: the nonce and the tag length (12 when absent)."""
-
-    _fields = [  # noqa: RUF012 - asn1crypto's schema attribute
-        ("aes_nonce", core.OctetString),
-        ("aes_icvlen", core.Integer, {"default": 12}),
-    ]
-
-
-class EccCmsSharedInfo(core.Sequence):
-    """RFC 5753 ECC-CMS-SharedInfo: what the KDF binds the key-encryption key to."""
-
-    _fields = [  # noqa: RUF012
-        ("key_info", cms.KeyEncryptionAlgorithm),
-        ("entity_u_info", core.OctetString, {"explicit": 0, "optional": True}),
-        ("supp_pub_info", core.OctetString, {"explicit": 2}),
-    ]
 
 
 @dataclass(frozen=True)
@@ -116,18 +93,3 @@ _NAMES: dict[str, str] = {
 def oid_name(oid: str) -> str:
     """Our short name for an algorithm OID, or the dotted OID itself when we have none."""
     return _NAMES.get(oid, oid)
-
-
-def _register() -> None:
-    for scheme in KDF_SCHEMES.values():
-        cms.KeyEncryptionAlgorithmId._map[scheme.oid] = scheme.asn1_name
-        cms.KeyEncryptionAlgorithmId._reverse_map[scheme.asn1_name] = scheme.oid
-        # The parameters of a key-agreement scheme name the key-wrap algorithm (RFC 5753).
-        cms.KeyEncryptionAlgorithm._oid_specs[scheme.asn1_name] = cms.KeyEncryptionAlgorithm
-    cms.KeyEncryptionAlgorithmId._map[DES_EDE3_WRAP_OID] = "des_ede3_wrap"
-    cms.KeyEncryptionAlgorithmId._reverse_map["des_ede3_wrap"] = DES_EDE3_WRAP_OID
-    for name in ("aes128_gcm", "aes192_gcm", "aes256_gcm"):
-        algos.EncryptionAlgorithm._oid_specs[name] = GcmParams
-
-
-_register()

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
+from .._cache import LRUCache
 from ..algorithms import DIGESTS, SIGNATURE_PADDINGS, check_option, digest
 from ..errors import InvalidOptionError, UnsupportedError
 from ..keys import PrivateKey
@@ -131,7 +132,7 @@ def _rsa_padding(scheme: str, name: str) -> padding.AsymmetricPadding:
     return padding.PKCS1v15()
 
 
-_ALGORITHM_CACHE: dict[tuple[str, str, str], SigningAlgorithm] = {}
+_ALGORITHM_CACHE: LRUCache[SigningAlgorithm] = LRUCache("cms.signing_algorithms", 64)
 
 
 def signing_algorithm(key: PrivateKey, digest_option: str, padding_option: str) -> SigningAlgorithm:
@@ -152,10 +153,9 @@ def signing_algorithm(key: PrivateKey, digest_option: str, padding_option: str) 
     if padding_option == "pss" and kind != "rsa":
         raise InvalidOptionError("padding='pss' needs an RSA key; use padding='pkcs1v15'")
     cache_key = (kind, name, padding_option)
-    found = _ALGORITHM_CACHE.get(cache_key)
-    if found is None:
-        found = _ALGORITHM_CACHE[cache_key] = _make_signing_algorithm(kind, name, padding_option)
-    return found
+    return _ALGORITHM_CACHE.get_or_make(
+        cache_key, lambda: _make_signing_algorithm(kind, name, padding_option)
+    )
 
 
 def _make_signing_algorithm(kind: str, name: str, padding_option: str) -> SigningAlgorithm:

@@ -17,8 +17,15 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from .._cache import LRUCache
 from ..algorithms import ADVERTISED_CIPHERS, CIPHERS, OID_NAMES
-from ._attr_schema import RSAES_OAEP_OID, Capabilities, OaepParameters, SetOfCapabilities
+from ._schema import (
+    RSAES_OAEP_OID,
+    Capabilities,
+    CMSAttribute,
+    OaepParameters,
+    SetOfCapabilities,
+)
 
 __all__ = [
     "ATTRIBUTE_NAMES",
@@ -113,7 +120,7 @@ def _capabilities_der() -> bytes:
         "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
     })
     caps.append({"capability_id": RSAES_OAEP_OID, "parameters": oaep})
-    attribute = asn1_cms.CMSAttribute({
+    attribute = CMSAttribute({
         "type": "smime_capabilities",
         "values": SetOfCapabilities([Capabilities(caps)]),
     })
@@ -122,11 +129,11 @@ def _capabilities_der() -> bytes:
 
 #: SMIMECapabilities, strongest first (RFC 8551 section 2.5.2); the same for every message.
 CAPABILITIES_ATTRIBUTE = _capabilities_der()
-CONTENT_TYPE_DATA_ATTRIBUTE: bytes = asn1_cms.CMSAttribute(
+CONTENT_TYPE_DATA_ATTRIBUTE: bytes = CMSAttribute(
     {"type": "content_type", "values": ["data"]}
 ).dump()
 
-_TIME_CACHE: dict[dt.datetime, bytes] = {}
+_TIME_CACHE: LRUCache[bytes] = LRUCache("cms.signing_time", 1)
 
 
 def signing_time_attribute(when: dt.datetime) -> bytes:
@@ -140,18 +147,17 @@ def signing_time_attribute(when: dt.datetime) -> bytes:
     der = _TIME_CACHE.get(when)
     if der is None:
         kind = "utc_time" if 1950 <= when.year <= 2049 else "generalized_time"
-        der = asn1_cms.CMSAttribute({
+        der = CMSAttribute({
             "type": "signing_time",
             "values": [asn1_cms.Time(name=kind, value=when)],
         }).dump()
-        _TIME_CACHE.clear()
-        _TIME_CACHE[when] = der
+        _TIME_CACHE.put(when, der)
     return der
 
 
 def key_preference_attribute(cert: x509.Certificate) -> bytes:
     """SMIMEEncryptionKeyPreference (issuerAndSerialNumber form) naming ``cert``."""
-    return asn1_cms.CMSAttribute({  # type: ignore[no-any-return]
+    return CMSAttribute({  # type: ignore[no-any-return]
         "type": "encrypt_key_pref",
         "values": [asn1_cms.SMIMEEncryptionKeyPreference(name="issuer_and_serial_number",
                                                          value=issuer_and_serial(cert))],

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from asn1crypto import algos as asn1_algos
 from asn1crypto import cms as asn1_cms
-from asn1crypto import core as asn1_core
 from asn1crypto.parser import emit
+
+from ..algorithms import DIGESTS
+from ._schema import BareDigestAlgorithm
 
 __all__ = [
     "attribute_set",
@@ -38,26 +39,16 @@ _MESSAGE_DIGEST_OID = asn1_cms.CMSAttributeType("message_digest").dump()
 _VERSIONS: dict[int, bytes] = {n: asn1_cms.CMSVersion(n).dump() for n in (1, 3, 4, 5)}
 
 
-class _DigestAlgorithm(asn1_core.Sequence):
-    """asn1crypto's DigestAlgorithm forces NULL parameters; RFC 5754 (SHA-2) and RFC 8419
-    (Ed25519's SHA-512) want them absent, as OpenSSL writes them."""
-
-    _fields = [  # noqa: RUF012 - asn1crypto's schema attribute
-        ("algorithm", asn1_algos.DigestAlgorithmId),
-        ("parameters", asn1_core.Any, {"optional": True}),
-    ]
-
-
-_DIGEST_ALGORITHMS: dict[str, bytes] = {}
+#: Every digest's AlgorithmIdentifier, encoded once: a constant table, not a cache.
+_DIGEST_ALGORITHMS: dict[str, bytes] = {
+    name: bytes(BareDigestAlgorithm({"algorithm": d.asn1_name}).dump())
+    for name, d in DIGESTS.items()
+}
 
 
 def digest_algorithm(name: str) -> bytes:
     """DER AlgorithmIdentifier of a digest (``sha256``), parameters absent."""
-    der = _DIGEST_ALGORITHMS.get(name)
-    if der is None:
-        der = bytes(_DigestAlgorithm({"algorithm": name}).dump())
-        _DIGEST_ALGORITHMS[name] = der
-    return der
+    return _DIGEST_ALGORITHMS[name]
 
 
 def version(number: int) -> bytes:

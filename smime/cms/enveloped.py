@@ -21,7 +21,7 @@ from ..errors import DecryptionError, InvalidOptionError, ParseError, Unsupporte
 from ..keys import Identity
 from ..limits import current_limits
 from ..options import CipherName, check_option
-from . import _content, _kari
+from . import _content, _kari, _schema
 from ._asn1 import parsed
 from ._bulk import (
     CONTEXT,
@@ -111,7 +111,7 @@ def create_enveloped_data(
         raise InvalidOptionError(f"content must be bytes, not {type(content).__name__}")
     view = _bytes_view(content)
     key, algorithm, chunks, tag = _content.encrypt(cipher, view)
-    infos = cms.RecipientInfos(
+    infos = _schema.RecipientInfos(
         [
             build_ktri(s, key) if k == "rsa" else _kari.build_kari(s, key)
             for s, k in zip(specs, kinds, strict=True)
@@ -232,27 +232,27 @@ def _fields(buf: memoryview, fields: list[Tlv], authenticated: bool) -> _Envelop
         _load(cms.OriginatorInfo, buf, originator, "originatorInfo", implicit=0)
     ri_tlv = cursor.required(UNIVERSAL, SET, "recipientInfos")
     _check_recipient_count(buf, ri_tlv)
-    infos = _load(cms.RecipientInfos, buf, ri_tlv, "recipientInfos")
+    infos = _load(_schema.RecipientInfos, buf, ri_tlv, "recipientInfos")
     eci = children(buf, cursor.required(UNIVERSAL, SEQUENCE, "encryptedContentInfo"), _WHAT)
     if len(eci) not in (2, 3) or (len(eci) == 3 and not eci[2].is_(CONTEXT, 0)):
         raise ParseError(f"malformed {_WHAT}: bad encryptedContentInfo")
     content_type = _load(cms.ContentType, buf, eci[0], "encrypted content type").native
-    algorithm = _load(algos.EncryptionAlgorithm, buf, eci[1], "content-encryption algorithm")
+    algorithm = _load(_schema.EncryptionAlgorithm, buf, eci[1], "content-encryption algorithm")
     encrypted = octets(buf, eci[2], "encryptedContent") if len(eci) == 3 else None
     aad = mac = None
     if authenticated:
         attrs = cursor.optional(CONTEXT, 1)
         if attrs is not None:
-            loaded = _load(cms.CMSAttributes, buf, attrs, "authAttrs", implicit=1)
+            loaded = _load(_schema.CMSAttributes, buf, attrs, "authAttrs", implicit=1)
             aad = loaded.untag().dump(force=True)  # RFC 5083 2.2: MACed with the SET OF tag
         mac = bytes(octets(buf, cursor.required(UNIVERSAL, OCTET_STRING, "mac"), _WHAT))
         unauthenticated = cursor.optional(CONTEXT, 2)
         if unauthenticated is not None:
-            _load(cms.CMSAttributes, buf, unauthenticated, "unauthAttrs", implicit=2)
+            _load(_schema.CMSAttributes, buf, unauthenticated, "unauthAttrs", implicit=2)
     else:
         unprotected = cursor.optional(CONTEXT, 1)
         if unprotected is not None:
-            _load(cms.CMSAttributes, buf, unprotected, "unprotectedAttrs", implicit=1)
+            _load(_schema.CMSAttributes, buf, unprotected, "unprotectedAttrs", implicit=1)
     cursor.done()
     return _Envelope(authenticated, infos, str(content_type), algorithm, encrypted, aad, mac)
 

@@ -21,7 +21,7 @@ from ..core.certs import check_can_receive, describe_certificate
 from ..errors import CertificateError, UnsupportedError
 from ..keys import CertificateLike, to_asn1_certificate, to_certificate
 from ..options import IDENTIFY_BY, KEY_TRANSPORTS, IdentifyBy, KeyTransportName, check_option
-from . import _oids
+from . import _oids, _schema
 
 __all__ = [
     "IDENTIFY_BY",
@@ -182,7 +182,7 @@ def build_ktri(spec: RecipientSpec, cek: bytes) -> cms.RecipientInfo:
         }
     else:
         pad, algorithm = padding.PKCS1v15(), {"algorithm": "rsaes_pkcs1v15"}
-    return cms.RecipientInfo(
+    return _schema.RecipientInfo(
         name="ktri",
         value={
             "version": "v0" if choice == "issuer_and_serial_number" else "v2",

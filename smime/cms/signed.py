@@ -22,6 +22,7 @@ from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from .._cache import LRUCache
 from ..algorithms import DIGESTS
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import CertificateLike, Identity, to_certificate
@@ -90,18 +91,16 @@ class SignerSpec:
         put(self, "_certificates", tuple(ders))
 
 
-_CACHE_SIZE = 256
-_DER_CACHE: dict[x509.Certificate, bytes] = {}
-_SID_CACHE: dict[tuple[x509.Certificate, str], bytes] = {}
+_DER_CACHE: LRUCache[bytes] = LRUCache("cms.certificate_der", 256)
+_SID_CACHE: LRUCache[bytes] = LRUCache("cms.signer_identifiers", 256)
 
 
 def _der(cert: x509.Certificate) -> bytes:
     """A certificate's DER. Kept (bounded): cryptography re-serialises it on every call."""
     data = _DER_CACHE.get(cert)
     if data is None:
-        if len(_DER_CACHE) >= _CACHE_SIZE:
-            _DER_CACHE.clear()
-        data = _DER_CACHE[cert] = cert.public_bytes(_DER)
+        data = cert.public_bytes(_DER)
+        _DER_CACHE.put(cert, data)
     return data
 
 
@@ -121,9 +120,8 @@ def _signer_identifier(cert: x509.Certificate, identify_by: str) -> bytes:
         else:
             sid = asn1_cms.SignerIdentifier(name="issuer_and_serial_number",
                                             value=issuer_and_serial(cert))
-        if len(_SID_CACHE) >= _CACHE_SIZE:
-            _SID_CACHE.clear()
-        data = _SID_CACHE[key] = sid.dump()
+        data = sid.dump()
+        _SID_CACHE.put(key, data)
     return data
 
 

@@ -6,7 +6,7 @@ the API layer feeds it the certificates, signing time and addresses of a message
 
 from __future__ import annotations
 
-from ._cache import CacheInfo
+from .._cache import CacheInfo
 from .binding import check_key_usage, check_sender, normalize_address, signer_addresses
 from .chain import (
     ChainResult,

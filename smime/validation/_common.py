@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
+from .._cache import LRUCache
 from ..core.times import utc
 
 __all__ = [
@@ -56,7 +57,7 @@ class RevocationStatus:
         return self.status != "unknown"
 
 
-_NAME_KEYS: dict[bytes, Any] = {}
+_NAME_KEYS: LRUCache[Any] = LRUCache("validation.name_keys", 4096)
 
 
 def name_key(name: x509.Name) -> Any:
@@ -66,16 +67,14 @@ def name_key(name: x509.Name) -> Any:
 
 def name_key_der(der: bytes) -> Any:
     """:func:`name_key` of a DER-encoded Name."""
-    key = _NAME_KEYS.get(der)
-    if key is None:
-        try:
-            key = asn1_x509.Name.load(der).hashable
-        except (ValueError, TypeError):
-            key = der
-        if len(_NAME_KEYS) > 4096:
-            _NAME_KEYS.clear()
-        _NAME_KEYS[der] = key
-    return key
+    return _NAME_KEYS.get_or_make(der, lambda: _name_key(der))
+
+
+def _name_key(der: bytes) -> Any:
+    try:
+        return asn1_x509.Name.load(der).hashable
+    except (ValueError, TypeError):
+        return der
 
 
 def cert_label(cert: x509.Certificate) -> str:

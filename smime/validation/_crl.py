@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
+from .._cache import LRUCache
 from ._common import (
     COMPROMISE_REASONS,
     TOLERANCE,
@@ -81,26 +80,20 @@ class CrlError(ValueError):
     """A CRL we must not use (malformed, or a critical extension we do not understand)."""
 
 
-_CACHE: OrderedDict[bytes, LoadedCrl | str] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
+_CACHE: LRUCache[LoadedCrl | str] = LRUCache("validation.crls", 256)
 
 
 def load_crl(der: bytes) -> LoadedCrl | str:
     """The parsed CRL, or a sentence saying why it cannot be used (cached by digest)."""
     digest = hashlib.sha256(der).digest()
-    with _CACHE_LOCK:
-        hit = _CACHE.get(digest)
-        if hit is not None:
-            _CACHE.move_to_end(digest)
-            return hit
+    hit = _CACHE.get(digest)
+    if hit is not None:
+        return hit
     try:
         loaded: LoadedCrl | str = _parse(der)
     except (ValueError, TypeError) as exc:
         loaded = f"a CRL is malformed ({exc})"
-    with _CACHE_LOCK:
-        _CACHE[digest] = loaded
-        while len(_CACHE) > 256:
-            _CACHE.popitem(last=False)
+    _CACHE.put(digest, loaded)
     return loaded
 
 

@@ -21,12 +21,12 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from .._cache import CacheInfo, LRUCache
 from ..algorithms import WEAK_DIGESTS
 from ..errors import LoadError, UnsupportedError
 from ..keys import CertificateLike, to_certificate
 from ..options import RevocationMode
 from ..problems import Problem, ProblemCode
-from ._cache import CacheInfo, LRUCache
 from ._common import RevocationStatus, issued_by, name_key, utc
 from ._crl import load_crl
 from ._errors import (
@@ -65,7 +65,7 @@ __all__ = [
 BUCKET = dt.timedelta(minutes=1)
 _MARGIN = dt.timedelta(seconds=2)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_CACHE: LRUCache[ChainResult] = LRUCache(1024)
+_CACHE: LRUCache[ChainResult] = LRUCache("validation.paths", 1024)
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ def validation_cache_info() -> CacheInfo:
 
 
 def clear_validation_cache() -> None:
+    """Empty the validated-path cache (``smime.clear_caches()`` empties every cache)."""
     _CACHE.clear()
 
 
