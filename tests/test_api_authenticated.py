@@ -21,6 +21,7 @@ from helpers import PLAIN, body_text
 
 import smime
 from smime import mime
+from smime.cms._schema import ContentInfo
 from smime.cms.enveloped import RecipientSpec, create_enveloped_data, decrypt_enveloped_data
 from smime.errors import DecryptionError
 
@@ -107,7 +108,7 @@ def downgrade(
     where each chosen block will appear in its padded plaintext.
     """
     der = _der(sealed)
-    envelope = cms.ContentInfo.load(der)["content"]
+    envelope = ContentInfo.load(der)["content"]  # ours: asn1crypto's has no GCM parameters
     params = envelope["auth_encrypted_content_info"]["content_encryption_algorithm"]["parameters"]
     nonce = params["aes_nonce"].native
     assert len(nonce) == 12  # J0 = nonce || 1, the first block is encrypted with nonce || 2
