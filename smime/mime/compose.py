@@ -13,10 +13,10 @@ from email.message import EmailMessage
 from ..algorithms import digest_from_micalg
 from ..errors import InvalidOptionError, ParseError
 from ._encode import b64_blocks, b64_encode
-from ._headers import fold_header, header_text
+from ._headers import HEADER_WIDTH, fold_header
 from ._lazy import WireMessage
 from ._raw import check_raw_depth, read_entity, to_crlf
-from .canonical import fresh_boundary
+from .canonical import fresh_boundary, plain_header_text
 from .message import check_is_message, reading
 
 __all__ = ["SMIME_TYPES", "build_multipart_signed", "build_pkcs7_mime", "parse_inner"]
@@ -49,12 +49,17 @@ def _outer_headers(outer_headers: Iterable[tuple[str, str]]) -> list[tuple[str, 
             raise InvalidOptionError(f"{name!r} is not a valid header field name")
         lname = name.lower()
         if lname not in ("mime-version", "content-length") and not lname.startswith("content-"):
-            kept.append((name, header_text(value)))
+            kept.append((name, plain_header_text(value)))
     return kept
 
 
 def _outer_block(outer_headers: Iterable[tuple[str, str]]) -> list[bytes]:
-    lines = [fold_header(n, v).encode("ascii") for n, v in _outer_headers(outer_headers)]
+    lines = []
+    for name, value in _outer_headers(outer_headers):
+        if len(name) + 2 + len(value) <= HEADER_WIDTH and value.isascii():
+            lines.append(f"{name}: {value}\r\n".encode("ascii"))  # what fold_header gives
+        else:
+            lines.append(fold_header(name, value).encode("ascii"))
     lines.append(b"MIME-Version: 1.0\r\n")
     return lines
 
