@@ -11,6 +11,7 @@ import base64
 import binascii
 import email.feedparser
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -20,7 +21,9 @@ import smime
 from smime.errors import ParseError
 from smime.mime import canonical, compose
 from smime.mime.message import to_message
-from smime.testing import TestPKI
+
+if TYPE_CHECKING:
+    from smime.testing import TestPKI
 
 FIELD_NAMES = ["From", "To", "Subject", "Date", "X-Mailer", "Content-Type",
                "Content-Transfer-Encoding", "Content-Disposition", "MIME-Version", "Content-ID"]
@@ -356,6 +359,26 @@ def test_a_boundary_that_now_collides_is_left_to_the_general_path() -> None:
     assert canonical._prepare_fast(raw) is None
     reference = general(raw)
     assert reference is not None and b"boundary=b\r\n" not in reference.entity
+
+
+def test_text_input_takes_the_fast_path_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = general(EIGHT_BIT)
+
+    def no_parsing(self: object, data: str) -> None:
+        raise AssertionError("the email parser ran")
+
+    monkeypatch.setattr(email.feedparser.FeedParser, "feed", no_parsing)
+    assert canonical.prepare_entity(EIGHT_BIT.decode("utf-8")) == reference
+
+
+def test_unusually_many_parts_or_header_lines_are_left_to_the_general_path() -> None:
+    part = b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    many_parts = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + part * 300 + b"--b--\r\n"
+    many_lines = b"Content-Type: text/plain\r\n" + b"X-Trace: hop\r\n" * 600 + b"\r\nx\r\n"
+    for raw in (many_parts, many_lines):
+        assert canonical._prepare_fast(raw) is None
+        assert canonical.prepare_entity(raw) == general(raw)
+    assert check_same(many_parts.replace(part * 300, part * 30)) is not None
 
 
 def test_large_plain_body_is_not_copied() -> None:

@@ -367,8 +367,11 @@ class _Decline(Exception):
 
 
 _FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+):")
-#: Deepest multipart nesting the fast path reads (ordinary mail: 3).
+#: Beyond these (ordinary mail: nesting 3, a dozen parts, 40 header lines) the general path
+#: runs, with whatever limits it applies to unusual input.
 _FAST_DEPTH = 8
+_FAST_PARTS = 200
+_FAST_LINES = 500
 _TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"
 #: A Content-Type the header registry gives back unchanged as text, so the parser's
 #: get_content_type/get_param see exactly what this module sees.
@@ -404,6 +407,8 @@ def _fast_fields(data: bytes, start: int, end: int) -> tuple[list[_Header], int]
     lines = block.decode("ascii").split("\n")
     if not lines[-1]:
         lines.pop()
+    if len(lines) > _FAST_LINES:
+        raise _Decline
     fields: list[_Header] = []
     for line in lines:
         if line.endswith("\r"):
@@ -561,6 +566,8 @@ def _prepare_fast(data: bytes) -> PreparedEntity | None:
     what the general path gives, or None when it cannot."""
     if data.startswith(b"From ") or data.count(b"\r") != data.count(b"\r\n"):
         return None  # an mbox line, or lone CRs (line ends the parser reads its own way)
+    if data.count(b"\n--") > _FAST_PARTS:
+        return None  # more delimiter lines (at most) than ordinary mail has
     try:
         fields, body = _fast_fields(data, 0, len(data))
         if not fields:
@@ -589,8 +596,12 @@ def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
     copied outside each layer. ``MIME-Version`` and ``Content-Length`` are dropped (the
     wrapper writes the first; the second would be wrong).
     """
-    if isinstance(msg, (bytes, bytearray, memoryview)):
-        fast = _prepare_fast(bytes(msg))
+    if isinstance(msg, (bytes, bytearray, memoryview, str)):
+        try:
+            data = msg.encode("utf-8", "surrogateescape") if isinstance(msg, str) else bytes(msg)
+        except UnicodeEncodeError:
+            data = b""  # to_message says what is wrong with it
+        fast = _prepare_fast(data)
         if fast is not None:
             return fast
     message = msg if isinstance(msg, Message) else to_message(msg)
