@@ -423,3 +423,16 @@ def test_outer_header_lines_are_what_fold_header_writes(name: str, value: str) -
     expected = [fold_header(name, header_text(value)).encode("ascii"), b"MIME-Version: 1.0\r\n"]
     assert compose._outer_block([(name, value)]) == expected
     assert canonical.plain_header_text(value) == header_text(value)
+
+
+@pytest.mark.parametrize("micalg", ["sha256", "sha-512", "sha1", "sha256,sha512", "SHA-384"])
+def test_signed_content_type_line_is_what_fold_header_writes(micalg: str) -> None:
+    """The wrapper's Content-Type is folded once per micalg, the boundary put in after."""
+    from smime.mime._headers import fold_header
+
+    for _ in range(20):
+        boundary = canonical.fresh_boundary([b""])
+        before, after = compose._signed_content_type(micalg, len(boundary))
+        value = (f"multipart/signed; {compose._protocol_and_micalg(micalg)}; "
+                 f'boundary="{boundary.decode()}"')
+        assert before + boundary + after == fold_header("Content-Type", value).encode()

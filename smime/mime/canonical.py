@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ParseError
 from ._encode import b64_decode_lenient, b64_encode, crlf, is_seven_bit_safe, qp_decode, qp_encode
-from ._headers import fold_header, header_text, render_header
+from ._headers import HEADER_WIDTH, fold_header, header_text, render_header
 from ._policy import MAX_DEPTH
 from .message import message_bytes, reading, to_message
 
@@ -139,8 +139,15 @@ def _set_param(headers: list[_Header], name: str, value: str) -> None:
 
 def _render(headers: list[_Header], out: list[bytes], verbatim: bool) -> None:
     for header in headers:
+        value = header.value
         if header.fresh:
-            out.append(fold_header(header.name, header.value).encode("ascii"))
+            out.append(fold_header(header.name, value).encode("ascii"))
+        elif (
+            type(value) is str
+            and len(header.name) + 2 + len(value) <= HEADER_WIDTH
+            and _PLAIN_VALUE.fullmatch(value)
+        ):
+            out.append(f"{header.name}: {value}\r\n".encode("ascii"))  # as render_header would
         elif verbatim or header_text(header.value):
             out.append(render_header(header.name, header.value, verbatim=verbatim))
     out.append(b"\r\n")
@@ -366,7 +373,12 @@ class _Decline(Exception):
     """Only the general path can give the right bytes for this input."""
 
 
-_FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+):")
+#: A header field as the parser reads it: name, colon, value (leading blanks dropped) with
+#: its continuation lines; the value keeps its line breaks (as the parser's does). Every
+#: step has one way to match, so a failing match takes linear time.
+_FIELD_PATTERN = r"([\x21-\x39\x3b-\x7e]+):[ \t]*((?:[^ \t\n][^\n]*)?(?:\n[ \t][^\n]*)*)\n"
+_FIELD = re.compile(_FIELD_PATTERN)
+_FIELD_BLOCK = re.compile(f"(?:{_FIELD_PATTERN})*")
 #: Beyond these (ordinary mail: nesting 3, a dozen parts, 40 header lines) the general path
 #: runs, with whatever limits it applies to unusual input.
 _FAST_DEPTH = 8
@@ -386,9 +398,9 @@ _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,./:=?-]{1,200}")
 _DELIMITER_END = re.compile(rb"(--)?[ \t]*(?:\r?\n|\Z)")
 
 
-def _fast_fields(data: bytes, start: int, end: int) -> tuple[list[_Header], int]:
+def _fast_fields(data: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], int]:
     """The header fields of the entity at ``start`` as the parser stores them (name, value
-    with folding kept), and where its body starts."""
+    with its folding), and where its body starts."""
     if data.startswith(b"\n", start, end):
         return [], start + 1
     if data.startswith(b"\r\n", start, end):
@@ -402,25 +414,17 @@ def _fast_fields(data: bytes, start: int, end: int) -> tuple[list[_Header], int]
     else:
         block_end = body = end  # headers up to a delimiter: the body is empty
     block = data[start:block_end]
-    if not block.isascii() or b"\x00" in block:
+    if not block.isascii() or b"\x00" in block or block.count(b"\n") > _FAST_LINES:
         raise _Decline
-    lines = block.decode("ascii").split("\n")
-    if not lines[-1]:
-        lines.pop()
-    if len(lines) > _FAST_LINES:
-        raise _Decline
-    fields: list[_Header] = []
-    for line in lines:
-        if line.endswith("\r"):
-            line = line[:-1]
-        if line[:1] in (" ", "\t") and fields:
-            fields[-1].value += "\r\n" + line
-            continue
-        match = _FIELD.match(line)
-        if match is None:  # a body line or a From_ line where the parser wants a header
-            raise _Decline
-        fields.append(_Header(match.group(1), line[match.end() :].lstrip(" \t")))
-    return fields, body
+    text = block.decode("ascii")
+    if not text.endswith("\n"):
+        text += "\n"
+    if not _FIELD_BLOCK.fullmatch(text):
+        raise _Decline  # a body line, a From_ line or a stray continuation among the fields
+    return [
+        (name, value[:-1] if value.endswith("\r") else value)
+        for name, value in _FIELD.findall(text)
+    ], body
 
 
 def _only(headers: list[_Header], lname: str) -> str | None:
@@ -504,11 +508,12 @@ def _fast_part(
     out: list[bytes],
     depth: int,
     top: bool = False,
+    crlf_only: bool = False,
 ) -> memoryview | None:
     """:func:`_part` for the entity whose body is ``data[span[0]:span[1]]``.
 
     Returns the body instead of writing it when it is the input's bytes unchanged, so a
-    large message is not copied (at the top only).
+    large message is not copied (at the top, when ``crlf_only``: every line ends in CRLF).
     """
     body, end = span
     type_value = _only(headers, "content-type")
@@ -526,7 +531,8 @@ def _fast_part(
         for start, stop in spans:
             fields, child_body = _fast_fields(data, start, stop)
             chunks: list[bytes] = []
-            _fast_part(data, (child_body, stop), fields, chunks, depth + 1)
+            child_headers = [_Header(name, value) for name, value in fields]
+            _fast_part(data, (child_body, stop), child_headers, chunks, depth + 1)
             children.append(chunks)
         extra = (_extra_bytes(preamble, False), _extra_bytes(epilogue, False))
         _write_multipart(
@@ -545,10 +551,9 @@ def _fast_part(
     if cte_value is not None and not _TRANSFER_ENCODING.fullmatch(cte):
         raise _Decline
     if (
-        top
+        crlf_only
         and cte in ("", "7bit", "quoted-printable", "base64")
         and type_value is not None
-        and data.count(b"\n") == data.count(b"\r\n")
         and is_seven_bit_safe(data)
     ):
         # Already canonical, so _leaf_body would give the body back as it is.
@@ -564,7 +569,8 @@ def _prepare_fast(data: bytes) -> PreparedEntity | None:
     """:func:`prepare_entity` for ordinary mail without the ``email`` parser: single-part
     with any transfer encoding, 8-bit text, multipart with attachments. Gives exactly
     what the general path gives, or None when it cannot."""
-    if data.startswith(b"From ") or data.count(b"\r") != data.count(b"\r\n"):
+    pairs = data.count(b"\r\n")
+    if data.startswith(b"From ") or data.count(b"\r") != pairs:
         return None  # an mbox line, or lone CRs (line ends the parser reads its own way)
     if data.count(b"\n--") > _FAST_PARTS:
         return None  # more delimiter lines (at most) than ordinary mail has
@@ -574,15 +580,17 @@ def _prepare_fast(data: bytes) -> PreparedEntity | None:
             return None
         content: list[_Header] = []
         outer: list[tuple[str, str]] = []
-        for header in fields:
-            if header.lname in _DROPPED:
+        for name, value in fields:
+            lname = name.lower()
+            if lname in _DROPPED:
                 continue
-            if header.lname.startswith("content-"):
-                content.append(header)
+            if lname.startswith("content-"):
+                content.append(_Header(name, value))
             else:
-                outer.append((header.name, plain_header_text(header.value)))
+                outer.append((name, plain_header_text(value)))
         out: list[bytes] = []
-        body_view = _fast_part(data, (body, len(data)), content, out, 0, top=True)
+        crlf_only = data.count(b"\n") == pairs
+        body_view = _fast_part(data, (body, len(data)), content, out, 0, True, crlf_only)
     except _Decline:
         return None
     return PreparedEntity(b"".join([*out, body_view or b""]), tuple(outer))
