@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import smime
 from smime.errors import ParseError
+from smime.limits import Limits, applied
 from smime.mime import canonical, compose
 from smime.mime.message import to_message
 
@@ -379,6 +380,28 @@ def test_unusually_many_parts_or_header_lines_are_left_to_the_general_path() -> 
         assert canonical._prepare_fast(raw) is None
         assert canonical.prepare_entity(raw) == general(raw)
     assert check_same(many_parts.replace(part * 300, part * 30)) is not None
+
+
+@pytest.mark.parametrize(("limits", "raw"), [
+    (Limits(max_parts=4), MULTIPART),
+    (Limits(max_headers=4), ORDINARY),
+    (Limits(max_header_size=40), ORDINARY),
+    (None, ORDINARY.replace(b"Subject: hi", b"Subject: " + b"(" * 40 + b"hi" + b")" * 40)),
+    (None, ORDINARY.replace(b"Subject: hi", b"Subject: hi" + b";a=b" * 101)),
+], ids=["parts", "headers", "header-size", "comments", "parameters"])
+def test_the_caps_on_hostile_input_hold_on_the_fast_path_too(
+    limits: Limits | None, raw: bytes
+) -> None:
+    """What the general path refuses (smime.Limits, comment nesting, parameter lists), the
+    fast path leaves to it, so that it is refused the same way."""
+    with applied(limits):
+        assert canonical._prepare_fast(raw) is None
+        with pytest.raises(ParseError) as refused:
+            canonical.prepare_entity(raw)
+        with pytest.raises(type(refused.value)):
+            to_message(raw)
+    if limits is not None:
+        assert canonical._prepare_fast(raw) is not None  # under the default caps
 
 
 def test_large_plain_body_is_not_copied() -> None:

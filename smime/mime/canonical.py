@@ -18,9 +18,11 @@ from email.message import Message
 from typing import Any
 
 from ..errors import ParseError
+from ..limits import current_limits
 from ._encode import b64_decode_lenient, b64_encode, crlf, is_seven_bit_safe, qp_decode, qp_encode
 from ._headers import HEADER_WIDTH, fold_header, header_text, render_header
 from ._policy import MAX_DEPTH
+from ._raw import check_header_block
 from .message import message_bytes, reading, to_message
 
 __all__ = ["PreparedEntity", "fresh_boundary", "plain_header_text", "prepare_entity"]
@@ -416,6 +418,10 @@ def _fast_fields(data: bytes, start: int, end: int) -> tuple[list[tuple[str, str
     block = data[start:block_end]
     if not block.isascii() or b"\x00" in block or block.count(b"\n") > _FAST_LINES:
         raise _Decline
+    try:
+        check_header_block(block)  # the caps the general path applies to every header block
+    except ParseError:
+        raise _Decline from None
     text = block.decode("ascii")
     if not text.endswith("\n"):
         text += "\n"
@@ -572,8 +578,8 @@ def _prepare_fast(data: bytes) -> PreparedEntity | None:
     pairs = data.count(b"\r\n")
     if data.startswith(b"From ") or data.count(b"\r") != pairs:
         return None  # an mbox line, or lone CRs (line ends the parser reads its own way)
-    if data.count(b"\n--") > _FAST_PARTS:
-        return None  # more delimiter lines (at most) than ordinary mail has
+    if data.count(b"\n--") > min(_FAST_PARTS, current_limits().max_parts - 1):
+        return None  # more parts (at most) than ordinary mail has, or than the cap allows
     try:
         fields, body = _fast_fields(data, 0, len(data))
         if not fields:
