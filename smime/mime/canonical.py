@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
 from ..errors import ParseError
+from ..limits import current_limits
 from ._encode import b64_decode_lenient, b64_encode, crlf, is_seven_bit_safe, qp_decode, qp_encode
-from ._headers import fold_header, header_text, is_clean_source_header, render_header
+from ._headers import HEADER_WIDTH, fold_header, header_text, render_header
 from ._policy import MAX_DEPTH
+from ._raw import check_header_block
 from .message import message_bytes, reading, to_message
 
-__all__ = ["PreparedEntity", "fresh_boundary", "prepare_entity"]
+__all__ = ["PreparedEntity", "fresh_boundary", "plain_header_text", "prepare_entity"]
 
 #: Headers that describe the envelope copy rather than the content; written by the wrapper.
 _DROPPED = frozenset({"mime-version", "content-length"})
@@ -43,10 +45,22 @@ class _Header:
     name: str
     value: Any
     fresh: bool = False  # written by us: always folded, never kept "as read"
+    lname: str = field(init=False, repr=False)
 
-    @property
-    def lname(self) -> str:
-        return self.name.lower()
+    def __post_init__(self) -> None:
+        self.lname = self.name.lower()
+
+
+#: A header value that ``header_text`` gives back unchanged: printable ASCII on one line,
+#: no white space at either end.
+_PLAIN_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+
+
+def plain_header_text(value: Any) -> str:
+    """``header_text(value)``, without its work when there is none to do."""
+    if isinstance(value, str) and _PLAIN_VALUE.fullmatch(value):
+        return str(value)
+    return header_text(value)
 
 
 def fresh_boundary(chunks: Sequence[bytes]) -> bytes:
@@ -127,8 +141,15 @@ def _set_param(headers: list[_Header], name: str, value: str) -> None:
 
 def _render(headers: list[_Header], out: list[bytes], verbatim: bool) -> None:
     for header in headers:
+        value = header.value
         if header.fresh:
-            out.append(fold_header(header.name, header.value).encode("ascii"))
+            out.append(fold_header(header.name, value).encode("ascii"))
+        elif (
+            type(value) is str
+            and len(header.name) + 2 + len(value) <= HEADER_WIDTH
+            and _PLAIN_VALUE.fullmatch(value)
+        ):
+            out.append(f"{header.name}: {value}\r\n".encode("ascii"))  # as render_header would
         elif verbatim or header_text(header.value):
             out.append(render_header(header.name, header.value, verbatim=verbatim))
     out.append(b"\r\n")
@@ -146,8 +167,26 @@ def _leaf(part: Message, headers: list[_Header], top: bool) -> bytes:
         raw = _generated_body(part)
     else:
         raw = _payload_bytes(payload) if isinstance(payload, str) else b""
-    cte = _cte(part)
-    maintype = part.get_content_maintype()
+    return _leaf_body(
+        raw,
+        _cte(part),
+        part.get_content_maintype(),
+        lambda: part.get_param("charset") is not None,
+        headers,
+        top,
+    )
+
+
+def _leaf_body(
+    raw: bytes,
+    cte: str,
+    maintype: str,
+    has_charset: Callable[[], bool],
+    headers: list[_Header],
+    top: bool,
+) -> bytes:
+    """:func:`_leaf` once the part is read: shared by the general and the fast path, so
+    both give the same bytes. ``has_charset`` is asked only when the answer matters."""
     text_like = maintype in ("text", "message")
     new_cte = None
     decoded_for_charset: bytes | None = None
@@ -183,7 +222,7 @@ def _leaf(part: Message, headers: list[_Header], top: bool) -> bytes:
         maintype == "text"
         and decoded_for_charset is not None
         and not decoded_for_charset.isascii()
-        and part.get_param("charset") is None
+        and not has_charset()
     )
     if not has_type and (top or needs_charset):
         if decoded_for_charset is None:
@@ -200,9 +239,12 @@ def _leaf(part: Message, headers: list[_Header], top: bool) -> bytes:
 
 def _extra_text(text: str | None, verbatim: bool) -> bytes | None:
     """A preamble or epilogue: kept when safe, dropped when not (clients never show it)."""
-    if text is None:
+    return None if text is None else _extra_bytes(_payload_bytes(text), verbatim)
+
+
+def _extra_bytes(raw: bytes | None, verbatim: bool) -> bytes | None:
+    if raw is None:
         return None
-    raw = _payload_bytes(text)
     if verbatim or is_seven_bit_safe(raw):
         return crlf(raw)
     return None
@@ -223,12 +265,38 @@ def _multipart(
         children.append(chunks)
     preamble = _extra_text(part.preamble, inner_verbatim)
     epilogue = _extra_text(part.epilogue, inner_verbatim)
-    every = [c for chunks in children for c in chunks]
-    every += [x for x in (preamble, epilogue) if x]
     raw_boundary = part.get_boundary()
     boundary = raw_boundary.encode("utf-8", "surrogateescape") if raw_boundary else b""
-    if not boundary or (_collides(every, boundary) and not inner_verbatim):
-        boundary = fresh_boundary(every)
+    _write_multipart(
+        headers,
+        out,
+        children,
+        (preamble, epilogue),
+        boundary,
+        verbatim=verbatim,
+        keep_boundary=inner_verbatim,
+        new_boundary=fresh_boundary,
+    )
+
+
+def _write_multipart(
+    headers: list[_Header],
+    out: list[bytes],
+    children: list[list[bytes]],
+    extra: tuple[bytes | None, bytes | None],
+    boundary: bytes,
+    *,
+    verbatim: bool,
+    keep_boundary: bool,
+    new_boundary: Callable[[Sequence[bytes]], bytes],
+) -> None:
+    """Write a multipart from its canonical children, preamble and epilogue (``extra``);
+    a boundary that now occurs inside is replaced by ``new_boundary``."""
+    preamble, epilogue = extra
+    every = [c for chunks in children for c in chunks]
+    every += [x for x in (preamble, epilogue) if x]
+    if not boundary or (_collides(every, boundary) and not keep_boundary):
+        boundary = new_boundary(every)
         _set_param(headers, "boundary", boundary.decode("ascii"))
     _render(headers, out, verbatim)
     if preamble is not None:
@@ -297,69 +365,256 @@ def _part(
         out.append(body)
 
 
-_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+):")
-_SIMPLE_CTE = frozenset({"", "7bit", "quoted-printable", "base64"})
+# The fast path: the same canonical form without the ``email`` parser, for ordinary mail.
+# It reads the structure the way the parser does (its feedparser, for input it reads without
+# noting a defect) and hands each part to the same functions as the general path; anything
+# it cannot read exactly as the parser would raises _Decline, and the general path runs.
 
 
-def _source_fields(block: bytes) -> list[tuple[str, str]] | None:
-    """(name, value as the email package's source parser keeps it), or None if unusual."""
-    fields: list[tuple[str, str]] = []
-    for line in block.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and fields:
-            name, value = fields[-1]
-            fields[-1] = (name, value + "\r\n" + line.decode("ascii"))
+class _Decline(Exception):
+    """Only the general path can give the right bytes for this input."""
+
+
+#: A header field as the parser reads it: name, colon, value (leading blanks dropped) with
+#: its continuation lines; the value keeps its inner line breaks (as the parser's does).
+#: Every step has one way to match (there are no lone CRs), so a failing match takes
+#: linear time.
+_FIELD_PATTERN = (
+    r"([\x21-\x39\x3b-\x7e]+):[ \t]*((?:[^ \t\r\n][^\r\n]*)?(?:\r?\n[ \t][^\r\n]*)*)\r?\n"
+)
+_FIELD = re.compile(_FIELD_PATTERN)
+_FIELD_BLOCK = re.compile(f"(?:{_FIELD_PATTERN})*")
+#: Beyond these (ordinary mail: nesting 3, a dozen parts, 40 header lines) the general path
+#: runs, with whatever limits it applies to unusual input.
+_FAST_DEPTH = 8
+_FAST_PARTS = 200
+_FAST_LINES = 500
+_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"
+#: A Content-Type the header registry gives back unchanged as text, so the parser's
+#: get_content_type/get_param see exactly what this module sees.
+_CONTENT_TYPE = re.compile(
+    rf"({_TOKEN})/({_TOKEN})[ \t]*((?:;[ \t]*[A-Za-z0-9_.-]+=(?:{_TOKEN}|\"[^\"\\]*\")[ \t]*)*)"
+    r"(?:;[ \t]*)?"
+)
+_PARAM = re.compile(rf";[ \t]*([A-Za-z0-9_.-]+)=(?:({_TOKEN})|\"([^\"\\]*)\")")
+_TRANSFER_ENCODING = re.compile(r"7bit|8bit|binary|quoted-printable|base64")
+#: RFC 2046 boundary characters, without space (the parser strips a trailing one).
+_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,./:=?-]{1,200}")
+_DELIMITER_END = re.compile(rb"(--)?[ \t]*(?:\r?\n|\Z)")
+
+
+def _fast_fields(data: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], int]:
+    """The header fields of the entity at ``start`` as the parser stores them (name, value
+    with its folding), and where its body starts."""
+    if data.startswith(b"\n", start, end):
+        return [], start + 1
+    if data.startswith(b"\r\n", start, end):
+        return [], start + 2
+    crlf_end = data.find(b"\n\r\n", start, end)
+    lf_end = data.find(b"\n\n", start, end if crlf_end < 0 else crlf_end + 2)
+    if lf_end >= 0 and (crlf_end < 0 or lf_end < crlf_end):
+        block_end, body = lf_end + 1, lf_end + 2
+    elif crlf_end >= 0:
+        block_end, body = crlf_end + 1, crlf_end + 3
+    else:
+        block_end = body = end  # headers up to a delimiter: the body is empty
+    block = data[start:block_end]
+    if not block.isascii() or b"\x00" in block or block.count(b"\n") > _FAST_LINES:
+        raise _Decline
+    try:
+        check_header_block(block)  # the caps the general path applies to every header block
+    except ParseError:
+        raise _Decline from None
+    text = block.decode("ascii")
+    if not text.endswith("\n"):
+        text += "\n"
+    if not _FIELD_BLOCK.fullmatch(text):
+        raise _Decline  # a body line, a From_ line or a stray continuation among the fields
+    return _FIELD.findall(text), body
+
+
+def _only(headers: list[_Header], lname: str) -> str | None:
+    """The value of header ``lname``; two of them are the parser's call, so decline."""
+    values = [h.value for h in headers if h.lname == lname]
+    if len(values) > 1:
+        raise _Decline
+    return values[0] if values else None
+
+
+def _fast_content_type(value: str | None) -> tuple[str, dict[str, str]]:
+    """(type/subtype in lower case, parameters by lower-case name) of a plain Content-Type."""
+    if value is None:
+        return "text/plain", {}
+    text = value.replace("\r", "").replace("\n", "")
+    match = _CONTENT_TYPE.fullmatch(text)
+    if match is None or "=?" in text:
+        raise _Decline  # comments, RFC 2231, encoded words, stray text: the parser's call
+    params: dict[str, str] = {}
+    for param in _PARAM.finditer(match.group(3)):
+        name = param.group(1).lower()
+        if name in params:
+            raise _Decline
+        params[name] = param.group(2) if param.group(2) is not None else param.group(3)
+    return f"{match.group(1)}/{match.group(2)}".lower(), params
+
+
+def _before_eol(data: bytes, start: int, i: int) -> int:
+    """Where the line ending before position ``i`` (a line start after ``start``) begins."""
+    return i - 2 if i - 2 >= start and data[i - 2] == 0x0D else i - 1
+
+
+def _fast_split(
+    data: bytes, start: int, end: int, boundary: bytes
+) -> tuple[bytes | None, list[tuple[int, int]], bytes]:
+    """Preamble, part spans and epilogue of a multipart body, split as the parser splits it.
+
+    The line break before a delimiter belongs to the delimiter (RFC 2046 §5.1.1). A body
+    the parser reads with a defect (no delimiter, no close delimiter, two in a row, the
+    close one first) is declined.
+    """
+    delimiter = b"--" + boundary
+    preamble: bytes | None = None
+    parts: list[tuple[int, int]] = []
+    part_start = -1
+    pos = start
+    while True:
+        i = data.find(delimiter, pos, end)
+        if i < 0:
+            raise _Decline
+        pos = i + 1
+        if i != start and data[i - 1] != 0x0A:
             continue
-        match = _FIELD.match(line)
+        match = _DELIMITER_END.match(data, i + len(delimiter), end)
         if match is None:
-            return None
-        fields.append(
-            (match.group(1).decode("ascii"), line[match.end() :].decode("ascii").lstrip(" \t"))
-        )
-    return fields
-
-
-def _prepare_simple(data: bytes) -> PreparedEntity | None:
-    """The common case without the email parser: a single-part, 7-bit-clean message whose
-    headers are already clean. Gives exactly what the general path gives, or None."""
-    if not data.isascii() or data.startswith(b"From "):
-        return None
-    data = crlf(data)
-    split = data.find(b"\r\n\r\n")
-    if split <= 0:
-        return None
-    fields = _source_fields(data[:split])
-    # Clean headers are 7-bit, short and without trailing white space, so checking the
-    # whole message checks the body without copying it.
-    if fields is None or not is_seven_bit_safe(data):
-        return None
-    content: list[bytes | memoryview] = []
-    outer: list[tuple[str, str]] = []
-    content_type = cte = None
-    for name, value in fields:
-        lname = name.lower()
-        if not is_clean_source_header(name, value):
-            return None
-        if lname in _DROPPED:
             continue
-        if lname.startswith("content-"):
-            if lname == "content-type":
-                content_type = header_text(value).lower()
-            elif lname == "content-transfer-encoding":
-                cte = header_text(value).lower()
-            content.append(render_header(name, value))
+        close = match.group(1) is not None
+        if part_start < 0:
+            if close:
+                raise _Decline
+            if i > start:
+                preamble = data[start : _before_eol(data, start, i)]
+        elif i == part_start:
+            raise _Decline
         else:
-            outer.append((name, header_text(value)))
-    if (
-        content_type is None
-        or content_type.startswith(("multipart/", "message/"))
-        or (cte or "") not in _SIMPLE_CTE
-        or sum(1 for n, _ in fields if n.lower() == "content-type") != 1
-        or sum(1 for n, _ in fields if n.lower() == "content-transfer-encoding") > 1
-    ):
+            parts.append((part_start, _before_eol(data, part_start, i)))
+        if close:
+            return preamble, parts, data[match.end() : end]
+        part_start = pos = match.end()
+
+
+def _no_new_boundary(chunks: Sequence[bytes]) -> bytes:
+    """The general path would pick a random boundary here: not the fast path's to copy."""
+    raise _Decline
+
+
+def _fast_part(
+    data: bytes,
+    span: tuple[int, int],
+    headers: list[_Header],
+    out: list[bytes],
+    depth: int,
+    top: bool = False,
+    crlf_only: bool = False,
+) -> memoryview | None:
+    """:func:`_part` for the entity whose body is ``data[span[0]:span[1]]``.
+
+    Returns the body instead of writing it when it is the input's bytes unchanged, so a
+    large message is not copied (at the top, when ``crlf_only``: every line ends in CRLF).
+    """
+    body, end = span
+    type_value = _only(headers, "content-type")
+    content_type, params = _fast_content_type(type_value)
+    maintype = content_type.partition("/")[0]
+    if maintype == "message" or content_type in ("multipart/signed", "multipart/digest"):
+        raise _Decline  # encapsulated, kept verbatim, or parts of another default type
+    if maintype == "multipart":
+        boundary = params.get("boundary", "")
+        if depth >= _FAST_DEPTH or not _BOUNDARY.fullmatch(boundary):
+            raise _Decline
+        delimiter = boundary.encode("ascii")
+        preamble, spans, epilogue = _fast_split(data, body, end, delimiter)
+        children: list[list[bytes]] = []
+        for start, stop in spans:
+            fields, child_body = _fast_fields(data, start, stop)
+            chunks: list[bytes] = []
+            child_headers = [_Header(name, value) for name, value in fields]
+            _fast_part(data, (child_body, stop), child_headers, chunks, depth + 1)
+            children.append(chunks)
+        extra = (_extra_bytes(preamble, False), _extra_bytes(epilogue, False))
+        _write_multipart(
+            headers,
+            out,
+            children,
+            extra,
+            delimiter,
+            verbatim=False,
+            keep_boundary=False,
+            new_boundary=_no_new_boundary,
+        )
         return None
-    content.append(b"\r\n")
-    content.append(memoryview(data)[split + 4 :])
-    return PreparedEntity(b"".join(content), tuple(outer))
+    cte_value = _only(headers, "content-transfer-encoding")
+    cte = "" if cte_value is None else plain_header_text(cte_value).lower()
+    if cte_value is not None and not _TRANSFER_ENCODING.fullmatch(cte):
+        raise _Decline
+    if (
+        crlf_only
+        and cte in ("", "7bit", "quoted-printable", "base64")
+        and type_value is not None
+        and _crlf_seven_bit_safe(data)
+    ):
+        # Already canonical, so _leaf_body would give the body back as it is.
+        _render(headers, out, False)
+        return memoryview(data)[body:end]
+    canonical = _leaf_body(data[body:end], cte, maintype, lambda: "charset" in params, headers, top)
+    _render(headers, out, False)
+    out.append(canonical)
+    return None
+
+
+def _crlf_seven_bit_safe(data: bytes) -> bool:
+    """:func:`is_seven_bit_safe` for data whose every line ends in CRLF (none in CR or LF
+    alone), where fewer scans tell the same."""
+    return (
+        data.isascii()
+        and b"\x00" not in data
+        and not data.startswith(b"From ")
+        and b"\nFrom " not in data
+        and not data.endswith((b" ", b"\t"))
+        and b" \r" not in data
+        and b"\t\r" not in data
+        and (len(data) <= 998 or max(map(len, data.split(b"\r\n"))) <= 998)
+    )
+
+
+def _prepare_fast(data: bytes) -> PreparedEntity | None:
+    """:func:`prepare_entity` for ordinary mail without the ``email`` parser: single-part
+    with any transfer encoding, 8-bit text, multipart with attachments. Gives exactly
+    what the general path gives, or None when it cannot."""
+    pairs = data.count(b"\r\n")
+    if data.startswith(b"From ") or data.count(b"\r") != pairs:
+        return None  # an mbox line, or lone CRs (line ends the parser reads its own way)
+    if data.count(b"\n--") > min(_FAST_PARTS, current_limits().max_parts - 1):
+        return None  # more parts (at most) than ordinary mail has, or than the cap allows
+    try:
+        fields, body = _fast_fields(data, 0, len(data))
+        if not fields:
+            return None
+        content: list[_Header] = []
+        outer: list[tuple[str, str]] = []
+        for name, value in fields:
+            lname = name.lower()
+            if lname in _DROPPED:
+                continue
+            if lname.startswith("content-"):
+                content.append(_Header(name, value))
+            else:
+                outer.append((name, plain_header_text(value)))
+        out: list[bytes] = []
+        crlf_only = data.count(b"\n") == pairs
+        body_view = _fast_part(data, (body, len(data)), content, out, 0, True, crlf_only)
+    except _Decline:
+        return None
+    return PreparedEntity(b"".join([*out, body_view or b""]), tuple(outer))
 
 
 def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
@@ -370,8 +625,12 @@ def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
     copied outside each layer. ``MIME-Version`` and ``Content-Length`` are dropped (the
     wrapper writes the first; the second would be wrong).
     """
-    if isinstance(msg, (bytes, bytearray, memoryview)):
-        fast = _prepare_simple(bytes(msg))
+    if isinstance(msg, (bytes, bytearray, memoryview, str)):
+        try:
+            data = msg.encode("utf-8", "surrogateescape") if isinstance(msg, str) else bytes(msg)
+        except UnicodeEncodeError:
+            data = b""  # to_message says what is wrong with it
+        fast = _prepare_fast(data)
         if fast is not None:
             return fast
     message = msg if isinstance(msg, Message) else to_message(msg)

@@ -6,6 +6,7 @@ We compose the exact wire form ourselves and parse it into an ``EmailMessage`` w
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from email.message import EmailMessage
@@ -13,10 +14,10 @@ from email.message import EmailMessage
 from ..algorithms import digest_from_micalg
 from ..errors import InvalidOptionError, ParseError
 from ._encode import b64_blocks, b64_encode
-from ._headers import fold_header, header_text
+from ._headers import HEADER_WIDTH, fold_header
 from ._lazy import WireMessage
 from ._raw import check_raw_depth, read_entity, to_crlf
-from .canonical import fresh_boundary
+from .canonical import fresh_boundary, plain_header_text
 from .message import check_is_message, reading
 
 __all__ = ["SMIME_TYPES", "build_multipart_signed", "build_pkcs7_mime", "parse_inner"]
@@ -49,12 +50,17 @@ def _outer_headers(outer_headers: Iterable[tuple[str, str]]) -> list[tuple[str, 
             raise InvalidOptionError(f"{name!r} is not a valid header field name")
         lname = name.lower()
         if lname not in ("mime-version", "content-length") and not lname.startswith("content-"):
-            kept.append((name, header_text(value)))
+            kept.append((name, plain_header_text(value)))
     return kept
 
 
 def _outer_block(outer_headers: Iterable[tuple[str, str]]) -> list[bytes]:
-    lines = [fold_header(n, v).encode("ascii") for n, v in _outer_headers(outer_headers)]
+    lines = []
+    for name, value in _outer_headers(outer_headers):
+        if len(name) + 2 + len(value) <= HEADER_WIDTH and value.isascii():
+            lines.append(f"{name}: {value}\r\n".encode("ascii"))  # what fold_header gives
+        else:
+            lines.append(fold_header(name, value).encode("ascii"))
     lines.append(b"MIME-Version: 1.0\r\n")
     return lines
 
@@ -82,6 +88,7 @@ def _check_header_block(entity: bytes) -> None:
             )
 
 
+@functools.lru_cache(maxsize=64)
 def _protocol_and_micalg(micalg: str) -> str:
     """The parameters; several signers with different digests give ``"sha-256,sha-512"``."""
     names: list[str] = []
@@ -94,6 +101,20 @@ def _protocol_and_micalg(micalg: str) -> str:
     value = ",".join(names)
     quoted = f'"{value}"' if "," in value else value
     return f'protocol="application/pkcs7-signature"; micalg={quoted}'
+
+
+@functools.lru_cache(maxsize=64)
+def _signed_content_type(micalg: str, boundary_length: int) -> tuple[bytes, bytes]:
+    """The folded Content-Type line of multipart/signed, split where the boundary goes.
+
+    Folding breaks only at white space, and a boundary (from fresh_boundary) has none, so
+    the line for any boundary of this length is the same around it.
+    """
+    placeholder = "b" * boundary_length
+    value = f'multipart/signed; {_protocol_and_micalg(micalg)}; boundary="{placeholder}"'
+    line = fold_header("Content-Type", value).encode("ascii")
+    before, _, after = line.rpartition(f'"{placeholder}"'.encode("ascii"))
+    return before + b'"', b'"' + after
 
 
 def build_multipart_signed(
@@ -109,15 +130,18 @@ def build_multipart_signed(
     ``micalg`` is a digest name (``sha256``) or its micalg spelling (``sha-256``), or
     several separated by commas when signers used different digests.
     """
-    content_type = "multipart/signed; " + _protocol_and_micalg(micalg)
+    if not isinstance(micalg, str):
+        raise InvalidOptionError(f"micalg must be a string such as 'sha-256', not {micalg!r}")
+    _protocol_and_micalg(micalg)  # InvalidOptionError first
     pairs = entity.count(b"\r\n")
     if entity.count(b"\n") != pairs or entity.count(b"\r") != pairs:
         raise ParseError("the entity to sign must use CRLF line ends (use prepare_entity)")
     _check_header_block(entity)
     boundary = fresh_boundary([entity])
+    before, after = _signed_content_type(micalg, len(boundary))
     chunks = _outer_block(outer_headers)
     chunks += [
-        fold_header("Content-Type", f'{content_type}; boundary="{boundary.decode()}"').encode(),
+        before + boundary + after,
         b"\r\n",
         _PREAMBLE,
         b"--" + boundary + b"\r\n",
