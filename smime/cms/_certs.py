@@ -18,9 +18,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa
 
+from ..core.signatures import PublicKey
 from ..keys import certificate_defect
 from ..problems import Problem, ProblemCode
-from ._sigalgs import PublicKey
 from ._signed_attrs import name_text
 
 __all__ = ["Cert", "Received", "find_certificate", "inherits_dsa_parameters", "public_key"]

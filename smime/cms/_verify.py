@@ -20,16 +20,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ..algorithms import DIGESTS, OID_NAMES, WEAK_DIGESTS
+from ..core.signatures import SignatureScheme, digest_name, key_mismatch, verify_signature
 from ..errors import UnsupportedError
 from ..problems import Problem, ProblemCode
 from ._certs import Cert, Received, find_certificate, inherits_dsa_parameters, public_key
-from ._sigalgs import (
-    SignatureScheme,
-    digest_name,
-    key_mismatch,
-    verify_signature,
-    verifying_scheme,
-)
+from ._sigalgs import verifying_scheme
 from ._signed_attrs import (
     EncryptionKeyPreference,
     attribute_name,
