@@ -17,7 +17,6 @@ __all__ = [
     "COMPROMISE_REASONS",
     "TOLERANCE",
     "RevocationStatus",
-    "cert_label",
     "issued_by",
     "name_key",
     "name_key_der",
@@ -73,17 +72,6 @@ def name_key_der(der: bytes) -> Any:
             _NAME_KEYS.clear()
         _NAME_KEYS[der] = key
     return key
-
-
-def cert_label(cert: x509.Certificate) -> str:
-    """``"Alice (alice@example.com)"``-style short name of a certificate for messages."""
-    try:
-        cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        if cns and isinstance(cns[0].value, str):
-            return repr(cns[0].value)
-        return repr(cert.subject.rfc4514_string())
-    except ValueError:
-        return f"serial {cert.serial_number:#x}"
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
