@@ -4,9 +4,10 @@ Names come from mail, so they are hostile input: a value may hold control charac
 string type may not decode, and cryptography refuses to parse some names at all (with a
 debug text such as ``ParseError { kind: InvalidValue ... }``). Every function here returns
 text and never raises: a value that does not decode is shown as RFC 4514's ``#`` and the
-hex of its encoding, control characters as ``\\XX`` escapes, and a name that cannot be
-read at all as ``(unreadable name)``. The text is not made safe for a terminal (bidi
-controls, for one, pass through); the CLI does that when it prints.
+hex of its encoding, control characters and line separators as ``\\XX`` escapes (RFC 4514
+allows them for any character, so the text still says the name exactly, on one line),
+and a name that cannot be read at all as ``(unreadable name)``. The text is not made safe
+for a terminal (bidi controls, for one, pass through); the CLI does that when it prints.
 
 The form is RFC 4514 (``CN=Alice,O=Example``, most specific first, as cryptography's
 ``rfc4514_string`` writes it); ``readable=True`` also spells ``emailAddress`` and
@@ -47,21 +48,22 @@ _SPECIAL = frozenset('\\"+,;<>')
 
 def _escape(value: str) -> str:
     """An attribute value escaped as RFC 4514 section 2.4 asks, and control characters
-    (C0, DEL, C1) as ``\\XX`` hex pairs of their UTF-8 encoding, so text stays one line."""
+    (C0, DEL, C1) and the Unicode line and paragraph separators as ``\\XX`` hex pairs of
+    their UTF-8 encoding (RFC 4514 lets any character be written so): the text keeps the
+    name exactly and stays on one line."""
     out = []
     for char in value:
         if char in _SPECIAL:
             out.append("\\" + char)
-        elif char < " " or "\x7f" <= char <= "\x9f":
+        elif char < " " or "\x7f" <= char <= "\x9f" or char in "\u2028\u2029":
             out.append("".join(f"\\{octet:02X}" for octet in char.encode("utf-8")))
         else:
             out.append(char)
-    text = "".join(out)
-    if text.startswith(("#", " ")):
-        text = "\\" + text
-    if text.endswith(" ") and not text.endswith("\\ "):
-        text = text[:-1] + "\\ "
-    return text
+    if value.startswith(("#", " ")):
+        out[0] = "\\" + out[0]
+    if value.endswith(" ") and len(value) > 1:
+        out[-1] = "\\ "
+    return "".join(out)
 
 
 def _value_text(value: Any) -> str:
