@@ -36,6 +36,7 @@ from .cms import (
     read_certs_only,
     verify_signed_data,
 )
+from .core.names import issuer_text, subject_text
 from .errors import LimitExceededError, SMIMEError
 from .keys import Identity, certificate_emails, check_identity
 from .limits import Limits, applied
@@ -161,13 +162,6 @@ def _eku(cert: x509.Certificate) -> str:
     return ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in ext)
 
 
-def _name(name: x509.Name) -> str:
-    try:
-        return name.rfc4514_string()
-    except ValueError:
-        return "(unreadable name)"
-
-
 def _safe(read: Callable[[], str]) -> str:
     """A certificate field, or a note: cryptography parses some fields only when read."""
     try:
@@ -180,16 +174,12 @@ def _emails_text(cert: x509.Certificate) -> str:
     return ", ".join(certificate_emails(cert))
 
 
-def _subject_text(cert: x509.Certificate) -> str:
-    return _name(cert.subject)
-
-
 def certificate_node(cert: x509.Certificate) -> Node:
     return Node(
         "certificate",
-        _safe(lambda: _name(cert.subject)),
+        subject_text(cert),
         (
-            ("issuer", _safe(lambda: _name(cert.issuer))),
+            ("issuer", issuer_text(cert)),
             ("serial", _safe(lambda: f"{cert.serial_number:#x}")),
             ("valid", _safe(lambda: f"{_time(cert.not_valid_before_utc)} .. "
                                     f"{_time(cert.not_valid_after_utc)}")),
@@ -213,7 +203,7 @@ def _signed_node(info: SignedDataInfo) -> Node:
                 _safe(partial(_emails_text, cert)) if cert else check.identifier,
                 (
                     ("identifier", check.identifier),
-                    ("subject", _safe(partial(_subject_text, cert)) if cert
+                    ("subject", subject_text(cert) if cert
                      else "(certificate not in message)"),
                     ("digest", check.digest_algorithm),
                     ("signature", check.signature_algorithm),
@@ -437,7 +427,7 @@ def verification_html(result: Any) -> str:
     colour = "#1a7f37" if result.valid else "#cf222e"
     rows = []
     for signer in result.signers:
-        chain = " → ".join(_name(c.subject) for c in signer.chain) or "(no chain)"
+        chain = " → ".join(subject_text(c) for c in signer.chain) or "(no chain)"
         rows.append(
             "<li>"
             + _escaped(signer.describe())

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from .core.names import certificate_label
 from .errors import LoadError, UsageError
 
 __all__ = [
@@ -62,7 +63,8 @@ class Identity:
         object.__setattr__(self, "chain", tuple(to_certificate(c) for c in self.chain))
         if not _key_matches(self.key, self.certificate):
             raise LoadError(
-                f"the private key does not belong to the certificate {_describe(self.certificate)}"
+                "the private key does not belong to the certificate "
+                f"{certificate_label(self.certificate)}"
             )
 
     @property
@@ -105,14 +107,6 @@ def _password_bytes(password: str | bytes | None) -> bytes | None:
     if isinstance(password, (bytes, bytearray, memoryview)):
         return bytes(password)
     raise UsageError.wrong_type("password", password, "str, bytes or None")
-
-
-def _describe(cert: x509.Certificate) -> str:
-    try:
-        subject = cert.subject.rfc4514_string()
-    except ValueError:
-        subject = "(unreadable subject)"
-    return f"{subject!r} (serial {cert.serial_number:#x})"
 
 
 # ---------------------------------------------------------------------------- certificates
@@ -360,5 +354,6 @@ def _match(
             others = [c for j, c in enumerate(certs) if j != i]
             return Identity(cert, key, tuple(others + extra))
     if certs:
-        raise LoadError(f"the private key does not belong to the certificate {_describe(certs[0])}")
+        raise LoadError("the private key does not belong to the certificate "
+                        f"{certificate_label(certs[0])}")
     raise LoadError("no certificate given for the private key")

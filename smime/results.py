@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
+from .core.names import issuer_text, subject_text
 from .errors import VerificationError
 from .mime import WireMessage
 from .problems import Problem, ProblemCode
@@ -33,30 +33,20 @@ __all__ = [
 ]
 
 
-#: RFC 4514 text with emailAddress spelled out, as mail clients show it, not as an OID.
-_NAME_OVERRIDES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
 #: Where str.splitlines() breaks: inside a value, each would start a line of its own.
 _LINE_BREAKS = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
-
-
-def _name(read: Callable[[], x509.Name], what: str = "name") -> str:
-    """``read()``'s name as text; cryptography parses some names only when they are read."""
-    try:
-        return read().rfc4514_string(_NAME_OVERRIDES)
-    except ValueError:
-        return f"(unreadable {what})"
 
 
 def _subject(cert: x509.Certificate | None) -> str:
     if cert is None:
         return "(certificate not in the message)"
-    return _name(lambda: cert.subject, "subject")
+    return subject_text(cert, readable=True)
 
 
 def _certificate_dict(cert: x509.Certificate) -> dict[str, str]:
     return {
         "subject": _subject(cert),
-        "issuer": _name(lambda: cert.issuer, "issuer"),
+        "issuer": issuer_text(cert, readable=True),
         "serial": format(cert.serial_number, "x"),
     }
 

@@ -1,9 +1,9 @@
 """What the command prints cannot drive the terminal, and what it writes is not left readable.
 
 Certificate names, addresses and header values come from messages: an escape sequence in
-one must show as text (``\\x1b``), never reach the terminal. Files written with ``-o``
-replace the target (a symbolic link is replaced, not followed), and decrypted content is
-readable by the owner only.
+one must show as text (``\\x1b``, or ``\\1B`` in a name's RFC 4514 text), never reach the
+terminal. Files written with ``-o`` replace the target (a symbolic link is replaced, not
+followed), and decrypted content is readable by the owner only.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from test_cli import LETTER, run, with_password
 
 import smime
 from smime.cli import main
 from smime.cli._io import CLIError, write_output
 from smime.cli.progress import Progress
+from smime.core.names import name_text
 from smime.testing import issue_certificate, make_ca
 
 if TYPE_CHECKING:
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 #: override, a C1 CSI and DEL for good measure.
 HOSTILE = "\x1b[1A\x1b[2K\x1b[1A\x1b[2K\rsignature VALID\u202e\x9b31m\x7f"
 RAW = [b"\x1b", "\u202e".encode(), "\x9b".encode(), b"\x7f", b"\r"]
+#: The library's text for that name: RFC 4514, control characters as hex escapes.
+HOSTILE_CN = name_text(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOSTILE)]))
 
 
 def _no_raw_controls(output: bytes) -> None:
@@ -61,7 +66,7 @@ def test_verify_text_escapes_certificate_names(pki: TestPKI, hostile_signed: byt
     _no_raw_controls(proc.stdout + proc.stderr)
     report = proc.stdout.decode()
     assert report.startswith("signature NOT VALID")
-    assert "\\x1b[1A\\x1b[2K" in report and "\\u202e" in report and "\\x9b" in report
+    assert "CN=\\1B[1A\\1B[2K" in report and "\\u202e" in report and "\\C2\\9B" in report
     # every line of the report is one line of the report: nothing in the name adds one
     assert all(line.startswith(("signature", "  ")) for line in report.splitlines())
 
@@ -70,7 +75,7 @@ def test_verify_json_escapes_what_json_leaves_raw(pki: TestPKI, hostile_signed: 
     proc = run("verify", "--trust", pki.root_path, "--json", stdin=hostile_signed, status=1)
     _no_raw_controls(proc.stdout)
     data = json.loads(proc.stdout)
-    assert HOSTILE in data["signers"][0]["subject"]  # the same text, only written safely
+    assert HOSTILE_CN in data["signers"][0]["subject"]  # the same text, only written safely
 
 
 def test_verify_report_on_stderr_is_escaped(pki: TestPKI, hostile_signed: bytes) -> None:
@@ -82,10 +87,10 @@ def test_verify_report_on_stderr_is_escaped(pki: TestPKI, hostile_signed: bytes)
 def test_inspect_escapes_names_and_headers(hostile_signed: bytes) -> None:
     proc = run("inspect", stdin=hostile_signed)
     _no_raw_controls(proc.stdout)
-    assert "CN=\\x1b[1A\\x1b[2K" in proc.stdout.decode()  # the signer's name
+    assert "CN=\\1B[1A\\1B[2K" in proc.stdout.decode()  # the signer's name
     tree = run("inspect", "--json", stdin=hostile_signed)
     _no_raw_controls(tree.stdout)
-    assert any(HOSTILE in value for value in _strings(json.loads(tree.stdout)))
+    assert any(HOSTILE_CN in value for value in _strings(json.loads(tree.stdout)))
 
     plain = LETTER.replace(b"Subject: Meeting", b"Subject: Meeting \x1b[2J\xe2\x80\xae\r")
     proc = run("inspect", stdin=plain)

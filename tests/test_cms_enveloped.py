@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smime.cms import _bulk
 from smime.cms._schema import ContentInfo, GcmParams
 from smime.cms.enveloped import (
     DecryptedData,
@@ -446,13 +445,6 @@ def test_auth_attributes_are_authenticated(pki: PKI) -> None:
     assert out.content == CONTENT and out.authenticated
     other = cms.CMSAttributes([{"type": "content_type", "values": ["signed_data"]}])
     _fails(message(other), pki["alice"].identity)
-
-
-def test_der_header_matches_asn1crypto() -> None:
-    for length in (0, 1, 127, 128, 255, 256, 65535, 65536):
-        expected = core.OctetString(bytes(length)).dump()
-        got = _bulk.header(_bulk.UNIVERSAL, False, _bulk.OCTET_STRING, length)
-        assert expected[: len(got)] == got and len(expected) == len(got) + length
 
 
 # ---------------------------------------------------------------------------- fuzzing

@@ -8,10 +8,11 @@ import os
 from cryptography import x509
 
 import smime
+from smime.core.names import subject_text
 from smime.store import StoredCertificate
 
 from ._io import STDIO, CLIError, printable, read_input, write_output
-from .commands import Subparsers, command, name_of, verification_text
+from .commands import Subparsers, command, verification_text
 from .progress import Progress
 
 __all__ = ["register"]
@@ -74,7 +75,7 @@ def run_import(args: argparse.Namespace, store: smime.CertificateStore) -> int:
 
 
 def _describe(cert: x509.Certificate) -> str:
-    subject = printable(name_of(cert.subject))
+    subject = printable(subject_text(cert, readable=True))
     return f"{subject} (serial {cert.serial_number:#x}, until {cert.not_valid_after_utc:%Y-%m-%d})"
 
 

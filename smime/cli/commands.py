@@ -11,9 +11,6 @@ from collections.abc import Callable
 from email.message import Message
 from typing import Any
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 import smime
 from smime import options
 from smime.api import looks_like_address
@@ -36,7 +33,6 @@ from .progress import Progress
 __all__ = ["register"]
 
 Subparsers = Any  # argparse's _SubParsersAction is private
-NAME_OVERRIDES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
 UNAUTHENTICATED_WARNING = (
     "smime: warning: the content was encrypted with {cipher}, which does not detect "
     "tampering, and it is not signed: it may have been altered on the way"
@@ -157,14 +153,6 @@ def iso_time(text: str) -> dt.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment
-
-
-def name_of(name: x509.Name) -> str:
-    """RFC 4514 text, with emailAddress spelled out rather than as an OID."""
-    try:
-        return name.rfc4514_string(NAME_OVERRIDES)
-    except ValueError:
-        return "(unreadable name)"
 
 
 def verification_text(result: smime.VerificationResult) -> str:

@@ -12,70 +12,11 @@ from typing import Any
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core
 
+from ..core.der import check_der
 from ..errors import ParseError
 from ._schema import ContentInfo
 
-__all__ = ["MAX_DEPTH", "check_der", "content_type_of", "load_content_info", "parsed"]
-
-#: Deeper ASN.1 nesting than any real message has; bounds recursion on hostile input.
-MAX_DEPTH = 64
-
-
-def check_der(data: bytes, what: str = "CMS structure") -> None:
-    """Reject data whose outer TLV lengths exceed the data or nest too deep (cheap, iterative)."""
-    if not data:
-        raise ParseError(f"malformed {what}: empty input")
-    stack: list[int] = [len(data)]
-    pos = 0
-    depth = 0
-    while pos < len(data):
-        while stack and pos >= stack[-1]:
-            stack.pop()
-            depth -= 1
-        start = pos
-        if pos + 2 > len(data):
-            raise ParseError(f"malformed {what}: truncated at byte {pos}")
-        tag = data[pos]
-        pos += 1
-        if tag & 0x1F == 0x1F:  # high tag number form
-            while pos < len(data) and data[pos] & 0x80:
-                pos += 1
-            pos += 1
-        if pos >= len(data):
-            raise ParseError(f"malformed {what}: truncated at byte {start}")
-        first = data[pos]
-        pos += 1
-        if first == 0x80:  # BER indefinite length: let asn1crypto handle it
-            if not tag & 0x20:
-                raise ParseError(f"malformed {what}: indefinite length on a primitive at {start}")
-            return
-        if first & 0x80:
-            n = first & 0x7F
-            if n > 8 or pos + n > len(data):
-                raise ParseError(f"malformed {what}: bad length at byte {start}")
-            length = int.from_bytes(data[pos : pos + n], "big")
-            pos += n
-        else:
-            length = first
-        end = pos + length
-        limit = stack[-1] if stack else len(data)
-        if end > limit:
-            raise ParseError(
-                f"malformed {what}: element at byte {start} claims {length} bytes, "
-                f"only {limit - pos} remain"
-            )
-        if tag & 0x20:  # constructed: descend
-            stack.append(end)
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ParseError(f"malformed {what}: nested deeper than {MAX_DEPTH} levels")
-        else:
-            pos = end
-        if not stack:
-            break
-    if len(data) > 0 and pos < len(data) and not stack:
-        raise ParseError(f"malformed {what}: {len(data) - pos} bytes of trailing data")
-
+__all__ = ["check_der", "content_type_of", "load_content_info", "parsed"]
 
 #: Subtrees whose members cryptography parses itself (strictly, in Rust): the walk checks
 #: only that they split into elements, which keeps verification fast.

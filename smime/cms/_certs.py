@@ -18,11 +18,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa
 
+from ..core.names import name_text
+from ..core.signatures import PublicKey
 from ..keys import certificate_defect
 from ..problems import Problem, ProblemCode
 from ._schema import ContentInfo
-from ._sigalgs import PublicKey
-from ._signed_attrs import name_text
 
 __all__ = ["Cert", "Received", "find_certificate", "inherits_dsa_parameters", "public_key"]
 
@@ -142,7 +142,7 @@ def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
         key = _inherited_dsa_key(found.asn1, certs)
         if key is not None:
             return key
-        issuer = name_text(found.asn1["tbs_certificate"]["issuer"])
+        issuer = name_text(found.asn1["tbs_certificate"]["issuer"], readable=True)
         return Problem(ProblemCode.MISSING_CERTIFICATE,
                        "the signer's DSA key takes its parameters from its issuer's certificate "
                        f"({issuer}), which is neither in the message nor among the extra "

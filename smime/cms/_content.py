@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.ciphers import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..algorithms import CIPHERS
+from ..core.der import Chunk
 from ..errors import ParseError, UnsupportedError
 from . import _oids
-from ._bulk import Chunk
 from ._schema import EncryptionAlgorithm, GcmParams
 
 __all__ = ["ContentCipher", "algorithm_name", "decrypt", "encrypt", "resolve"]

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .._cache import LRUCache
 from ..algorithms import ADVERTISED_CIPHERS, CIPHERS, OID_NAMES
+from ..core.names import name_text
 from ._schema import (
     RSAES_OAEP_OID,
     Capabilities,
@@ -36,7 +37,6 @@ __all__ = [
     "encryption_key_preference",
     "issuer_and_serial",
     "key_preference_attribute",
-    "name_text",
     "read_capabilities",
     "read_key_preference",
     "signing_time_attribute",
@@ -66,39 +66,9 @@ ATTRIBUTE_NAMES: dict[str, str] = {
     MS_KEY_PREFERENCE_OID: "ms-encryption-key-preference",
 }
 
-_NAME_KEYS = {
-    "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.9": "STREET",
-    "2.5.4.10": "O", "2.5.4.11": "OU", "0.9.2342.19200300.100.1.25": "DC",
-    "0.9.2342.19200300.100.1.1": "UID", "1.2.840.113549.1.9.1": "emailAddress",
-    "2.5.4.5": "serialNumber",
-}
-
 
 def attribute_name(oid: str) -> str:
     return ATTRIBUTE_NAMES.get(oid, oid)
-
-
-def _escape(value: str) -> str:
-    out = "".join("\\" + c if c in ',+"\\<>;=' else c for c in value)
-    if out.startswith(("#", " ")):
-        out = "\\" + out
-    if out.endswith(" ") and not out.endswith("\\ "):
-        out = out[:-1] + "\\ "
-    return out
-
-
-def name_text(name: asn1_x509.Name) -> str:
-    """An RFC 4514-style string (``CN=Alice,O=Example``) for people, most specific first."""
-    parts: list[str] = []
-    for rdn in reversed(list(name.chosen)):
-        items = []
-        for atv in rdn:
-            oid = atv["type"].dotted
-            value = atv["value"].native
-            text = _escape(value) if isinstance(value, str) else "#" + atv["value"].dump().hex()
-            items.append(f"{_NAME_KEYS.get(oid, oid)}={text}")
-        parts.append("+".join(items))
-    return ",".join(parts)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -197,7 +167,7 @@ class EncryptionKeyPreference:
 
 def encryption_key_preference(ias: asn1_cms.IssuerAndSerialNumber) -> EncryptionKeyPreference:
     return EncryptionKeyPreference(
-        issuer=name_text(ias["issuer"]),
+        issuer=name_text(ias["issuer"], readable=True),
         serial_number=ias["serial_number"].native,
         issuer_der=ias["issuer"].dump(),
     )

@@ -20,20 +20,15 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ..algorithms import DIGESTS, OID_NAMES, WEAK_DIGESTS
+from ..core.names import name_text
+from ..core.signatures import SignatureScheme, digest_name, key_mismatch, verify_signature
 from ..errors import UnsupportedError
 from ..problems import Problem, ProblemCode
 from ._certs import Cert, Received, find_certificate, inherits_dsa_parameters, public_key
-from ._sigalgs import (
-    SignatureScheme,
-    digest_name,
-    key_mismatch,
-    verify_signature,
-    verifying_scheme,
-)
+from ._sigalgs import verifying_scheme
 from ._signed_attrs import (
     EncryptionKeyPreference,
     attribute_name,
-    name_text,
     read_capabilities,
     read_key_preference,
 )
@@ -307,7 +302,7 @@ class _Check:
 def _identifier(sid: asn1_cms.SignerIdentifier) -> str:
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
-        return f"{name_text(ias['issuer'])}, serial {ias['serial_number'].native:#x}"
+        return f"{name_text(ias['issuer'], readable=True)}, serial {ias['serial_number'].native:#x}"
     return f"subject key identifier {bytes(sid.chosen.native).hex()}"
 
 

@@ -3,7 +3,7 @@
 AES-CBC is written as EnvelopedData, AES-GCM as AuthEnvelopedData (RFC 5084: 12-byte nonce,
 16-byte tag in ``mac``). Every key-dependent failure raises the same ``DecryptionError``
 after the same work, so that a message cannot be used to probe a key. The ciphertext is
-never parsed by asn1crypto (see ``_bulk``): a 100 MB message is copied once, not five times.
+never parsed by asn1crypto (see ``core.der``): a 100 MB message is copied once, not five times.
 """
 
 from __future__ import annotations
@@ -17,13 +17,7 @@ from asn1crypto import algos, cms, core
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
 
 from ..algorithms import WRITABLE_CIPHERS
-from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
-from ..keys import Identity
-from ..limits import current_limits
-from ..options import CipherName, check_option
-from . import _content, _kari, _schema
-from ._asn1 import parsed
-from ._bulk import (
+from ..core.der import (
     CONTEXT,
     INTEGER,
     OCTET_STRING,
@@ -38,6 +32,12 @@ from ._bulk import (
     read,
     wrap,
 )
+from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
+from ..keys import Identity
+from ..limits import current_limits
+from ..options import CipherName, check_option
+from . import _content, _kari, _schema
+from ._asn1 import parsed
 from .recipients import (
     Matcher,
     RecipientSpec,

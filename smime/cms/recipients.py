@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..algorithms import DIGESTS
-from ..core.certs import check_can_receive, describe_certificate
+from ..core.certs import check_can_receive
+from ..core.names import certificate_label, name_text
 from ..errors import CertificateError, UnsupportedError
 from ..keys import CertificateLike, to_asn1_certificate, to_certificate
 from ..options import IDENTIFY_BY, KEY_TRANSPORTS, IdentifyBy, KeyTransportName, check_option
@@ -30,9 +31,7 @@ __all__ = [
     "RecipientSummary",
     "build_ktri",
     "check_recipient_certificate",
-    "describe_certificate",
     "ktri_padding",
-    "name_string",
     "open_ktri",
     "recipient_id",
     "subject_key_identifier",
@@ -79,25 +78,6 @@ class RecipientSummary:
     key_wrap: str | None = None
 
 
-def name_string(name: asn1_x509.Name) -> str:
-    """A distinguished name as RFC 4514 text (asn1crypto's readable form if that fails)."""
-    try:
-        rdns = [
-            x509.RelativeDistinguishedName(
-                [
-                    x509.NameAttribute(
-                        x509.ObjectIdentifier(tv["type"].dotted), str(tv["value"].native)
-                    )
-                    for tv in rdn
-                ]
-            )
-            for rdn in name.chosen
-        ]
-        return x509.Name(rdns).rfc4514_string()
-    except Exception:  # odd attribute values: fall back to asn1crypto's rendering
-        return str(name.human_friendly)
-
-
 # ---------------------------------------------------------------------------- certificates
 
 
@@ -123,7 +103,7 @@ def recipient_id(spec: RecipientSpec) -> tuple[str, object]:
         ski = subject_key_identifier(spec.certificate)
         if ski is None:
             raise CertificateError(
-                f"certificate {describe_certificate(spec.certificate)} has no subject key "
+                f"certificate {certificate_label(spec.certificate)} has no subject key "
                 "identifier: use identify_by='issuer_and_serial'"
             )
         return "subject_key_identifier", ski
@@ -260,7 +240,7 @@ def _identify(
     """(identifier text, issuer, serial, ski hex) for a recipient identifier."""
     value = choice.chosen
     if choice.name == "issuer_and_serial_number":
-        issuer = name_string(value["issuer"])
+        issuer = name_text(value["issuer"])
         serial = int(value["serial_number"].native)
         return f"{issuer} serial {serial:x}", issuer, serial, None
     if choice.name == "r_key_id":

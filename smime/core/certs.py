@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..errors import CertificateError
+from .names import certificate_label
 from .times import now, utc
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "ReceivingKind",
     "can_receive",
     "check_can_receive",
-    "describe_certificate",
     "email_usage_allowed",
     "receive_problem",
 ]
@@ -59,15 +59,6 @@ ReceivingKind: TypeAlias = Literal["rsa", "ecdh", "x25519"]
 _USAGE_LABEL = {"rsa": "keyEncipherment", "ecdh": "keyAgreement", "x25519": "keyAgreement"}
 
 
-def describe_certificate(cert: x509.Certificate) -> str:
-    """The subject (quoted) and serial number, for sentences about one certificate."""
-    try:
-        subject = cert.subject.rfc4514_string()
-    except ValueError:
-        subject = "(unreadable subject)"
-    return f"{subject!r} (serial {cert.serial_number:#x})"
-
-
 def email_usage_allowed(purposes: Iterable[x509.ObjectIdentifier]) -> bool:
     """Whether an ExtendedKeyUsage list admits S/MIME (emailProtection or any purpose)."""
     oids = set(purposes)
@@ -76,7 +67,7 @@ def email_usage_allowed(purposes: Iterable[x509.ObjectIdentifier]) -> bool:
 
 def _kind(cert: x509.Certificate) -> tuple[ReceivingKind | None, str | None]:
     """The way to reach the certificate's key, or why there is none."""
-    who = describe_certificate(cert)
+    who = certificate_label(cert)
     try:
         key = cert.public_key()
     except Exception as exc:  # an algorithm cryptography does not know
@@ -100,7 +91,7 @@ def _kind(cert: x509.Certificate) -> tuple[ReceivingKind | None, str | None]:
 
 def _usage_problem(cert: x509.Certificate, kind: ReceivingKind, at: dt.datetime) -> str | None:
     """Why the validity period, KeyUsage or ExtendedKeyUsage forbids receiving at ``at``."""
-    who = describe_certificate(cert)
+    who = certificate_label(cert)
     if at < cert.not_valid_before_utc:
         return (f"certificate {who} is not valid before "
                 f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
@@ -165,6 +156,6 @@ def check_can_receive(
     sentence of :func:`receive_problem` when it cannot receive."""
     kind, problem = _assess(cert, at, check_usage)
     if problem is not None or kind is None:
-        raise CertificateError(problem or f"certificate {describe_certificate(cert)} cannot "
+        raise CertificateError(problem or f"certificate {certificate_label(cert)} cannot "
                                "receive encrypted mail")
     return kind

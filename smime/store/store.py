@@ -30,7 +30,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..core.certs import MALFORMED, can_receive, describe_certificate, receive_problem
+from ..core.certs import MALFORMED, can_receive, receive_problem
+from ..core.names import certificate_label
 from ..core.times import now as _now
 from ..core.times import utc
 from ..errors import CertificateError, InvalidOptionError, StoreError, UsageError
@@ -660,7 +661,7 @@ def _check_signer(
             what = ", ".join(named) if named else "no email address"
             return RejectedCertificate(
                 cert, "signer", HarvestReason.ADDRESS_MISMATCH,
-                f"the signer's certificate {describe_certificate(cert)} names {what}, "
+                f"the signer's certificate {certificate_label(cert)} names {what}, "
                 "so there is no address to store it under"), ()
         refusal = _validity(cert, "signer", moment) or _chain(
             cert, "signer", carried, context, moment)
@@ -687,7 +688,7 @@ def _check_encryption(
         if not shared:
             return RejectedCertificate(
                 cert, role, HarvestReason.ADDRESS_MISMATCH,
-                f"the preferred encryption certificate {describe_certificate(cert)} does not "
+                f"the preferred encryption certificate {certificate_label(cert)} does not "
                 f"name the signer's address ({', '.join(addresses)})"), ()
         refusal = None if own else _validity(cert, role, moment)
         problem = receive_problem(cert, moment) if refusal is None else None
@@ -707,7 +708,7 @@ def _validity(cert: x509.Certificate, role: str, moment: dt.datetime) -> Rejecte
     if cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
         return None
     return RejectedCertificate(cert, role, HarvestReason.NOT_VALID_NOW,
-                               f"the {role} certificate {describe_certificate(cert)} is not "
+                               f"the {role} certificate {certificate_label(cert)} is not "
                                f"valid at "
                                f"{_iso(moment)} (valid {_iso(cert.not_valid_before_utc)} to "
                                f"{_iso(cert.not_valid_after_utc)})")
@@ -741,5 +742,5 @@ def _chain(
     else:
         reason = HarvestReason.UNTRUSTED
     return RejectedCertificate(
-        cert, role, reason, f"the {role} certificate {describe_certificate(cert)} does not "
+        cert, role, reason, f"the {role} certificate {certificate_label(cert)} does not "
         f"validate against the trust store: {reasons}")

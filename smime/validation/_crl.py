@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from .._cache import LRUCache
+from ..core.signatures import verify_signature
 from ._common import (
     COMPROMISE_REASONS,
     TOLERANCE,
@@ -28,7 +29,6 @@ from ._common import (
     issued_by,
     name_key,
     utc,
-    verify_signature,
 )
 
 __all__ = ["LoadedCrl", "check_crls", "concerns", "load_crl"]
@@ -312,7 +312,7 @@ def _signed_by(crl: LoadedCrl, cert: x509.Certificate) -> bool:
         key = cert.public_key()
     except Exception:  # unsupported or unparsable key
         return False
-    return verify_signature(key, crl.crl.signature, crl.crl.tbs_certlist_bytes, crl.algorithm)
+    return verify_signature(key, crl.algorithm, crl.crl.signature, crl.crl.tbs_certlist_bytes)
 
 
 def _crl_signer_ok(crl: LoadedCrl, ctx: CrlContext, depth: int) -> bool:

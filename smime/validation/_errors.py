@@ -19,8 +19,9 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
 )
 
+from ..core.names import certificate_label, issuer_text
 from ..problems import Problem, ProblemCode
-from ._common import TOLERANCE, RevocationStatus, cert_label
+from ._common import TOLERANCE, RevocationStatus
 from .trust import TrustStore
 
 __all__ = [
@@ -34,8 +35,8 @@ __all__ = [
 
 def _who(cert: x509.Certificate, is_signer: bool) -> str:
     if is_signer:
-        return f"the signer's certificate {cert_label(cert)}"
-    return f"the CA certificate {cert_label(cert)}"
+        return f"the signer's certificate {certificate_label(cert, short=True)}"
+    return f"the CA certificate {certificate_label(cert, short=True)}"
 
 
 def _day(value: dt.datetime) -> str:
@@ -68,13 +69,14 @@ def validity_problems(
 
 def untrusted_problem(chain: Sequence[x509.Certificate], trust: TrustStore) -> Problem:
     last = chain[-1]
+    label = certificate_label(last, short=True)
     if not len(trust):
         why = "the trust store is empty"
     elif last.issuer == last.subject:
         who = "the signer's certificate" if len(chain) == 1 else "its root"
-        why = f"{who} {cert_label(last)} is self-signed and not in the trust store"
+        why = f"{who} {label} is self-signed and not in the trust store"
     else:
-        why = (f"the issuer of {cert_label(last)} ({last.issuer.rfc4514_string()}) "
+        why = (f"the issuer of {label} ({issuer_text(last)}) "
                "is neither in the trust store nor among the certificates given")
     return Problem(ProblemCode.UNTRUSTED, f"no path to a trusted root: {why}")
 

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ._common import COMPROMISE_REASONS, TOLERANCE, RevocationStatus, issued_by, verify_signature
+from ..core.signatures import verify_signature
+from ._common import COMPROMISE_REASONS, TOLERANCE, RevocationStatus, issued_by
 
 __all__ = ["LoadedOcsp", "check_ocsp", "load_ocsp", "names_certificate"]
 
@@ -94,8 +95,8 @@ def _signed_for(loaded: LoadedOcsp, issuer: x509.Certificate) -> bool:
     ]
     for signer in candidates:
         if _names_responder(loaded, signer) and verify_signature(
-            signer.public_key(), response.signature, response.tbs_response_bytes,
-            loaded.algorithm,
+            signer.public_key(), loaded.algorithm, response.signature,
+            response.tbs_response_bytes,
         ):
             return True
     return False

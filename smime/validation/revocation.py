@@ -32,10 +32,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
+from ..core.names import certificate_label
 from ..errors import ParseError
 from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
-from ._common import RevocationStatus, cert_label, utc
+from ._common import RevocationStatus, utc
 from ._crl import CrlContext, LoadedCrl, check_crls, concerns, load_crl
 from ._ocsp import LoadedOcsp, check_ocsp, load_ocsp, names_certificate
 
@@ -158,8 +159,8 @@ def given_revocation_problems(
         who = "the signer's certificate" if index == 0 else "the CA certificate"
         problems.append(Problem(
             ProblemCode.REVOCATION_UNKNOWN,
-            f"the revocation data given for {who} {cert_label(cert)} does not say whether "
-            f"it is revoked ({'; '.join(status.detail for status in statuses)})",
+            f"the revocation data given for {who} {certificate_label(cert, short=True)} does "
+            f"not say whether it is revoked ({'; '.join(status.detail for status in statuses)})",
         ))
     return tuple(problems)
 

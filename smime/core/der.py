@@ -1,0 +1,284 @@
+"""The one reader and writer of DER/BER framing (X.690 8.1.2-8.1.5): tags and lengths only.
+
+Everything else is asn1crypto's job: its schema classes encode and parse every structure.
+This module exists for three things asn1crypto does slowly or not at all:
+
+- checking a hostile input's framing before asn1crypto's recursive parser sees it
+  (:func:`check_der`: lengths within the buffer, nesting bounded, no trailing bytes);
+- finding the one large OCTET STRING of an EnvelopedData without copying it
+  (:func:`read`, :func:`children`, :func:`octets` over a memoryview);
+- framing pieces asn1crypto encoded once, per message (:func:`encode`, :func:`wrap`).
+
+Reading is iterative (no recursion on hostile depth), bounded by :data:`MAX_DEPTH` levels
+of nesting and by the buffer, and every failure is a :class:`~smime.errors.ParseError`
+with a sentence. BER is read as BER: indefinite lengths on constructed elements,
+constructed strings and long-form lengths with leading zero octets are accepted, because
+real mail uses them; what no encoding allows is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from ..errors import ParseError
+
+__all__ = [
+    "CONTEXT",
+    "INTEGER",
+    "MAX_DEPTH",
+    "MAX_LENGTH_OCTETS",
+    "OCTET_STRING",
+    "SEQUENCE",
+    "SET",
+    "UNIVERSAL",
+    "Chunk",
+    "Tlv",
+    "check_der",
+    "children",
+    "encode",
+    "header",
+    "octets",
+    "raw",
+    "read",
+    "wrap",
+]
+
+UNIVERSAL, CONTEXT = 0, 2
+INTEGER, OCTET_STRING, SEQUENCE, SET = 2, 4, 16, 17
+
+#: Deeper ASN.1 nesting than any real message has; bounds the work on hostile input.
+MAX_DEPTH = 64
+
+#: Length octets we read: eight give 2**64 - 1, beyond any buffer (X.690 allows 126).
+MAX_LENGTH_OCTETS = 8
+
+#: Tag numbers we read fit in four base-128 octets (2**28); CMS uses numbers below 31.
+_MAX_TAG_OCTETS = 4
+
+Chunk: TypeAlias = bytes | memoryview
+Buffer: TypeAlias = bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True)
+class Tlv:
+    """Where one element sits in the buffer."""
+
+    tag_class: int
+    constructed: bool
+    tag: int
+    start: int  # first identifier octet
+    body: int  # first contents octet
+    end: int  # after the contents (before the end-of-contents octets of a BER element)
+    next: int  # after the whole element
+
+    def is_(self, tag_class: int, tag: int) -> bool:
+        return self.tag_class == tag_class and self.tag == tag
+
+
+def _fail(what: str, detail: str) -> ParseError:
+    return ParseError(f"malformed {what}: {detail}")
+
+
+def _head(buf: Buffer, pos: int, limit: int, what: str) -> tuple[int, int, int, int | None]:
+    """(first identifier octet, tag number, first contents octet, length or None for an
+    indefinite length) of the element at ``pos``, which must end by ``limit``."""
+    start = pos
+    if pos + 2 > limit:
+        raise _fail(what, f"truncated at byte {pos}")
+    first = buf[pos]
+    pos += 1
+    tag = first & 0x1F
+    if tag == 0x1F:  # high tag number form: base 128, high bit set on all but the last
+        tag = 0
+        for _ in range(_MAX_TAG_OCTETS):
+            if pos >= limit:
+                raise _fail(what, f"truncated tag at byte {start}")
+            octet = buf[pos]
+            pos += 1
+            tag = (tag << 7) | (octet & 0x7F)
+            if not octet & 0x80:
+                break
+        else:
+            raise _fail(what, f"tag number too large at byte {start}")
+    if pos >= limit:
+        raise _fail(what, f"truncated at byte {start}")
+    length_octet = buf[pos]
+    pos += 1
+    if length_octet == 0x80:
+        if not first & 0x20:
+            raise _fail(what, f"indefinite length on a primitive element at byte {start}")
+        return first, tag, pos, None
+    if length_octet & 0x80:
+        count = length_octet & 0x7F
+        if count > MAX_LENGTH_OCTETS:
+            raise _fail(what, f"a length of {count} octets at byte {start} (at most "
+                              f"{MAX_LENGTH_OCTETS})")
+        if pos + count > limit:
+            raise _fail(what, f"truncated length at byte {start}")
+        length = int.from_bytes(buf[pos : pos + count], "big")
+        pos += count
+    else:
+        length = length_octet
+    if length > limit - pos:
+        raise _fail(
+            what, f"element at byte {start} claims {length} bytes, only {limit - pos} remain"
+        )
+    return first, tag, pos, length
+
+
+def _at_end_of_contents(buf: Buffer, pos: int, limit: int) -> bool:
+    return pos + 2 <= limit and buf[pos] == 0 and buf[pos + 1] == 0
+
+
+def read(buf: Buffer, pos: int, limit: int, what: str) -> Tlv:
+    """The element starting at ``pos``, which must end by ``limit``.
+
+    A definite length is taken as it is; an indefinite one is followed, level by level,
+    to its end-of-contents octets (at most :data:`MAX_DEPTH` levels open).
+    """
+    first, tag, body, length = _head(buf, pos, limit, what)
+    if length is not None:
+        end = body + length
+        return Tlv(first >> 6, bool(first & 0x20), tag, pos, body, end, end)
+    cursor, open_levels = body, 1
+    while True:
+        if cursor + 2 > limit:
+            raise _fail(what, f"missing end-of-contents for the element at byte {pos}")
+        if _at_end_of_contents(buf, cursor, limit):
+            open_levels -= 1
+            cursor += 2
+            if not open_levels:
+                return Tlv(first >> 6, True, tag, pos, body, cursor - 2, cursor)
+            continue
+        _first, _tag, inner, inner_length = _head(buf, cursor, limit, what)
+        if inner_length is None:
+            open_levels += 1
+            if open_levels > MAX_DEPTH:
+                raise _fail(what, f"nested deeper than {MAX_DEPTH} levels")
+            cursor = inner
+        else:
+            cursor = inner + inner_length
+
+
+def children(buf: Buffer, parent: Tlv, what: str) -> list[Tlv]:
+    """The elements inside a constructed element."""
+    if not parent.constructed:
+        raise _fail(what, f"expected a constructed element at byte {parent.start}")
+    found: list[Tlv] = []
+    pos = parent.body
+    while pos < parent.end:
+        child = read(buf, pos, parent.end, what)
+        found.append(child)
+        pos = child.next
+    return found
+
+
+def octets(buf: memoryview, tlv: Tlv, what: str) -> Chunk:
+    """An OCTET STRING's value: a view for DER, the joined segments for BER's constructed
+    form (segments may be constructed in turn, to :data:`MAX_DEPTH` levels)."""
+    if not tlv.constructed:
+        return buf[tlv.body : tlv.end]
+    parts: list[Chunk] = []
+    pending = [(tlv, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if not node.constructed:
+            parts.append(buf[node.body : node.end])
+            continue
+        if depth >= MAX_DEPTH:
+            raise _fail(what, f"nested deeper than {MAX_DEPTH} levels")
+        segments = children(buf, node, what)
+        for segment in segments:
+            if not segment.is_(UNIVERSAL, OCTET_STRING):
+                raise _fail(what, f"a constructed OCTET STRING holds a non-string at "
+                                  f"{segment.start}")
+        pending.extend((segment, depth + 1) for segment in reversed(segments))
+    return b"".join(parts)
+
+
+def raw(buf: Buffer, tlv: Tlv) -> bytes:
+    """The element's encoding, for asn1crypto to parse."""
+    return bytes(buf[tlv.start : tlv.next])
+
+
+def check_der(data: Buffer, what: str = "CMS structure") -> None:
+    """Refuse ``data`` unless it is one element whose every constructed element splits
+    into whole elements: lengths within their parents, end-of-contents where an indefinite
+    length needs one, at most :data:`MAX_DEPTH` levels, no trailing bytes.
+
+    Bytes after a top-level element of indefinite length are let be, as asn1crypto lets
+    them be: BER files in the wild end in a newline (asn1crypto's own test fixture does),
+    and we always have. Cheap (primitive contents are skipped, not read) and iterative,
+    so that asn1crypto's recursive parser only ever sees framing that holds.
+    """
+    if not data:
+        raise _fail(what, "empty input")
+    size = len(data)
+    open_: list[tuple[int, bool]] = []  # (where the children must end, indefinite length)
+    pos = 0
+    indefinite_top = False
+    while True:
+        if open_:
+            bound, indefinite = open_[-1]
+            if indefinite:
+                if _at_end_of_contents(data, pos, bound):
+                    open_.pop()
+                    pos += 2
+                    continue
+                if pos + 2 > bound:
+                    raise _fail(what, f"missing end-of-contents before byte {bound}")
+            elif pos == bound:
+                open_.pop()
+                continue
+        elif pos:
+            break
+        limit = open_[-1][0] if open_ else size
+        first, _tag, body, length = _head(data, pos, limit, what)
+        if not open_:
+            indefinite_top = length is None
+        if not first & 0x20:
+            pos = body + (length or 0)
+            continue
+        if len(open_) >= MAX_DEPTH:
+            raise _fail(what, f"nested deeper than {MAX_DEPTH} levels")
+        open_.append((limit, True) if length is None else (body + length, False))
+        pos = body
+    if pos < size and not indefinite_top:
+        raise _fail(what, f"{size - pos} bytes of trailing data")
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def header(tag_class: int, constructed: bool, tag: int, length: int) -> bytes:
+    """Identifier and definite-length octets, in DER's minimal form."""
+    identifier = (tag_class << 6) | (0x20 if constructed else 0)
+    if tag < 0x1F:
+        octets_ = bytes((identifier | tag,))
+    else:
+        digits = [tag & 0x7F]
+        tag >>= 7
+        while tag:
+            digits.append(0x80 | (tag & 0x7F))
+            tag >>= 7
+        octets_ = bytes((identifier | 0x1F, *reversed(digits)))
+    if length < 0x80:
+        return octets_ + bytes((length,))
+    size = (length.bit_length() + 7) // 8
+    return octets_ + bytes((0x80 | size,)) + length.to_bytes(size, "big")
+
+
+def encode(tag_class: int, tag: int, contents: bytes, *, constructed: bool = True) -> bytes:
+    """One element: ``contents`` (encoded children, or a primitive's octets) framed."""
+    return header(tag_class, constructed, tag, len(contents)) + contents
+
+
+def wrap(
+    tag_class: int, tag: int, parts: Sequence[Chunk], *, constructed: bool = True
+) -> list[Chunk]:
+    """``parts`` framed as one element, without joining them (the bulk is copied once, by
+    whoever joins the final list)."""
+    length = sum(len(p) for p in parts)
+    return [header(tag_class, constructed, tag, length), *parts]
