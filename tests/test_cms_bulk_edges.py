@@ -102,8 +102,8 @@ WHOLE_INPUT = {
     "one-byte": (b"\x30", "truncated at byte 0"),
     "indefinite-primitive": (b"\x04\x80\x00\x00", "indefinite length on a primitive"),
     "missing-end-of-contents": (b"\x30\x80\x04\x01\x41", "missing end-of-contents"),
-    "nine-length-octets": (b"\x30\x89" + b"\x00" * 9, "bad length"),
-    "length-octets-cut": (b"\x30\x84\x00\x00", "bad length"),
+    "nine-length-octets": (b"\x30\x89" + b"\x00" * 9, "a length of 9 octets"),
+    "length-octets-cut": (b"\x30\x84\x00\x00", "truncated length"),
     "length-past-the-end": (b"\x30\x05\x02\x01\x00", "claims 5 bytes, only 3 remain"),
     "primitive-sequence": (b"\x10\x00", "expected a constructed element"),
 }
