@@ -658,7 +658,10 @@ def unwrap(
     if identity is not None:
         identity = check_identity(identity)
     raw = mime.input_bytes(message)
-    current: EmailMessage = mime.to_message(raw)
+    check_is_message(raw)
+    # Until a layer is peeled, the content is the message itself, as its exact bytes: a
+    # re-serialisation could fail on damaged 8-bit headers, or change what was sent.
+    current: EmailMessage = mime.parse_inner(raw, ())
     headers: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
     opened_unauthenticated = False
