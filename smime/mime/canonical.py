@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -599,22 +599,30 @@ def _prepare_fast(data: bytes) -> PreparedEntity | None:
         fields, body = _fast_fields(data, 0, len(data))
         if not fields:
             return None
-        content: list[_Header] = []
-        outer: list[tuple[str, str]] = []
-        for name, value in fields:
-            lname = name.lower()
-            if lname in _DROPPED:
-                continue
-            if lname.startswith("content-"):
-                content.append(_Header(name, value))
-            else:
-                outer.append((name, plain_header_text(value)))
+        content, outer = _split_fields(fields, plain_header_text)
         out: list[bytes] = []
         crlf_only = data.count(b"\n") == pairs
         body_view = _fast_part(data, (body, len(data)), content, out, 0, True, crlf_only)
     except _Decline:
         return None
     return PreparedEntity(b"".join([*out, body_view or b""]), tuple(outer))
+
+
+def _split_fields(
+    fields: Iterable[tuple[str, Any]], text: Callable[[Any], str]
+) -> tuple[list[_Header], list[tuple[str, str]]]:
+    """The ``Content-*`` fields to protect, and the others as text to copy outside."""
+    content: list[_Header] = []
+    outer: list[tuple[str, str]] = []
+    for name, value in fields:
+        lname = name.lower()
+        if lname in _DROPPED:
+            continue
+        if lname.startswith("content-"):
+            content.append(_Header(name, value))
+        else:
+            outer.append((name, text(value)))
+    return content, outer
 
 
 def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
@@ -634,17 +642,8 @@ def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
         if fast is not None:
             return fast
     message = msg if isinstance(msg, Message) else to_message(msg)
-    content: list[_Header] = []
-    outer: list[tuple[str, str]] = []
     out: list[bytes] = []
     with reading("message"):
-        for name, value in message.raw_items():
-            lname = name.lower()
-            if lname in _DROPPED:
-                continue
-            if lname.startswith("content-"):
-                content.append(_Header(name, value))
-            else:
-                outer.append((name, header_text(value)))
+        content, outer = _split_fields(message.raw_items(), header_text)
         _part(message, content, out, 0, verbatim=False, top=True)
     return PreparedEntity(b"".join(out), tuple(outer))
