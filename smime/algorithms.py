@@ -3,7 +3,10 @@
 Options are short lowercase strings (``"sha256"``, ``"aes-256-gcm"``, ``"rsa-oaep"``,
 ``"pss"``). This module is the single table that maps them to asn1crypto names, OIDs,
 ``cryptography`` hash objects and MIME ``micalg`` values, and validates them with an error
-that lists what is allowed.
+that lists what is allowed. It is also the one OID table: every algorithm, CMS and name
+attribute OID the library names or acts on (digests, ciphers, signature and key-agreement
+schemes, key wraps, CMS attributes, distinguished-name keys) is written here once, and
+:func:`oid_name` names any of them.
 """
 
 from __future__ import annotations
@@ -17,18 +20,49 @@ from .options import DIGESTS as SIGNING_DIGESTS
 from .options import KEY_TRANSPORTS, SIGNATURE_PADDINGS, check_option
 
 __all__ = [
+    "ATTRIBUTE_NAMES",
     "CIPHERS",
+    "COMMON_NAME_OID",
+    "CONTENT_TYPE_OID",
+    "DES_EDE3_WRAP_OID",
     "DIGESTS",
+    "DSA",
+    "ECDSA",
+    "ED448",
+    "ED25519",
+    "ENCRYPTION_KEY_PREFERENCE_OID",
+    "ID_DSA_OID",
+    "KDF_SCHEMES",
     "KEY_TRANSPORTS",
+    "KEY_WRAPS",
+    "MESSAGE_DIGEST_OID",
+    "MGF1_OID",
+    "MS_ENCRYPTION_KEY_PREFERENCE_OID",
+    "NAME_KEYS",
+    "OCSP_RESPONSE_OID",
+    "OID_NAMES",
+    "RC2_OID",
+    "READABLE_NAME_KEYS",
+    "RSAES_OAEP_OID",
+    "RSASSA_PSS",
+    "RSA_ENCRYPTION_OID",
+    "RSA_PKCS1V15",
+    "SIGNATURE_ALGORITHMS",
     "SIGNATURE_PADDINGS",
     "SIGNING_DIGESTS",
+    "SIGNING_TIME_OID",
+    "SMIME_CAPABILITIES_OID",
     "WEAK_DIGESTS",
     "WRITABLE_CIPHERS",
+    "ZLIB_OID",
     "Cipher",
     "Digest",
+    "KdfScheme",
+    "SignatureAlgorithm",
     "check_option",
     "digest",
     "digest_from_micalg",
+    "oid_name",
 ]
 
 
@@ -113,26 +147,189 @@ CIPHERS: dict[str, Cipher] = {
 ADVERTISED_CIPHERS = ("aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc")
 
 
-#: OIDs we name in messages and inspection output.
-OID_NAMES: dict[str, str] = {
-    "1.2.840.113549.1.1.1": "rsa",
-    "1.2.840.113549.1.1.5": "sha1-rsa",
-    "1.2.840.113549.1.1.7": "rsa-oaep",
-    "1.2.840.113549.1.1.10": "rsassa-pss",
-    "1.2.840.113549.1.1.11": "sha256-rsa",
-    "1.2.840.113549.1.1.12": "sha384-rsa",
-    "1.2.840.113549.1.1.13": "sha512-rsa",
-    "1.2.840.10045.2.1": "ec",
-    "1.2.840.10045.4.3.2": "ecdsa-sha256",
-    "1.2.840.10045.4.3.3": "ecdsa-sha384",
-    "1.2.840.10045.4.3.4": "ecdsa-sha512",
-    "1.3.101.110": "x25519",
-    "1.3.101.112": "ed25519",
-    "1.3.132.1.11.1": "ecdh-sha256kdf",
-    "1.3.132.1.11.2": "ecdh-sha384kdf",
-    "1.3.132.1.11.3": "ecdh-sha512kdf",
-    "1.2.840.113549.3.2": "rc2-cbc",
-    **{c.oid: c.name for c in CIPHERS.values()},
-    **{d.oid: d.name for d in DIGESTS.values()},
+# ---------------------------------------------------------------------------- the OID table
+#
+# Every OID the library names or acts on is written once, below or in DIGESTS and CIPHERS
+# above; OID_NAMES is their union (a test checks that no OID is defined twice).
+
+RSA_ENCRYPTION_OID = "1.2.840.113549.1.1.1"
+RSAES_OAEP_OID = "1.2.840.113549.1.1.7"
+MGF1_OID = "1.2.840.113549.1.1.8"
+ID_DSA_OID = "1.2.840.10040.4.1"
+RC2_OID = "1.2.840.113549.3.2"
+DES_EDE3_WRAP_OID = "1.2.840.113549.1.9.16.3.6"
+ZLIB_OID = "1.2.840.113549.1.9.16.3.8"
+#: RFC 5940's RevocationInfoChoice format for an OCSP response carried in SignedData.
+OCSP_RESPONSE_OID = "1.3.6.1.5.5.7.16.2"
+
+#: The ways a signature is made (``SignatureAlgorithm.scheme``).
+RSA_PKCS1V15, RSASSA_PSS, ECDSA, ED25519, ED448, DSA = (
+    "rsa-pkcs1v15", "rsassa-pss", "ecdsa", "ed25519", "ed448", "dsa",
+)
+
+
+@dataclass(frozen=True)
+class SignatureAlgorithm:
+    """A signatureAlgorithm OID: our name for it, its scheme, and the hash it names (None:
+    the signer's digestAlgorithm says, or EdDSA, which names none)."""
+
+    oid: str
+    name: str
+    scheme: str
+    hash: str | None
+
+
+#: Signature OIDs we read, with the spellings seen in the wild: rsaEncryption and
+#: ecPublicKey (as OpenSSL, NSS and some old clients write them) and the OIW OIDs.
+SIGNATURE_ALGORITHMS: dict[str, SignatureAlgorithm] = {
+    row[0]: SignatureAlgorithm(*row)
+    for row in (
+        (RSA_ENCRYPTION_OID, "rsa-pkcs1v15", RSA_PKCS1V15, None),
+        ("1.2.840.113549.1.1.4", "md5-rsa", RSA_PKCS1V15, "md5"),
+        ("1.2.840.113549.1.1.5", "sha1-rsa", RSA_PKCS1V15, "sha1"),
+        ("1.2.840.113549.1.1.14", "sha224-rsa", RSA_PKCS1V15, "sha224"),
+        ("1.2.840.113549.1.1.11", "sha256-rsa", RSA_PKCS1V15, "sha256"),
+        ("1.2.840.113549.1.1.12", "sha384-rsa", RSA_PKCS1V15, "sha384"),
+        ("1.2.840.113549.1.1.13", "sha512-rsa", RSA_PKCS1V15, "sha512"),
+        ("1.3.14.3.2.3", "md5-rsa", RSA_PKCS1V15, "md5"),
+        ("1.3.14.3.2.29", "sha1-rsa", RSA_PKCS1V15, "sha1"),
+        ("1.2.840.113549.1.1.10", "rsassa-pss", RSASSA_PSS, None),
+        (ID_DSA_OID, "dsa", DSA, None),
+        ("1.2.840.10040.4.3", "dsa-sha1", DSA, "sha1"),
+        ("1.3.14.3.2.27", "dsa-sha1", DSA, "sha1"),
+        ("2.16.840.1.101.3.4.3.1", "dsa-sha224", DSA, "sha224"),
+        ("2.16.840.1.101.3.4.3.2", "dsa-sha256", DSA, "sha256"),
+        ("1.2.840.10045.2.1", "ec", ECDSA, None),
+        ("1.2.840.10045.4.1", "ecdsa-sha1", ECDSA, "sha1"),
+        ("1.2.840.10045.4.3.1", "ecdsa-sha224", ECDSA, "sha224"),
+        ("1.2.840.10045.4.3.2", "ecdsa-sha256", ECDSA, "sha256"),
+        ("1.2.840.10045.4.3.3", "ecdsa-sha384", ECDSA, "sha384"),
+        ("1.2.840.10045.4.3.4", "ecdsa-sha512", ECDSA, "sha512"),
+        ("1.3.101.112", "ed25519", ED25519, None),
+        ("1.3.101.113", "ed448", ED448, None),
+    )
 }
 
+
+@dataclass(frozen=True)
+class KdfScheme:
+    """One key-agreement scheme: asn1crypto-style name, our name, the KDF and its hash."""
+
+    oid: str
+    asn1_name: str
+    name: str
+    kdf: str  # "x963" (ANSI X9.63) or "hkdf" (RFC 5869)
+    hash_name: str
+
+
+#: Key-agreement schemes we read (RFC 5753, RFC 8418), by family: the asn1crypto-style
+#: name, the KDF, and the OID for each hash. We write the SHA-2 X9.63 ones for EC and
+#: HKDF-SHA256 for X25519. Cofactor DH equals standard DH on the NIST prime curves
+#: (cofactor 1), so we read those too.
+_KDF_FAMILIES: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("ecdh_{}kdf", "x963", {
+        "sha1": "1.3.133.16.840.63.0.2", "sha224": "1.3.132.1.11.0",
+        "sha256": "1.3.132.1.11.1", "sha384": "1.3.132.1.11.2", "sha512": "1.3.132.1.11.3",
+    }),
+    ("ecdh_cofactor_{}kdf", "x963", {
+        "sha1": "1.3.133.16.840.63.0.3", "sha224": "1.3.132.1.14.0",
+        "sha256": "1.3.132.1.14.1", "sha384": "1.3.132.1.14.2", "sha512": "1.3.132.1.14.3",
+    }),
+    ("ecdh_hkdf_{}", "hkdf", {
+        "sha256": "1.2.840.113549.1.9.16.3.19", "sha384": "1.2.840.113549.1.9.16.3.20",
+        "sha512": "1.2.840.113549.1.9.16.3.21",
+    }),
+)
+#: asn1crypto-style name (``ecdh_sha256kdf``) -> scheme.
+KDF_SCHEMES: dict[str, KdfScheme] = {
+    name: KdfScheme(oid, name, name.replace("_", "-"), kdf, hash_name)
+    for pattern, kdf, oids in _KDF_FAMILIES
+    for hash_name, oid in oids.items()
+    for name in (pattern.format(hash_name),)
+}
+
+#: Key wraps we unwrap with: OID, asn1crypto name, our name, KEK length in bytes.
+#: AES key wrap (RFC 3394); 3DES wrap (RFC 3217) is read only (OpenSSL's ECDH with -des3).
+_KEY_WRAP_ROWS = (
+    ("2.16.840.1.101.3.4.1.5", "aes128_wrap", "aes128-wrap", 16),
+    ("2.16.840.1.101.3.4.1.25", "aes192_wrap", "aes192-wrap", 24),
+    ("2.16.840.1.101.3.4.1.45", "aes256_wrap", "aes256-wrap", 32),
+    (DES_EDE3_WRAP_OID, "des_ede3_wrap", "des-ede3-wrap", 24),
+)
+#: asn1crypto name -> (our name, KEK length in bytes).
+KEY_WRAPS: dict[str, tuple[str, int]] = {
+    asn1_name: (name, length) for _oid, asn1_name, name, length in _KEY_WRAP_ROWS
+}
+
+#: CMS attribute types (RFC 5652, RFC 8551, RFC 2634, RFC 5035, RFC 6211).
+CONTENT_TYPE_OID = "1.2.840.113549.1.9.3"
+MESSAGE_DIGEST_OID = "1.2.840.113549.1.9.4"
+SIGNING_TIME_OID = "1.2.840.113549.1.9.5"
+SMIME_CAPABILITIES_OID = "1.2.840.113549.1.9.15"
+ENCRYPTION_KEY_PREFERENCE_OID = "1.2.840.113549.1.9.16.2.11"
+#: The Microsoft twin of SMIMEEncryptionKeyPreference (Outlook writes both): a bare
+#: IssuerAndSerialNumber, no CHOICE.
+MS_ENCRYPTION_KEY_PREFERENCE_OID = "1.3.6.1.4.1.311.16.4"
+ATTRIBUTE_NAMES: dict[str, str] = {
+    CONTENT_TYPE_OID: "content-type",
+    MESSAGE_DIGEST_OID: "message-digest",
+    SIGNING_TIME_OID: "signing-time",
+    "1.2.840.113549.1.9.6": "countersignature",
+    SMIME_CAPABILITIES_OID: "smime-capabilities",
+    "1.2.840.113549.1.9.16.2.1": "receipt-request",
+    "1.2.840.113549.1.9.16.2.2": "security-label",
+    "1.2.840.113549.1.9.16.2.3": "ml-expansion-history",
+    "1.2.840.113549.1.9.16.2.4": "content-hints",
+    "1.2.840.113549.1.9.16.2.9": "equivalent-labels",
+    "1.2.840.113549.1.9.16.2.10": "content-reference",
+    ENCRYPTION_KEY_PREFERENCE_OID: "encryption-key-preference",
+    "1.2.840.113549.1.9.16.2.12": "signing-certificate",
+    "1.2.840.113549.1.9.16.2.47": "signing-certificate-v2",
+    "1.2.840.113549.1.9.16.2.14": "timestamp-token",
+    "1.2.840.113549.1.9.52": "cms-algorithm-protection",
+    MS_ENCRYPTION_KEY_PREFERENCE_OID: "ms-encryption-key-preference",
+}
+
+#: Algorithms we name but neither sign, agree keys nor wrap with.
+_OTHER_NAMES: dict[str, str] = {
+    RSAES_OAEP_OID: "rsa-oaep",
+    MGF1_OID: "mgf1",
+    "1.3.101.110": "x25519",
+    "2.16.840.1.101.3.4.1.8": "aes128-wrap-pad",
+    "2.16.840.1.101.3.4.1.28": "aes192-wrap-pad",
+    "2.16.840.1.101.3.4.1.48": "aes256-wrap-pad",
+    "1.2.840.113549.1.9.16.3.7": "rc2-wrap",
+    "1.2.840.113549.1.9.16.3.9": "pwri-kek",
+    "2.16.840.1.101.3.4.1.26": "aes-192-gcm",
+    RC2_OID: "rc2-cbc",
+    ZLIB_OID: "zlib",
+}
+
+COMMON_NAME_OID = "2.5.4.3"
+#: Distinguished-name attribute keys: RFC 4514 section 3's (cryptography writes the same).
+NAME_KEYS: dict[str, str] = {
+    COMMON_NAME_OID: "CN", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+    "2.5.4.6": "C", "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC",
+    "0.9.2342.19200300.100.1.1": "UID",
+}
+#: OpenSSL's keys for two more attributes mail certificates often carry.
+READABLE_NAME_KEYS: dict[str, str] = {
+    **NAME_KEYS, "1.2.840.113549.1.9.1": "emailAddress", "2.5.4.5": "serialNumber",
+}
+
+#: Our name for every OID we know: digests, ciphers, signatures, key agreement, key wraps,
+#: CMS attributes and the rest.
+OID_NAMES: dict[str, str] = {
+    **{d.oid: d.name for d in DIGESTS.values()},
+    **{c.oid: c.name for c in CIPHERS.values()},
+    **{s.oid: s.name for s in SIGNATURE_ALGORITHMS.values()},
+    **{k.oid: k.name for k in KDF_SCHEMES.values()},
+    **{oid: name for oid, _asn1_name, name, _length in _KEY_WRAP_ROWS},
+    **ATTRIBUTE_NAMES,
+    **_OTHER_NAMES,
+}
+
+
+def oid_name(oid: str) -> str:
+    """Our short name for an OID, or the dotted OID itself when we have none."""
+    return OID_NAMES.get(oid, oid)

@@ -18,6 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa
 
+from ..algorithms import ID_DSA_OID, OCSP_RESPONSE_OID
 from ..core.names import name_text
 from ..core.signatures import PublicKey
 from ..keys import certificate_defect
@@ -25,9 +26,6 @@ from ..problems import Problem, ProblemCode
 from ._schema import ContentInfo
 
 __all__ = ["Cert", "Received", "find_certificate", "inherits_dsa_parameters", "public_key"]
-
-_DSA_KEY = "1.2.840.10040.4.1"
-_OCSP_RESPONSE = "1.3.6.1.5.5.7.16.2"
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ class Received:
         for choice in signed["crls"] or ():
             if choice.name == "crl":
                 crls.append(choice.chosen.dump())
-            elif choice.chosen["other_rev_info_format"].dotted == _OCSP_RESPONSE:
+            elif choice.chosen["other_rev_info_format"].dotted == OCSP_RESPONSE_OID:
                 ocsp.append(choice.chosen["other_rev_info"].dump())
         return cls(tuple(attributes), tuple(certificates), tuple(crls), tuple(ocsp))
 
@@ -131,7 +129,7 @@ def _key_identifier(cert: asn1_x509.Certificate) -> bytes:
 def inherits_dsa_parameters(cert: asn1_x509.Certificate) -> bool:
     algorithm = cert["tbs_certificate"]["subject_public_key_info"]["algorithm"]
     return bool(
-        algorithm["algorithm"].dotted == _DSA_KEY
+        algorithm["algorithm"].dotted == ID_DSA_OID
         and isinstance(algorithm["parameters"], (asn1_core.Void, asn1_core.Null))
     )
 
@@ -162,7 +160,7 @@ def _inherited_dsa_key(cert: asn1_x509.Certificate, certs: list[Cert]) -> Public
         ca_spki = candidate.asn1["tbs_certificate"]["subject_public_key_info"]
         params = ca_spki["algorithm"]["parameters"]
         if (candidate.asn1["tbs_certificate"]["subject"] == issuer
-                and ca_spki["algorithm"]["algorithm"].dotted == _DSA_KEY
+                and ca_spki["algorithm"]["algorithm"].dotted == ID_DSA_OID
                 and isinstance(params, asn1_keys.DSAParams)):
             numbers = dsa.DSAParameterNumbers(
                 params["p"].native, params["q"].native, params["g"].native

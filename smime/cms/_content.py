@@ -20,10 +20,9 @@ from cryptography.hazmat.primitives.ciphers import (
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..algorithms import CIPHERS
+from ..algorithms import CIPHERS, RC2_OID, oid_name
 from ..core.der import Chunk
 from ..errors import ParseError, UnsupportedError
-from . import _oids
 from ._schema import EncryptionAlgorithm, GcmParams
 
 __all__ = ["ContentCipher", "algorithm_name", "decrypt", "encrypt", "resolve"]
@@ -67,14 +66,14 @@ _READABLE = {
 
 def algorithm_name(alg: algos.EncryptionAlgorithm) -> str:
     """Our name for the algorithm, or its dotted OID; never raises (for inspection)."""
-    return _oids.oid_name(alg["algorithm"].dotted)
+    return oid_name(alg["algorithm"].dotted)
 
 
 def resolve(alg: algos.EncryptionAlgorithm) -> ContentCipher:
     """The cipher and its IV/nonce, or UnsupportedError naming the OID, or ParseError."""
     oid = alg["algorithm"].dotted
     name = alg["algorithm"].native
-    if oid == _oids.RC2_OID:
+    if oid == RC2_OID:
         return _rc2(alg)
     if name not in _READABLE:
         raise UnsupportedError(
@@ -104,7 +103,7 @@ def _rc2(alg: algos.EncryptionAlgorithm) -> ContentCipher:
         from cryptography.hazmat.decrepit.ciphers.algorithms import RC2  # noqa: F401
     except ImportError:
         raise UnsupportedError(
-            f"unsupported content-encryption algorithm rc2-cbc ({_oids.RC2_OID}): "
+            f"unsupported content-encryption algorithm rc2-cbc ({RC2_OID}): "
             "this cryptography has no RC2"
         ) from None
     params = alg["parameters"]
@@ -114,7 +113,7 @@ def _rc2(alg: algos.EncryptionAlgorithm) -> ContentCipher:
     bits = 32 if version is None else _RC2_VERSIONS.get(version, version)
     if bits != 128:
         raise UnsupportedError(
-            f"unsupported content-encryption algorithm rc2-cbc ({_oids.RC2_OID}) with "
+            f"unsupported content-encryption algorithm rc2-cbc ({RC2_OID}) with "
             f"{bits}-bit effective keys: only RC2/128 can be decrypted"
         )
     iv = params["iv"].native

@@ -21,9 +21,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from ..algorithms import DIGESTS
+from ..algorithms import DIGESTS, KDF_SCHEMES, KEY_WRAPS, KdfScheme, oid_name
 from ..errors import UnsupportedError
-from . import _oids
 from ._schema import EccCmsSharedInfo, KeyWrapAlgorithm, RecipientInfo
 from .recipients import RecipientSpec, recipient_id
 
@@ -39,13 +38,13 @@ _EC_PROFILE = {
 
 
 def _kek(
-    scheme: _oids.KdfScheme,
+    scheme: KdfScheme,
     shared: bytes,
     wrap: cms.KeyEncryptionAlgorithm,
     ukm: bytes | None,
     salt: bytes | None,
 ) -> bytes:
-    _name, length = _oids.KEY_WRAPS[wrap["algorithm"].native]
+    _name, length = KEY_WRAPS[wrap["algorithm"].native]
     fields: dict[str, object] = {"key_info": wrap, "supp_pub_info": (length * 8).to_bytes(4, "big")}
     if ukm is not None:
         fields["entity_u_info"] = ukm
@@ -78,7 +77,7 @@ def build_kari(spec: RecipientSpec, cek: bytes) -> cms.RecipientInfo:
         )
         originator = keys.PublicKeyInfo({"algorithm": {"algorithm": "x25519"}, "public_key": raw})
     wrap = KeyWrapAlgorithm({"algorithm": wrap_name})
-    kek = _kek(_oids.KDF_SCHEMES[scheme_name], shared, wrap, None, None)
+    kek = _kek(KDF_SCHEMES[scheme_name], shared, wrap, None, None)
     choice, value = recipient_id(spec)
     if choice == "issuer_and_serial_number":
         rid = cms.KeyAgreementRecipientIdentifier(name=choice, value=value)
@@ -100,17 +99,17 @@ def build_kari(spec: RecipientSpec, cek: bytes) -> cms.RecipientInfo:
 def check_kari(kari: cms.KeyAgreeRecipientInfo) -> str:
     """Our key-management name ("ecdh" or "x25519"), or UnsupportedError naming what is not."""
     alg = kari["key_encryption_algorithm"]
-    if alg["algorithm"].native not in _oids.KDF_SCHEMES:
+    if alg["algorithm"].native not in KDF_SCHEMES:
         oid = alg["algorithm"].dotted
         raise UnsupportedError(
-            f"unsupported key agreement algorithm {oid} ({_oids.oid_name(oid)})"
+            f"unsupported key agreement algorithm {oid} ({oid_name(oid)})"
         )
     wrap = alg["parameters"]
     if not isinstance(wrap, KeyWrapAlgorithm):
         raise UnsupportedError("unsupported key agreement: no key-wrap algorithm is named")
-    if wrap["algorithm"].native not in _oids.KEY_WRAPS:
+    if wrap["algorithm"].native not in KEY_WRAPS:
         oid = wrap["algorithm"].dotted
-        raise UnsupportedError(f"unsupported key wrap algorithm {oid} ({_oids.oid_name(oid)})")
+        raise UnsupportedError(f"unsupported key wrap algorithm {oid} ({oid_name(oid)})")
     originator = kari["originator"]
     if originator.name != "originator_key":
         raise UnsupportedError(
@@ -128,7 +127,7 @@ def open_kari(
 ) -> tuple[bytes, bool]:
     """The content key and whether it is genuine; a random key on any failure (see open_ktri)."""
     alg = kari["key_encryption_algorithm"]
-    scheme = _oids.KDF_SCHEMES[alg["algorithm"].native]
+    scheme = KDF_SCHEMES[alg["algorithm"].native]
     wrap = alg["parameters"]
     public = kari["originator"].chosen["public_key"].native
     try:

@@ -18,10 +18,9 @@ from typing import Any
 
 from asn1crypto import algos, cms, core
 
-from ._oids import DES_EDE3_WRAP_OID, KDF_SCHEMES
+from ..algorithms import DES_EDE3_WRAP_OID, KDF_SCHEMES, RSAES_OAEP_OID
 
 __all__ = [
-    "RSAES_OAEP_OID",
     "AuthEnvelopedData",
     "AuthenticatedData",
     "BareDigestAlgorithm",
@@ -56,8 +55,6 @@ __all__ = [
     "SignerInfo",
     "SignerInfos",
 ]
-
-RSAES_OAEP_OID = "1.2.840.113549.1.1.7"
 
 
 def _replaced(specs: list[tuple[Any, ...]], **new: type | None) -> list[tuple[Any, ...]]:

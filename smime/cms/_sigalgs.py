@@ -13,16 +13,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from .._cache import LRUCache
-from ..algorithms import DIGESTS, SIGNATURE_PADDINGS, check_option, digest
-from ..core.signatures import (
+from ..algorithms import (
+    DIGESTS,
     ECDSA,
     ED448,
     ED25519,
     RSA_PKCS1V15,
     RSASSA_PSS,
-    SignatureScheme,
-    signature_scheme,
+    SIGNATURE_PADDINGS,
+    check_option,
+    digest,
 )
+from ..core.signatures import SignatureScheme, signature_scheme
 from ..errors import InvalidOptionError, UnsupportedError
 from ..keys import PrivateKey
 

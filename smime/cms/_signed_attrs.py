@@ -18,22 +18,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .._cache import LRUCache
-from ..algorithms import ADVERTISED_CIPHERS, CIPHERS, OID_NAMES
-from ..core.names import name_text
-from ._schema import (
+from ..algorithms import (
+    ADVERTISED_CIPHERS,
+    CIPHERS,
+    ENCRYPTION_KEY_PREFERENCE_OID,
+    MS_ENCRYPTION_KEY_PREFERENCE_OID,
     RSAES_OAEP_OID,
-    Capabilities,
-    CMSAttribute,
-    OaepParameters,
-    SetOfCapabilities,
+    oid_name,
 )
+from ..core.names import name_text
+from ._schema import Capabilities, CMSAttribute, OaepParameters, SetOfCapabilities
 
 __all__ = [
-    "ATTRIBUTE_NAMES",
     "CAPABILITIES_ATTRIBUTE",
     "CONTENT_TYPE_DATA_ATTRIBUTE",
     "EncryptionKeyPreference",
-    "attribute_name",
     "encryption_key_preference",
     "issuer_and_serial",
     "key_preference_attribute",
@@ -41,34 +40,6 @@ __all__ = [
     "read_key_preference",
     "signing_time_attribute",
 ]
-
-#: The Microsoft twin of SMIMEEncryptionKeyPreference (Outlook writes both): a bare
-#: IssuerAndSerialNumber, no CHOICE.
-MS_KEY_PREFERENCE_OID = "1.3.6.1.4.1.311.16.4"
-
-ATTRIBUTE_NAMES: dict[str, str] = {
-    "1.2.840.113549.1.9.3": "content-type",
-    "1.2.840.113549.1.9.4": "message-digest",
-    "1.2.840.113549.1.9.5": "signing-time",
-    "1.2.840.113549.1.9.6": "countersignature",
-    "1.2.840.113549.1.9.15": "smime-capabilities",
-    "1.2.840.113549.1.9.16.2.1": "receipt-request",
-    "1.2.840.113549.1.9.16.2.2": "security-label",
-    "1.2.840.113549.1.9.16.2.3": "ml-expansion-history",
-    "1.2.840.113549.1.9.16.2.4": "content-hints",
-    "1.2.840.113549.1.9.16.2.9": "equivalent-labels",
-    "1.2.840.113549.1.9.16.2.10": "content-reference",
-    "1.2.840.113549.1.9.16.2.11": "encryption-key-preference",
-    "1.2.840.113549.1.9.16.2.12": "signing-certificate",
-    "1.2.840.113549.1.9.16.2.47": "signing-certificate-v2",
-    "1.2.840.113549.1.9.16.2.14": "timestamp-token",
-    "1.2.840.113549.1.9.52": "cms-algorithm-protection",
-    MS_KEY_PREFERENCE_OID: "ms-encryption-key-preference",
-}
-
-
-def attribute_name(oid: str) -> str:
-    return ATTRIBUTE_NAMES.get(oid, oid)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -175,7 +146,7 @@ def encryption_key_preference(ias: asn1_cms.IssuerAndSerialNumber) -> Encryption
 
 def read_key_preference(attrs: dict[str, asn1_core.Asn1Value]) -> EncryptionKeyPreference | None:
     """The preference from the S/MIME attribute, else from Microsoft's twin; None if neither."""
-    pref = attrs.get("1.2.840.113549.1.9.16.2.11")
+    pref = attrs.get(ENCRYPTION_KEY_PREFERENCE_OID)
     if pref is not None:
         choice = pref[0] if len(pref) else None
         if choice is not None and choice.name == "issuer_and_serial_number":
@@ -184,7 +155,7 @@ def read_key_preference(attrs: dict[str, asn1_core.Asn1Value]) -> EncryptionKeyP
             return EncryptionKeyPreference(
                 subject_key_identifier=choice.chosen["subjectKeyIdentifier"].native
             )
-    ms = attrs.get(MS_KEY_PREFERENCE_OID)
+    ms = attrs.get(MS_ENCRYPTION_KEY_PREFERENCE_OID)
     if ms is not None and len(ms):
         try:
             ias = asn1_cms.IssuerAndSerialNumber.load(ms[0].dump())
@@ -199,7 +170,4 @@ def read_capabilities(value: asn1_core.Asn1Value | None) -> tuple[str, ...]:
     """Capability names (``aes-256-gcm``, ``rsa-oaep``; dotted OIDs when unknown), in order."""
     if value is None or not len(value):
         return ()
-    return tuple(
-        OID_NAMES.get(cap["capability_id"].dotted, cap["capability_id"].dotted)
-        for cap in value[0]
-    )
+    return tuple(oid_name(cap["capability_id"].dotted) for cap in value[0])

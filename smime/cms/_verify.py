@@ -19,7 +19,15 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..algorithms import DIGESTS, OID_NAMES, WEAK_DIGESTS
+from ..algorithms import (
+    CONTENT_TYPE_OID,
+    DIGESTS,
+    MESSAGE_DIGEST_OID,
+    SIGNING_TIME_OID,
+    SMIME_CAPABILITIES_OID,
+    WEAK_DIGESTS,
+    oid_name,
+)
 from ..core.names import name_text
 from ..core.signatures import SignatureScheme, digest_name, key_mismatch, verify_signature
 from ..errors import UnsupportedError
@@ -28,17 +36,11 @@ from ._certs import Cert, Received, find_certificate, inherits_dsa_parameters, p
 from ._sigalgs import verifying_scheme
 from ._signed_attrs import (
     EncryptionKeyPreference,
-    attribute_name,
     read_capabilities,
     read_key_preference,
 )
 
 __all__ = ["SignerCheck", "VerifyContext", "check_signer"]
-
-_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-_SIGNING_TIME = "1.2.840.113549.1.9.5"
-_CAPABILITIES = "1.2.840.113549.1.9.15"
 
 
 @dataclass(frozen=True)
@@ -193,15 +195,15 @@ class _Check:
             identifier=identifier,
             digest_algorithm=digest or si["digest_algorithm"]["algorithm"].dotted,
             signature_algorithm=scheme_name,
-            signing_time=_signing_time(values.get(_SIGNING_TIME)),
+            signing_time=_signing_time(values.get(SIGNING_TIME_OID)),
             signed_attributes=names,
-            capabilities=read_capabilities(values.get(_CAPABILITIES)),
+            capabilities=read_capabilities(values.get(SMIME_CAPABILITIES_OID)),
             encryption_key_preference=read_key_preference(values),
             intact=intact,
             signature_valid=signature_valid,
             problems=tuple(self.problems),
             unsigned_attributes=tuple(
-                attribute_name(a["type"].dotted) for a in self.si["unsigned_attrs"] or ()
+                oid_name(a["type"].dotted) for a in self.si["unsigned_attrs"] or ()
             ),
         )
 
@@ -230,7 +232,7 @@ class _Check:
         except UnsupportedError as exc:
             self.problem(ProblemCode.UNSUPPORTED_ALGORITHM,
                          f"{exc}, so the signature cannot be checked")
-            return OID_NAMES.get(oid, oid), None
+            return oid_name(oid), None
         if scheme.hash == "":  # the digest algorithm was unknown and the OID names no hash
             return scheme.name, None
         if scheme.hash is not None:
@@ -247,14 +249,14 @@ class _Check:
             oid = attr["type"].dotted
             if oid in values:
                 self.problem(ProblemCode.MALFORMED,
-                             f"the signed attribute {attribute_name(oid)} appears more than once")
+                             f"the signed attribute {oid_name(oid)} appears more than once")
                 continue
             values[oid] = attr["values"]
-            names.append(attribute_name(oid))
+            names.append(oid_name(oid))
         return values, tuple(names)
 
     def _check_attributes(self, values: dict[str, Any], digest: str | None) -> bool:
-        content_type = values.get(_CONTENT_TYPE)
+        content_type = values.get(CONTENT_TYPE_OID)
         if content_type is None or len(content_type) != 1:
             self.problem(ProblemCode.MALFORMED, "the signed attributes lack a single "
                                                 "content-type attribute (RFC 5652 section 5.3)")
@@ -262,7 +264,7 @@ class _Check:
             self.problem(ProblemCode.CONTENT_TYPE_MISMATCH,
                          f"the signed content type {content_type[0].native} differs from the "
                          f"content's type {self.ctx.econtent_type}")
-        message_digest = values.get(_MESSAGE_DIGEST)
+        message_digest = values.get(MESSAGE_DIGEST_OID)
         if message_digest is None or len(message_digest) != 1:
             self.problem(ProblemCode.MALFORMED, "the signed attributes lack a single "
                                                 "message-digest attribute (RFC 5652 section 5.3)")

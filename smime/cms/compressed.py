@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from asn1crypto import cms, core
 
+from ..algorithms import ZLIB_OID
 from ..errors import InvalidOptionError, LimitExceededError, ParseError, UnsupportedError
 from ..limits import DEFAULT_LIMITS, RATIO_FLOOR, Limits, current_limits
 from ._asn1 import check_der, parsed
@@ -30,7 +31,6 @@ __all__ = [
 
 #: Largest decompressed content we produce unless told otherwise.
 DEFAULT_MAX_SIZE = DEFAULT_LIMITS.max_decompressed_size
-_ZLIB_OID = "1.2.840.113549.1.9.16.3.8"
 _CHUNK = 1024 * 1024
 
 
@@ -104,7 +104,7 @@ def read_compressed_data(
     if not isinstance(compressed_data, _Compressed):
         raise ParseError("malformed compressed-data: the ContentInfo has no content")
     algorithm = compressed_data["compression_algorithm"]["algorithm"]
-    if algorithm.dotted != _ZLIB_OID:
+    if algorithm.dotted != ZLIB_OID:
         raise UnsupportedError(f"unsupported compression algorithm {algorithm.dotted}")
     encap = compressed_data["encap_content_info"]
     compressed = encap["content"].native

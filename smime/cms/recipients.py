@@ -16,13 +16,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..algorithms import DIGESTS
+from ..algorithms import DIGESTS, oid_name
 from ..core.certs import check_can_receive
 from ..core.names import certificate_label, name_text
 from ..errors import CertificateError, UnsupportedError
 from ..keys import CertificateLike, to_asn1_certificate, to_certificate
 from ..options import IDENTIFY_BY, KEY_TRANSPORTS, IdentifyBy, KeyTransportName, check_option
-from . import _oids, _schema
+from . import _schema
 
 __all__ = [
     "IDENTIFY_BY",
@@ -192,7 +192,7 @@ def ktri_padding(ktri: cms.KeyTransRecipientInfo) -> tuple[str, padding.Asymmetr
         return "rsa-oaep", padding.OAEP(padding.MGF1(mgf_hash), digest, label or None)
     raise UnsupportedError(
         f"unsupported key transport algorithm {alg['algorithm'].dotted} "
-        f"({_oids.oid_name(alg['algorithm'].dotted)})"
+        f"({oid_name(alg['algorithm'].dotted)})"
     )
 
 
@@ -207,7 +207,7 @@ def _hash(identifier: object) -> hashes.HashAlgorithm:
     for name in _OAEP_HASHES:
         if DIGESTS[name].oid == oid:
             return DIGESTS[name].hash()
-    raise UnsupportedError(f"unsupported OAEP hash {oid} ({_oids.oid_name(oid)})")
+    raise UnsupportedError(f"unsupported OAEP hash {oid} ({oid_name(oid)})")
 
 
 def open_ktri(
@@ -255,10 +255,10 @@ def summarize(ri: cms.RecipientInfo) -> list[RecipientSummary]:
     if ri.name == "ktri":
         text, issuer, serial, ski = _identify(info["rid"])
         oid = info["key_encryption_algorithm"]["algorithm"].dotted
-        return [RecipientSummary("key_transport", text, _oids.oid_name(oid), issuer, serial, ski)]
+        return [RecipientSummary("key_transport", text, oid_name(oid), issuer, serial, ski)]
     if ri.name == "kari":
         alg = info["key_encryption_algorithm"]
-        scheme = _oids.oid_name(alg["algorithm"].dotted)
+        scheme = oid_name(alg["algorithm"].dotted)
         wrap = _wrap_name(alg)
         out = []
         for rek in info["recipient_encrypted_keys"]:
@@ -267,10 +267,10 @@ def summarize(ri: cms.RecipientInfo) -> list[RecipientSummary]:
         return out
     if ri.name == "kekri":
         kid = info["kekid"]["key_identifier"].native
-        alg = _oids.oid_name(info["key_encryption_algorithm"]["algorithm"].dotted)
+        alg = oid_name(info["key_encryption_algorithm"]["algorithm"].dotted)
         return [RecipientSummary("kek", f"key identifier {kid.hex()}", alg, key_wrap=alg)]
     if ri.name == "pwri":
-        alg = _oids.oid_name(info["key_encryption_algorithm"]["algorithm"].dotted)
+        alg = oid_name(info["key_encryption_algorithm"]["algorithm"].dotted)
         return [RecipientSummary("password", "password", alg)]
     oid = info["ori_type"].dotted
     return [RecipientSummary("other", f"other recipient info {oid}", oid)]
@@ -279,5 +279,5 @@ def summarize(ri: cms.RecipientInfo) -> list[RecipientSummary]:
 def _wrap_name(alg: cms.KeyEncryptionAlgorithm) -> str | None:
     params = alg["parameters"]
     if isinstance(params, cms.KeyEncryptionAlgorithm):
-        return _oids.oid_name(params["algorithm"].dotted)
+        return oid_name(params["algorithm"].dotted)
     return None

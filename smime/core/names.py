@@ -22,6 +22,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ..algorithms import COMMON_NAME_OID, NAME_KEYS, READABLE_NAME_KEYS
+
 __all__ = [
     "UNREADABLE",
     "certificate_label",
@@ -33,16 +35,6 @@ __all__ = [
 #: What a name that cannot be read at all is shown as.
 UNREADABLE = "(unreadable name)"
 
-#: RFC 4514 section 3's keys (cryptography writes the same ones).
-_KEYS = {
-    "2.5.4.3": "CN", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
-    "2.5.4.6": "C", "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC",
-    "0.9.2342.19200300.100.1.1": "UID",
-}
-#: ``readable=True``: OpenSSL's names for two attributes mail certificates often carry.
-_READABLE_KEYS = {**_KEYS, "1.2.840.113549.1.9.1": "emailAddress", "2.5.4.5": "serialNumber"}
-
-_COMMON_NAME = "2.5.4.3"
 _SPECIAL = frozenset('\\"+,;<>')
 
 
@@ -90,7 +82,7 @@ def _asn1_name(name: x509.Name | asn1_x509.Name | bytes) -> asn1_x509.Name:
 def name_text(name: x509.Name | asn1_x509.Name | bytes, *, readable: bool = False) -> str:
     """A distinguished name (cryptography's, asn1crypto's or DER) as RFC 4514 text, most
     specific first; :data:`UNREADABLE` when it cannot be read at all."""
-    keys = _READABLE_KEYS if readable else _KEYS
+    keys = READABLE_NAME_KEYS if readable else NAME_KEYS
     try:
         rdns = list(_asn1_name(name).chosen)
         return ",".join(
@@ -139,7 +131,7 @@ def _common_name(cert: x509.Certificate) -> str | None:
     try:
         for rdn in _asn1_name(name).chosen:
             for atv in rdn:
-                if atv["type"].dotted == _COMMON_NAME and isinstance(atv["value"].native, str):
+                if atv["type"].dotted == COMMON_NAME_OID and isinstance(atv["value"].native, str):
                     return str(atv["value"].native)
     except Exception:  # an unreadable name has no common name we can show
         return None

@@ -21,17 +21,21 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
-from ..algorithms import DIGESTS
+from ..algorithms import (
+    DIGESTS,
+    DSA,
+    ECDSA,
+    ED448,
+    ED25519,
+    MGF1_OID,
+    RSA_PKCS1V15,
+    RSASSA_PSS,
+    SIGNATURE_ALGORITHMS,
+)
 from ..errors import UnsupportedError
 from .der import OCTET_STRING, SEQUENCE, UNIVERSAL, encode
 
 __all__ = [
-    "DSA",
-    "ECDSA",
-    "ED448",
-    "ED25519",
-    "RSASSA_PSS",
-    "RSA_PKCS1V15",
     "PublicKey",
     "SignatureScheme",
     "digest_name",
@@ -48,38 +52,6 @@ PublicKey: TypeAlias = (
     | ed448.Ed448PublicKey
     | dsa.DSAPublicKey
 )
-
-RSA_PKCS1V15, RSASSA_PSS, ECDSA, ED25519, ED448, DSA = (
-    "rsa-pkcs1v15", "rsassa-pss", "ecdsa", "ed25519", "ed448", "dsa",
-)
-
-#: signatureAlgorithm OID -> (scheme, hash named by the OID or None: the caller's digest)
-_SIGNATURE_OIDS: dict[str, tuple[str, str | None]] = {
-    "1.2.840.113549.1.1.1": (RSA_PKCS1V15, None),  # rsaEncryption, as OpenSSL and NSS write it
-    "1.2.840.113549.1.1.4": (RSA_PKCS1V15, "md5"),
-    "1.2.840.113549.1.1.5": (RSA_PKCS1V15, "sha1"),
-    "1.2.840.113549.1.1.14": (RSA_PKCS1V15, "sha224"),
-    "1.2.840.113549.1.1.11": (RSA_PKCS1V15, "sha256"),
-    "1.2.840.113549.1.1.12": (RSA_PKCS1V15, "sha384"),
-    "1.2.840.113549.1.1.13": (RSA_PKCS1V15, "sha512"),
-    "1.3.14.3.2.3": (RSA_PKCS1V15, "md5"),  # OIW md5WithRSA
-    "1.3.14.3.2.29": (RSA_PKCS1V15, "sha1"),  # OIW sha1WithRSA
-    "1.2.840.113549.1.1.10": (RSASSA_PSS, None),
-    "1.2.840.10040.4.1": (DSA, None),  # id-dsa
-    "1.2.840.10040.4.3": (DSA, "sha1"),
-    "1.3.14.3.2.27": (DSA, "sha1"),  # OIW dsaWithSHA1
-    "2.16.840.1.101.3.4.3.1": (DSA, "sha224"),
-    "2.16.840.1.101.3.4.3.2": (DSA, "sha256"),
-    "1.2.840.10045.2.1": (ECDSA, None),  # id-ecPublicKey, written by some old clients
-    "1.2.840.10045.4.1": (ECDSA, "sha1"),
-    "1.2.840.10045.4.3.1": (ECDSA, "sha224"),
-    "1.2.840.10045.4.3.2": (ECDSA, "sha256"),
-    "1.2.840.10045.4.3.3": (ECDSA, "sha384"),
-    "1.2.840.10045.4.3.4": (ECDSA, "sha512"),
-    "1.3.101.112": (ED25519, None),
-    "1.3.101.113": (ED448, None),
-}
-_MGF1 = "1.2.840.113549.1.1.8"
 
 _KEY_TYPES: dict[str, type] = {
     RSA_PKCS1V15: rsa.RSAPublicKey,
@@ -117,9 +89,9 @@ def digest_name(oid: str) -> str:
     for d in DIGESTS.values():
         if d.oid == oid:
             return d.name
-    scheme = _SIGNATURE_OIDS.get(oid)
-    if scheme is not None and scheme[1] is not None:
-        return scheme[1]
+    known = SIGNATURE_ALGORITHMS.get(oid)
+    if known is not None and known.hash is not None:
+        return known.hash
     raise UnsupportedError(f"the digest algorithm {oid} is not supported")
 
 
@@ -133,10 +105,10 @@ def signature_scheme(identifier: Any, digest_algorithm: str = "") -> SignatureSc
     if isinstance(identifier, (bytes, bytearray, memoryview)):
         identifier = asn1_algos.SignedDigestAlgorithm.load(bytes(identifier))
     oid = identifier["algorithm"].dotted
-    known = _SIGNATURE_OIDS.get(oid)
+    known = SIGNATURE_ALGORITHMS.get(oid)
     if known is None:
         raise UnsupportedError(f"the signature algorithm {oid} is not supported")
-    scheme, named_hash = known
+    scheme, named_hash = known.scheme, known.hash
     if scheme in (ED25519, ED448):
         return SignatureScheme(scheme, None)
     if scheme != RSASSA_PSS:
@@ -146,7 +118,7 @@ def signature_scheme(identifier: Any, digest_algorithm: str = "") -> SignatureSc
         raise UnsupportedError("RSASSA-PSS without parameters is not supported")
     hash_name = digest_name(params["hash_algorithm"]["algorithm"].dotted)
     mgf = params["mask_gen_algorithm"]
-    if mgf["algorithm"].dotted != _MGF1:
+    if mgf["algorithm"].dotted != MGF1_OID:
         raise UnsupportedError(f"the RSASSA-PSS mask generation function {mgf['algorithm'].dotted}"
                                " is not supported")
     mgf_hash = digest_name(mgf["parameters"]["algorithm"].dotted)
