@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import smime
-from smime.errors import ParseError
+from smime.errors import ParseError, UsageError
 from smime.limits import Limits, applied
 from smime.mime import canonical, compose
 from smime.mime.message import to_message
@@ -455,7 +455,12 @@ def test_signed_content_type_line_is_what_fold_header_writes(micalg: str) -> Non
 
     for _ in range(20):
         boundary = canonical.fresh_boundary([b""])
-        before, after = compose._signed_content_type(micalg, len(boundary))
+        before, after = compose._signed_content_type(micalg)
         value = (f"multipart/signed; {compose._protocol_and_micalg(micalg)}; "
                  f'boundary="{boundary.decode()}"')
         assert before + boundary + after == fold_header("Content-Type", value).encode()
+
+
+def test_micalg_of_another_type_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="micalg must be a string"):
+        compose.build_multipart_signed(ORDINARY, b"0", micalg=["sha256"])  # type: ignore[arg-type]
