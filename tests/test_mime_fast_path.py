@@ -302,11 +302,17 @@ MULTIPART = (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: report\r\n"
              + b"\r\n--------------0N5Yq2cQ4bC3--\r\n")
 
 
-@pytest.mark.parametrize("raw", [PLAIN, ORDINARY, EIGHT_BIT, MULTIPART,
+LONG_HEADERS = ORDINARY.replace(
+    b"Subject: hi", b"Subject: Re: Fwd: the quarterly report for the third quarter, with the "
+    b"figures\r\nX-Spam: \r\nTo: Carol <carol@example.com>,\r\n\tDave <dave@example.com>"
+)
+
+
+@pytest.mark.parametrize("raw", [PLAIN, ORDINARY, EIGHT_BIT, MULTIPART, LONG_HEADERS,
                                  ORDINARY.replace(b"\r\n", b"\n"),
                                  MULTIPART.replace(b"\r\n", b"\n")],
-                         ids=["plain", "ordinary", "8bit", "multipart", "ordinary-lf",
-                              "multipart-lf"])
+                         ids=["plain", "ordinary", "8bit", "multipart", "long-headers",
+                              "ordinary-lf", "multipart-lf"])
 def test_ordinary_mail_takes_the_fast_path(raw: bytes) -> None:
     fast = check_same(raw)
     assert fast is not None
@@ -412,8 +418,8 @@ def test_large_plain_body_is_not_copied() -> None:
     assert fast.entity == b"Content-Type: text/plain\r\n\r\n" + body * 20_000
 
 
-@pytest.mark.parametrize("raw", [ORDINARY, EIGHT_BIT, MULTIPART], ids=["ordinary", "8bit",
-                                                                        "multipart"])
+@pytest.mark.parametrize("raw", [ORDINARY, EIGHT_BIT, MULTIPART, LONG_HEADERS],
+                         ids=["ordinary", "8bit", "multipart", "long-headers"])
 def test_signing_ordinary_mail_does_not_parse_it(
     raw: bytes, pki: TestPKI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
