@@ -11,6 +11,7 @@ import base64
 import binascii
 import email.feedparser
 import re
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,6 +25,8 @@ from smime.mime import canonical, compose
 from smime.mime.message import to_message
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from smime.testing import TestPKI
 
 FIELD_NAMES = ["From", "To", "Subject", "Date", "X-Mailer", "Content-Type",
@@ -470,3 +473,19 @@ def test_signed_content_type_line_is_what_fold_header_writes(micalg: str) -> Non
 def test_micalg_of_another_type_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="micalg must be a string"):
         compose.build_multipart_signed(ORDINARY, b"0", micalg=["sha256"])  # type: ignore[arg-type]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("raw", [ORDINARY, EIGHT_BIT, MULTIPART, LONG_HEADERS,
+                                 MULTIPART.replace(b"\r\n", b"\n")],
+                         ids=["ordinary", "8bit", "multipart", "long-headers", "multipart-lf"])
+def test_openssl_verifies_what_the_fast_path_signs(
+    raw: bytes, pki: TestPKI, openssl: str, tmp_path: Path
+) -> None:
+    assert canonical._prepare_fast(raw) is not None
+    signed = tmp_path / "signed.eml"
+    signed.write_bytes(smime.sign(raw, pki["alice"].identity).as_bytes())
+    out = tmp_path / "out"
+    subprocess.run([openssl, "cms", "-verify", "-in", str(signed), "-CAfile", str(pki.root_path),
+                    "-out", str(out)], check=True, capture_output=True)
+    assert out.read_bytes() == canonical.prepare_entity(to_message(raw)).entity
