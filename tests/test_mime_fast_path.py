@@ -11,6 +11,7 @@ import base64
 import binascii
 import email.feedparser
 import re
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,12 +19,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import smime
-from smime.errors import ParseError
+from smime.errors import ParseError, UsageError
 from smime.limits import Limits, applied
 from smime.mime import canonical, compose
 from smime.mime.message import to_message
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from smime.testing import TestPKI
 
 FIELD_NAMES = ["From", "To", "Subject", "Date", "X-Mailer", "Content-Type",
@@ -302,11 +305,17 @@ MULTIPART = (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: report\r\n"
              + b"\r\n--------------0N5Yq2cQ4bC3--\r\n")
 
 
-@pytest.mark.parametrize("raw", [PLAIN, ORDINARY, EIGHT_BIT, MULTIPART,
+LONG_HEADERS = ORDINARY.replace(
+    b"Subject: hi", b"Subject: Re: Fwd: the quarterly report for the third quarter, with the "
+    b"figures\r\nX-Spam: \r\nTo: Carol <carol@example.com>,\r\n\tDave <dave@example.com>"
+)
+
+
+@pytest.mark.parametrize("raw", [PLAIN, ORDINARY, EIGHT_BIT, MULTIPART, LONG_HEADERS,
                                  ORDINARY.replace(b"\r\n", b"\n"),
                                  MULTIPART.replace(b"\r\n", b"\n")],
-                         ids=["plain", "ordinary", "8bit", "multipart", "ordinary-lf",
-                              "multipart-lf"])
+                         ids=["plain", "ordinary", "8bit", "multipart", "long-headers",
+                              "ordinary-lf", "multipart-lf"])
 def test_ordinary_mail_takes_the_fast_path(raw: bytes) -> None:
     fast = check_same(raw)
     assert fast is not None
@@ -412,8 +421,8 @@ def test_large_plain_body_is_not_copied() -> None:
     assert fast.entity == b"Content-Type: text/plain\r\n\r\n" + body * 20_000
 
 
-@pytest.mark.parametrize("raw", [ORDINARY, EIGHT_BIT, MULTIPART], ids=["ordinary", "8bit",
-                                                                        "multipart"])
+@pytest.mark.parametrize("raw", [ORDINARY, EIGHT_BIT, MULTIPART, LONG_HEADERS],
+                         ids=["ordinary", "8bit", "multipart", "long-headers"])
 def test_signing_ordinary_mail_does_not_parse_it(
     raw: bytes, pki: TestPKI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -455,7 +464,28 @@ def test_signed_content_type_line_is_what_fold_header_writes(micalg: str) -> Non
 
     for _ in range(20):
         boundary = canonical.fresh_boundary([b""])
-        before, after = compose._signed_content_type(micalg, len(boundary))
+        before, after = compose._signed_content_type(micalg)
         value = (f"multipart/signed; {compose._protocol_and_micalg(micalg)}; "
                  f'boundary="{boundary.decode()}"')
         assert before + boundary + after == fold_header("Content-Type", value).encode()
+
+
+def test_micalg_of_another_type_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="micalg must be a string"):
+        compose.build_multipart_signed(ORDINARY, b"0", micalg=["sha256"])  # type: ignore[arg-type]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("raw", [ORDINARY, EIGHT_BIT, MULTIPART, LONG_HEADERS,
+                                 MULTIPART.replace(b"\r\n", b"\n")],
+                         ids=["ordinary", "8bit", "multipart", "long-headers", "multipart-lf"])
+def test_openssl_verifies_what_the_fast_path_signs(
+    raw: bytes, pki: TestPKI, openssl: str, tmp_path: Path
+) -> None:
+    assert canonical._prepare_fast(raw) is not None
+    signed = tmp_path / "signed.eml"
+    signed.write_bytes(smime.sign(raw, pki["alice"].identity).as_bytes())
+    out = tmp_path / "out"
+    subprocess.run([openssl, "cms", "-verify", "-in", str(signed), "-CAfile", str(pki.root_path),
+                    "-out", str(out)], check=True, capture_output=True)
+    assert out.read_bytes() == canonical.prepare_entity(to_message(raw)).entity

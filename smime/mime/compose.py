@@ -6,13 +6,13 @@ We compose the exact wire form ourselves and parse it into an ``EmailMessage`` w
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from email.message import EmailMessage
 
+from .._cache import LRUCache
 from ..algorithms import digest_from_micalg
-from ..errors import InvalidOptionError, ParseError
+from ..errors import InvalidOptionError, ParseError, UsageError
 from ._encode import b64_blocks, b64_encode
 from ._headers import HEADER_WIDTH, fold_header
 from ._lazy import WireMessage
@@ -88,7 +88,6 @@ def _check_header_block(entity: bytes) -> None:
             )
 
 
-@functools.lru_cache(maxsize=64)
 def _protocol_and_micalg(micalg: str) -> str:
     """The parameters; several signers with different digests give ``"sha-256,sha-512"``."""
     names: list[str] = []
@@ -103,18 +102,25 @@ def _protocol_and_micalg(micalg: str) -> str:
     return f'protocol="application/pkcs7-signature"; micalg={quoted}'
 
 
-@functools.lru_cache(maxsize=64)
-def _signed_content_type(micalg: str, boundary_length: int) -> tuple[bytes, bytes]:
-    """The folded Content-Type line of multipart/signed, split where the boundary goes.
+#: The folded Content-Type line of multipart/signed by micalg, split where the boundary goes.
+_CONTENT_TYPES: LRUCache[tuple[bytes, bytes]] = LRUCache("mime.signed_content_types", 64)
 
-    Folding breaks only at white space, and a boundary (from fresh_boundary) has none, so
-    the line for any boundary of this length is the same around it.
+
+def _signed_content_type(micalg: str) -> tuple[bytes, bytes]:
+    """The Content-Type line of multipart/signed before and after its boundary.
+
+    Folding breaks only at white space; the boundaries fresh_boundary makes have none and
+    all have one length, so the line is the same around any of them, and is folded once.
     """
-    placeholder = "b" * boundary_length
-    value = f'multipart/signed; {_protocol_and_micalg(micalg)}; boundary="{placeholder}"'
-    line = fold_header("Content-Type", value).encode("ascii")
-    before, _, after = line.rpartition(f'"{placeholder}"'.encode("ascii"))
-    return before + b'"', b'"' + after
+    parts = _CONTENT_TYPES.get(micalg)
+    if parts is None:
+        sample = fresh_boundary(()).decode("ascii")
+        value = f'multipart/signed; {_protocol_and_micalg(micalg)}; boundary="{sample}"'
+        line = fold_header("Content-Type", value).encode("ascii")
+        before, _, after = line.rpartition(f'"{sample}"'.encode("ascii"))
+        parts = (before + b'"', b'"' + after)
+        _CONTENT_TYPES.put(micalg, parts)
+    return parts
 
 
 def build_multipart_signed(
@@ -131,14 +137,13 @@ def build_multipart_signed(
     several separated by commas when signers used different digests.
     """
     if not isinstance(micalg, str):
-        raise InvalidOptionError(f"micalg must be a string such as 'sha-256', not {micalg!r}")
-    _protocol_and_micalg(micalg)  # InvalidOptionError first
+        raise UsageError.wrong_type("micalg", micalg, "a string such as 'sha-256'")
+    before, after = _signed_content_type(micalg)
     pairs = entity.count(b"\r\n")
     if entity.count(b"\n") != pairs or entity.count(b"\r") != pairs:
         raise ParseError("the entity to sign must use CRLF line ends (use prepare_entity)")
     _check_header_block(entity)
     boundary = fresh_boundary([entity])
-    before, after = _signed_content_type(micalg, len(boundary))
     chunks = _outer_block(outer_headers)
     chunks += [
         before + boundary + after,
