@@ -24,8 +24,8 @@ download) switch revocation checking off.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from asn1crypto import pem as asn1_pem
 from cryptography import x509
@@ -95,31 +95,30 @@ def ocsp_der(value: OcspLike) -> bytes:
 def given_crls(crls: Iterable[CrlLike] | None) -> list[bytes]:
     """The caller's CRLs as DER, each one read: a CRL that cannot be read is a ParseError
     naming it (``crls[2]``), not data quietly left out."""
-    ders: list[bytes] = []
-    for index, value in enumerate(crls or ()):
-        try:
-            der = crl_der(value)
-        except ParseError as exc:
-            raise ParseError(f"crls[{index}]: {exc}") from None
-        loaded = load_crl(der)
-        if isinstance(loaded, str):
-            raise ParseError(f"crls[{index}] cannot be used: {loaded}")
-        ders.append(der)
-    return ders
+    return _given("crls", crls, crl_der, load_crl)
 
 
 def given_ocsp_responses(responses: Iterable[OcspLike] | None) -> list[bytes]:
     """The caller's OCSP responses as DER, each one read: one that cannot be read, or that
     is an error answer (``unauthorized``, ``tryLater``), is a ParseError naming it."""
+    return _given("ocsp_responses", responses, ocsp_der, load_ocsp)
+
+
+def _given(
+    keyword: str,
+    values: Iterable[Any] | None,
+    to_der: Callable[[Any], bytes],
+    load: Callable[[bytes], object],
+) -> list[bytes]:
     ders: list[bytes] = []
-    for index, value in enumerate(responses or ()):
+    for index, value in enumerate(values or ()):
         try:
-            der = ocsp_der(value)
+            der = to_der(value)
         except ParseError as exc:
-            raise ParseError(f"ocsp_responses[{index}]: {exc}") from None
-        loaded = load_ocsp(der)
+            raise ParseError(f"{keyword}[{index}]: {exc}") from None
+        loaded = load(der)
         if isinstance(loaded, str):
-            raise ParseError(f"ocsp_responses[{index}] cannot be used: {loaded}")
+            raise ParseError(f"{keyword}[{index}] cannot be used: {loaded}")
         ders.append(der)
     return ders
 
