@@ -101,10 +101,9 @@ def check_header_block(block: bytes, limits: Limits | None = None) -> None:
     """
     caps = limits or current_limits()
     if len(block) > caps.max_header_size or block.count(b"\n") >= caps.max_headers:
-        starts = [0, *(m.end() for m in _FIELD_START.finditer(block) if m.end() < len(block))]
-        caps.check("max_headers", len(starts), "header fields in one MIME entity")
-        ends = [*starts[1:], len(block)]
-        longest = max(e - s for s, e in zip(starts, ends, strict=True))
+        spans = _field_spans(block)
+        caps.check("max_headers", len(spans), "header fields in one MIME entity")
+        longest = max(end - start for start, end in spans)
         caps.check("max_header_size", longest, "bytes in one header field")
     if block.count(b"(") > MAX_COMMENT_DEPTH:
         _check_comment_depth(block)
@@ -112,10 +111,15 @@ def check_header_block(block: bytes, limits: Limits | None = None) -> None:
         _check_parameters(block)
 
 
+def _field_spans(block: bytes) -> list[tuple[int, int]]:
+    """Where each header field of a block starts and ends (continuation lines included)."""
+    starts = [0, *(m.end() for m in _FIELD_START.finditer(block) if m.end() < len(block))]
+    return list(zip(starts, [*starts[1:], len(block)], strict=True))
+
+
 def _check_parameters(block: bytes) -> None:
     """Refuse a header field with more than MAX_PARAMETERS ``;`` separators."""
-    starts = [0, *(m.end() for m in _FIELD_START.finditer(block) if m.end() < len(block))]
-    for start, end in zip(starts, [*starts[1:], len(block)], strict=True):
+    for start, end in _field_spans(block):
         if block.count(b";", start, end) > MAX_PARAMETERS:
             raise ParseError(
                 f"malformed MIME headers: a header field has more than {MAX_PARAMETERS} "
