@@ -1,4 +1,6 @@
-"""Transfer encodings for the canonical form: tests for 7-bit safety, QP and base64.
+"""Transfer encodings for the canonical form: 7-bit safety and quoted-printable.
+
+Base64 and line endings are shared with the transports: :mod:`smime.core.wire`.
 
 Each function works on whole bodies with C-speed bytes operations, so a 100 MB part costs
 a few passes over its bytes and nothing quadratic.
@@ -9,12 +11,9 @@ from __future__ import annotations
 import binascii
 import re
 
-from ..errors import ParseError
+from ..core.wire import to_crlf
 
 __all__ = [
-    "b64_decode_lenient",
-    "b64_encode",
-    "crlf",
     "is_seven_bit_safe",
     "qp_decode",
     "qp_encode",
@@ -24,15 +23,6 @@ _QP_WIDTH = 76
 _QP_TOKEN = re.compile(rb"=[0-9A-Fa-f]{2}|[^=]")
 _QP_FROM_LINE = re.compile(rb"^From [^\n]*", re.MULTILINE)
 _QP_PADDING = re.compile(rb"[ \t]+(?=\r\n|\Z)")
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
-
-
-def crlf(data: bytes) -> bytes:
-    """Every line end (CRLF, LF or a lone CR, as the ``email`` package reads them) as CRLF."""
-    cr, lf = data.count(b"\r"), data.count(b"\n")
-    if cr == lf == data.count(b"\r\n"):
-        return data
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
 def _has_long_line(data: bytes) -> bool:
@@ -91,39 +81,4 @@ def qp_encode(data: bytes) -> bytes:
 
 def qp_decode(data: bytes) -> bytes:
     """Decode quoted-printable; white space a relay added at line ends is dropped (RFC 2045)."""
-    return binascii.a2b_qp(_QP_PADDING.sub(b"", crlf(data)))
-
-
-#: Raw bytes per block when encoding: 2,000 lines of 57 bytes, so the line list stays small.
-_B64_BLOCK = 57 * 2000
-
-
-def b64_blocks(data: bytes) -> list[bytes]:
-    """Base64 in 76-column CRLF lines, as a list of large blocks to join once with the rest
-    of a message (no second copy of a 100 MB body). One C call per block: about 1.5x faster
-    than ``base64.encodebytes``, which encodes line by line."""
-    view = memoryview(data)
-    blocks = []
-    for start in range(0, len(view), _B64_BLOCK):
-        encoded = binascii.b2a_base64(view[start : start + _B64_BLOCK], newline=False)
-        lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
-        lines.append(b"")
-        blocks.append(b"\r\n".join(lines))
-    return blocks
-
-
-def b64_encode(data: bytes) -> bytes:
-    """Base64 in 76-column lines, each ended by CRLF."""
-    return b"".join(b64_blocks(data))
-
-
-def b64_decode_lenient(data: bytes) -> bytes:
-    """Decode base64 as mail clients do: skip stray characters, tolerate missing padding."""
-    cleaned = _NOT_BASE64.sub(b"", data)
-    if len(cleaned) % 4 == 1:
-        cleaned = cleaned[:-1]
-    cleaned += b"=" * (-len(cleaned) % 4)
-    try:
-        return binascii.a2b_base64(cleaned)
-    except binascii.Error as exc:
-        raise ParseError(f"malformed base64 body: {exc}") from exc
+    return binascii.a2b_qp(_QP_PADDING.sub(b"", to_crlf(data)))

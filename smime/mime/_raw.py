@@ -29,7 +29,6 @@ __all__ = [
     "check_raw_depth",
     "read_entity",
     "split_multipart",
-    "to_crlf",
 ]
 
 _LF = 0x0A
@@ -232,11 +231,3 @@ def check_raw_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
                 stack.extend((ps, pe, depth + 1, child_type) for ps, pe in parts)
         elif ctype.startswith("message/") and ctype != "message/delivery-status":
             stack.append((entity.body, e, depth + 1, "text/plain"))
-
-
-def to_crlf(data: bytes) -> bytes:
-    """Line ends as CRLF: a bare LF becomes CRLF; CRLF and lone CR stay as they are."""
-    lf = data.count(b"\n")
-    if lf == 0 or lf == data.count(b"\r\n"):
-        return data
-    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

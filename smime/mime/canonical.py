@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
+from ..core.wire import FIELD_NAME, b64_decode, b64_encode, to_crlf
 from ..errors import ParseError
 from ..limits import current_limits
-from ._encode import b64_decode_lenient, b64_encode, crlf, is_seven_bit_safe, qp_decode, qp_encode
+from ._encode import is_seven_bit_safe, qp_decode, qp_encode
 from ._headers import HEADER_WIDTH, fold_header, header_text, render_header
 from ._policy import MAX_DEPTH
 from ._raw import check_header_block
@@ -191,10 +192,13 @@ def _leaf_body(
     new_cte = None
     decoded_for_charset: bytes | None = None
     if cte == "base64":
-        body = crlf(raw) if is_seven_bit_safe(raw) else b64_encode(b64_decode_lenient(raw))
+        if is_seven_bit_safe(raw):
+            body = to_crlf(raw)
+        else:
+            body = b64_encode(b64_decode(raw, lenient=True, what="body"))
     elif cte == "quoted-printable":
         if is_seven_bit_safe(raw):
-            body = crlf(raw)
+            body = to_crlf(raw)
         elif text_like:
             body = qp_encode(qp_decode(raw))
         else:
@@ -204,14 +208,14 @@ def _leaf_body(
         if cte == "binary" and not text_like:
             body, new_cte = b64_encode(raw), "base64"
         elif is_seven_bit_safe(raw):
-            body = crlf(raw)
+            body = to_crlf(raw)
             new_cte = "7bit" if cte in ("8bit", "binary") else None
         elif text_like or (raw.isascii() and b"\x00" not in raw):
             body, new_cte = qp_encode(raw), "quoted-printable"
         else:
             body, new_cte = b64_encode(raw), "base64"
     elif is_seven_bit_safe(raw):
-        body = crlf(raw)
+        body = to_crlf(raw)
     else:
         raise ParseError(
             f"cannot make a part with Content-Transfer-Encoding {cte!r} safe for signing: "
@@ -226,7 +230,9 @@ def _leaf_body(
     )
     if not has_type and (top or needs_charset):
         if decoded_for_charset is None:
-            decoded_for_charset = b64_decode_lenient(raw) if cte == "base64" else qp_decode(raw)
+            decoded_for_charset = (
+                b64_decode(raw, lenient=True, what="body") if cte == "base64" else qp_decode(raw)
+            )
         charset = _charset_for(decoded_for_charset)
         content_type = _Header("Content-Type", f"text/plain; charset={charset}", fresh=True)
         headers.insert(0 if top else len(headers), content_type)
@@ -246,7 +252,7 @@ def _extra_bytes(raw: bytes | None, verbatim: bool) -> bytes | None:
     if raw is None:
         return None
     if verbatim or is_seven_bit_safe(raw):
-        return crlf(raw)
+        return to_crlf(raw)
     return None
 
 
@@ -355,7 +361,7 @@ def _part(
         if isinstance(payload, list):
             out.append(_generated_body(part))
         elif isinstance(payload, str):
-            body = crlf(_payload_bytes(payload))
+            body = to_crlf(_payload_bytes(payload))
             if maintype == "multipart" and body.endswith(b"\r\n"):
                 body = body[:-2]  # a broken multipart: the parser kept the delimiter's CRLF
             out.append(body)
@@ -380,7 +386,7 @@ class _Decline(Exception):
 #: Every step has one way to match (there are no lone CRs), so a failing match takes
 #: linear time.
 _FIELD_PATTERN = (
-    r"([\x21-\x39\x3b-\x7e]+):[ \t]*((?:[^ \t\r\n][^\r\n]*)?(?:\r?\n[ \t][^\r\n]*)*)\r?\n"
+    rf"({FIELD_NAME}):[ \t]*((?:[^ \t\r\n][^\r\n]*)?(?:\r?\n[ \t][^\r\n]*)*)\r?\n"
 )
 _FIELD = re.compile(_FIELD_PATTERN)
 _FIELD_BLOCK = re.compile(f"(?:{_FIELD_PATTERN})*")

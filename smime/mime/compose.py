@@ -12,11 +12,11 @@ from email.message import EmailMessage
 
 from .._cache import LRUCache
 from ..algorithms import digest_from_micalg
+from ..core.wire import FIELD_NAME, b64_encode, b64_encode_blocks, is_field_name, to_crlf
 from ..errors import InvalidOptionError, ParseError, UsageError
-from ._encode import b64_blocks, b64_encode
 from ._headers import HEADER_WIDTH, fold_header
 from ._lazy import WireMessage
-from ._raw import check_raw_depth, read_entity, to_crlf
+from ._raw import check_raw_depth, read_entity
 from .canonical import fresh_boundary, plain_header_text
 from .message import check_is_message, reading
 
@@ -38,7 +38,6 @@ _DESCRIPTIONS = {
     "compressed-data": "S/MIME Compressed Message",
     "certs-only": "S/MIME Certificates",
 }
-_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 _PREAMBLE = b"This is an S/MIME signed message\r\n"
 
 
@@ -46,7 +45,7 @@ def _outer_headers(outer_headers: Iterable[tuple[str, str]]) -> list[tuple[str, 
     """The headers to copy outside a layer: not the content headers, not MIME-Version."""
     kept = []
     for name, value in outer_headers:
-        if not _FIELD_NAME.fullmatch(name):
+        if not is_field_name(name):
             raise InvalidOptionError(f"{name!r} is not a valid header field name")
         lname = name.lower()
         if lname not in ("mime-version", "content-length") and not lname.startswith("content-"):
@@ -72,7 +71,9 @@ def _finish(wire: bytes) -> EmailMessage:
 
 #: A header line the email generator writes back unchanged: ``Name: value`` in ASCII, or a
 #: folded continuation.
-_STABLE_HEADER_LINE = re.compile(rb"(?:[\x21-\x39\x3b-\x7e]+: [\t\x20-\x7e]*|[ \t][\t\x20-\x7e]*)")
+_STABLE_HEADER_LINE = re.compile(
+    rf"(?:{FIELD_NAME}: [\t\x20-\x7e]*|[ \t][\t\x20-\x7e]*)".encode("ascii")
+)
 
 
 def _check_header_block(entity: bytes) -> None:
@@ -196,7 +197,7 @@ def build_pkcs7_mime(
         fold_header("Content-Disposition", f'attachment; filename="{name}"').encode("ascii"),
         fold_header("Content-Description", _DESCRIPTIONS[kind]).encode("ascii"),
         b"\r\n",
-        *b64_blocks(der),
+        *b64_encode_blocks(der),
     ]
     return _finish(b"".join(chunks))
 
@@ -222,7 +223,7 @@ def parse_inner(entity: bytes, outer_headers: Iterable[tuple[str, str]] = ()) ->
     ]
     if chunks and "mime-version" not in present:
         chunks.append(b"MIME-Version: 1.0\r\n")
-    wire = b"".join(chunks) + to_crlf(entity)
+    wire = b"".join(chunks) + to_crlf(entity, lone_cr=False)
     with reading("message"):
         check_raw_depth(wire)
     return WireMessage(wire)

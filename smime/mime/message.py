@@ -18,6 +18,7 @@ from email.message import EmailMessage, Message
 from email.policy import Compat32, EmailPolicy, Policy
 from typing import Any
 
+from ..core.wire import FIELD_NAME
 from ..errors import ParseError, SMIMEError, UsageError
 from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
@@ -35,7 +36,7 @@ __all__ = [
     "to_message",
 ]
 
-_HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+_HEADER_LINE = re.compile(f"{FIELD_NAME}:".encode("ascii"))
 #: What a message argument may be (for the error that names them).
 MESSAGE_TYPES = "bytes, str or an email.message.Message"
 #: What the ``email`` package raises on input it cannot cope with (its own bugs included).

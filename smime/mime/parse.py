@@ -6,18 +6,18 @@ The search reads the raw bytes (see :mod:`._raw`), never a re-serialised message
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
 from email.utils import collapse_rfc2231_value
 from functools import cached_property
 from typing import Literal, TypeAlias
 
+from ..core.wire import b64_decode, is_base64_text, to_crlf
 from ..errors import ParseError
 from ._encode import qp_decode
 from ._headers import header_text
 from ._policy import MAX_DEPTH
-from ._raw import RawEntity, read_entity, split_multipart, to_crlf
+from ._raw import RawEntity, read_entity, split_multipart
 from .message import check_is_message, input_bytes, reading, to_message
 
 __all__ = ["PartKind", "SMIMEPart", "classify_part", "find_smime_part"]
@@ -28,8 +28,6 @@ _MIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature"})
 _GENERIC_TYPES = frozenset({"application/octet-stream"})
 _EXTENSION_TYPES = {".p7c": "certs-only", ".p7z": "compressed-data"}
-_WHITESPACE = b" \t\r\n\x0b\x0c"
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 @dataclass(frozen=True)
@@ -96,20 +94,10 @@ def classify_part(headers: Message) -> PartKind | None:
 
 
 def _decode_base64(body: bytes, where: str) -> bytes:
-    cleaned = body.translate(None, _WHITESPACE)
-    if len(cleaned) % 4 in (2, 3):
-        cleaned += b"=" * (-len(cleaned) % 4)
-    padding = 2 if cleaned.endswith(b"==") else 1 if cleaned.endswith(b"=") else 0
-    if len(cleaned) % 4 or cleaned.translate(None, _ALPHABET) != b"=" * padding:
-        raise ParseError(f"malformed base64 in the {where}")
-    decoded = binascii.a2b_base64(cleaned)
+    decoded = b64_decode(body, what=where)
     if not decoded:
         raise ParseError(f"the {where} is empty")
     return decoded
-
-
-def _looks_base64(body: bytes) -> bool:
-    return bool(body.strip()) and not body.translate(None, _ALPHABET + _WHITESPACE + b"=")
 
 
 def _der(entity: RawEntity, where: str) -> bytes:
@@ -121,7 +109,7 @@ def _der(entity: RawEntity, where: str) -> bytes:
         return _decode_base64(body, where)
     if cte == "quoted-printable":
         return qp_decode(body)
-    if cte in ("", "7bit", "8bit") and body[:1] != b"\x30" and _looks_base64(body):
+    if cte in ("", "7bit", "8bit") and body[:1] != b"\x30" and is_base64_text(body):
         return _decode_base64(body, where)  # base64 without its header (old clients)
     if not body:
         raise ParseError(f"the {where} is empty")
@@ -159,7 +147,7 @@ def _multipart_signed(
         kind="multipart/signed",
         smime_type=(_param(signature.headers, "smime-type") or "").lower() or None,
         der=_der(signature, "signature part"),
-        signed_content=to_crlf(entity.data[content_start:content_end]),
+        signed_content=to_crlf(entity.data[content_start:content_end], lone_cr=False),
         micalg=_param(entity.headers, "micalg"),
         protocol=_param(entity.headers, "protocol"),
         path=path,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import NamedTuple, TypeAlias
 
+from ..core.wire import to_wire
 from ..errors import ParseError
 from ..mime import input_bytes
 
@@ -31,20 +32,13 @@ class Envelope(NamedTuple):
     data: bytes
 
 
-_EOL = re.compile(rb"\r\n|\r|\n")
 _BAD_ADDRESS = re.compile(r"[\x00-\x1f\x7f<>]")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def wire_bytes(message: MessageInput) -> bytes:
     """The message as bytes with CRLF line ends only, ending in CRLF (nothing else changed)."""
-    data = input_bytes(message)
-    crlf = data.count(b"\r\n")
-    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
-        data = _EOL.sub(b"\r\n", data)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data
+    return to_wire(input_bytes(message))
 
 
 def header_fields(data: bytes) -> tuple[list[tuple[str, bytes]], int]:
@@ -70,7 +64,7 @@ def header_fields(data: bytes) -> tuple[list[tuple[str, bytes]], int]:
 def field_value(raw: bytes) -> str:
     """The unfolded value of one raw header field."""
     value = raw.split(b":", 1)[1] if b":" in raw else b""
-    return _EOL.sub(b"", value).decode("utf-8", "surrogateescape").strip()
+    return value.translate(None, b"\r\n").decode("utf-8", "surrogateescape").strip()
 
 
 def _check_address(address: str, where: str) -> str:
