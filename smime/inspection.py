@@ -36,6 +36,7 @@ from .cms import (
     read_certs_only,
     verify_signed_data,
 )
+from .core.certs import extension
 from .core.names import issuer_text, subject_text
 from .errors import LimitExceededError, SMIMEError
 from .keys import Identity, certificate_emails, check_identity
@@ -155,9 +156,8 @@ def _key_description(cert: x509.Certificate) -> str:
 
 
 def _eku(cert: x509.Certificate) -> str:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except (x509.ExtensionNotFound, ValueError):
+    ext = extension(cert, x509.ExtendedKeyUsage)
+    if ext is None:
         return "-"
     return ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in ext)
 

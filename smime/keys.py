@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from .core.certs import extension
 from .core.names import certificate_label
 from .errors import LoadError, UsageError
 
@@ -214,11 +215,9 @@ def certificate_emails(cert: CertificateLike) -> tuple[str, ...]:
     """Email addresses a certificate names: rfc822Name SANs, then subject emailAddress."""
     c = to_certificate(cert)
     found: list[str] = []
-    try:
-        san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    san = extension(c, x509.SubjectAlternativeName)
+    if san is not None:
         found.extend(san.get_values_for_type(x509.RFC822Name))
-    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
-        pass
     try:
         for attr in c.subject.get_attributes_for_oid(x509.NameOID.EMAIL_ADDRESS):
             if isinstance(attr.value, str):

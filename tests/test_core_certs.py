@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from helpers import PLAIN
 
 import smime
+from smime.core.certs import MALFORMED, extension, subject_key_identifier
 from smime.errors import CertificateError
 from smime.testing import KEY_TYPES, issue_certificate
 from smime.testing import TestPKI as PKI
@@ -234,3 +235,16 @@ def test_signer_eku_check_shares_the_email_purpose_rule() -> None:
     assert not email_usage_allowed([ExtendedKeyUsageOID.SERVER_AUTH])
     assert not email_usage_allowed([])
 
+
+
+def test_one_reader_of_an_extension(pki: PKI) -> None:
+    cert = pki["alice"].certificate
+    assert extension(cert, x509.KeyUsage) is not None
+    assert extension(cert, x509.PolicyConstraints) is None
+    assert subject_key_identifier(cert) == cert.extensions.get_extension_for_class(
+        x509.SubjectKeyIdentifier
+    ).value.digest
+    broken = _duplicate_extension(cert)
+    assert extension(broken, x509.KeyUsage) is None  # unreadable counts as absent...
+    with pytest.raises(MALFORMED):  # ...unless the caller must refuse it
+        extension(broken, x509.KeyUsage, strict=True)

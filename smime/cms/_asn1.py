@@ -49,18 +49,27 @@ def parsed(value: Any, what: str) -> Any:
     return value
 
 
-def load_content_info(data: bytes, *, deep: bool = True) -> asn1_cms.ContentInfo:
+def load_content_info(
+    data: bytes,
+    *,
+    deep: bool = True,
+    schema: type[core.Sequence] = ContentInfo,
+    strict: bool = False,
+    what: str = "CMS ContentInfo",
+) -> Any:
     """Parse a DER/BER ContentInfo completely, or raise ParseError.
 
     ``deep=False`` checks only the element framing (lengths, depth) and leaves values to be
     parsed where they are read, for callers that map every read's errors themselves.
+    ``schema`` replaces the ContentInfo class (a layer reading one content type its own
+    way); ``strict`` refuses trailing bytes.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ParseError(f"expected DER bytes, got {type(data).__name__}")
     data = bytes(data)
-    check_der(data, "CMS ContentInfo")
+    check_der(data, what)
     try:
-        info = ContentInfo.load(data, strict=False)
+        info = schema.load(data, strict=strict)
         info["content_type"].native  # noqa: B018
     except Exception as exc:
         raise ParseError(f"malformed CMS ContentInfo: {exc}") from None

@@ -26,6 +26,7 @@ from ..algorithms import (
     RSAES_OAEP_OID,
     oid_name,
 )
+from ..core.certs import subject_key_identifier
 from ..core.names import name_text
 from ._schema import Capabilities, CMSAttribute, OaepParameters, SetOfCapabilities
 
@@ -123,11 +124,7 @@ class EncryptionKeyPreference:
             issuer = certificate.issuer.public_bytes(serialization.Encoding.DER)
             return issuer == self.issuer_der and certificate.serial_number == self.serial_number
         if self.subject_key_identifier is not None:
-            try:
-                ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-            except (x509.ExtensionNotFound, ValueError):
-                return False
-            return ski.value.digest == self.subject_key_identifier
+            return subject_key_identifier(certificate) == self.subject_key_identifier
         return False
 
     def __str__(self) -> str:

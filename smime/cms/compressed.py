@@ -19,7 +19,7 @@ from asn1crypto import cms, core
 from ..algorithms import ZLIB_OID
 from ..errors import InvalidOptionError, LimitExceededError, ParseError, UnsupportedError
 from ..limits import DEFAULT_LIMITS, RATIO_FLOOR, Limits, current_limits
-from ._asn1 import check_der, parsed
+from ._asn1 import load_content_info, parsed
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -85,15 +85,10 @@ def read_compressed_data(
     caps of ``limits`` (default: those of the call in progress); ``max_size`` replaces
     their ``max_decompressed_size``.
     """
-    if not isinstance(der, (bytes, bytearray, memoryview)):
-        raise ParseError(f"expected DER bytes, got {type(der).__name__}")
-    data = bytes(der)
-    check_der(data, "CMS compressed-data")
-    try:
-        info = _ContentInfo.load(data, strict=True)
-        kind = info["content_type"].native
-    except Exception as exc:  # asn1crypto's ValueError, TypeError...
-        raise ParseError(f"malformed CMS ContentInfo: {exc}") from None
+    info = load_content_info(
+        der, deep=False, schema=_ContentInfo, strict=True, what="CMS compressed-data"
+    )
+    kind = info["content_type"].native
     if kind != "compressed_data":
         raise ParseError(f"expected compressed-data, got {kind}")
     try:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..algorithms import DIGESTS, oid_name
-from ..core.certs import check_can_receive
+from ..core.certs import check_can_receive, subject_key_identifier
 from ..core.names import certificate_label, name_text
 from ..errors import CertificateError, UnsupportedError
 from ..keys import CertificateLike, to_asn1_certificate, to_certificate
@@ -34,7 +34,6 @@ __all__ = [
     "ktri_padding",
     "open_ktri",
     "recipient_id",
-    "subject_key_identifier",
     "summarize",
 ]
 
@@ -87,14 +86,6 @@ def check_recipient_certificate(cert: x509.Certificate, check_usage: bool = True
     The rule is :func:`smime.core.certs.receive_problem`, the one the certificate store asks.
     """
     return check_can_receive(cert, check_usage=check_usage)
-
-
-def subject_key_identifier(cert: x509.Certificate) -> bytes | None:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except (x509.ExtensionNotFound, ValueError):
-        return None
-    return ext.value.digest
 
 
 def recipient_id(spec: RecipientSpec) -> tuple[str, object]:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from .._cache import LRUCache
 from ..algorithms import DIGESTS
+from ..core.certs import subject_key_identifier
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import CertificateLike, Identity, to_certificate
 from ..limits import current_limits
@@ -110,7 +111,7 @@ def _signer_identifier(cert: x509.Certificate, identify_by: str) -> bytes:
     data = _SID_CACHE.get(key)
     if data is None:
         if identify_by == "subject_key_identifier":
-            ski = _ski(cert)
+            ski = subject_key_identifier(cert)
             if ski is None:
                 raise CertificateError(
                     "identify_by='subject_key_identifier' needs a certificate with a "
@@ -123,13 +124,6 @@ def _signer_identifier(cert: x509.Certificate, identify_by: str) -> bytes:
         data = sid.dump()
         _SID_CACHE.put(key, data)
     return data
-
-
-def _ski(cert: x509.Certificate) -> bytes | None:
-    try:
-        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except (x509.ExtensionNotFound, ValueError):
-        return None
 
 
 @dataclass(frozen=True)

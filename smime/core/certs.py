@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
@@ -40,7 +40,9 @@ __all__ = [
     "can_receive",
     "check_can_receive",
     "email_usage_allowed",
+    "extension",
     "receive_problem",
+    "subject_key_identifier",
 ]
 
 #: The EC curves we agree keys on: the NIST curves of RFC 5753 / RFC 8551.
@@ -51,6 +53,32 @@ ANY_EXTENDED_KEY_USAGE = x509.ObjectIdentifier("2.5.29.37.0")
 
 #: What cryptography raises for a certificate whose extensions cannot be read.
 MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+_Extension = TypeVar("_Extension", bound=x509.ExtensionType)
+
+
+def extension(
+    cert: x509.Certificate, kind: type[_Extension], *, strict: bool = False
+) -> _Extension | None:
+    """The value of one extension, or None when the certificate has none.
+
+    An extension that cannot be read counts as absent unless ``strict``: then one of
+    :data:`MALFORMED` is raised, for the checks that must refuse it rather than skip it.
+    """
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    except MALFORMED:
+        if strict:
+            raise
+        return None
+
+
+def subject_key_identifier(cert: x509.Certificate) -> bytes | None:
+    """The certificate's SubjectKeyIdentifier bytes, when it has a readable one."""
+    ski = extension(cert, x509.SubjectKeyIdentifier)
+    return None if ski is None else ski.digest
 
 #: How the content-encryption key reaches a recipient: RSA key transport, or key
 #: agreement on an EC curve or X25519.
@@ -98,26 +126,14 @@ def _usage_problem(cert: x509.Certificate, kind: ReceivingKind, at: dt.datetime)
     if at > cert.not_valid_after_utc:
         return f"certificate {who} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
     try:
-        extensions = cert.extensions
+        ku = extension(cert, x509.KeyUsage, strict=True)
+        eku = extension(cert, x509.ExtendedKeyUsage, strict=True)
     except MALFORMED as exc:
         return f"certificate {who} has malformed extensions: {exc}"
-    try:
-        ku = extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        pass  # no KeyUsage extension: every use is allowed (RFC 5280 4.2.1.3)
-    except MALFORMED as exc:
-        return f"certificate {who} has malformed extensions: {exc}"
-    else:
-        allowed = ku.key_encipherment if kind == "rsa" else ku.key_agreement
-        if not allowed:
-            return f"certificate {who} does not allow {_USAGE_LABEL[kind]} in its key usage"
-    try:
-        eku = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
-    except MALFORMED as exc:
-        return f"certificate {who} has malformed extensions: {exc}"
-    if not email_usage_allowed(eku):
+    # no KeyUsage extension: every use is allowed (RFC 5280 4.2.1.3)
+    if ku is not None and not (ku.key_encipherment if kind == "rsa" else ku.key_agreement):
+        return f"certificate {who} does not allow {_USAGE_LABEL[kind]} in its key usage"
+    if eku is not None and not email_usage_allowed(eku):
         return (f"certificate {who} is not for email: its extended key usage names neither "
                 "emailProtection nor anyExtendedKeyUsage")
     return None

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from .._cache import LRUCache
+from ..core.certs import MALFORMED, extension
 from ..core.signatures import verify_signature
 from ._common import (
     COMPROMISE_REASONS,
@@ -190,11 +191,7 @@ class DistributionPoint:
 def distribution_points(cert: x509.Certificate) -> list[DistributionPoint]:
     """The certificate's CRL distribution points, then the implicit one RFC 5280 adds."""
     points: list[DistributionPoint] = []
-    try:
-        cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    except (x509.ExtensionNotFound, ValueError):
-        cdp = None
-    for dp in cdp or ():
+    for dp in extension(cert, x509.CRLDistributionPoints) or ():
         issuers = [n.value for n in dp.crl_issuer or () if isinstance(n, x509.DirectoryName)]
         if dp.crl_issuer and not issuers:
             continue
@@ -213,10 +210,8 @@ def distribution_points(cert: x509.Certificate) -> list[DistributionPoint]:
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
+    constraints = extension(cert, x509.BasicConstraints)
+    return constraints is not None and constraints.ca
 
 
 def _in_scope(
@@ -296,11 +291,10 @@ class CrlContext:
 
 def _may_sign_crls(cert: x509.Certificate) -> bool:
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.crl_sign)
-    except x509.ExtensionNotFound:
-        return True
-    except ValueError:
+        usage = extension(cert, x509.KeyUsage, strict=True)
+    except MALFORMED:
         return False
+    return usage is None or usage.crl_sign
 
 
 def _valid_at(cert: x509.Certificate, at: dt.datetime) -> bool:
@@ -401,11 +395,7 @@ def _is_delta_for(delta: LoadedCrl, base: LoadedCrl) -> bool:
 
 
 def _declares_freshest(cert: x509.Certificate) -> bool:
-    try:
-        cert.extensions.get_extension_for_class(x509.FreshestCRL)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
-    return True
+    return extension(cert, x509.FreshestCRL) is not None
 
 
 def _revoked(entry: Entry) -> RevocationStatus:

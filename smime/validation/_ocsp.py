@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ..core.certs import extension
 from ..core.signatures import verify_signature
 from ._common import COMPROMISE_REASONS, TOLERANCE, RevocationStatus, issued_by
 
@@ -68,12 +69,10 @@ def _name_hash(cert: x509.Certificate, algorithm: str) -> bytes:
 def _is_delegate(responder: x509.Certificate, issuer: x509.Certificate, when: dt.datetime) -> bool:
     if not issued_by(responder, issuer):
         return False
-    try:
-        eku = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except (x509.ExtensionNotFound, ValueError):
-        return False
+    eku = extension(responder, x509.ExtendedKeyUsage)
     return (
-        ExtendedKeyUsageOID.OCSP_SIGNING in eku
+        eku is not None
+        and ExtendedKeyUsageOID.OCSP_SIGNING in eku
         and responder.not_valid_before_utc - TOLERANCE <= when
         <= responder.not_valid_after_utc + TOLERANCE
     )

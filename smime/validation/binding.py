@@ -15,7 +15,7 @@ from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ..core.certs import email_usage_allowed
+from ..core.certs import MALFORMED, email_usage_allowed, extension
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import Problem, ProblemCode
 from .policy import DEFAULT_POLICY, VerificationPolicy
@@ -51,15 +51,13 @@ def signer_addresses(cert: CertificateLike) -> tuple[str, ...]:
     """Every address the certificate names: rfc822Name, SmtpUTF8Mailbox, subject email."""
     c = to_certificate(cert)
     found = list(certificate_emails(c))
-    try:
-        san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        for other in san.get_values_for_type(x509.OtherName):
-            if other.type_id == SMTP_UTF8_MAILBOX:
+    san = extension(c, x509.SubjectAlternativeName)
+    for other in san.get_values_for_type(x509.OtherName) if san is not None else ():
+        if other.type_id == SMTP_UTF8_MAILBOX:
+            with contextlib.suppress(ValueError, TypeError):  # asn1crypto on a bad value
                 value = asn1_core.UTF8String.load(other.value).native
                 if isinstance(value, str):
                     found.append(value)
-    except (x509.ExtensionNotFound, ValueError, TypeError):
-        pass
     seen: dict[str, None] = {}
     for address in found:
         seen.setdefault(normalize_address(address), None)
@@ -134,14 +132,16 @@ def check_key_usage(
     return tuple(problems)
 
 
+def _malformed(extension_name: str, exc: Exception) -> Problem:
+    return Problem(ProblemCode.MALFORMED, f"the certificate's {extension_name} is malformed: {exc}")
+
+
 def _key_usage_problem(cert: x509.Certificate) -> Problem | None:
     try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
-    except ValueError as exc:
-        return Problem(ProblemCode.MALFORMED, f"the certificate's keyUsage is malformed: {exc}")
-    if ku.digital_signature or ku.content_commitment:
+        ku = extension(cert, x509.KeyUsage, strict=True)
+    except MALFORMED as exc:
+        return _malformed("keyUsage", exc)
+    if ku is None or ku.digital_signature or ku.content_commitment:
         return None
     allowed = [
         name for name, attr in (
@@ -160,15 +160,11 @@ def _key_usage_problem(cert: x509.Certificate) -> Problem | None:
 
 def _eku_problem(cert: x509.Certificate) -> Problem | None:
     try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
-    except ValueError as exc:
-        return Problem(
-            ProblemCode.MALFORMED, f"the certificate's extendedKeyUsage is malformed: {exc}"
-        )
-    oids = list(eku)
-    if email_usage_allowed(oids):
+        eku = extension(cert, x509.ExtendedKeyUsage, strict=True)
+    except MALFORMED as exc:
+        return _malformed("extendedKeyUsage", exc)
+    oids = list(eku or ())
+    if eku is None or email_usage_allowed(oids):
         return None
     purposes = ", ".join(_EKU_NAMES.get(o, o.dotted_string) for o in oids) or "no purpose"
     return Problem(

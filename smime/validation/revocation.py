@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from asn1crypto import pem as asn1_pem
 from cryptography import x509
@@ -60,6 +60,8 @@ __all__ = [
 
 CrlLike: TypeAlias = "bytes | bytearray | memoryview | str | x509.CertificateRevocationList"
 OcspLike: TypeAlias = "bytes | bytearray | memoryview | ocsp.OCSPResponse"
+
+_Loaded = TypeVar("_Loaded")
 
 
 def crl_der(value: CrlLike) -> bytes:
@@ -169,21 +171,20 @@ def load_revocation_data(
 ) -> tuple[list[LoadedCrl], list[LoadedOcsp], list[str]]:
     """Parse what can be parsed; the rest becomes notes (unusable data is not an error)."""
     notes: list[str] = []
-    loaded_crls: list[LoadedCrl] = []
-    loaded_ocsps: list[LoadedOcsp] = []
-    for der in crls:
-        crl = load_crl(der)
-        if isinstance(crl, str):
-            notes.append(crl)
+    return _loaded(crls, load_crl, notes), _loaded(ocsps, load_ocsp, notes), notes
+
+
+def _loaded(
+    items: Iterable[bytes], load: Callable[[bytes], _Loaded | str], notes: list[str]
+) -> list[_Loaded]:
+    kept: list[_Loaded] = []
+    for der in items:
+        value = load(der)
+        if isinstance(value, str):
+            notes.append(value)
         else:
-            loaded_crls.append(crl)
-    for der in ocsps:
-        response = load_ocsp(der)
-        if isinstance(response, str):
-            notes.append(response)
-        else:
-            loaded_ocsps.append(response)
-    return loaded_crls, loaded_ocsps, notes
+            kept.append(value)
+    return kept
 
 
 def check_revocation(
