@@ -31,6 +31,7 @@ __all__ = [
     "RevocationMode",
     "SignaturePadding",
     "ValidateAt",
+    "check_items",
     "check_option",
 ]
 
@@ -49,6 +50,7 @@ RevocationMode = Literal["soft-fail", "hard-fail", "off"]
 ValidateAt = Literal["signing_time", "now", "both"]
 
 _Value = TypeVar("_Value", bound=str)
+_Item = TypeVar("_Item")
 
 DIGESTS: tuple[DigestName, ...] = get_args(DigestName)
 CIPHERS: tuple[CipherName, ...] = get_args(CipherName)
@@ -59,6 +61,20 @@ SIGNATURE_PADDINGS: tuple[SignaturePadding, ...] = get_args(SignaturePadding)
 IDENTIFY_BY: tuple[IdentifyBy, ...] = get_args(IdentifyBy)
 REVOCATION_MODES: tuple[RevocationMode, ...] = get_args(RevocationMode)
 VALIDATE_AT: tuple[ValidateAt, ...] = get_args(ValidateAt)
+
+
+def check_items(option: str, items: Iterable[object], kind: type[_Item]) -> list[_Item]:
+    """``items`` as a list: at least one, each a ``kind`` (else InvalidOptionError saying so)."""
+    checked: list[_Item] = []
+    for value in items:
+        if not isinstance(value, kind):
+            raise InvalidOptionError(
+                f"{option}: expected {kind.__name__} objects, got {type(value).__name__}"
+            )
+        checked.append(value)
+    if not checked:
+        raise InvalidOptionError(f"{option}: at least one {kind.__name__} is needed")
+    return checked
 
 
 def check_option(option: str, value: object, allowed: Iterable[_Value]) -> _Value:

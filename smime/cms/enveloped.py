@@ -35,7 +35,7 @@ from ..core.der import (
 from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
 from ..keys import Identity
 from ..limits import current_limits
-from ..options import CipherName, check_option
+from ..options import CipherName, check_items, check_option
 from . import _content, _kari, _schema
 from ._asn1 import parsed
 from .recipients import (
@@ -98,14 +98,7 @@ def create_enveloped_data(
 ) -> bytes:
     """Encrypt ``content`` for ``recipients``; DER ContentInfo (AuthEnvelopedData for GCM)."""
     check_option("cipher", cipher, WRITABLE_CIPHERS)
-    specs = list(recipients)
-    if not specs:
-        raise InvalidOptionError("recipients: at least one recipient is needed")
-    for spec in specs:
-        if not isinstance(spec, RecipientSpec):
-            raise InvalidOptionError(
-                f"recipients: expected RecipientSpec objects, got {type(spec).__name__}"
-            )
+    specs = check_items("recipients", recipients, RecipientSpec)
     kinds = [check_recipient_certificate(s.certificate, s.check_usage) for s in specs]
     if not isinstance(content, (bytes, bytearray, memoryview)):
         raise InvalidOptionError(f"content must be bytes, not {type(content).__name__}")

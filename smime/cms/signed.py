@@ -28,7 +28,14 @@ from ..core.certs import subject_key_identifier
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import CertificateLike, Identity, to_certificate
 from ..limits import current_limits
-from ..options import IDENTIFY_BY, DigestName, IdentifyBy, SignaturePadding, check_option
+from ..options import (
+    IDENTIFY_BY,
+    DigestName,
+    IdentifyBy,
+    SignaturePadding,
+    check_items,
+    check_option,
+)
 from . import _signed_der as encode
 from ._asn1 import load_content_info, parsed
 from ._certs import Received
@@ -161,14 +168,7 @@ def create_signed_data(
     if not isinstance(content, (bytes, bytearray, memoryview)):
         raise InvalidOptionError(f"content must be bytes, not {type(content).__name__}")
     content = bytes(content)
-    signers = list(signers)
-    if not signers:
-        raise InvalidOptionError("create_signed_data needs at least one SignerSpec")
-    for spec in signers:
-        if not isinstance(spec, SignerSpec):
-            raise InvalidOptionError(
-                f"signers must be SignerSpec objects, not {type(spec).__name__}"
-            )
+    signers = check_items("signers", signers, SignerSpec)
     when = signing_time_attribute(signing_time or dt.datetime.now(dt.timezone.utc))
     digests: dict[str, bytes] = {}
     certificates: dict[bytes, None] = {}

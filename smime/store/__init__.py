@@ -9,25 +9,7 @@ from the layers above it.
 from __future__ import annotations
 
 from ._match import KeyPreference
-from .store import (
-    MAX_PREFERENCE_CANDIDATES,
-    CertificateStore,
-    HarvestedSigner,
-    HarvestReason,
-    HarvestResult,
-    RejectedCertificate,
-    SignedResult,
-    StoredCertificate,
-)
+from .store import *  # noqa: F403  (the layer's face: store.py's public names)
+from .store import __all__ as _store_names
 
-__all__ = [
-    "MAX_PREFERENCE_CANDIDATES",
-    "CertificateStore",
-    "HarvestReason",
-    "HarvestResult",
-    "HarvestedSigner",
-    "KeyPreference",
-    "RejectedCertificate",
-    "SignedResult",
-    "StoredCertificate",
-]
+__all__ = [*_store_names, "KeyPreference"]

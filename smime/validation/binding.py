@@ -51,7 +51,7 @@ def signer_addresses(cert: CertificateLike) -> tuple[str, ...]:
     """Every address the certificate names: rfc822Name, SmtpUTF8Mailbox, subject email."""
     c = to_certificate(cert)
     found = list(certificate_emails(c))
-    san = extension(c, x509.SubjectAlternativeName)
+    san = extension(c, x509.SubjectAlternativeName, strict=True)  # unreadable: cannot bind
     for other in san.get_values_for_type(x509.OtherName) if san is not None else ():
         if other.type_id == SMTP_UTF8_MAILBOX:
             with contextlib.suppress(ValueError, TypeError):  # asn1crypto on a bad value
