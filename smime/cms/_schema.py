@@ -246,24 +246,16 @@ class DigestedData(_EncapsulatedByVersion, cms.DigestedData):
 # ---------------------------------------------------------------------------- recipients
 
 
-class KeyTransRecipientInfo(cms.KeyTransRecipientInfo):
-    _fields = _replaced(cms.KeyTransRecipientInfo._fields,
-                        key_encryption_algorithm=KeyEncryptionAlgorithm)
+def _with_key_encryption(base: type[cms.Sequence]) -> type[cms.Sequence]:
+    """``base`` reading its key encryption algorithm with :class:`KeyEncryptionAlgorithm`."""
+    fields = _replaced(base._fields, key_encryption_algorithm=KeyEncryptionAlgorithm)
+    return type(base.__name__, (base,), {"_fields": fields, "__module__": __name__})
 
 
-class KeyAgreeRecipientInfo(cms.KeyAgreeRecipientInfo):
-    _fields = _replaced(cms.KeyAgreeRecipientInfo._fields,
-                        key_encryption_algorithm=KeyEncryptionAlgorithm)
-
-
-class KEKRecipientInfo(cms.KEKRecipientInfo):
-    _fields = _replaced(cms.KEKRecipientInfo._fields,
-                        key_encryption_algorithm=KeyEncryptionAlgorithm)
-
-
-class PasswordRecipientInfo(cms.PasswordRecipientInfo):
-    _fields = _replaced(cms.PasswordRecipientInfo._fields,
-                        key_encryption_algorithm=KeyEncryptionAlgorithm)
+KeyTransRecipientInfo = _with_key_encryption(cms.KeyTransRecipientInfo)
+KeyAgreeRecipientInfo = _with_key_encryption(cms.KeyAgreeRecipientInfo)
+KEKRecipientInfo = _with_key_encryption(cms.KEKRecipientInfo)
+PasswordRecipientInfo = _with_key_encryption(cms.PasswordRecipientInfo)
 
 
 class RecipientInfo(cms.RecipientInfo):
