@@ -99,3 +99,26 @@ def test_both_backends_write_the_same_bytes() -> None:
     assert outputs["stdlib"][0] == "binascii"
     assert outputs["default"][0] == "pybase64"
     assert outputs["stdlib"][1:] == outputs["default"][1:]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"A: 1\r\nB: 2\r\n\r\nbody", (12, 14)),
+        (b"A: 1\nB: 2\n\nbody", (10, 11)),
+        (b"A: 1\n\r\nbody", (5, 7)),
+        (b"\r\nbody", (0, 2)),
+        (b"\nbody", (0, 1)),
+        (b"A: 1\r\nB: 2\r\n", (12, 12)),
+        (b"", (0, 0)),
+    ],
+)
+def test_header_block_ends_at_the_first_empty_line(
+    data: bytes, expected: tuple[int, int]
+) -> None:
+    assert wire.header_block(data) == expected
+
+
+def test_header_block_within_a_slice() -> None:
+    data = b"xxA: 1\r\n\r\nbody\r\n--b"
+    assert wire.header_block(data, 2, 14) == (8, 10)

@@ -24,6 +24,7 @@ __all__ = [
     "b64_decode",
     "b64_encode",
     "b64_encode_blocks",
+    "header_block",
     "is_base64_text",
     "is_field_name",
     "to_crlf",
@@ -40,6 +41,24 @@ _EOL = re.compile(rb"\r\n|\r|\n")
 def is_field_name(name: str) -> bool:
     """Whether ``name`` can stand before the colon of a header field."""
     return _FIELD_NAME.fullmatch(name) is not None
+
+
+def header_block(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int]:
+    """Where the header block of the entity at ``data[start:end]`` ends (after its last
+    line break) and where its body starts: after the first empty line, CRLF or LF, or at
+    ``end`` when there is none (headers only)."""
+    end = len(data) if end is None else end
+    if data.startswith(b"\r\n", start, end):
+        return start, start + 2
+    if data.startswith(b"\n", start, end):
+        return start, start + 1
+    crlf_end = data.find(b"\n\r\n", start, end)
+    lf_end = data.find(b"\n\n", start, end if crlf_end < 0 else crlf_end + 2)
+    if lf_end >= 0 and (crlf_end < 0 or lf_end < crlf_end):
+        return lf_end + 1, lf_end + 2
+    if crlf_end >= 0:
+        return crlf_end + 1, crlf_end + 3
+    return end, end
 
 
 def to_crlf(data: bytes, *, lone_cr: bool = True) -> bytes:

@@ -19,6 +19,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+from ..core.wire import header_block
 from ..errors import ParseError
 from ..limits import MAX_COMMENT_DEPTH, MAX_PARAMETERS, Limits, current_limits
 from ._policy import MAX_DEPTH
@@ -69,19 +70,7 @@ class RawEntity:
 
 def read_entity(data: bytes, start: int, end: int, default_type: str = "text/plain") -> RawEntity:
     """Split an entity into its header block and body (an empty line ends the headers)."""
-    if data.startswith(b"\r\n", start, end):
-        header_end, body = start, start + 2
-    elif data.startswith(b"\n", start, end):
-        header_end, body = start, start + 1
-    else:
-        crlf_end = data.find(b"\n\r\n", start, end)
-        lf_end = data.find(b"\n\n", start, end if crlf_end < 0 else crlf_end + 2)
-        if lf_end >= 0 and (crlf_end < 0 or lf_end < crlf_end):
-            header_end, body = lf_end + 1, lf_end + 2
-        elif crlf_end >= 0:
-            header_end, body = crlf_end + 1, crlf_end + 3
-        else:
-            header_end = body = end
+    header_end, body = header_block(data, start, end)
     block = data[start:header_end]
     check_header_block(block)
     try:

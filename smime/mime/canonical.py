@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
-from ..core.wire import FIELD_NAME, b64_decode, b64_encode, to_crlf
+from ..core.wire import FIELD_NAME, b64_decode, b64_encode, header_block, to_crlf
 from ..errors import ParseError
 from ..limits import current_limits
 from ._encode import is_seven_bit_safe, qp_decode, qp_encode
@@ -412,18 +412,9 @@ _DELIMITER_END = re.compile(rb"(--)?[ \t]*(?:\r?\n|\Z)")
 def _fast_fields(data: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], int]:
     """The header fields of the entity at ``start`` as the parser stores them (name, value
     with its folding), and where its body starts."""
-    if data.startswith(b"\n", start, end):
-        return [], start + 1
-    if data.startswith(b"\r\n", start, end):
-        return [], start + 2
-    crlf_end = data.find(b"\n\r\n", start, end)
-    lf_end = data.find(b"\n\n", start, end if crlf_end < 0 else crlf_end + 2)
-    if lf_end >= 0 and (crlf_end < 0 or lf_end < crlf_end):
-        block_end, body = lf_end + 1, lf_end + 2
-    elif crlf_end >= 0:
-        block_end, body = crlf_end + 1, crlf_end + 3
-    else:
-        block_end = body = end  # headers up to a delimiter: the body is empty
+    block_end, body = header_block(data, start, end)
+    if block_end == start:
+        return [], body
     block = data[start:block_end]
     if not block.isascii() or b"\x00" in block or block.count(b"\n") > _FAST_LINES:
         raise _Decline
