@@ -11,6 +11,8 @@ file (``StoreError``), the network (``TransportError``) or the call itself
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "CertificateError",
     "DecryptionError",
@@ -19,6 +21,7 @@ __all__ = [
     "LoadError",
     "MissingKeyError",
     "ParseError",
+    "PasswordError",
     "SMIMEError",
     "StoreError",
     "TransportError",
@@ -111,6 +114,16 @@ class CertificateError(SMIMEError):
 
 class LoadError(SMIMEError):
     """Keys or certificates could not be loaded (wrong password, unknown format, key mismatch)."""
+
+
+class PasswordError(LoadError):
+    """The password does not fit the key file: one is ``"missing"``, it is ``"wrong"``, or
+    one was given for a key stored ``"unencrypted"`` (``reason``), so that a caller can ask
+    again or say which source of passwords to change."""
+
+    def __init__(self, message: str, *, reason: Literal["missing", "wrong", "unencrypted"]):
+        super().__init__(message)
+        self.reason = reason
 
 
 class StoreError(SMIMEError):

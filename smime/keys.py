@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .core.certs import extension
 from .core.names import certificate_label
-from .errors import LoadError, UsageError
+from .errors import LoadError, PasswordError, UsageError
 
 __all__ = [
     "CertificateLike",
@@ -256,11 +256,17 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
         key = loader(data, password)
     except TypeError as exc:
         if password is None:
-            raise LoadError("the private key is encrypted: a password is needed") from exc
-        raise LoadError("the private key is not encrypted: pass password=None") from exc
+            raise PasswordError(
+                "the private key is encrypted: a password is needed", reason="missing"
+            ) from exc
+        raise PasswordError(
+            "the private key is not encrypted: pass password=None", reason="unencrypted"
+        ) from exc
     except ValueError as exc:
         if password is not None:
-            raise LoadError("cannot decrypt the private key: wrong password?") from exc
+            raise PasswordError(
+                "cannot decrypt the private key: wrong password?", reason="wrong"
+            ) from exc
         raise LoadError(f"cannot read the private key: {exc}") from exc
     except Exception as exc:  # UnsupportedAlgorithm
         raise LoadError(f"unsupported private key: {exc}") from exc
@@ -283,8 +289,14 @@ def _identity_from_pkcs12(data: bytes, password: bytes | None) -> Identity:
             warnings.filterwarnings("ignore", message=".*falling back to parsing as BER")
             p12 = pkcs12.load_pkcs12(data, password)
     except ValueError as exc:
-        raise LoadError(
-            "cannot open the PKCS#12 file: wrong password, or not a PKCS#12 file"
+        if password is None:
+            raise PasswordError(
+                "cannot open the PKCS#12 file: it needs a password, or is not a PKCS#12 file",
+                reason="missing",
+            ) from exc
+        raise PasswordError(
+            "cannot open the PKCS#12 file: wrong password, or not a PKCS#12 file",
+            reason="wrong",
         ) from exc
     except Exception as exc:  # UnsupportedAlgorithm for exotic PBEs
         raise LoadError(f"cannot open the PKCS#12 file: {exc}") from exc

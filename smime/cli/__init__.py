@@ -28,9 +28,10 @@ examples:
   smime decrypt --identity bob.p12 sealed.eml | smime verify --trust roots.pem
   smime demo
 
-Passwords come from --password-file FILE or SMIME_PASSWORD, the SMTP password from
-SMIME_SMTP_PASSWORD and the SparkPost key from SPARKPOST_API_KEY: never from the command
-line. Exit status: 0 success (verify: valid), 1 signature not valid, 2 usage or input error.
+Passwords come from --password-file FILE, --password-fd N, --password-env NAME or
+SMIME_PASSWORD (the SMTP password: SMIME_SMTP_PASSWORD), else a prompt on a terminal; the
+SparkPost key from SPARKPOST_API_KEY: never from the command line.
+Exit status: 0 success (verify: valid), 1 signature not valid, 2 usage or input error.
 """
 
 

@@ -6,7 +6,6 @@ machine can read them in the process list.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -16,20 +15,15 @@ import stat
 import sys
 from pathlib import Path
 
-import smime
-
 from .progress import Progress
 
 __all__ = [
     "STDIO",
     "CLIError",
     "json_text",
-    "load_identity",
-    "optional_identity",
     "printable",
     "read_file",
     "read_input",
-    "read_secret",
     "write_output",
 ]
 
@@ -228,69 +222,3 @@ def _write_stream(stream: object, data: bytes, progress: Progress) -> None:
         write(view[start : start + CHUNK])
         progress.update("writing", min(len(data), start + CHUNK), len(data))
     progress.clear()
-
-
-def read_secret(password_file: str | None, env: str) -> str | None:
-    """The first line of ``password_file``, else the environment variable ``env``, else None."""
-    if password_file is not None:
-        text = read_file(password_file, "read the password file").decode("utf-8", "replace")
-        lines = text.splitlines()
-        return lines[0] if lines else ""
-    return os.environ.get(env)
-
-
-def add_identity_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    group = parser.add_argument_group(
-        "identity", "a PKCS#12 file, or a certificate and its private key"
-        + ("" if required else " (optional)")
-    )
-    group.add_argument("--identity", metavar="P12",
-                       help="PKCS#12 file (.p12/.pfx) with your certificate and key")
-    group.add_argument("--cert", metavar="PEM", help="your certificate (PEM or DER)")
-    group.add_argument("--key", metavar="PEM", help="your private key (PEM or DER)")
-    group.add_argument("--password-file", metavar="FILE",
-                       help="read the PKCS#12 or key password from the first line of FILE "
-                       "(default: the SMIME_PASSWORD environment variable)")
-
-
-def optional_identity(args: argparse.Namespace) -> smime.Identity | None:
-    """The identity when the options name one (``inspect`` can look deeper with it)."""
-    if not (args.identity or args.cert or args.key):
-        return None
-    return load_identity(args)
-
-
-def load_identity(args: argparse.Namespace) -> smime.Identity:
-    """The identity the options name, with a hint when a missing password is the likely cause."""
-    chain = list(getattr(args, "chain", None) or []) or None
-    if args.identity and (args.cert or args.key):
-        raise CLIError("use either --identity, or --cert and --key, not both")
-    if not args.identity and not (args.cert and args.key):
-        if args.cert or args.key:
-            raise CLIError("--cert and --key go together: give both")
-        raise CLIError("an identity is needed: --identity P12, or --cert PEM --key PEM")
-    for path in (args.identity, args.cert, args.key, *(chain or [])):
-        if path is not None and not os.path.exists(path):
-            raise CLIError(f"cannot read {path}: No such file or directory")
-    password = read_secret(args.password_file, "SMIME_PASSWORD")
-    try:
-        return _load(args, password, chain)
-    except smime.errors.LoadError as exc:
-        if password is not None:
-            # SMIME_PASSWORD may be set for other files: an unprotected key still loads.
-            try:
-                return _load(args, None, chain)
-            except smime.errors.LoadError:
-                raise exc from None
-        if "password" in str(exc):
-            raise CLIError(
-                f"{exc} (no password given: set SMIME_PASSWORD or use --password-file)"
-            ) from None
-        raise
-
-
-def _load(args: argparse.Namespace, password: str | None, chain: list[str] | None
-          ) -> smime.Identity:
-    if args.identity:
-        return smime.load_identity(args.identity, password=password, chain=chain)
-    return smime.load_identity(cert=args.cert, key=args.key, password=password, chain=chain)

@@ -19,15 +19,13 @@ from smime.inspection import Node
 from ._io import (
     STDIO,
     CLIError,
-    add_identity_options,
     json_text,
-    load_identity,
-    optional_identity,
     printable,
     read_file,
     read_input,
     write_output,
 )
+from .identity import add_identity_options, load_identity, optional_identity
 from .progress import Progress
 
 __all__ = ["register"]

@@ -9,8 +9,9 @@ from typing import Any
 
 from smime import transports
 
-from ._io import CLIError, printable, read_input, read_secret
+from ._io import CLIError, printable, read_input
 from .commands import Subparsers, add_input, command
+from .identity import add_password_options, ask_password, password_from
 from .progress import Progress
 
 __all__ = ["register"]
@@ -42,10 +43,13 @@ def _transport(args: argparse.Namespace) -> Any:
         starttls = (not args.ssl) if args.starttls is None else args.starttls
         if args.ssl and starttls:
             raise CLIError("--ssl and --starttls exclude each other")
-        password = read_secret(args.password_file, "SMIME_SMTP_PASSWORD")
+        password = password_from(args, "SMIME_SMTP_PASSWORD").value
+        if args.user and password is None:
+            password = ask_password(f"SMTP password for {args.user} at {host}: ")
         if args.user and password is None:
             raise CLIError(
-                "--user needs a password: set SMIME_SMTP_PASSWORD or use --password-file"
+                "--user needs a password: use --password-file, --password-fd or "
+                "--password-env, set SMIME_SMTP_PASSWORD, or run on a terminal to be asked"
             )
         return transports.SMTPTransport(
             host, port, starttls=starttls, ssl=args.ssl, username=args.user,
@@ -100,9 +104,8 @@ def register(sub: Subparsers) -> None:
                       help="upgrade the connection with STARTTLS (default: on, unless --ssl)")
     smtp.add_argument("--ssl", action="store_true", help="implicit TLS (SMTPS, port 465)")
     smtp.add_argument("--user", metavar="USER",
-                      help="log in as USER (password from SMIME_SMTP_PASSWORD or --password-file)")
-    smtp.add_argument("--password-file", metavar="FILE",
-                      help="read the SMTP password from the first line of FILE")
+                      help="log in as USER (password: see below)")
+    add_password_options(smtp, env="SMIME_SMTP_PASSWORD", what="SMTP")
     smtp.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                       help="network timeout (default: 30)")
     p.add_argument("--eu", action="store_true", help="SparkPost's EU region")

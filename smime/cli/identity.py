@@ -1,0 +1,172 @@
+"""The identity a command acts as, and where the command line gets passwords.
+
+Passwords never come from argv, where every user of the machine can read them in the
+process list.
+
+In order: ``--password-file FILE`` (its first line), ``--password-fd N`` (the first line
+read from an open descriptor, as ``gpg`` takes it), ``--password-env NAME``, the
+command's default variable (``SMIME_PASSWORD``, ``SMIME_SMTP_PASSWORD``), and last a
+prompt that does not echo, when standard error is a terminal of its own (so a command in
+a pipeline or under a test never waits for an answer nobody can give).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from dataclasses import dataclass
+
+import smime
+
+from ._io import CLIError, read_file
+
+__all__ = [
+    "Password",
+    "add_identity_options",
+    "add_password_options",
+    "ask_password",
+    "load_identity",
+    "optional_identity",
+    "password_from",
+]
+
+
+@dataclass(frozen=True)
+class Password:
+    """A password and where it came from, to name that source when it does not fit."""
+
+    value: str | None
+    source: str | None  # "--password-file", "--password-fd", "--password-env X", "X", None
+
+    @property
+    def implicit(self) -> bool:
+        """From the default variable: it may be meant for other files."""
+        return self.source is not None and not self.source.startswith("--")
+
+
+def add_password_options(group: argparse._ArgumentGroup, *, env: str, what: str) -> None:
+    sources = group.add_mutually_exclusive_group()
+    sources.add_argument("--password-file", metavar="FILE",
+                         help=f"read the {what} password from the first line of FILE "
+                         f"(default: the {env} environment variable, else a prompt on a "
+                         "terminal)")
+    sources.add_argument("--password-fd", metavar="N", type=int,
+                         help=f"read the {what} password from the first line of open file "
+                         "descriptor N")
+    sources.add_argument("--password-env", metavar="NAME",
+                         help=f"read the {what} password from environment variable NAME")
+
+
+def _first_line(data: bytes) -> str:
+    lines = data.decode("utf-8", "replace").splitlines()
+    return lines[0] if lines else ""
+
+
+def _read_fd(fd: int) -> str:
+    try:
+        with open(fd, "rb", closefd=False) as stream:
+            return _first_line(stream.readline())
+    except OSError as exc:
+        raise CLIError(f"--password-fd {fd}: cannot read it ({exc.strerror})") from None
+
+
+def password_from(args: argparse.Namespace, env: str) -> Password:
+    """The password the options or the environment give, or none."""
+    if args.password_file is not None:
+        data = read_file(args.password_file, "read the password file")
+        return Password(_first_line(data), "--password-file")
+    if args.password_fd is not None:
+        return Password(_read_fd(args.password_fd), "--password-fd")
+    if args.password_env is not None:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            raise CLIError(f"--password-env {args.password_env}: the variable is not set")
+        return Password(value, f"--password-env {args.password_env}")
+    value = os.environ.get(env)
+    return Password(value, env) if value is not None else Password(None, None)
+
+
+def ask_password(prompt: str) -> str | None:
+    """Ask on the terminal without echo; None when nobody is there to answer."""
+    if not sys.stderr.isatty():
+        return None
+    if os.name != "nt":  # getpass falls back to stdin, and its echo, without a tty
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR))
+        except OSError:
+            return None
+    try:
+        return getpass.getpass(prompt)
+    except (EOFError, KeyboardInterrupt):
+        raise CLIError("no password given") from None
+
+
+def add_identity_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    group = parser.add_argument_group(
+        "identity", "a PKCS#12 file, or a certificate and its private key"
+        + ("" if required else " (optional)")
+    )
+    group.add_argument("--identity", metavar="P12",
+                       help="PKCS#12 file (.p12/.pfx) with your certificate and key")
+    group.add_argument("--cert", metavar="PEM", help="your certificate (PEM or DER)")
+    group.add_argument("--key", metavar="PEM", help="your private key (PEM or DER)")
+    add_password_options(group, env="SMIME_PASSWORD", what="PKCS#12 or key")
+
+
+def optional_identity(args: argparse.Namespace) -> smime.Identity | None:
+    """The identity when the options name one (``inspect`` can look deeper with it)."""
+    if not (args.identity or args.cert or args.key):
+        return None
+    return load_identity(args)
+
+
+def load_identity(args: argparse.Namespace) -> smime.Identity:
+    """The identity the options name; asks for the password on a terminal when one is
+    needed and none was given, and names the password's source when it does not fit."""
+    chain = list(getattr(args, "chain", None) or []) or None
+    if args.identity and (args.cert or args.key):
+        raise CLIError("use either --identity, or --cert and --key, not both")
+    if not args.identity and not (args.cert and args.key):
+        if args.cert or args.key:
+            raise CLIError("--cert and --key go together: give both")
+        raise CLIError("an identity is needed: --identity P12, or --cert PEM --key PEM")
+    for path in (args.identity, args.cert, args.key, *(chain or [])):
+        if path is not None and not os.path.exists(path):
+            raise CLIError(f"cannot read {path}: No such file or directory")
+    password = password_from(args, "SMIME_PASSWORD")
+    try:
+        return _load(args, password.value, chain)
+    except smime.errors.PasswordError as exc:
+        if exc.reason == "unencrypted" and password.implicit:
+            return _load(args, None, chain)  # SMIME_PASSWORD may be meant for other files
+        if exc.reason == "missing":
+            asked = ask_password(f"Password for {args.identity or args.key}: ")
+            if asked is not None:
+                return _load(args, asked, chain, asked=True)
+        raise CLIError(_password_sentence(exc, password)) from None
+
+
+def _password_sentence(exc: smime.errors.PasswordError, password: Password) -> str:
+    """What went wrong, in the command line's terms (flags and variables, not keywords)."""
+    text = str(exc).split(": pass password=None")[0]
+    if exc.reason == "missing":
+        return (f"{text} (no password given: use --password-file, --password-fd or "
+                "--password-env, set SMIME_PASSWORD, or run on a terminal to be asked)")
+    if exc.reason == "unencrypted":
+        return f"{text}, but a password was given ({password.source}): give none"
+    return f"{text} (the password from {password.source or 'the prompt'})"
+
+
+def _load(args: argparse.Namespace, password: str | None, chain: list[str] | None,
+          *, asked: bool = False) -> smime.Identity:
+    try:
+        if args.identity:
+            return smime.load_identity(args.identity, password=password, chain=chain)
+        return smime.load_identity(cert=args.cert, key=args.key, password=password,
+                                   chain=chain)
+    except smime.errors.PasswordError as exc:
+        if asked:
+            raise CLIError(_password_sentence(exc, Password(password, None))) from None
+        raise
