@@ -15,16 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import email.header
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.policy import compat32
 from email.utils import collapse_rfc2231_value
-from functools import partial
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa, x25519
 
 from . import mime
 from .cms import (
@@ -36,8 +34,14 @@ from .cms import (
     read_certs_only,
     verify_signed_data,
 )
-from .core.certs import extension
-from .core.names import issuer_text, subject_text
+from .core.names import subject_text
+from .core.views import (
+    card_html,
+    card_lines,
+    certificate_facts,
+    content_preview,
+    preformatted_html,
+)
 from .errors import LimitExceededError, SMIMEError
 from .keys import Identity, certificate_emails, check_identity
 from .limits import Limits, applied
@@ -48,8 +52,6 @@ __all__ = ["Node", "decryption_html", "inspect", "verification_html"]
 
 MAX_DEPTH = 24
 MAX_PARTS = 500
-TEXT_LIMIT = 160
-_PREVIEW = 2000  # characters of decrypted content shown in a notebook
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,7 @@ class Node:
         return "\n".join(self._lines(0))
 
     def _lines(self, depth: int) -> Iterator[str]:
-        pad = "  " * depth
-        yield f"{pad}{self.title}"
-        for name, value in self.fields:
-            yield f"{pad}  {name}: {_cut(value)}"
+        yield from card_lines(self.title, self.fields, depth)
         for child in self.children:
             yield from child._lines(depth + 1)
 
@@ -107,27 +106,12 @@ class Node:
         return f'<div class="smime-inspect">{self._html(0)}</div>'
 
     def _html(self, depth: int) -> str:
-        rows = "".join(
-            f"<tr><th>{html.escape(n)}</th><td>{_html_value(v)}</td></tr>" for n, v in self.fields
-        )
-        table = f"<table>{rows}</table>" if rows else ""
         inner = "".join(child._html(depth + 1) for child in self.children)
-        opened = " open" if depth < 3 else ""
-        return (
-            f"<details{opened}><summary><b>{html.escape(self.kind)}</b> "
-            f"{html.escape(_cut(self.title))}</summary>"
-            f'<div style="margin-left:1.2em">{table}{inner}</div></details>'
-        )
+        return card_html(self.kind, self.title, self.fields, inner, opened=depth < 3)
 
 
-def _cut(value: str, limit: int = TEXT_LIMIT) -> str:
-    if len(value) <= limit:
-        return value
-    return f"{value[:limit]}… ({len(value.encode('utf-8', 'replace'))} bytes)"
 
 
-def _html_value(value: str) -> str:
-    return html.escape(_cut(value))
 
 
 def _time(value: dt.datetime | None) -> str:
@@ -137,57 +121,16 @@ def _time(value: dt.datetime | None) -> str:
 # ---------------------------------------------------------------------------- certificates
 
 
-def _key_description(cert: x509.Certificate) -> str:
-    try:
-        key = cert.public_key()
-    except Exception:  # an algorithm cryptography cannot load
-        return "unsupported key"
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA {key.key_size}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}"
-    if isinstance(key, dsa.DSAPublicKey):
-        return f"DSA {key.key_size}"
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(key, x25519.X25519PublicKey):
-        return "X25519"
-    return type(key).__name__
 
 
-def _eku(cert: x509.Certificate) -> str:
-    ext = extension(cert, x509.ExtendedKeyUsage)
-    if ext is None:
-        return "-"
-    return ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in ext)
 
 
-def _safe(read: Callable[[], str]) -> str:
-    """A certificate field, or a note: cryptography parses some fields only when read."""
-    try:
-        return read()
-    except Exception as exc:  # ValueError and its relatives from a malformed certificate
-        return f"(unreadable: {exc})"[:TEXT_LIMIT]
 
 
-def _emails_text(cert: x509.Certificate) -> str:
-    return ", ".join(certificate_emails(cert))
 
 
 def certificate_node(cert: x509.Certificate) -> Node:
-    return Node(
-        "certificate",
-        subject_text(cert),
-        (
-            ("issuer", issuer_text(cert)),
-            ("serial", _safe(lambda: f"{cert.serial_number:#x}")),
-            ("valid", _safe(lambda: f"{_time(cert.not_valid_before_utc)} .. "
-                                    f"{_time(cert.not_valid_after_utc)}")),
-            ("key", _safe(lambda: _key_description(cert))),
-            ("email", _safe(lambda: ", ".join(certificate_emails(cert)) or "-")),
-            ("extended key usage", _safe(lambda: _eku(cert))),
-        ),
-    )
+    return Node("certificate", subject_text(cert), certificate_facts(cert)[1:])
 
 
 # ---------------------------------------------------------------------------- CMS layers
@@ -200,7 +143,7 @@ def _signed_node(info: SignedDataInfo) -> Node:
         signers.append(
             Node(
                 "signer",
-                _safe(partial(_emails_text, cert)) if cert else check.identifier,
+                ", ".join(certificate_emails(cert)) if cert else check.identifier,
                 (
                     ("identifier", check.identifier),
                     ("subject", subject_text(cert) if cert
@@ -311,7 +254,7 @@ def _part_node(part: Message, identity: Identity | None, depth: int, count: list
     try:
         return _part_node_unsafe(part, identity, depth, count)
     except MESSAGE_FAILURES as exc:  # the email package on damaged headers or bodies
-        return Node("error", f"unreadable MIME part: {exc}"[:TEXT_LIMIT])
+        return Node("error", f"unreadable MIME part: {exc}")
 
 
 def _compat_view(part: Message) -> tuple[Message, dict[str, Any]]:
@@ -454,12 +397,9 @@ def decryption_html(message: Any) -> str:
         else "NOT authenticated (CBC: check a signature)"
     )
     # The wire bytes, not as_string(): the text generator fails on raw 8-bit headers.
-    data = message.as_bytes()
-    text = data[: _PREVIEW * 4].decode("utf-8", "replace")
-    if len(text) > _PREVIEW or len(data) > _PREVIEW * 4:
-        text = f"{text[:_PREVIEW]}… ({len(data)} bytes)"
+    text = content_preview(message.as_bytes())
     return (
         '<div class="smime-decryption">'
         f"<b>decrypted</b>: {html.escape(info.cipher)}, {html.escape(info.key_management)}, "
-        f"{html.escape(auth)}<br><pre>{html.escape(text)}</pre></div>"
+        f"{html.escape(auth)}<br>{preformatted_html(text)}</div>"
     )

@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from .core.certs import extension
-from .core.names import certificate_label
+from .core.certs import email_addresses
+from .core.names import certificate_label, subject_text
+from .core.views import card_html, certificate_facts, key_description
 from .errors import LoadError, PasswordError, UsageError
 
 __all__ = [
@@ -71,6 +72,18 @@ class Identity:
     @property
     def email_addresses(self) -> tuple[str, ...]:
         return certificate_emails(self.certificate)
+
+    def __repr__(self) -> str:
+        return (f"Identity({certificate_label(self.certificate, short=True)}, "
+                f"{key_description(self.certificate)}, chain of {len(self.chain)})")
+
+    def _repr_html_(self) -> str:
+        chain = "".join(
+            card_html("chain", subject_text(cert), certificate_facts(cert)[1:], opened=False)
+            for cert in self.chain
+        )
+        return card_html("identity", certificate_label(self.certificate, short=True),
+                         certificate_facts(self.certificate), chain)
 
 
 def check_identity(value: object, what: str = "identity") -> Identity:
@@ -213,21 +226,7 @@ def _certificates_from_der(der: bytes) -> list[x509.Certificate]:
 
 def certificate_emails(cert: CertificateLike) -> tuple[str, ...]:
     """Email addresses a certificate names: rfc822Name SANs, then subject emailAddress."""
-    c = to_certificate(cert)
-    found: list[str] = []
-    san = extension(c, x509.SubjectAlternativeName)
-    if san is not None:
-        found.extend(san.get_values_for_type(x509.RFC822Name))
-    try:
-        for attr in c.subject.get_attributes_for_oid(x509.NameOID.EMAIL_ADDRESS):
-            if isinstance(attr.value, str):
-                found.append(attr.value)
-    except ValueError:
-        pass
-    seen: dict[str, None] = {}
-    for address in found:
-        seen.setdefault(address.strip().lower(), None)
-    return tuple(seen)
+    return email_addresses(to_certificate(cert))
 
 
 # ---------------------------------------------------------------------------- identities

@@ -18,6 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from .core.names import issuer_text, subject_text
+from .core.views import card_html, certificate_facts, content_preview, preformatted_html
 from .errors import VerificationError
 from .mime import WireMessage
 from .problems import Problem, ProblemCode
@@ -92,6 +93,12 @@ class SignerResult:
     @property
     def subject(self) -> str:
         return _subject(self.certificate)
+
+    def _repr_html_(self) -> str:
+        facts = certificate_facts(self.certificate)[1:] if self.certificate else ()
+        rows = (*(("problem", str(p)) for p in self.problems),
+                *(("warning", str(p)) for p in self.warnings), *facts)
+        return card_html("signer", self.describe(), rows)
 
     def describe(self) -> str:
         who = ", ".join(self.email_addresses) or self.subject
@@ -246,6 +253,12 @@ class DecryptionInfo:
             "content_type": self.content_type,
         }
 
+    def _repr_html_(self) -> str:
+        protection = "authenticated" if self.authenticated else "NOT authenticated"
+        return card_html("encrypted", f"{self.cipher}, {protection}", (
+            ("key management", self.key_management), ("content type", self.content_type),
+        ))
+
 
 class DecryptedMessage(WireMessage):
     """The decrypted entity, with ``.decryption`` saying how it was protected.
@@ -335,6 +348,22 @@ class UnwrapResult:
                 lines.append(f"{layer.kind}{where}")
         lines.extend(f"warning: {p}" for p in self.warnings)
         return _lines(lines) or "no S/MIME layers"
+
+    def __repr__(self) -> str:
+        kinds = "+".join(layer.kind for layer in self.layers) or "plain"
+        verdict = "valid" if self.valid else ("NOT valid" if self.signed else "unsigned")
+        return f"UnwrapResult({kinds}, {verdict}, content={self.content.get_content_type()})"
+
+    def _repr_html_(self) -> str:
+        layers = "".join(
+            layer.result._repr_html_()
+            if isinstance(layer.result, (VerificationResult, DecryptionInfo))
+            else card_html(layer.kind, layer.path or "the message")
+            for layer in self.layers
+        )
+        rows = [("warning", str(p)) for p in self.warnings]
+        preview = preformatted_html(content_preview(self.content.as_bytes()))
+        return card_html("unwrapped", self.summary().splitlines()[0], rows, layers + preview)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, JSON-safe: ``valid``, ``signed``, ``encrypted`` (booleans);

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from .core.names import subject_text
+from .core.views import card_html
 from .errors import CertificateError
 from .keys import Identity, PrivateKey
 
@@ -305,6 +307,26 @@ class TestPKI:
 
     def __getitem__(self, name: str) -> TestUser:
         return self.users[name]
+
+    def __repr__(self) -> str:
+        return f"TestPKI({str(self.folder)!r}, users: {', '.join(self.users)})"
+
+    def _repr_html_(self) -> str:
+        users = "".join(
+            card_html("user", name, (
+                ("email", user.email),
+                ("key", user.key_type),
+                ("files", ", ".join(p.name for p in (user.cert_path, user.key_path,
+                                                     user.p12_path) if p is not None)),
+            ), opened=False)
+            for name, user in self.users.items()
+        )
+        return card_html("test PKI", str(self.folder), (
+            ("root", f"{subject_text(self.root.certificate)} ({self.root_path.name})"),
+            ("intermediate", f"{subject_text(self.intermediate.certificate)} "
+                             f"({self.intermediate_path.name})"),
+            ("password", self.password),
+        ), users)
 
 
 def _pem(cert: x509.Certificate) -> bytes:

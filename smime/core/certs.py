@@ -39,6 +39,7 @@ __all__ = [
     "ReceivingKind",
     "can_receive",
     "check_can_receive",
+    "email_addresses",
     "email_usage_allowed",
     "extension",
     "receive_problem",
@@ -73,6 +74,22 @@ def extension(
         if strict:
             raise
         return None
+
+
+def email_addresses(cert: x509.Certificate) -> tuple[str, ...]:
+    """Email addresses a certificate names: rfc822Name SANs, then subject emailAddress,
+    lower-cased, each once."""
+    found: list[str] = []
+    san = extension(cert, x509.SubjectAlternativeName)
+    if san is not None:
+        found.extend(san.get_values_for_type(x509.RFC822Name))
+    try:
+        for attr in cert.subject.get_attributes_for_oid(x509.NameOID.EMAIL_ADDRESS):
+            if isinstance(attr.value, str):
+                found.append(attr.value)
+    except ValueError:
+        pass
+    return tuple(dict.fromkeys(address.strip().lower() for address in found))
 
 
 def subject_key_identifier(cert: x509.Certificate) -> bytes | None:

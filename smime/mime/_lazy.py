@@ -48,6 +48,10 @@ class WireMessage(EmailMessage):
     def parsed(self) -> bool:
         return "_headers" in self.__dict__
 
+    def __repr__(self) -> str:
+        """What the message is, not where its class lives: content type and size."""
+        return f"<EmailMessage {self.get_content_type()}, {len(self.as_bytes()):,} bytes>"
+
     def _materialize(self) -> None:
         if self.parsed:
             return

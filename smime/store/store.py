@@ -34,6 +34,7 @@ from ..core.certs import MALFORMED, can_receive, receive_problem
 from ..core.names import certificate_label
 from ..core.times import now as _now
 from ..core.times import utc
+from ..core.views import card_html
 from ..errors import CertificateError, InvalidOptionError, StoreError, UsageError
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import ProblemCode
@@ -357,6 +358,14 @@ class CertificateStore:
 
     def __repr__(self) -> str:
         return f"CertificateStore({str(self.path)!r})"
+
+    def _repr_html_(self) -> str:
+        try:
+            rows = [(address, ", ".join(certificate_label(c) for c in self.certificates(address)))
+                    for address in self.emails()]
+        except StoreError as exc:
+            rows = [("error", str(exc))]
+        return card_html("certificate store", str(self.path), rows)
 
     # ------------------------------------------------------------------ writing
 

@@ -22,6 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.utils import CryptographyDeprecationWarning
 
+from ..core.names import subject_text
+from ..core.views import card_html, certificate_facts
 from ..errors import LoadError, SMIMEError
 from ..keys import CertificateLike, load_certificates, to_certificate
 from ._common import name_key
@@ -214,6 +216,14 @@ class TrustStore:
 
     def __repr__(self) -> str:
         return f"TrustStore({len(self)} certificate{'s' if len(self) != 1 else ''})"
+
+    def _repr_html_(self) -> str:
+        roots = "".join(
+            card_html("certificate", subject_text(cert), certificate_facts(cert)[1:],
+                      opened=False)
+            for cert in self
+        )
+        return card_html("trust store", repr(self)[len("TrustStore("):-1], (), roots)
 
 
 def _read_folder(folder: Path) -> list[x509.Certificate]:
