@@ -23,6 +23,7 @@ __all__ = [
     "ParseError",
     "PasswordError",
     "SMIMEError",
+    "SMIMEWarning",
     "StoreError",
     "TransportError",
     "UnsupportedError",
@@ -33,6 +34,10 @@ __all__ = [
 
 class SMIMEError(Exception):
     """Root of every exception the library raises on purpose."""
+
+
+class SMIMEWarning(UserWarning):
+    """Something was read leniently and a user may want to know (a certificate skipped)."""
 
 
 class ParseError(SMIMEError, ValueError):

@@ -24,8 +24,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .core.certs import email_addresses
 from .core.names import certificate_label, subject_text
+from .core.pkcs12 import read_pkcs12_bags
 from .core.views import card_html, certificate_facts, key_description
-from .errors import LoadError, PasswordError, UsageError
+from .errors import LoadError, PasswordError, SMIMEWarning, UnsupportedError, UsageError
 
 __all__ = [
     "CertificateLike",
@@ -287,29 +288,47 @@ def _identity_from_pkcs12(data: bytes, password: bytes | None) -> Identity:
         with warnings.catch_warnings():  # BER-encoded files (older tools) load fine
             warnings.filterwarnings("ignore", message=".*falling back to parsing as BER")
             p12 = pkcs12.load_pkcs12(data, password)
+        keys: tuple[object, ...] = () if p12.key is None else (p12.key,)
+        certs = ([p12.cert.certificate] if p12.cert else []) + [
+            c.certificate for c in p12.additional_certs
+        ]
     except ValueError as exc:
-        if password is None:
+        keys, certs = _pkcs12_by_bags(data, password, exc)
+    except Exception as exc:  # UnsupportedAlgorithm for exotic PBEs
+        raise LoadError(f"cannot open the PKCS#12 file: {exc}") from exc
+    if not keys:
+        raise LoadError("the PKCS#12 file holds no private key")
+    for key in keys:
+        if not isinstance(key, PrivateKey):
+            continue
+        for i, cert in enumerate(certs):
+            if _key_matches(key, cert):
+                chain = tuple(c for j, c in enumerate(certs) if j != i)
+                return Identity(cert, key, chain)
+    raise LoadError("the PKCS#12 file holds no certificate for its private key")
+
+
+def _pkcs12_by_bags(
+    data: bytes, password: bytes | None, refused: ValueError
+) -> tuple[tuple[object, ...], list[x509.Certificate]]:
+    """cryptography refused the whole file: read it bag by bag, skipping (with a warning)
+    the certificates it cannot parse, as OpenSSL and Java do."""
+    missing = password is None
+    try:
+        contents = read_pkcs12_bags(data, password)
+    except (PasswordError, LoadError, UnsupportedError):
+        if missing:
             raise PasswordError(
                 "cannot open the PKCS#12 file: it needs a password, or is not a PKCS#12 file",
                 reason="missing",
-            ) from exc
+            ) from refused
         raise PasswordError(
             "cannot open the PKCS#12 file: wrong password, or not a PKCS#12 file",
             reason="wrong",
-        ) from exc
-    except Exception as exc:  # UnsupportedAlgorithm for exotic PBEs
-        raise LoadError(f"cannot open the PKCS#12 file: {exc}") from exc
-    key = p12.key
-    if key is None:
-        raise LoadError("the PKCS#12 file holds no private key")
-    certs = ([p12.cert.certificate] if p12.cert else []) + [
-        c.certificate for c in p12.additional_certs
-    ]
-    for i, cert in enumerate(certs):
-        if _key_matches(key, cert):  # type: ignore[arg-type]
-            chain = tuple(c for j, c in enumerate(certs) if j != i)
-            return Identity(cert, key, chain)  # type: ignore[arg-type]
-    raise LoadError("the PKCS#12 file holds no certificate for its private key")
+        ) from refused
+    for note in contents.skipped:
+        warnings.warn(f"skipped {note} in the PKCS#12 file", SMIMEWarning, stacklevel=5)
+    return contents.keys, list(contents.certificates)
 
 
 def load_identity(
