@@ -6,8 +6,9 @@ folder holding the files ``smime.testing.make_test_pki('.')`` writes (``root.pem
 ``alice.p12``, ... password ``secret``). A block that is deliberately a fragment says so
 in its fence, ```` ```{.python .fragment} ````, and is only name-checked (test_docs.py).
 
-Sending samples read their server from the environment, as an application would
-(``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_USER``, ``SMTP_PASSWORD``, ``SPARKPOST_API_KEY``,
+``SMIME_PASSWORD`` holds the test PKI's password, as for the command line. Sending
+samples read their server from the environment, as an application would (``SMTP_HOST``,
+``SMTP_PORT``, ``SMTP_USER``, ``SMTP_PASSWORD``, ``SPARKPOST_API_KEY``,
 ``SPARKPOST_BASE_URL``; ``SSL_CERT_FILE`` names the CA of the server's TLS certificate);
 here they point at an SMTP server and a SparkPost stand-in on 127.0.0.1. The subprocess
 refuses, through an audit hook, any connection or name lookup for another address.
@@ -44,6 +45,7 @@ SKETCHES = {"internals.md"}
 #: Seconds one page may take (key generation and RSA on a shared, slow machine).
 PAGE_TIMEOUT = 300
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+PKI_PASSWORD = "secret"  # make_test_pki's
 SMTP_USER, SMTP_PASSWORD = "app@example.com", "smtp-password-for-the-docs"
 SPARKPOST_KEY = "sk-docs-0123"
 
@@ -143,6 +145,7 @@ def run_page(page: Path, folder: Path, pki_files: Path, env: dict[str, str]) -> 
     runnable = [asdict(b) for b in blocks(page) if not b.fragment]
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "SPARKPOST_"))},
+        "SMIME_PASSWORD": PKI_PASSWORD,
         **env,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
