@@ -13,17 +13,18 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from .core.names import subject_text
 from .core.views import card_html
-from .errors import CertificateError
+from .errors import CertificateError, InvalidOptionError
 from .keys import Identity, PrivateKey
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "TestUser",
     "generate_key",
     "issue_certificate",
+    "issue_crl",
+    "issue_ocsp_response",
     "make_ca",
     "make_test_pki",
 ]
@@ -279,6 +282,8 @@ def _default_key_usage(key: PrivateKey) -> tuple[str, ...]:
 class TestUser:
     """One user of the test PKI and where their files are."""
 
+    __test__: ClassVar[bool] = False  # a name starting with "Test" is no pytest test class
+
     name: str
     email: str
     key_type: str
@@ -305,6 +310,8 @@ class TestPKI:
     users: Mapping[str, TestUser]
     password: str = PASSWORD
 
+    __test__: ClassVar[bool] = False  # a name starting with "Test" is no pytest test class
+
     def __getitem__(self, name: str) -> TestUser:
         return self.users[name]
 
@@ -327,6 +334,153 @@ class TestPKI:
                              f"({self.intermediate_path.name})"),
             ("password", self.password),
         ), users)
+
+    def issue_crl(
+        self,
+        revoked: Iterable[Revocable] = (),
+        *,
+        issuer: Identity | None = None,
+        reason: str | None = None,
+        revoked_at: dt.datetime | None = None,
+        this_update: dt.datetime | None = None,
+        next_update: dt.datetime | None = None,
+    ) -> bytes:
+        """A CRL (DER) of the intermediate CA, or of ``issuer``; see :func:`issue_crl`."""
+        return issue_crl(
+            issuer or self.intermediate, revoked, reason=reason, revoked_at=revoked_at,
+            this_update=this_update, next_update=next_update,
+        )
+
+    def issue_ocsp_response(
+        self,
+        certificate: Revocable,
+        *,
+        status: OCSPStatus = "good",
+        issuer: Identity | None = None,
+        reason: str | None = None,
+        revoked_at: dt.datetime | None = None,
+        this_update: dt.datetime | None = None,
+        next_update: dt.datetime | None = None,
+    ) -> bytes:
+        """An OCSP response (DER) about a certificate the intermediate CA (or ``issuer``)
+        issued; see :func:`issue_ocsp_response`."""
+        return issue_ocsp_response(
+            issuer or self.intermediate, certificate, status=status, reason=reason,
+            revoked_at=revoked_at, this_update=this_update, next_update=next_update,
+        )
+
+
+Revocable: TypeAlias = x509.Certificate | Identity | TestUser
+OCSPStatus: TypeAlias = Literal["good", "revoked", "unknown"]
+
+
+def _certificate_of(item: Revocable) -> x509.Certificate:
+    return item if isinstance(item, x509.Certificate) else item.certificate
+
+
+def _reason(reason: str | None) -> x509.ReasonFlags | None:
+    if reason is None:
+        return None
+    try:
+        return x509.ReasonFlags[reason]
+    except KeyError:
+        names = ", ".join(flag.name for flag in x509.ReasonFlags)
+        raise InvalidOptionError(
+            f"unknown revocation reason {reason!r}; use one of {names}"
+        ) from None
+
+
+def _updates(
+    this_update: dt.datetime | None, next_update: dt.datetime | None, days: int
+) -> tuple[dt.datetime, dt.datetime]:
+    start = this_update or _now() - dt.timedelta(hours=1)
+    return start, next_update or start + dt.timedelta(days=days)
+
+
+def issue_crl(
+    issuer: Identity,
+    revoked: Iterable[Revocable] = (),
+    *,
+    reason: str | None = None,
+    revoked_at: dt.datetime | None = None,
+    this_update: dt.datetime | None = None,
+    next_update: dt.datetime | None = None,
+) -> bytes:
+    """A complete CRL (DER, as CAs publish it) signed by ``issuer``, revoking ``revoked``.
+
+    So that revocation can be tried without a CA: an empty CRL says "none revoked", which
+    ``revocation="hard-fail"`` needs. ``reason`` names an ``x509.ReasonFlags`` member
+    (``"key_compromise"``...). By default the CRL was issued an hour ago, is current for
+    seven days, and dates each revocation at its issue time.
+    """
+    last, upcoming = _updates(this_update, next_update, days=7)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.certificate.subject)
+        .last_update(last)
+        .next_update(upcoming)
+        .add_extension(x509.CRLNumber(int(last.timestamp())), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                _issuer_key(issuer.key).public_key()
+            ),
+            critical=False,
+        )
+    )
+    flag = _reason(reason)
+    for item in revoked:
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(_certificate_of(item).serial_number)
+            .revocation_date(revoked_at or last)
+        )
+        if flag is not None:
+            entry = entry.add_extension(x509.CRLReason(flag), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    crl = builder.sign(_issuer_key(issuer.key), _signing_hash(issuer.key))
+    return crl.public_bytes(serialization.Encoding.DER)
+
+
+def issue_ocsp_response(
+    issuer: Identity,
+    certificate: Revocable,
+    *,
+    status: OCSPStatus = "good",
+    reason: str | None = None,
+    revoked_at: dt.datetime | None = None,
+    this_update: dt.datetime | None = None,
+    next_update: dt.datetime | None = None,
+) -> bytes:
+    """An OCSP response (DER) signed by ``issuer`` itself, saying ``certificate`` is
+    ``"good"``, ``"revoked"`` or ``"unknown"``; current for a day by default.
+
+    What a CA's responder would answer, for trying ``ocsp_responses=`` offline.
+    """
+    produced, upcoming = _updates(this_update, next_update, days=1)
+    cert_status = {
+        "good": ocsp.OCSPCertStatus.GOOD,
+        "revoked": ocsp.OCSPCertStatus.REVOKED,
+        "unknown": ocsp.OCSPCertStatus.UNKNOWN,
+    }.get(status)
+    if cert_status is None:
+        raise InvalidOptionError(f"unknown OCSP status {status!r}; use good, revoked or unknown")
+    revoked = cert_status is ocsp.OCSPCertStatus.REVOKED
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=_certificate_of(certificate),
+            issuer=issuer.certificate,
+            algorithm=hashes.SHA1(),  # the CertID hash every responder and client supports
+            cert_status=cert_status,
+            this_update=produced,
+            next_update=upcoming,
+            revocation_time=(revoked_at or produced) if revoked else None,
+            revocation_reason=_reason(reason) if revoked else None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer.certificate)
+        .sign(_issuer_key(issuer.key), _signing_hash(issuer.key))
+    )
+    return response.public_bytes(serialization.Encoding.DER)
 
 
 def _pem(cert: x509.Certificate) -> bytes:

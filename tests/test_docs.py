@@ -28,7 +28,7 @@ NOTEBOOK = DOCS / "notebooks" / "explore.ipynb"
 CELL_TIMEOUT = 120
 #: Pages whose code blocks sketch signatures rather than runnable examples.
 SKETCHES = {"internals.md"}
-FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^```(?:python|\{\.python[^}\n]*\})\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def _require(*modules: str) -> None:
