@@ -30,7 +30,7 @@ from ..limits import current_limits
 from ..options import IDENTIFY_BY, DigestName, IdentifyBy, SignaturePadding, check_option
 from . import _signed_der as encode
 from ._asn1 import load_content_info, parsed
-from ._certs import Received
+from ._certs import Received, SignerIdentifier
 from ._sigalgs import SigningAlgorithm, signing_algorithm
 from ._signed_attrs import (
     CAPABILITIES_ATTRIBUTE,
@@ -46,6 +46,7 @@ __all__ = [
     "EncryptionKeyPreference",
     "SignedDataInfo",
     "SignerCheck",
+    "SignerIdentifier",
     "SignerSpec",
     "create_signed_data",
     "verify_signed_data",
