@@ -22,6 +22,7 @@ from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from .._cache import LRUCache
 from ..core.signatures import verify_signature
+from ..problems import plain_reason
 from ._common import (
     COMPROMISE_REASONS,
     TOLERANCE,
@@ -92,7 +93,7 @@ def load_crl(der: bytes) -> LoadedCrl | str:
     try:
         loaded: LoadedCrl | str = _parse(der)
     except (ValueError, TypeError) as exc:
-        loaded = f"a CRL is malformed ({exc})"
+        loaded = f"a CRL is malformed ({plain_reason(str(exc))})"
     _CACHE.put(digest, loaded)
     return loaded
 
