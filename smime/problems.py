@@ -91,6 +91,8 @@ def plain_reason(text: str) -> str:
     """``text`` with a dependency's debug notation put in words, for sentences people read:
     ``ParseError { kind: InvalidValue, location: ["subject"] }`` becomes
     ``malformed DER (an invalid value in the subject)``."""
+    if "ParseError {" not in text:
+        return text
     out: list[str] = []
     pos = 0
     for found in _DEBUG_START.finditer(text):

@@ -38,7 +38,8 @@ __all__ = [
 class VerificationPolicy:
     """The checks that decide whether a signature counts as verified."""
 
-    require_trusted_chain: bool = True
+    require_trusted_chain: bool = True  # False: a signer no root vouches for may count; the
+    # API then keeps the missing anchor as an UNTRUSTED warning
     check_key_usage: bool = True  # keyUsage must allow digitalSignature or nonRepudiation
     require_email_protection_eku: bool = True  # an EKU extension must allow emailProtection
     require_sender_match: bool = True  # every From address must be named in the certificate
