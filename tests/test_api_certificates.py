@@ -252,3 +252,17 @@ def test_gpgsm_signature_without_certificates(gpgsm: str, gpgsm_signer: dict[str
     tampered = smime.verify(message.replace(b"Signed without", b"Signed WITHOUT"), trust,
                             certificates=[pki["alice"].certificate, pki.intermediate.certificate])
     assert not tampered.valid and ProblemCode.DIGEST_MISMATCH in tampered.codes
+
+
+def test_decrypt_require_authenticated_takes_certificates(pki: TestPKI) -> None:
+    """CBC content that is a cert-less signed message is vouched for once the signer's
+    certificate is given, and refused (one message for every cause) until then."""
+    sealed = smime.encrypt(bare_message(pki), [pki["bob"].certificate],
+                           cipher="aes-256-cbc").as_bytes()
+    bob = pki["bob"].identity
+    with pytest.raises(smime.errors.DecryptionError, match="require_authenticated"):
+        smime.decrypt(sealed, bob, require_authenticated=True)
+    opened = smime.decrypt(sealed, bob, require_authenticated=True,
+                           certificates=[pki["alice"].certificate])
+    assert not opened.decryption.authenticated  # CBC; the signature inside vouches for it
+    assert opened.get_content_type() == "multipart/signed"

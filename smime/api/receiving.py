@@ -614,6 +614,7 @@ def decrypt(
     identity: Identity,
     *,
     require_authenticated: bool = False,
+    certificates: CertificatesInput = None,
     limits: Limits | None = None,
 ) -> DecryptedMessage:
     """Decrypt an enveloped or authEnveloped message with ``identity``.
@@ -624,14 +625,17 @@ def decrypt(
     content (``DecryptionError``) unless the decrypted entity is, as a whole, an S/MIME
     signed message whose signature matches it (trust is not judged here: verify it next);
     every failure on CBC content then gives one message, so no padding oracle is left.
-    ``limits`` as for :func:`verify`.
+    ``certificates`` (as for :func:`verify`) supply a signer's certificate the signed
+    content does not carry, for that check. ``limits`` as for :func:`verify`.
     """
     identity = check_identity(identity)
+    extra = _given_certificates(certificates)
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
     return _decrypt_part(
-        part, part.outer_headers, identity, require_authenticated=require_authenticated
+        part, part.outer_headers, identity, require_authenticated=require_authenticated,
+        certificates=extra,
     )[0]
 
 
@@ -648,20 +652,22 @@ def _refused(signature: str) -> DecryptionError:
     return DecryptionError(UNAUTHENTICATED_REFUSED.format(signature=signature))
 
 
-def _signed_whole(content: bytes) -> bool:
+def _signed_whole(content: bytes, certificates: Sequence[x509.Certificate] = ()) -> bool:
     """Whether ``content`` is, as a whole, a signed message whose signature matches it.
 
-    Checked with the certificates the signature carries; trust is not judged (``decrypt``
-    has no trust store). A tampered or forged plaintext fails here, whatever it looks like.
+    Checked with the certificates the signature carries and the caller's; trust is not
+    judged (``decrypt`` has no trust store). A tampered or forged plaintext fails here,
+    whatever it looks like.
     """
     try:
         part = mime.find_smime_part(content)
         if part is None or part.der is None or part.path:
             return False
         if part.kind == "multipart/signed":
-            info = verify_signed_data(part.der, part.signed_content or b"")
+            info = verify_signed_data(part.der, part.signed_content or b"",
+                                      extra_certificates=certificates)
         elif content_kind(part.der).layer == "signed":
-            info = verify_signed_data(part.der)
+            info = verify_signed_data(part.der, extra_certificates=certificates)
         else:
             return False
     except SMIMEError:
@@ -675,6 +681,7 @@ def _decrypt_part(
     identity: Identity,
     *,
     require_authenticated: bool = False,
+    certificates: Sequence[x509.Certificate] = (),
 ) -> tuple[DecryptedMessage, bytes]:
     assert part.der is not None
     kind = content_kind(part.der)
@@ -687,7 +694,7 @@ def _decrypt_part(
         if refuse:
             raise _refused("intact signature") from None
         raise
-    if refuse and not _signed_whole(decrypted.content):
+    if refuse and not _signed_whole(decrypted.content, certificates):
         raise _refused("intact signature")
     out = DecryptedMessage(mime.parse_inner(decrypted.content, headers).as_bytes())
     out.decryption = DecryptionInfo(
