@@ -27,6 +27,7 @@ from .core.names import certificate_label, subject_text
 from .core.pkcs12 import read_pkcs12_bags
 from .core.views import card_html, certificate_facts, key_description
 from .errors import LoadError, PasswordError, SMIMEWarning, UnsupportedError, UsageError
+from .problems import plain_reason
 
 __all__ = [
     "CertificateLike",
@@ -151,7 +152,7 @@ def _der_to_certificate(der: bytes) -> x509.Certificate:
     try:
         cert = x509.load_der_x509_certificate(der)
     except Exception as exc:  # ValueError, and cryptography's InvalidVersion which is not one
-        raise LoadError(f"not a valid X.509 certificate: {exc}") from exc
+        raise LoadError(f"not a valid X.509 certificate: {plain_reason(str(exc))}") from exc
     defect = certificate_defect(cert)
     if defect is not None:
         raise LoadError(f"not a valid X.509 certificate: {defect}")
@@ -165,7 +166,7 @@ def certificate_defect(cert: x509.Certificate) -> str | None:
     try:
         cert.extensions  # noqa: B018 - parsing them is the check (cryptography keeps the result)
     except Exception as exc:  # DuplicateExtension (no ValueError), ValueError...
-        return str(exc) or type(exc).__name__
+        return plain_reason(str(exc)) or type(exc).__name__
     return None
 
 

@@ -6,9 +6,10 @@ Codes are part of the API: programs branch on ``problem.code``, people read ``st
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
-__all__ = ["Problem", "ProblemCode"]
+__all__ = ["Problem", "ProblemCode", "plain_reason"]
 
 
 class ProblemCode(str, enum.Enum):
@@ -45,9 +46,64 @@ class Problem:
     code: ProblemCode
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", plain_reason(self.message))
+
     def __str__(self) -> str:
         return self.message
 
     def to_dict(self) -> dict[str, str]:
         """``{"code": ..., "message": ...}``: plain data for JSON."""
         return {"code": self.code.value, "message": self.message}
+
+
+#: cryptography's Rust parser reports DER faults in its debug notation:
+#: ``error parsing asn1 value: ParseError { kind: InvalidValue, location: ["subject"] }``.
+_DEBUG_START = re.compile(r"(?:error parsing asn1 value: )?ParseError \{")
+_KIND = re.compile(r"kind: (\w+)")
+_LOCATION = re.compile(r'location: \[(.*)\]')
+_KINDS = {
+    "InvalidValue": "an invalid value",
+    "InvalidTag": "an invalid tag",
+    "UnexpectedTag": "an unexpected element",
+    "ShortData": "data that ends too early",
+    "ExtraData": "extra data after the end",
+    "InvalidLength": "an invalid length",
+    "IntegerOverflow": "a number too large",
+    "InvalidSetOrdering": "a SET OF out of order",
+    "EncodedDefault": "a default value encoded",
+    "OidTooLong": "an object identifier too long",
+    "UnknownDefinedBy": "an unknown algorithm or type",
+}
+
+
+def _debug_words(notation: str) -> str:
+    kind_match = _KIND.search(notation)
+    kind = kind_match.group(1) if kind_match else ""
+    words = _KINDS.get(kind) or re.sub(r"(?<!^)(?=[A-Z])", " ", kind).lower() or "bad data"
+    location = _LOCATION.search(notation)
+    places = re.findall(r'"([^"]*)"', location.group(1)) if location else []
+    place = places[-1].rpartition("::")[2].replace("_", " ") if places else ""
+    return f"malformed DER ({words}{f' in the {place}' if place else ''})"
+
+
+def plain_reason(text: str) -> str:
+    """``text`` with a dependency's debug notation put in words, for sentences people read:
+    ``ParseError { kind: InvalidValue, location: ["subject"] }`` becomes
+    ``malformed DER (an invalid value in the subject)``."""
+    if "ParseError {" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for found in _DEBUG_START.finditer(text):
+        if found.start() < pos:
+            continue
+        depth, end = 0, len(text)
+        for index in range(found.end() - 1, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            if depth == 0:
+                end = index + 1
+                break
+        out += [text[pos : found.start()], _debug_words(text[found.end() : end])]
+        pos = end
+    return "".join(out) + text[pos:] if out else text

@@ -18,6 +18,9 @@ from smime.problems import ProblemCode
 pytestmark = pytest.mark.corpus
 
 LENIENT = smime.VerificationPolicy(require_sender_match=False)
+#: SHA-1 mail in the corpus verifies when the caller opts in (``allow_weak_algorithms``).
+WEAK_OK = smime.VerificationPolicy(allow_weak_algorithms=True)
+LENIENT_WEAK_OK = smime.VerificationPolicy(require_sender_match=False, allow_weak_algorithms=True)
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +58,18 @@ BAD = _names(MAILNEWS, "*.bad.eml") + _names(MAILNEWS, "*.mismatch-econtent.eml"
 
 @pytest.mark.parametrize("name", SIGNED or ["(corpus absent)"])
 def test_thunderbird_signed_verify(tb, tb_trust, name):
-    result = smime.verify((tb / "mailnews" / name).read_bytes(), trust=tb_trust)
+    data = (tb / "mailnews" / name).read_bytes()
+    result = smime.verify(data, trust=tb_trust)
+    if ".SHA1." in name:
+        # SHA-1 is not valid by default (as in Thunderbird since 115); it is intact, and
+        # the opt-in makes it valid with the weakness kept as a warning.
+        assert not result.valid and result.codes == {ProblemCode.WEAK_ALGORITHM}
+        assert result.signers[0].intact and result.signers[0].signature_valid
+        assert "allow_weak_algorithms=True" in str(result.problems[0])
+        result = smime.verify(data, trust=tb_trust, policy=WEAK_OK)
+        assert ProblemCode.WEAK_ALGORITHM in {w.code for w in result.warnings}
     assert result.valid, result.summary()
     assert result.signers[0].email_addresses == ("alice@example.com",)
-    if ".SHA1." in name:
-        assert ProblemCode.WEAK_ALGORITHM in {w.code for w in result.warnings}
     assert result.content.get_content_type() in (
         "text/plain",
         "text/html",
@@ -68,9 +78,21 @@ def test_thunderbird_signed_verify(tb, tb_trust, name):
     )
 
 
+def _sha1_needs_opt_in(name: str, opened: smime.UnwrapResult) -> None:
+    """A SHA-1 signature layer is intact but not valid by default, for that reason alone."""
+    if ".SHA1." not in name or not opened.verifications:
+        return
+    assert not opened.valid
+    for check in opened.verifications:
+        assert all(s.intact and s.signature_valid for s in check.signers), check.summary()
+        assert check.codes == {ProblemCode.WEAK_ALGORITHM}, check.summary()
+
+
 @pytest.mark.parametrize("name", DOUBLE or ["(corpus absent)"])
 def test_thunderbird_double_signed_unwrap(tb, tb_trust, name):
-    opened = smime.unwrap((tb / "mailnews" / name).read_bytes(), trust=tb_trust, policy=LENIENT)
+    data = (tb / "mailnews" / name).read_bytes()
+    _sha1_needs_opt_in(name, smime.unwrap(data, trust=tb_trust, policy=LENIENT))
+    opened = smime.unwrap(data, trust=tb_trust, policy=LENIENT_WEAK_OK)
     kinds = [layer.kind for layer in opened.layers]
     assert kinds == ["signed", "signed"], kinds
     signers = [v.signers[0].email_addresses[0] for v in opened.verifications]
@@ -91,7 +113,8 @@ def test_thunderbird_tampered_fail(tb, tb_trust, name):
 @pytest.mark.parametrize("name", ENCRYPTED or ["(corpus absent)"])
 def test_thunderbird_encrypted_decrypt_then_verify(tb, tb_trust, bob, name):
     data = (tb / "mailnews" / name).read_bytes()
-    opened = smime.unwrap(data, identity=bob, trust=tb_trust, policy=LENIENT)
+    _sha1_needs_opt_in(name, smime.unwrap(data, identity=bob, trust=tb_trust, policy=LENIENT))
+    opened = smime.unwrap(data, identity=bob, trust=tb_trust, policy=LENIENT_WEAK_OK)
     kinds = [layer.kind for layer in opened.layers]
     assert "encrypted" in kinds
     assert opened.content.get_content_type().startswith(("text/", "multipart/"))
@@ -165,8 +188,11 @@ def test_mimekit_thunderbird_2013_signature(corpus):
     folder = corpus / "mimekit-smime"
     data = (folder / "thunderbird-signed.txt").read_bytes()
     startcom = smime.TrustStore.from_pem(folder / "StartComCertificationAuthority.crt")
-    # valid when it was signed (2013), with SHA-1 reported: what a mail client shows
-    then = smime.verify(data, trust=startcom, policy=LENIENT)
+    # SHA-1: not valid by default, whatever else holds
+    weak = smime.verify(data, trust=startcom, policy=LENIENT)
+    assert not weak.valid and weak.codes == {ProblemCode.WEAK_ALGORITHM}, weak.summary()
+    # valid when it was signed (2013) for a reader who opts in, with SHA-1 reported
+    then = smime.verify(data, trust=startcom, policy=LENIENT_WEAK_OK)
     (signer,) = then.signers
     assert signer.intact and signer.signature_valid
     assert then.valid, then.summary()
@@ -203,19 +229,22 @@ PKITS_DIFFERENT = {
     # turned into S/MIME; its signature no longer verifies (PKITS's own file does).
     "SignedValidNameChainingUIDsTest6.eml": ProblemCode.INVALID_CHAIN,
 }
+#: Valid paths whose message is signed with DSA and SHA-1: not valid by default for that
+#: reason alone, valid with ``allow_weak_algorithms=True``.
+PKITS_SHA1 = {"SignedValidDSASignaturesTest4.eml"}
 
 
 @pytest.mark.parametrize("name", PKITS_CASES or ["(corpus absent)"])
 def test_nist_pkits(pkits, name):
     folder, trust, crls = pkits
-    result = smime.verify(
-        (folder / "smime" / name).read_bytes(),
-        trust=trust,
-        crls=crls,
-        at=dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc),
-        revocation="hard-fail",
-        policy=LENIENT,
-    )
+    data = (folder / "smime" / name).read_bytes()
+    at = dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc)
+    result = smime.verify(data, trust=trust, crls=crls, at=at, revocation="hard-fail",
+                          policy=LENIENT)
+    if name in PKITS_SHA1:
+        assert not result.valid and result.codes == {ProblemCode.WEAK_ALGORITHM}, name
+        result = smime.verify(data, trust=trust, crls=crls, at=at, revocation="hard-fail",
+                              policy=LENIENT_WEAK_OK)
     if name in PKITS_DIFFERENT:
         assert not result.valid and PKITS_DIFFERENT[name] in result.codes, result.summary()
         return

@@ -202,7 +202,7 @@ def test_verify_with_an_unusable_crl_file(pki: TestPKI, tmp_path: Path) -> None:
     junk = tmp_path / "junk.crl"
     junk.write_bytes(b"\x30\x03\x02\x01\x00")
     expect_error(run("verify", "--trust", pki.root_path, "--crl", junk, stdin=signed, status=2),
-                 "crls[0] cannot be used", "malformed")
+                 f"--crl {junk} cannot be used", "malformed")
     stale = tmp_path / "stale.crl"
     stale.write_bytes(revoking_crl(pki, 1, next_update=dt.timedelta(minutes=-30)))
     proc = run("verify", "--trust", pki.root_path, "--crl", stale, "--json", stdin=signed,

@@ -38,6 +38,8 @@ NOT_SECURITY_DEFAULTS = {
     "signing_time": "the signing time to claim; the clock by default",
     "capabilities": "what recipients are known to read: input to cipher='auto'",
     "store": "where addresses are looked up: input, not a default behaviour",
+    "certificates": "extra certificates that help find a signer and build its path; they "
+                    "add no trust (trust= decides)",
 }
 FUNCTIONS = ("verify", "unwrap", "decrypt", "encrypt", "sign")
 

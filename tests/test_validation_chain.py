@@ -177,8 +177,9 @@ def test_validation_times_follow_the_policy(old_ca: tuple[Identity, Identity]) -
     assert validation_times(cert, signed, VerificationPolicy(validate_at="now"), now=NOW) == (NOW,)
     both = VerificationPolicy(validate_at="both")
     assert validation_times(cert, signed, both, now=NOW) == (signed, NOW)
-    # a claimed time outside the certificate's validity is not believed
-    assert validation_times(cert, NOW - 900 * DAY, now=NOW) == (NOW,)
+    # a claimed time outside the certificate's validity is judged as claimed (the answer
+    # is then not_yet_valid or expired at that time, not a verdict about today)
+    assert validation_times(cert, NOW - 900 * DAY, now=NOW) == (NOW - 900 * DAY,)
     assert validation_times(cert, None, both, now=NOW) == (NOW,)
     with pytest.raises(InvalidOptionError):
         VerificationPolicy(validate_at="yesterday")

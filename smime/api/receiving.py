@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.errors
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import TypeAlias
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from .. import mime
 from ..cms import (
@@ -27,12 +30,20 @@ from ..cms import (
 from ..errors import (
     DecryptionError,
     InvalidOptionError,
+    LoadError,
     MissingKeyError,
     ParseError,
     SMIMEError,
     UsageError,
 )
-from ..keys import Identity, certificate_emails, check_identity
+from ..keys import (
+    CertificateLike,
+    Identity,
+    Source,
+    certificate_emails,
+    check_identity,
+    load_certificates,
+)
 from ..limits import Limits, accepts_limits
 from ..mime.message import check_is_message
 from ..options import REVOCATION_MODES, RevocationMode, check_option
@@ -45,6 +56,7 @@ from ..results import (
     UnwrapResult,
     VerificationResult,
 )
+from ..store import CertificateStore
 from ..validation import (
     DEFAULT_POLICY,
     TrustStore,
@@ -64,6 +76,8 @@ __all__ = ["decrypt", "unwrap", "verify"]
 MAX_LAYERS = 16
 _PART_PATH = re.compile(r"(?:[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,8})*)?")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
+#: What ``certificates=`` takes: anything :func:`smime.load_certificates` reads.
+CertificatesInput: TypeAlias = "Source | Iterable[CertificateLike] | None"
 
 
 def _sender_addresses(headers: Sequence[tuple[str, str]], field: str = "from") -> list[str]:
@@ -94,6 +108,7 @@ def _signer_result(
     check: SignerCheck,
     info: SignedDataInfo,
     *,
+    helpers: Sequence[x509.Certificate],
     trust: TrustStore,
     senders: Sequence[str],
     sender_header: Sequence[str] = (),
@@ -113,16 +128,14 @@ def _signer_result(
         future = _future_signing_time(check, now)
         if future is not None:
             problems.append(future)
-        moments = (
-            (at,) if at is not None else validation_times(cert, check.signing_time, policy, now=now)
-        )
+        moments = _moments(cert, check, at, policy, now)
         # Weak algorithms are always looked for; the policy decides below whether they are
         # fatal or only warnings, so a weak chain that is otherwise fine is checked again.
         strict = replace(policy, allow_weak_algorithms=False)
-        for when in moments:
+        for when, label in moments:
             kwargs = dict(
                 trust=trust,
-                intermediates=info.certificates,
+                intermediates=helpers,
                 at=when,
                 crls=[*crls, *info.crls],
                 ocsp_responses=[*ocsp_responses, *info.ocsp_responses],
@@ -137,10 +150,11 @@ def _signer_result(
                 outcome = validate_certificate(cert, policy=policy, **kwargs)  # type: ignore[arg-type]
             chain = chain or outcome.chain
             trusted = trusted and outcome.trusted
-            problems.extend(p for p in outcome.problems if p not in problems)
+            found = (_checked_at(p, label) for p in outcome.problems)
+            problems.extend(p for p in found if p not in problems)
             unsettled = given_revocation_problems(
                 outcome, crls, ocsp_responses, revocation=revocation,
-                other_certificates=(*info.certificates, *trust.certificates))
+                other_certificates=(*helpers, *trust.certificates))
             trusted = trusted and not unsettled
             problems.extend(p for p in unsettled if p not in problems)
         problems.extend(p for p in check_key_usage(cert, policy) if p not in problems)
@@ -149,6 +163,15 @@ def _signer_result(
             if binding is not None:
                 problems.append(binding)
     fatal, warnings = _split_weak(problems, policy)
+    if cert is not None and not trusted and not fatal and not policy.require_trusted_chain:
+        # The caller waived the trust anchor: the signer is trusted as far as the policy
+        # asks, and the fact that no root vouches for it is kept as a warning.
+        trusted = True
+        warnings = (*warnings, Problem(
+            ProblemCode.UNTRUSTED,
+            "no trusted root vouches for the signer's certificate; accepted because the "
+            "policy does not require one (VerificationPolicy(require_trusted_chain=False))",
+        ))
     return SignerResult(
         certificate=cert,
         email_addresses=certificate_emails(cert) if cert is not None else (),
@@ -166,6 +189,32 @@ def _signer_result(
         problems=fatal,
         warnings=warnings,
     )
+
+
+def _moments(
+    cert: x509.Certificate,
+    check: SignerCheck,
+    at: dt.datetime | None,
+    policy: VerificationPolicy,
+    now: dt.datetime,
+) -> list[tuple[dt.datetime, str]]:
+    """When to validate the signer's chain, each with the words that say which time it is."""
+    if at is not None:
+        return [(at, f"the time given (at={at.isoformat()})")]
+    claimed = check.signing_time
+    return [
+        (when, f"the signing time the signer claims (validate_at={policy.validate_at!r})")
+        if claimed is not None and when == claimed
+        else (when, f"the current time (validate_at={policy.validate_at!r})")
+        for when in validation_times(cert, claimed, policy, now=now)
+    ]
+
+
+def _checked_at(problem: Problem, label: str) -> Problem:
+    """A validity problem says at which time it was judged: the signing time or now."""
+    if problem.code not in (ProblemCode.EXPIRED, ProblemCode.NOT_YET_VALID):
+        return problem
+    return Problem(problem.code, f"{problem.message}, judged at {label}")
 
 
 def _split_weak(
@@ -192,6 +241,8 @@ class _Checks:
     revocation: RevocationMode
     fetch: bool
     policy: VerificationPolicy
+    certificates: tuple[x509.Certificate, ...] = ()  # the caller's extra certificates
+    store: CertificateStore | None = None  # searched for signers the message lacks
     part: str = ""  # the part the caller accepts a signature on; "" the whole message
     base: str = ""  # where in the message the current layer's content sits (unwrap)
     outside: tuple[str, ...] = ()  # the message's parts beside it
@@ -215,6 +266,8 @@ def _checks(
     fetch: bool,
     policy: VerificationPolicy | None,
     part: str | None = None,
+    certificates: CertificatesInput = None,
+    store: CertificateStore | None = None,
 ) -> _Checks:
     if trust is not None and not isinstance(trust, TrustStore):
         raise UsageError.wrong_type(
@@ -225,6 +278,8 @@ def _checks(
     if policy is not None and not isinstance(policy, VerificationPolicy):
         raise UsageError.wrong_type("policy", policy, "a VerificationPolicy or None")
     check_option("revocation", revocation, REVOCATION_MODES)
+    if store is not None and not isinstance(store, CertificateStore):
+        raise UsageError.wrong_type("store", store, "a CertificateStore or None")
     if part is not None and (not isinstance(part, str) or not _PART_PATH.fullmatch(part)):
         raise InvalidOptionError(
             f"part={part!r} is not a part path; use one like '2' or '1.2' (see result.covers)"
@@ -237,8 +292,50 @@ def _checks(
         revocation=revocation,
         fetch=fetch,
         policy=policy or DEFAULT_POLICY,
+        certificates=_given_certificates(certificates),
+        store=store,
         part=part or "",
     )
+
+
+
+def _given_certificates(value: CertificatesInput) -> tuple[x509.Certificate, ...]:
+    """The caller's extra certificates, each one read: one that cannot be read is a
+    LoadError naming ``certificates=``, not a signer quietly left unverified."""
+    if value is None:
+        return ()
+    if not isinstance(value, (str, bytes, bytearray, memoryview, os.PathLike)):
+        value = list(value)
+    try:
+        return tuple(load_certificates(value))
+    except LoadError as exc:
+        raise LoadError(f"certificates=: {exc}") from None
+
+
+def _signed_data(der: bytes, content: bytes | None, checks: _Checks) -> _Signed:
+    """Verify a SignedData with the caller's certificates; a signer whose certificate is
+    still missing is looked up in ``store=`` (by issuer and serial, or key identifier) and,
+    when found there, the SignedData is checked again with it."""
+    info = verify_signed_data(der, content, extra_certificates=checks.certificates)
+    found: dict[bytes, x509.Certificate] = {}
+    if checks.store is not None:
+        for check in info.signers:
+            if check.certificate is None and check.signer_id is not None:
+                for cert in checks.store.signer_certificates(check.signer_id):
+                    found.setdefault(cert.fingerprint(hashes.SHA256()), cert)
+    if found:
+        info = verify_signed_data(
+            der, content, extra_certificates=(*checks.certificates, *found.values())
+        )
+    return _Signed(info, (*info.certificates, *checks.certificates, *found.values()))
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A SignedData checked, and every certificate that may help build its signers' paths."""
+
+    info: SignedDataInfo
+    helpers: tuple[x509.Certificate, ...]
 
 
 @dataclass(frozen=True)
@@ -258,14 +355,15 @@ def _verify_part(
     notes: list[Problem] = []
     if part.kind == "multipart/signed":
         inner = part.signed_content or b""
-        info = verify_signed_data(part.der, inner)
+        signed = _signed_data(part.der, inner, checks)
+        info = signed.info
         if info.signers and not any(c.intact for c in info.signers) and b"\r\n" in inner:
             # Some signers (older NSS) digest the part with bare LF line ends. The bytes
             # they signed are still exactly these; we accept them and say so.
             bare = inner.replace(b"\r\n", b"\n")
-            retry = verify_signed_data(part.der, bare)
-            if all(c.intact for c in retry.signers):
-                info, inner = retry, bare
+            retry = _signed_data(part.der, bare, checks)
+            if all(c.intact for c in retry.info.signers):
+                signed, info, inner = retry, retry.info, bare
                 notes.append(Problem(
                     ProblemCode.MALFORMED,
                     "the signature covers the content with bare LF line ends instead of the "
@@ -275,7 +373,8 @@ def _verify_part(
         kind = content_kind(part.der)
         if kind.layer != "signed":
             raise ParseError(f"not a signed message: the S/MIME part holds {kind.label}")
-        info = verify_signed_data(part.der)
+        signed = _signed_data(part.der, None, checks)
+        info = signed.info
         inner = info.content or b""
     view = mime.signed_view(inner)
     content = mime.parse_inner(view.entity, headers)
@@ -288,6 +387,7 @@ def _verify_part(
         _signer_result(
             check,
             info,
+            helpers=signed.helpers,
             trust=checks.trust,
             senders=senders,
             sender_header=sender_header,
@@ -466,6 +566,8 @@ def verify(
     message: MessageInput,
     trust: TrustStore | None = None,
     *,
+    certificates: CertificatesInput = None,
+    store: CertificateStore | None = None,
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,
@@ -485,6 +587,12 @@ def verify(
     ``revocation`` is ``"soft-fail"``, ``"hard-fail"`` or ``"off"``; ``fetch=True`` fetches
     CRLs and OCSP responses named in the certificates.
 
+    ``certificates`` adds signer or intermediate certificates the message does not carry
+    (anything :func:`smime.load_certificates` reads: a PEM bundle, DER, a path, a list);
+    ``store`` is a :class:`smime.CertificateStore` searched for a signer's certificate by
+    issuer and serial number or key identifier. Both only help find certificates: trust
+    still comes from ``trust`` alone. A signer found nowhere is ``missing_certificate``.
+
     ``valid`` speaks for the whole message: a signature on only one part of it (a signed
     part inside an unsigned multipart/mixed) is ``partial_signature``, with ``covers`` and
     ``unsigned_parts`` saying which parts. ``part="2"`` asks about that part alone, for a
@@ -492,7 +600,8 @@ def verify(
     ``limits`` caps the work a hostile message can cause (:class:`smime.Limits`; beyond a
     cap, LimitExceededError).
     """
-    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part)
+    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
+                     certificates, store)
     found = mime.find_smime_part(mime.input_bytes(message))
     if found is None or found.der is None:
         raise ParseError("not an S/MIME signed message: no multipart/signed or signed-data part")
@@ -505,6 +614,7 @@ def decrypt(
     identity: Identity,
     *,
     require_authenticated: bool = False,
+    certificates: CertificatesInput = None,
     limits: Limits | None = None,
 ) -> DecryptedMessage:
     """Decrypt an enveloped or authEnveloped message with ``identity``.
@@ -515,14 +625,17 @@ def decrypt(
     content (``DecryptionError``) unless the decrypted entity is, as a whole, an S/MIME
     signed message whose signature matches it (trust is not judged here: verify it next);
     every failure on CBC content then gives one message, so no padding oracle is left.
-    ``limits`` as for :func:`verify`.
+    ``certificates`` (as for :func:`verify`) supply a signer's certificate the signed
+    content does not carry, for that check. ``limits`` as for :func:`verify`.
     """
     identity = check_identity(identity)
+    extra = _given_certificates(certificates)
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
     return _decrypt_part(
-        part, part.outer_headers, identity, require_authenticated=require_authenticated
+        part, part.outer_headers, identity, require_authenticated=require_authenticated,
+        certificates=extra,
     )[0]
 
 
@@ -539,20 +652,22 @@ def _refused(signature: str) -> DecryptionError:
     return DecryptionError(UNAUTHENTICATED_REFUSED.format(signature=signature))
 
 
-def _signed_whole(content: bytes) -> bool:
+def _signed_whole(content: bytes, certificates: Sequence[x509.Certificate] = ()) -> bool:
     """Whether ``content`` is, as a whole, a signed message whose signature matches it.
 
-    Checked with the certificates the signature carries; trust is not judged (``decrypt``
-    has no trust store). A tampered or forged plaintext fails here, whatever it looks like.
+    Checked with the certificates the signature carries and the caller's; trust is not
+    judged (``decrypt`` has no trust store). A tampered or forged plaintext fails here,
+    whatever it looks like.
     """
     try:
         part = mime.find_smime_part(content)
         if part is None or part.der is None or part.path:
             return False
         if part.kind == "multipart/signed":
-            info = verify_signed_data(part.der, part.signed_content or b"")
+            info = verify_signed_data(part.der, part.signed_content or b"",
+                                      extra_certificates=certificates)
         elif content_kind(part.der).layer == "signed":
-            info = verify_signed_data(part.der)
+            info = verify_signed_data(part.der, extra_certificates=certificates)
         else:
             return False
     except SMIMEError:
@@ -566,6 +681,7 @@ def _decrypt_part(
     identity: Identity,
     *,
     require_authenticated: bool = False,
+    certificates: Sequence[x509.Certificate] = (),
 ) -> tuple[DecryptedMessage, bytes]:
     assert part.der is not None
     kind = content_kind(part.der)
@@ -578,7 +694,7 @@ def _decrypt_part(
         if refuse:
             raise _refused("intact signature") from None
         raise
-    if refuse and not _signed_whole(decrypted.content):
+    if refuse and not _signed_whole(decrypted.content, certificates):
         raise _refused("intact signature")
     out = DecryptedMessage(mime.parse_inner(decrypted.content, headers).as_bytes())
     out.decryption = DecryptionInfo(
@@ -626,6 +742,8 @@ def unwrap(
     identity: Identity | None = None,
     trust: TrustStore | None = None,
     *,
+    certificates: CertificatesInput = None,
+    store: CertificateStore | None = None,
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,
@@ -640,7 +758,8 @@ def unwrap(
 
     Returns the innermost content and each layer's result, outermost first. Encrypted
     layers need ``identity`` (else :class:`~smime.errors.MissingKeyError`); signature
-    layers are verified with ``trust`` and the other keywords of :func:`verify`, and
+    layers are verified with ``trust`` and the other keywords of :func:`verify`
+    (``certificates`` and ``store`` too), and
     recorded even when not valid: check ``result.valid``. Each layer works on the exact
     bytes the one outside it held.
 
@@ -654,7 +773,8 @@ def unwrap(
 
     ``limits`` caps the work of every layer, decompression included (:class:`smime.Limits`).
     """
-    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part)
+    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
+                     certificates, store)
     if identity is not None:
         identity = check_identity(identity)
     raw = mime.input_bytes(message)

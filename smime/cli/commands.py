@@ -15,6 +15,7 @@ import smime
 from smime import options
 from smime.api import looks_like_address
 from smime.inspection import Node
+from smime.validation.revocation import given_crls
 
 from ._io import (
     STDIO,
@@ -158,17 +159,40 @@ def verification_text(result: smime.VerificationResult) -> str:
     return "\n".join(printable(line) for line in result.summary().split("\n"))
 
 
+def _crl_file(path: str) -> bytes:
+    """A --crl file, read now: one that is not a CRL is an error naming it, never skipped."""
+    data = read_file(path)
+    try:
+        given_crls([data])
+    except smime.errors.ParseError as exc:
+        reason = str(exc).removeprefix("crls[0] cannot be used: ")
+        raise CLIError(f"--crl {path} cannot be used: {reason}") from None
+    return data
+
+
+def _certificate_file(path: str) -> list[Any]:
+    """The certificates of a --certfile (PEM bundle, DER, PKCS#7); an error names the file."""
+    data = read_file(path)
+    try:
+        return list(smime.load_certificates(data))
+    except smime.errors.LoadError as exc:
+        raise CLIError(f"--certfile {path}: {exc}") from None
+
+
 def run_verify(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
     for path in args.trust:
         if not os.path.exists(path):
             raise CLIError(f"cannot read {path}: No such file or directory")
     trust = smime.TrustStore.from_pem(list(args.trust))
-    crls = [read_file(path) for path in args.crl]
+    crls = [_crl_file(path) for path in args.crl]
+    certificates = [cert for path in args.certfile for cert in _certificate_file(path)]
+    policy = smime.VerificationPolicy(allow_weak_algorithms=args.allow_weak_algorithms)
     data = read_input(args.input, progress)
     progress.step("verifying", len(data))
     result = smime.verify(
-        data, trust, crls=crls, at=args.at, revocation=args.revocation, fetch=args.fetch
+        data, trust, certificates=certificates, crls=crls, at=args.at,
+        revocation=args.revocation, fetch=args.fetch, policy=policy,
     )
     progress.clear()
     if args.output is not None:
@@ -255,8 +279,13 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--trust", action="append", required=True, metavar="ROOTS",
                    help="trusted root certificates: a PEM bundle, DER file or folder "
                    "(repeatable)")
+    p.add_argument("--certfile", action="append", default=[], metavar="CERTS",
+                   help="certificates the message may lack: the signer's or intermediates "
+                   "(PEM bundle, DER or PKCS#7; repeatable); they add no trust")
     p.add_argument("--crl", action="append", default=[], metavar="CRL",
                    help="a CRL file (PEM or DER) to check revocation against (repeatable)")
+    p.add_argument("--allow-weak-algorithms", action="store_true",
+                   help="accept SHA-1/MD5 signatures (old mail), reported as warnings")
     p.add_argument("--revocation", default="soft-fail", choices=options.REVOCATION_MODES,
                    help="hard-fail: unknown revocation status is a problem (default: soft-fail)")
     p.add_argument("--fetch", action="store_true",

@@ -25,7 +25,14 @@ from ..keys import certificate_defect
 from ..problems import Problem, ProblemCode
 from ._schema import ContentInfo
 
-__all__ = ["Cert", "Received", "find_certificate", "inherits_dsa_parameters", "public_key"]
+__all__ = [
+    "Cert",
+    "Received",
+    "SignerIdentifier",
+    "find_certificate",
+    "inherits_dsa_parameters",
+    "public_key",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,33 @@ class Cert:
         if defect is not None:
             return cls(asn1, None, from_message, error=defect)
         return cls(asn1, crypto, from_message)
+
+
+@dataclass(frozen=True)
+class SignerIdentifier:
+    """How a SignerInfo names its certificate (RFC 5652 section 5.3): the issuer's Name (DER)
+    and serial number, or a subject key identifier. Lets a caller look the certificate up
+    elsewhere (a certificate store) when the message does not carry it."""
+
+    issuer: bytes | None = None
+    serial_number: int | None = None
+    key_identifier: bytes | None = None
+
+    @classmethod
+    def read(cls, sid: asn1_cms.SignerIdentifier) -> SignerIdentifier:
+        if sid.name == "issuer_and_serial_number":
+            return cls(issuer=sid.chosen["issuer"].dump(),
+                       serial_number=sid.chosen["serial_number"].native)
+        return cls(key_identifier=bytes(sid.chosen.native))
+
+    def matches(self, cert: x509.Certificate) -> bool:
+        """Whether ``cert`` is the certificate this names (names compared as RFC 5280 says)."""
+        asn1 = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+        if self.key_identifier is not None:
+            return _key_identifier(asn1) == self.key_identifier
+        if self.issuer is None or cert.serial_number != self.serial_number:
+            return False
+        return _same_name(asn1["tbs_certificate"]["issuer"], asn1_x509.Name.load(self.issuer))
 
 
 def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert | None:

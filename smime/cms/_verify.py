@@ -32,7 +32,14 @@ from ..core.names import name_text
 from ..core.signatures import SignatureScheme, digest_name, key_mismatch, verify_signature
 from ..errors import UnsupportedError
 from ..problems import Problem, ProblemCode
-from ._certs import Cert, Received, find_certificate, inherits_dsa_parameters, public_key
+from ._certs import (
+    Cert,
+    Received,
+    SignerIdentifier,
+    find_certificate,
+    inherits_dsa_parameters,
+    public_key,
+)
 from ._sigalgs import verifying_scheme
 from ._signed_attrs import (
     EncryptionKeyPreference,
@@ -59,6 +66,7 @@ class SignerCheck:
     signature_valid: bool  # the signer's public key verifies the signature
     problems: tuple[Problem, ...]
     unsigned_attributes: tuple[str, ...] = ()  # e.g. "countersignature" (not verified here)
+    signer_id: SignerIdentifier | None = None  # to look the certificate up when it is missing
 
     @property
     def verified(self) -> bool:
@@ -171,8 +179,10 @@ class _Check:
         signature_valid = False
         if found is None:
             self.problem(ProblemCode.MISSING_CERTIFICATE,
-                         f"the signer's certificate ({identifier}) is not in the message, so "
-                         "the signature cannot be checked")
+                         f"the signer's certificate ({identifier}) is neither in the message "
+                         "nor among the certificates given, so the signature was not checked; "
+                         "supply it with certificates=[...] or store= (smime verify "
+                         "--certfile FILE)")
         elif scheme is not None and signed_data is not None:
             signature_valid = self._verify(found, scheme, signed_data)
         if attrs is None:
@@ -205,6 +215,7 @@ class _Check:
             unsigned_attributes=tuple(
                 oid_name(a["type"].dotted) for a in self.si["unsigned_attrs"] or ()
             ),
+            signer_id=SignerIdentifier.read(si["sid"]),
         )
 
     def _digest_algorithm(self) -> str | None:
@@ -222,7 +233,9 @@ class _Check:
         if name in WEAK_DIGESTS:
             self.problem(ProblemCode.WEAK_ALGORITHM,
                          f"the signer used {DIGESTS[name].micalg.upper()}, a digest too weak "
-                         "to rule out forgery; the signature was checked but proves little")
+                         "to rule out forgery, so the signature proves little; it counts only "
+                         "with VerificationPolicy(allow_weak_algorithms=True) "
+                         "(smime verify --allow-weak-algorithms), for old mail")
 
     def _scheme(self, digest: str | None) -> tuple[str, SignatureScheme | None]:
         identifier = self.si["signature_algorithm"]

@@ -38,7 +38,7 @@ from ..options import (
 )
 from . import _signed_der as encode
 from ._asn1 import load_content_info, parsed
-from ._certs import Received
+from ._certs import Received, SignerIdentifier
 from ._sigalgs import SigningAlgorithm, signing_algorithm
 from ._signed_attrs import (
     CAPABILITIES_ATTRIBUTE,
@@ -54,6 +54,7 @@ __all__ = [
     "EncryptionKeyPreference",
     "SignedDataInfo",
     "SignerCheck",
+    "SignerIdentifier",
     "SignerSpec",
     "create_signed_data",
     "verify_signed_data",

@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from ..cms import SignerIdentifier
 from ..core.certs import MALFORMED, can_receive, receive_problem
 from ..core.names import certificate_label
 from ..core.times import now as _now
@@ -610,6 +611,16 @@ class CertificateStore:
             if preferred is not None and _fp(cert) == bytes(preferred):
                 return cert
         return usable[0]
+
+    def signer_certificates(self, identifier: SignerIdentifier) -> tuple[x509.Certificate, ...]:
+        """Every stored certificate a SignerInfo names (issuer and serial number, or subject
+        key identifier), whatever address it is kept under: what ``verify(..., store=)``
+        looks in when a message carries no certificate for its signer. Finding one here is
+        not trusting it; the chain is still validated against the trust store."""
+        if not isinstance(identifier, SignerIdentifier):
+            raise UsageError.wrong_type("identifier", identifier, "a smime.cms.SignerIdentifier")
+        rows = self._query("SELECT der FROM certificates ORDER BY not_before DESC")
+        return tuple(c for c in (_load(r[0]) for r in rows) if identifier.matches(c))
 
     def export_pem(self, email: str | None = None) -> bytes:
         """PEM of every stored certificate, or of one address's certificates."""

@@ -23,6 +23,7 @@ from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 from .._cache import LRUCache
 from ..core.certs import MALFORMED, extension
 from ..core.signatures import verify_signature
+from ..problems import plain_reason
 from ._common import (
     COMPROMISE_REASONS,
     TOLERANCE,
@@ -93,7 +94,7 @@ def load_crl(der: bytes) -> LoadedCrl | str:
     try:
         loaded: LoadedCrl | str = _parse(der)
     except (ValueError, TypeError) as exc:
-        loaded = f"a CRL is malformed ({exc})"
+        loaded = f"a CRL is malformed ({plain_reason(str(exc))})"
     _CACHE.put(digest, loaded)
     return loaded
 

@@ -109,7 +109,8 @@ def problem_from_error(exc: Exception, chain: Sequence[x509.Certificate], inputs
                        f"could not establish revocation status: {_message(exc)}")
     if isinstance(exc, DisallowedAlgorithmError):
         return Problem(ProblemCode.WEAK_ALGORITHM,
-                       f"a certificate in the chain uses a weak algorithm: {_message(exc)}")
+                       f"a certificate in the chain uses a weak algorithm: {_message(exc)}; "
+                       "it counts only with VerificationPolicy(allow_weak_algorithms=True)")
     if isinstance(exc, PathValidationError):
         return Problem(ProblemCode.INVALID_CHAIN,
                        f"the certificate chain is invalid: {_message(exc)}")

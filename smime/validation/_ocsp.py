@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..core.certs import extension
 from ..core.signatures import verify_signature
+from ..problems import plain_reason
 from ._common import COMPROMISE_REASONS, TOLERANCE, RevocationStatus, issued_by
 
 __all__ = ["LoadedOcsp", "check_ocsp", "load_ocsp", "names_certificate"]
@@ -53,7 +54,7 @@ def load_ocsp(der: bytes) -> LoadedOcsp | str:
             if single.revocation_time_utc:
                 instants.append(single.revocation_time_utc)
     except (ValueError, TypeError, KeyError) as exc:
-        return f"an OCSP response is malformed ({exc})"
+        return f"an OCSP response is malformed ({plain_reason(str(exc))})"
     return LoadedOcsp(response, algorithm, tuple(instants))
 
 

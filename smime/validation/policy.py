@@ -8,9 +8,11 @@ About ``validate_at="signing_time"``: the signingTime attribute is written by th
 it is a claim, not a proof. It lets mail signed while a certificate was valid stay valid
 after the certificate expires, which is what mail readers expect. It does not protect
 against someone holding a stolen key, who can write any time: revocation entries whose
-reason is a key or CA compromise therefore revoke whatever signing time is claimed, and a
-time outside the certificate's validity is ignored in favour of "now". Use ``"both"`` to
-require validity at the claimed time and today, or ``"now"`` to ignore the claim.
+reason is a key or CA compromise therefore revoke whatever signing time is claimed. A
+claimed time outside the certificate's validity is judged as claimed: before notBefore the
+certificate was ``not_yet_valid`` when it signed, after notAfter it had ``expired``. Use
+``"both"`` to require validity at the claimed time and today, or ``"now"`` to ignore the
+claim.
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ __all__ = [
 class VerificationPolicy:
     """The checks that decide whether a signature counts as verified."""
 
-    require_trusted_chain: bool = True
+    require_trusted_chain: bool = True  # False: a signer no root vouches for may count; the
+    # API then keeps the missing anchor as an UNTRUSTED warning
     check_key_usage: bool = True  # keyUsage must allow digitalSignature or nonRepudiation
     require_email_protection_eku: bool = True  # an EKU extension must allow emailProtection
     require_sender_match: bool = True  # every From address must be named in the certificate
     validate_at: ValidateAt = "signing_time"
-    allow_weak_algorithms: bool = True  # accept SHA-1 & co. for old mail; the API reports
-    # them as warnings. False makes every weak algorithm a WEAK_ALGORITHM problem.
+    allow_weak_algorithms: bool = False  # SHA-1, MD5 (& SHA-224) signatures and chains are
+    # WEAK_ALGORITHM problems; True accepts them for old mail and reports them as warnings.
     allow_sender_header: bool = False  # True: a signer named in Sender (sending on behalf of
     # the From addresses, RFC 5322 §3.6.2) also binds; by default only From counts.
 
@@ -62,15 +65,13 @@ def validation_times(
 ) -> tuple[dt.datetime, ...]:
     """The moments at which a signer's chain must validate under ``policy``.
 
-    The claimed signing time counts only when it lies inside the certificate's validity
-    period; otherwise (and when absent) "now" stands in for it.
+    The claimed signing time is taken as claimed, even outside the certificate's validity
+    (then the answer is ``not_yet_valid`` or ``expired`` at that time, which names the real
+    fault); without one, "now" stands in for it. ``cert`` no longer changes the answer; it
+    stays for the callers that pass it.
     """
     current = utc(now) if now is not None else dt.datetime.now(dt.timezone.utc)
-    claimed = current
-    if signing_time is not None:
-        st = utc(signing_time)
-        if cert.not_valid_before_utc <= st <= cert.not_valid_after_utc:
-            claimed = st
+    claimed = utc(signing_time) if signing_time is not None else current
     if policy.validate_at == "now":
         return (current,)
     if policy.validate_at == "signing_time" or claimed == current:
