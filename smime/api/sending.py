@@ -8,7 +8,7 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, rsa
 
 from .. import algorithms, mime
 from ..cms import (
@@ -48,11 +48,16 @@ def _entity_input(message: MessageInput) -> bytes | str | Message:
     return message
 
 
+#: Keys that sign with SHA-512 whatever digest was asked for (RFC 8419, RFC 9882).
+_SHA512_ONLY = (ed25519.Ed25519PrivateKey, mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey,
+                mldsa.MLDSA87PrivateKey)
+
+
 def _micalg(specs: Sequence[SignerSpec]) -> str:
     names: list[str] = []
     for spec in specs:
         digest = (
-            "sha512" if isinstance(spec.identity.key, ed25519.Ed25519PrivateKey) else spec.digest
+            "sha512" if isinstance(spec.identity.key, _SHA512_ONLY) else spec.digest
         )
         micalg = algorithms.DIGESTS[digest].micalg
         if micalg not in names:
