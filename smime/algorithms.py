@@ -20,6 +20,7 @@ from .options import DIGESTS as SIGNING_DIGESTS
 from .options import KEY_TRANSPORTS, SIGNATURE_PADDINGS, check_option
 
 __all__ = [
+    "ADVERTISED_PQ",
     "ATTRIBUTE_NAMES",
     "CIPHERS",
     "COMMON_NAME_OID",
@@ -301,6 +302,11 @@ HKDF_KEM_KDFS: dict[str, str] = {
     "1.2.840.113549.1.9.16.3.29": "sha384",
     "1.2.840.113549.1.9.16.3.30": "sha512",
 }
+
+#: Post-quantum algorithms we advertise in SMIMECapabilities after the ciphers and
+#: RSAES-OAEP: the KEMs we decrypt with (RFC 9936 section 4; no parameters) and the
+#: signatures we verify (RFC 8551 section 2.5.2 lets signature algorithms be listed too).
+ADVERTISED_PQ = ("ml-kem-1024", "ml-kem-768", "ml-dsa-87", "ml-dsa-65", "ml-dsa-44")
 
 #: CMS attribute types (RFC 5652, RFC 8551, RFC 2634, RFC 5035, RFC 6211).
 CONTENT_TYPE_OID = "1.2.840.113549.1.9.3"
