@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa, x25519
 
 from . import mime
+from .algorithms import oid_name
 from .cms import (
     SignedDataInfo,
     content_kind,
@@ -138,6 +139,9 @@ def _time(value: dt.datetime | None) -> str:
 
 
 def _key_description(cert: x509.Certificate) -> str:
+    pq = oid_name(cert.public_key_algorithm_oid.dotted_string)
+    if pq.startswith(("ml-kem-", "ml-dsa-")):  # ML-KEM-512 too, which cryptography cannot load
+        return pq.upper()
     try:
         key = cert.public_key()
     except Exception:  # an algorithm cryptography cannot load

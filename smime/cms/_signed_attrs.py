@@ -21,10 +21,10 @@ from .._cache import LRUCache
 from ..algorithms import (
     ADVERTISED_CIPHERS,
     ADVERTISED_PQ,
-    OID_NAMES,
     CIPHERS,
     ENCRYPTION_KEY_PREFERENCE_OID,
     MS_ENCRYPTION_KEY_PREFERENCE_OID,
+    OID_NAMES,
     RSAES_OAEP_OID,
     oid_name,
 )
