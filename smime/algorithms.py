@@ -33,6 +33,7 @@ __all__ = [
     "ED25519",
     "ENCRYPTION_KEY_PREFERENCE_OID",
     "HKDF_KEM_KDFS",
+    "HKDF_SHA256_OID",
     "ID_DSA_OID",
     "ID_ORI_KEM_OID",
     "KDF_SCHEMES",
@@ -297,8 +298,9 @@ ML_KEMS: dict[str, MlKem] = {
 #: RFC 9629's OtherRecipientInfo type for a KEMRecipientInfo.
 ID_ORI_KEM_OID = "1.2.840.113549.1.9.16.13.3"
 #: RFC 8619 HKDF key-derivation algorithms (no parameters), by OID: the hash each uses.
+HKDF_SHA256_OID = "1.2.840.113549.1.9.16.3.28"
 HKDF_KEM_KDFS: dict[str, str] = {
-    "1.2.840.113549.1.9.16.3.28": "sha256",
+    HKDF_SHA256_OID: "sha256",
     "1.2.840.113549.1.9.16.3.29": "sha384",
     "1.2.840.113549.1.9.16.3.30": "sha512",
 }

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from ..algorithms import DIGESTS, HKDF_KEM_KDFS, ID_ORI_KEM_OID, KEY_WRAPS, ML_KEMS, oid_name
+from ..algorithms import DIGESTS, HKDF_KEM_KDFS, HKDF_SHA256_OID, ID_ORI_KEM_OID, KEY_WRAPS, ML_KEMS, oid_name
 from ..errors import ParseError, UnsupportedError
 from ._schema import CMSORIforKEMOtherInfo, KEMRecipientInfo, KeyWrapAlgorithm, RecipientInfo
 from .recipients import RecipientSpec, recipient_id
@@ -32,7 +32,7 @@ __all__ = ["KemKey", "KemPublicKey", "build_kemri", "check_kemri", "kem_name", "
 KemKey: TypeAlias = mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey
 KemPublicKey: TypeAlias = mlkem.MLKEM768PublicKey | mlkem.MLKEM1024PublicKey
 
-_KDF_WRITTEN = "1.2.840.113549.1.9.16.3.28"  # id-alg-hkdf-with-sha256 (RFC 9936 section 3)
+_KDF_WRITTEN = HKDF_SHA256_OID  # RFC 9936 section 3
 #: The AES key wraps we unwrap with (3DES wrap has no place in a KEMRecipientInfo).
 _AES_WRAPS = ("aes128_wrap", "aes192_wrap", "aes256_wrap")
 
