@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from ..algorithms import DIGESTS, HKDF_KEM_KDFS, HKDF_SHA256_OID, ID_ORI_KEM_OID, KEY_WRAPS, ML_KEMS, oid_name
+from ..algorithms import (
+    DIGESTS,
+    HKDF_KEM_KDFS,
+    HKDF_SHA256_OID,
+    ID_ORI_KEM_OID,
+    KEY_WRAPS,
+    ML_KEMS,
+    oid_name,
+)
 from ..errors import ParseError, UnsupportedError
 from ._schema import CMSORIforKEMOtherInfo, KEMRecipientInfo, KeyWrapAlgorithm, RecipientInfo
 from .recipients import RecipientSpec, recipient_id
