@@ -20,6 +20,7 @@ from .options import DIGESTS as SIGNING_DIGESTS
 from .options import KEY_TRANSPORTS, SIGNATURE_PADDINGS, check_option
 
 __all__ = [
+    "ADVERTISED_PQ",
     "ATTRIBUTE_NAMES",
     "CIPHERS",
     "COMMON_NAME_OID",
@@ -31,12 +32,17 @@ __all__ = [
     "ED448",
     "ED25519",
     "ENCRYPTION_KEY_PREFERENCE_OID",
+    "HKDF_KEM_KDFS",
+    "HKDF_SHA256_OID",
     "ID_DSA_OID",
+    "ID_ORI_KEM_OID",
     "KDF_SCHEMES",
     "KEY_TRANSPORTS",
     "KEY_WRAPS",
     "MESSAGE_DIGEST_OID",
     "MGF1_OID",
+    "ML_DSA",
+    "ML_KEMS",
     "MS_ENCRYPTION_KEY_PREFERENCE_OID",
     "NAME_KEYS",
     "OCSP_RESPONSE_OID",
@@ -58,6 +64,7 @@ __all__ = [
     "Cipher",
     "Digest",
     "KdfScheme",
+    "MlKem",
     "SignatureAlgorithm",
     "check_option",
     "digest",
@@ -166,6 +173,9 @@ OCSP_RESPONSE_OID = "1.3.6.1.5.5.7.16.2"
 RSA_PKCS1V15, RSASSA_PSS, ECDSA, ED25519, ED448, DSA = (
     "rsa-pkcs1v15", "rsassa-pss", "ecdsa", "ed25519", "ed448", "dsa",
 )
+#: ML-DSA (FIPS 204, RFC 9881, RFC 9882): the scheme is the parameter set, since a key of
+#: one set cannot make a signature of another.
+ML_DSA = ("ml-dsa-44", "ml-dsa-65", "ml-dsa-87")
 
 
 @dataclass(frozen=True)
@@ -207,6 +217,9 @@ SIGNATURE_ALGORITHMS: dict[str, SignatureAlgorithm] = {
         ("1.2.840.10045.4.3.4", "ecdsa-sha512", ECDSA, "sha512"),
         ("1.3.101.112", "ed25519", ED25519, None),
         ("1.3.101.113", "ed448", ED448, None),
+        ("2.16.840.1.101.3.4.3.17", "ml-dsa-44", ML_DSA[0], None),
+        ("2.16.840.1.101.3.4.3.18", "ml-dsa-65", ML_DSA[1], None),
+        ("2.16.840.1.101.3.4.3.19", "ml-dsa-87", ML_DSA[2], None),
     )
 }
 
@@ -261,6 +274,42 @@ KEY_WRAPS: dict[str, tuple[str, int]] = {
     asn1_name: (name, length) for _oid, asn1_name, name, length in _KEY_WRAP_ROWS
 }
 
+@dataclass(frozen=True)
+class MlKem:
+    """An ML-KEM parameter set (FIPS 203, RFC 9935): its sizes and the key wrap RFC 9936
+    pairs with it."""
+
+    oid: str
+    name: str
+    ciphertext_size: int
+    wrap: str  # asn1crypto name of the key wrap we write with this set
+
+
+#: ML-KEM parameter sets by OID. ML-KEM-512 is named (to refuse it by name): cryptography
+#: 50 does not implement it.
+ML_KEMS: dict[str, MlKem] = {
+    k.oid: k
+    for k in (
+        MlKem("2.16.840.1.101.3.4.4.1", "ml-kem-512", 768, "aes128_wrap"),
+        MlKem("2.16.840.1.101.3.4.4.2", "ml-kem-768", 1088, "aes256_wrap"),
+        MlKem("2.16.840.1.101.3.4.4.3", "ml-kem-1024", 1568, "aes256_wrap"),
+    )
+}
+#: RFC 9629's OtherRecipientInfo type for a KEMRecipientInfo.
+ID_ORI_KEM_OID = "1.2.840.113549.1.9.16.13.3"
+#: RFC 8619 HKDF key-derivation algorithms (no parameters), by OID: the hash each uses.
+HKDF_SHA256_OID = "1.2.840.113549.1.9.16.3.28"
+HKDF_KEM_KDFS: dict[str, str] = {
+    HKDF_SHA256_OID: "sha256",
+    "1.2.840.113549.1.9.16.3.29": "sha384",
+    "1.2.840.113549.1.9.16.3.30": "sha512",
+}
+
+#: Post-quantum algorithms we advertise in SMIMECapabilities after the ciphers and
+#: RSAES-OAEP: the KEMs we decrypt with (RFC 9936 section 4; no parameters) and the
+#: signatures we verify (RFC 8551 section 2.5.2 lets signature algorithms be listed too).
+ADVERTISED_PQ = ("ml-kem-1024", "ml-kem-768", "ml-dsa-87", "ml-dsa-65", "ml-dsa-44")
+
 #: CMS attribute types (RFC 5652, RFC 8551, RFC 2634, RFC 5035, RFC 6211).
 CONTENT_TYPE_OID = "1.2.840.113549.1.9.3"
 MESSAGE_DIGEST_OID = "1.2.840.113549.1.9.4"
@@ -295,6 +344,12 @@ _OTHER_NAMES: dict[str, str] = {
     RSAES_OAEP_OID: "rsa-oaep",
     MGF1_OID: "mgf1",
     "1.3.101.110": "x25519",
+    ID_ORI_KEM_OID: "kem-recipient-info",
+    **{oid: f"hkdf-{hash_name}" for oid, hash_name in HKDF_KEM_KDFS.items()},
+    **{k.oid: k.name for k in ML_KEMS.values()},
+    "2.16.840.1.101.3.4.3.32": "hash-ml-dsa-44-sha512",
+    "2.16.840.1.101.3.4.3.33": "hash-ml-dsa-65-sha512",
+    "2.16.840.1.101.3.4.3.34": "hash-ml-dsa-87-sha512",
     "2.16.840.1.101.3.4.1.8": "aes128-wrap-pad",
     "2.16.840.1.101.3.4.1.28": "aes192-wrap-pad",
     "2.16.840.1.101.3.4.1.48": "aes256-wrap-pad",

@@ -19,12 +19,13 @@ from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .core.certs import email_addresses
 from .core.names import certificate_label, subject_text
 from .core.pkcs12 import read_pkcs12_bags
+from .core.pqkeys import seed_form
 from .core.views import card_html, certificate_facts, key_description
 from .errors import LoadError, PasswordError, SMIMEWarning, UnsupportedError, UsageError
 from .problems import plain_reason
@@ -47,6 +48,16 @@ PrivateKey: TypeAlias = (
     | ec.EllipticCurvePrivateKey
     | ed25519.Ed25519PrivateKey
     | x25519.X25519PrivateKey
+    | mlkem.MLKEM768PrivateKey
+    | mlkem.MLKEM1024PrivateKey
+    | mldsa.MLDSA44PrivateKey
+    | mldsa.MLDSA65PrivateKey
+    | mldsa.MLDSA87PrivateKey
+)
+_PRIVATE_KEY_TYPES = (
+    rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+    x25519.X25519PrivateKey, mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey,
+    mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey,
 )
 Source: TypeAlias = str | bytes | bytearray | memoryview | os.PathLike[str]
 CertificateLike: TypeAlias = (
@@ -253,6 +264,10 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
         if b"-----BEGIN" in data
         else serialization.load_der_private_key
     )
+    if password is None:
+        seeded = seed_form(data)  # ML-KEM/ML-DSA in the expanded or both forms
+        if seeded is not None:
+            data, loader = seeded, serialization.load_der_private_key
     try:
         key = loader(data, password)
     except TypeError as exc:
@@ -271,15 +286,7 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
         raise LoadError(f"cannot read the private key: {exc}") from exc
     except Exception as exc:  # UnsupportedAlgorithm
         raise LoadError(f"unsupported private key: {exc}") from exc
-    if not isinstance(
-        key,
-        (
-            rsa.RSAPrivateKey,
-            ec.EllipticCurvePrivateKey,
-            ed25519.Ed25519PrivateKey,
-            x25519.X25519PrivateKey,
-        ),
-    ):
+    if not isinstance(key, _PRIVATE_KEY_TYPES):
         raise LoadError(f"unsupported private key type {type(key).__name__}")
     return key
 

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
@@ -29,6 +29,7 @@ from .keys import Identity, PrivateKey
 
 __all__ = [
     "KEY_TYPES",
+    "PQ_USERS",
     "TestPKI",
     "TestUser",
     "generate_key",
@@ -39,7 +40,18 @@ __all__ = [
     "make_test_pki",
 ]
 
-KEY_TYPES = ("rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "ec-p521", "ed25519", "x25519")
+KEY_TYPES = (
+    "rsa-2048", "rsa-3072", "ec-p256", "ec-p384", "ec-p521", "ed25519", "x25519",
+    "ml-kem-768", "ml-kem-1024", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87",
+)
+_PQ_KEYS: dict[str, type[
+    mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey | mldsa.MLDSA44PrivateKey
+    | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+]] = {
+    "ml-kem-768": mlkem.MLKEM768PrivateKey, "ml-kem-1024": mlkem.MLKEM1024PrivateKey,
+    "ml-dsa-44": mldsa.MLDSA44PrivateKey, "ml-dsa-65": mldsa.MLDSA65PrivateKey,
+    "ml-dsa-87": mldsa.MLDSA87PrivateKey,
+}
 
 #: name, key type, what the key may do
 DEFAULT_USERS: tuple[tuple[str, str], ...] = (
@@ -50,6 +62,15 @@ DEFAULT_USERS: tuple[tuple[str, str], ...] = (
     ("erin", "ed25519"),
     ("frank", "ec-p521"),
     ("grace", "x25519"),
+)
+#: Post-quantum users for ``make_test_pki(users=PQ_USERS)``: ML-KEM keys receive, ML-DSA
+#: keys sign (a person has one of each, as with RSA-less EC and X25519 pairs today).
+PQ_USERS: tuple[tuple[str, str], ...] = (
+    ("kim", "ml-kem-768"),
+    ("kai", "ml-kem-1024"),
+    ("dana", "ml-dsa-44"),
+    ("dora", "ml-dsa-65"),
+    ("dirk", "ml-dsa-87"),
 )
 PASSWORD = "secret"
 
@@ -67,21 +88,31 @@ def generate_key(key_type: str) -> PrivateKey:
         return ed25519.Ed25519PrivateKey.generate()
     if key_type == "x25519":
         return x25519.X25519PrivateKey.generate()
+    if key_type in _PQ_KEYS:
+        return _PQ_KEYS[key_type].generate()
     raise ValueError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
 
 
-IssuerKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+IssuerKey: TypeAlias = (
+    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    | mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+)
 
 
 def _issuer_key(key: PrivateKey) -> IssuerKey:
-    """The key as one that signs certificates: X25519 keys only agree on keys."""
+    """The key as one that signs certificates: X25519 and ML-KEM keys cannot sign."""
     if isinstance(key, x25519.X25519PrivateKey):
         raise CertificateError("an X25519 key cannot sign certificates; issue with another CA")
+    if isinstance(key, (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)):
+        raise CertificateError("an ML-KEM key cannot sign certificates; issue with another CA")
     return key
 
 
 def _signing_hash(issuer_key: PrivateKey) -> hashes.SHA256 | None:
-    return None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    """None for the keys that name no hash (Ed25519, ML-DSA)."""
+    return hashes.SHA256() if isinstance(
+        issuer_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
+    ) else None
 
 
 def _name(common_name: str, email: str | None = None) -> x509.Name:
@@ -275,6 +306,8 @@ def _default_key_usage(key: PrivateKey) -> tuple[str, ...]:
         return ("digital_signature", "content_commitment", "key_agreement")
     if isinstance(key, x25519.X25519PrivateKey):
         return ("key_agreement",)
+    if isinstance(key, (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)):
+        return ("key_encipherment",)  # RFC 9935 section 5: keyEncipherment alone
     return ("digital_signature", "content_commitment")
 
 
@@ -290,7 +323,7 @@ class TestUser:
     identity: Identity
     cert_path: Path
     key_path: Path
-    p12_path: Path | None  # None for X25519: PKCS#12 writers do not take that key type
+    p12_path: Path | None  # None for X25519, ML-KEM, ML-DSA: cryptography 50 cannot write them
     legacy_p12_path: Path | None
 
     @property
@@ -498,7 +531,8 @@ def write_identity(
     identity: Identity, folder: Path, name: str, password: str = PASSWORD
 ) -> tuple[Path, Path, Path | None, Path | None]:
     """Write ``name.pem``, ``name.key`` (PKCS#8), ``name.p12`` and ``name.legacy.p12``
-    (PBE-SHA1-3DES, for gpgsm and older tools); no PKCS#12 for X25519 keys."""
+    (PBE-SHA1-3DES, for gpgsm and older tools); no PKCS#12 for X25519, ML-KEM or ML-DSA
+    keys, which cryptography 50 cannot put in one (the PEM files hold them)."""
     cert_path = _write(folder / f"{name}.pem", _pem(identity.certificate))
     key_path = _write(
         folder / f"{name}.key",
@@ -509,12 +543,15 @@ def write_identity(
         ),
         private=True,
     )
-    if isinstance(identity.key, x25519.X25519PrivateKey):
+    key = identity.key
+    if isinstance(key, (x25519.X25519PrivateKey, *_PQ_KEYS.values())):
         return cert_path, key_path, None, None
+    assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey,
+                            ed25519.Ed25519PrivateKey))
     pw = password.encode()
     p12 = pkcs12.serialize_key_and_certificates(
         name.encode(),
-        identity.key,
+        key,
         identity.certificate,
         list(identity.chain) or None,
         serialization.BestAvailableEncryption(pw),
@@ -528,7 +565,7 @@ def write_identity(
     )
     legacy_p12 = pkcs12.serialize_key_and_certificates(
         name.encode(),
-        identity.key,
+        key,
         identity.certificate,
         list(identity.chain) or None,
         legacy,
@@ -544,6 +581,7 @@ def make_test_pki(
     users: Sequence[tuple[str, str]] = DEFAULT_USERS,
     domain: str = "example.com",
     password: str = PASSWORD,
+    ca_key_type: str = "rsa-2048",
 ) -> TestPKI:
     """Write a root CA, an intermediate CA and users (``name@domain``) into ``folder``.
 
@@ -551,11 +589,15 @@ def make_test_pki(
     Ed25519, frank EC P-521, grace X25519 (key agreement only). Files per user:
     ``name.pem``, ``name.key``, ``name.p12`` (password ``secret``), ``name.legacy.p12``;
     plus ``root.pem``, ``intermediate.pem`` and ``chain.pem`` (intermediate + root).
+    ``users=PQ_USERS`` makes ML-KEM and ML-DSA users (PEM only), ``ca_key_type="ml-dsa-65"``
+    CAs that sign with ML-DSA.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    root = make_ca("smime Test Root CA")
-    intermediate = make_ca("smime Test Intermediate CA", issuer=root, path_length=0)
+    root = make_ca("smime Test Root CA", key_type=ca_key_type)
+    intermediate = make_ca(
+        "smime Test Intermediate CA", issuer=root, path_length=0, key_type=ca_key_type
+    )
     root_path = _write(out / "root.pem", _pem(root.certificate))
     intermediate_path = _write(out / "intermediate.pem", _pem(intermediate.certificate))
     _write(out / "chain.pem", _pem(intermediate.certificate) + _pem(root.certificate))

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 CONTENT = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nHello from the CMS layer.\r\n"
 WHEN = dt.datetime(2026, 5, 4, 3, 2, 1, tzinfo=dt.timezone.utc)
-CAPABILITIES = ("aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc", "rsa-oaep")
+CAPABILITIES = ("aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc", "rsa-oaep",
+                "ml-kem-1024", "ml-kem-768", "ml-dsa-87", "ml-dsa-65", "ml-dsa-44")
 SCHEMES = {"alice": "rsa-pkcs1v15", "bob": "rsa-pkcs1v15", "carol": "ecdsa", "dave": "ecdsa",
            "frank": "ecdsa", "erin": "ed25519"}
 

@@ -37,7 +37,8 @@ EXTRA_KEY_TYPES = ("x448", "ed448", "dsa-2048", "ec-secp256k1")
 RECEIVES = {
     "rsa-2048": True, "rsa-3072": True, "ec-p256": True, "ec-p384": True, "ec-p521": True,
     "x25519": True, "ed25519": False, "x448": False, "ed448": False, "dsa-2048": False,
-    "ec-secp256k1": False,
+    "ec-secp256k1": False, "ml-kem-768": True, "ml-kem-1024": True, "ml-dsa-44": False,
+    "ml-dsa-65": False, "ml-dsa-87": False,
 }
 
 _FLAGS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",

@@ -8,7 +8,7 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, rsa
 
 from .. import algorithms, mime
 from ..cms import (
@@ -48,11 +48,16 @@ def _entity_input(message: MessageInput) -> bytes | str | Message:
     return message
 
 
+#: Keys that sign with SHA-512 whatever digest was asked for (RFC 8419, RFC 9882).
+_SHA512_ONLY = (ed25519.Ed25519PrivateKey, mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey,
+                mldsa.MLDSA87PrivateKey)
+
+
 def _micalg(specs: Sequence[SignerSpec]) -> str:
     names: list[str] = []
     for spec in specs:
         digest = (
-            "sha512" if isinstance(spec.identity.key, ed25519.Ed25519PrivateKey) else spec.digest
+            "sha512" if isinstance(spec.identity.key, _SHA512_ONLY) else spec.digest
         )
         micalg = algorithms.DIGESTS[digest].micalg
         if micalg not in names:
@@ -118,6 +123,15 @@ def _supports(caps: Sequence[str] | None, name: str) -> bool:
     return caps is not None and name in caps
 
 
+def _is_kem(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` holds an ML-KEM key: every client that reads KEMRecipientInfo
+    (RFC 9629) reads AES-GCM authEnveloped-data too, so "auto" need not fall back to CBC."""
+    try:
+        return isinstance(cert.public_key(), (mlkem.MLKEM768PublicKey, mlkem.MLKEM1024PublicKey))
+    except Exception:  # a key type cryptography does not know: encrypt() refuses it later
+        return False
+
+
 def _capabilities_for(
     cert: x509.Certificate,
     address: str | None,
@@ -158,7 +172,9 @@ def encrypt(
     ``cipher="auto"`` picks AES-256-GCM (AuthEnvelopedData) only when every recipient is
     known to support it — from ``capabilities`` or the SMIMECapabilities harvested in
     ``store`` — and AES-256-CBC otherwise, because Outlook and Thunderbird on NSS 3.87
-    cannot open authEnveloped-data (RFC 8551 §2.7.1: use what the recipient announced).
+    cannot open authEnveloped-data (RFC 8551 §2.7.1: use what the recipient announced);
+    recipients with ML-KEM certificates count as announcing AES-256-GCM, since every client
+    that reads their KEMRecipientInfo reads authEnveloped-data.
     ``key_transport="auto"`` likewise uses RSA-OAEP only for RSA recipients who announced
     it, else PKCS#1 v1.5, the one every client reads. Addresses are resolved through
     ``store`` (a :class:`~smime.CertificateStore`).
@@ -169,7 +185,10 @@ def encrypt(
     found = recipient_certificates(recipients, store)
     known = [_capabilities_for(cert, address, capabilities, store) for cert, address in found]
     if cipher == "auto":
-        cipher = "aes-256-gcm" if all(_supports(c, "aes-256-gcm") for c in known) else "aes-256-cbc"
+        cipher = "aes-256-gcm" if all(
+            _supports(c, "aes-256-gcm") or (c is None and _is_kem(cert))
+            for c, (cert, _address) in zip(known, found, strict=True)
+        ) else "aes-256-cbc"
     specs = []
     for (cert, _address), caps in zip(found, known, strict=False):
         transport = key_transport

@@ -18,7 +18,7 @@ from typing import Any
 
 from asn1crypto import algos, cms, core
 
-from ..algorithms import DES_EDE3_WRAP_OID, KDF_SCHEMES, RSAES_OAEP_OID
+from ..algorithms import DES_EDE3_WRAP_OID, ID_ORI_KEM_OID, KDF_SCHEMES, RSAES_OAEP_OID
 
 __all__ = [
     "AuthEnvelopedData",
@@ -26,6 +26,7 @@ __all__ = [
     "BareDigestAlgorithm",
     "CMSAttribute",
     "CMSAttributes",
+    "CMSORIforKEMOtherInfo",
     "Capabilities",
     "CompressedData",
     "ContentInfo",
@@ -38,6 +39,7 @@ __all__ = [
     "EnvelopedData",
     "GcmParams",
     "KEKRecipientInfo",
+    "KEMRecipientInfo",
     "KeyAgreeRecipientInfo",
     "KeyEncryptionAlgorithm",
     "KeyEncryptionAlgorithmId",
@@ -45,6 +47,7 @@ __all__ = [
     "KeyWrapAlgorithm",
     "OaepParameters",
     "OpaqueValues",
+    "OtherRecipientInfo",
     "PasswordRecipientInfo",
     "RecipientInfo",
     "RecipientInfos",
@@ -258,10 +261,53 @@ KEKRecipientInfo = _with_key_encryption(cms.KEKRecipientInfo)
 PasswordRecipientInfo = _with_key_encryption(cms.PasswordRecipientInfo)
 
 
+class _AlgorithmIdentifier(core.Sequence):
+    """An AlgorithmIdentifier whose OID we interpret ourselves (a KEM, a KDF)."""
+
+    _fields = [
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class KEMRecipientInfo(core.Sequence):
+    """RFC 9629 KEMRecipientInfo; ``kekLength`` is the key-encryption key's length in bytes."""
+
+    _fields = [
+        ("version", cms.CMSVersion),
+        ("rid", cms.RecipientIdentifier),
+        ("kem", _AlgorithmIdentifier),
+        ("kemct", core.OctetString),
+        ("kdf", _AlgorithmIdentifier),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+        ("wrap", KeyWrapAlgorithm),
+        ("encrypted_key", core.OctetString),
+    ]
+
+
+class CMSORIforKEMOtherInfo(core.Sequence):
+    """RFC 9629 section 5: the KDF's ``info``, binding the KEK to the wrap and its length."""
+
+    _fields = [
+        ("wrap", KeyWrapAlgorithm),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+    ]
+
+
+class OtherRecipientInfo(cms.OtherRecipientInfo):
+    """OtherRecipientInfo reading id-ori-kem's value as a KEMRecipientInfo (RFC 9629)."""
+
+    _fields = _replaced(cms.OtherRecipientInfo._fields)
+    _oid_pair = ("ori_type", "ori_value")
+    _oid_specs = {ID_ORI_KEM_OID: KEMRecipientInfo}
+
+
 class RecipientInfo(cms.RecipientInfo):
     _alternatives = _replaced(
         cms.RecipientInfo._alternatives, ktri=KeyTransRecipientInfo, kari=KeyAgreeRecipientInfo,
-        kekri=KEKRecipientInfo, pwri=PasswordRecipientInfo,
+        kekri=KEKRecipientInfo, pwri=PasswordRecipientInfo, ori=OtherRecipientInfo,
     )
 
 

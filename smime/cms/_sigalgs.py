@@ -1,7 +1,7 @@
 """Signature algorithms of CMS SignerInfos: what we write, and how we read what others wrote.
 
-Writing is one fixed choice per key type (RFC 5754, RFC 4056, RFC 5753, RFC 8419). Reading
-is the one verifier's (:mod:`smime.core.signatures`), with one CMS rule on top.
+Writing is one fixed choice per key type (RFC 5754, RFC 4056, RFC 5753, RFC 8419, RFC 9882).
+Reading is the one verifier's (:mod:`smime.core.signatures`), with two CMS rules on top.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asn1crypto import algos as asn1_algos
+from asn1crypto import core as asn1_core
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 
 from .._cache import LRUCache
 from ..algorithms import (
@@ -18,12 +19,15 @@ from ..algorithms import (
     ECDSA,
     ED448,
     ED25519,
+    ML_DSA,
     RSA_PKCS1V15,
     RSASSA_PSS,
+    SIGNATURE_ALGORITHMS,
     SIGNATURE_PADDINGS,
     check_option,
     digest,
 )
+from ..core.der import SEQUENCE, UNIVERSAL, encode
 from ..core.signatures import SignatureScheme, signature_scheme
 from ..errors import InvalidOptionError, UnsupportedError
 from ..keys import PrivateKey
@@ -51,9 +55,12 @@ class SigningAlgorithm:
             return key.sign(data, _rsa_padding(self.scheme, self.digest), _hash(self.digest))
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(data, ec.ECDSA(_hash(self.digest)))
-        if isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.sign(data)
+        if isinstance(key, (ed25519.Ed25519PrivateKey, *_ML_DSA_KEYS)):
+            return key.sign(data)  # ML-DSA: pure mode, empty context (RFC 9882)
         raise UnsupportedError(f"cannot sign with a {type(key).__name__}")  # pragma: no cover
+
+
+_ML_DSA_KEYS = (mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey)
 
 
 def _hash(name: str) -> hashes.HashAlgorithm:
@@ -80,9 +87,12 @@ def signing_algorithm(key: PrivateKey, digest_option: str, padding_option: str) 
     elif isinstance(key, ed25519.Ed25519PrivateKey):
         kind = "ed25519"
         name = "sha512"  # RFC 8419 section 3.1: Ed25519 is always paired with SHA-512
+    elif isinstance(key, _ML_DSA_KEYS):
+        kind = next(ML_DSA[i] for i, t in enumerate(_ML_DSA_KEYS) if isinstance(key, t))
+        name = "sha512"  # RFC 9882 section 3.3: SHA-512 suits every ML-DSA parameter set
     else:
         raise InvalidOptionError(
-            f"a {type(key).__name__} cannot sign; use an RSA, EC or Ed25519 key"
+            f"a {type(key).__name__} cannot sign; use an RSA, EC, Ed25519 or ML-DSA key"
         )
     if padding_option == "pss" and kind != "rsa":
         raise InvalidOptionError("padding='pss' needs an RSA key; use padding='pkcs1v15'")
@@ -93,6 +103,10 @@ def signing_algorithm(key: PrivateKey, digest_option: str, padding_option: str) 
 
 
 def _make_signing_algorithm(kind: str, name: str, padding_option: str) -> SigningAlgorithm:
+    if kind in ML_DSA:  # RFC 9881: the OID alone, parameters absent
+        oid = next(o for o, a in SIGNATURE_ALGORITHMS.items() if a.name == kind)
+        identifier_der = encode(UNIVERSAL, SEQUENCE, asn1_core.ObjectIdentifier(oid).dump())
+        return SigningAlgorithm(name, identifier_der, kind)
     if kind == "ed25519":
         identifier = asn1_algos.SignedDigestAlgorithm({"algorithm": "ed25519"})
         return SigningAlgorithm(name, identifier.dump(), ED25519)
@@ -129,9 +143,22 @@ def verifying_scheme(
 
     Ed448 in CMS digests with SHAKE256 (RFC 8419 section 3), which we do not implement,
     so a CMS signer's Ed448 is refused here, while certificates and CRLs signed with it
-    are checked.
+    are checked. ML-DSA takes the digests RFC 9882 section 3.3 lists for its parameter
+    set (a weaker digest would lower the signature's strength to its own).
     """
     scheme = signature_scheme(identifier, digest_algorithm)
     if scheme.name == ED448:
         raise UnsupportedError("the signature algorithm Ed448 is not supported")
+    allowed = _ML_DSA_DIGESTS.get(scheme.name)
+    if allowed is not None and digest_algorithm not in allowed:
+        raise UnsupportedError(
+            f"{scheme.name} with the digest {digest_algorithm or 'unknown'} is not supported "
+            f"(RFC 9882 pairs it with {', '.join(allowed)})"
+        )
     return scheme
+
+
+#: RFC 9882 section 3.3's digests for each ML-DSA parameter set, of those we implement.
+_ML_DSA_DIGESTS = dict(
+    zip(ML_DSA, (("sha256", "sha384", "sha512"), ("sha384", "sha512"), ("sha512",)), strict=True)
+)

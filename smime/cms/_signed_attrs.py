@@ -20,9 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from .._cache import LRUCache
 from ..algorithms import (
     ADVERTISED_CIPHERS,
+    ADVERTISED_PQ,
     CIPHERS,
     ENCRYPTION_KEY_PREFERENCE_OID,
     MS_ENCRYPTION_KEY_PREFERENCE_OID,
+    OID_NAMES,
     RSAES_OAEP_OID,
     oid_name,
 )
@@ -62,6 +64,8 @@ def _capabilities_der() -> bytes:
         "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
     })
     caps.append({"capability_id": RSAES_OAEP_OID, "parameters": oaep})
+    by_name = {name: oid for oid, name in OID_NAMES.items()}
+    caps.extend({"capability_id": by_name[name]} for name in ADVERTISED_PQ)
     attribute = CMSAttribute({
         "type": "smime_capabilities",
         "values": SetOfCapabilities([Capabilities(caps)]),

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import algos, cms, core
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x25519
 
-from ..algorithms import WRITABLE_CIPHERS
+from ..algorithms import ID_ORI_KEM_OID, WRITABLE_CIPHERS
 from ..core.der import (
     CONTEXT,
     INTEGER,
@@ -36,7 +36,7 @@ from ..errors import DecryptionError, InvalidOptionError, ParseError, Unsupporte
 from ..keys import Identity
 from ..limits import current_limits
 from ..options import CipherName, check_items, check_option
-from . import _content, _kari, _schema
+from . import _content, _kari, _kem, _schema
 from ._asn1 import parsed
 from .recipients import (
     Matcher,
@@ -71,7 +71,7 @@ class DecryptedData:
     content_type: str  # the inner eContentType: "data", "signed_data"...
     cipher: str  # "aes-256-gcm", "aes-128-cbc", "des-ede3-cbc", "rc2-cbc"...
     authenticated: bool  # True only for AuthEnvelopedData (AES-GCM)
-    key_management: str  # "rsa-oaep" | "rsa-pkcs1v15" | "ecdh" | "x25519"
+    key_management: str  # "rsa-oaep" | "rsa-pkcs1v15" | "ecdh" | "x25519" | "ml-kem-768"...
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,7 @@ def create_enveloped_data(
     view = _bytes_view(content)
     key, algorithm, chunks, tag = _content.encrypt(cipher, view)
     infos = _schema.RecipientInfos(
-        [
-            build_ktri(s, key) if k == "rsa" else _kari.build_kari(s, key)
-            for s, k in zip(specs, kinds, strict=True)
-        ]
+        [_BUILDERS.get(k, _kari.build_kari)(s, key) for s, k in zip(specs, kinds, strict=True)]
     )
     eci = wrap(
         UNIVERSAL,
@@ -132,6 +129,10 @@ def create_enveloped_data(
     return b"".join(framed)
 
 
+#: RecipientInfo builders by the recipient certificate's kind (else key agreement).
+_BUILDERS = {"rsa": build_ktri, "mlkem": _kem.build_kemri}
+
+
 def _bytes_view(data: bytes | bytearray | memoryview) -> memoryview:
     """A flat byte view of ``data`` without copying it when it is already contiguous."""
     view = memoryview(data)
@@ -139,7 +140,10 @@ def _bytes_view(data: bytes | bytearray | memoryview) -> memoryview:
 
 
 def _version(infos: cms.RecipientInfos) -> cms.CMSVersion:
-    """RFC 5652 6.1: v0 when every recipient is a v0 KTRI, else v2 (no originatorInfo here)."""
+    """RFC 5652 6.1: v3 with an OtherRecipientInfo (a KEM recipient), v0 when every recipient
+    is a v0 KTRI, else v2 (no originatorInfo here)."""
+    if any(ri.name == "ori" for ri in infos):
+        return cms.CMSVersion("v3")
     simple = all(ri.name == "ktri" and ri.chosen["version"].native == "v0" for ri in infos)
     return cms.CMSVersion("v0" if simple else "v2")
 
@@ -367,11 +371,56 @@ def _candidates(infos: cms.RecipientInfos, identity: Identity) -> list[tuple[_Op
                     unsupported.append(exc)
                     continue
                 matched.append((_kari_opener(info, rek, key), management))
+        elif ri.name == "ori" and info["ori_type"].dotted == ID_ORI_KEM_OID:
+            _kem_candidate(info["ori_value"], key, me, matched, unsupported)
+        elif ri.name in ("ktri", "kari") and isinstance(key, _KEM_KEYS) and _names(ri, me):
+            unsupported.append(UnsupportedError(
+                f"a {_KINDS[ri.name]} recipient names this ML-KEM key: an ML-KEM key is "
+                "reached only through a KEMRecipientInfo (RFC 9629)"
+            ))
     if matched:
         return matched
     if unsupported:
         raise unsupported[0]
     return rsa_any
+
+
+_KEM_KEYS = (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)
+_KINDS = {"ktri": "key transport", "kari": "key agreement"}
+
+
+def _names(ri: cms.RecipientInfo, me: Matcher) -> bool:
+    """Whether a KTRI or KARI names the identity's certificate."""
+    info = ri.chosen
+    if ri.name == "ktri":
+        return me.named_by(info["rid"])
+    return any(me.named_by(rek["rid"]) for rek in info["recipient_encrypted_keys"])
+
+
+def _kem_candidate(
+    kemri: _schema.KEMRecipientInfo,
+    key: object,
+    me: Matcher,
+    matched: list[tuple[_Opener, str]],
+    unsupported: list[UnsupportedError],
+) -> None:
+    """Add the opener of a KEMRecipientInfo naming us; one for another parameter set than
+    our key's cannot be ours (its ciphertext would not even have the right length)."""
+    if not me.named_by(kemri["rid"]):
+        return
+    if not isinstance(key, _KEM_KEYS):
+        unsupported.append(UnsupportedError(
+            "a KEM recipient names this certificate, but its private key is not an ML-KEM key"
+        ))
+        return
+    try:
+        management = _kem.check_kemri(kemri)
+    except UnsupportedError as exc:
+        unsupported.append(exc)
+        return
+    if management != _kem.kem_name(key):
+        return
+    matched.append((lambda length: _kem.open_kemri(kemri, key, length), management))
 
 
 def _ktri_opener(info: cms.KeyTransRecipientInfo, key: rsa.RSAPrivateKey) -> _Opener:

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..algorithms import DIGESTS, oid_name
+from ..algorithms import DIGESTS, ID_ORI_KEM_OID, oid_name
 from ..core.certs import check_can_receive, subject_key_identifier
 from ..core.names import certificate_label, name_text
 from ..errors import CertificateError, UnsupportedError
@@ -62,10 +62,11 @@ class RecipientSpec:
 class RecipientSummary:
     """What a RecipientInfo says without any key: for inspection and error messages.
 
-    ``kind``: key_transport | key_agreement | kek | password | other. ``identifier``: the
-    issuer DN and serial (hex), or the subject key identifier (hex). ``algorithm``: the
-    key transport or key agreement scheme (``rsa-oaep``, ``ecdh-sha256kdf``...);
-    ``key_wrap``: the key-wrap algorithm of key agreement and KEK recipients.
+    ``kind``: key_transport | key_agreement | kem | kek | password | other. ``identifier``:
+    the issuer DN and serial (hex), or the subject key identifier (hex). ``algorithm``: the
+    key transport or key agreement scheme or KEM (``rsa-oaep``, ``ecdh-sha256kdf``,
+    ``ml-kem-768``...); ``key_wrap``: the key-wrap algorithm of key agreement, KEM and KEK
+    recipients.
     """
 
     kind: str
@@ -264,6 +265,12 @@ def summarize(ri: cms.RecipientInfo) -> list[RecipientSummary]:
         alg = oid_name(info["key_encryption_algorithm"]["algorithm"].dotted)
         return [RecipientSummary("password", "password", alg)]
     oid = info["ori_type"].dotted
+    if oid == ID_ORI_KEM_OID:
+        kemri = info["ori_value"]
+        text, issuer, serial, ski = _identify(kemri["rid"])
+        kem = oid_name(kemri["kem"]["algorithm"].dotted)
+        wrap = oid_name(kemri["wrap"]["algorithm"].dotted)
+        return [RecipientSummary("kem", text, kem, issuer, serial, ski, wrap)]
     return [RecipientSummary("other", f"other recipient info {oid}", oid)]
 
 

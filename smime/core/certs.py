@@ -9,8 +9,9 @@ would not offer. Both now ask :func:`receive_problem`, so what the store offers,
 A certificate can receive when all of these hold (RFC 8550 section 4.4, RFC 5280 4.2.1):
 
 - its key can be encrypted to by this library: RSA (key transport), EC on P-256, P-384
-  or P-521, or X25519 (key agreement). Ed25519, Ed448 and DSA keys only sign; X448 key
-  agreement is not implemented, so X448 is refused too;
+  or P-521, or X25519 (key agreement), ML-KEM-768 or ML-KEM-1024 (a KEM recipient).
+  Ed25519, Ed448, DSA and ML-DSA keys only sign; X448 key agreement is not implemented,
+  so X448 is refused too, and so is ML-KEM-512, which cryptography lacks;
 - it is within its validity period at the moment asked about;
 - a KeyUsage extension, when present, allows keyEncipherment (RSA) or keyAgreement;
 - an ExtendedKeyUsage extension, when present, names emailProtection or
@@ -25,9 +26,10 @@ from collections.abc import Iterable
 from typing import Literal, TypeAlias, TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x448, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ..algorithms import ML_KEMS
 from ..errors import CertificateError
 from .names import certificate_label
 from .times import now, utc
@@ -97,11 +99,13 @@ def subject_key_identifier(cert: x509.Certificate) -> bytes | None:
     ski = extension(cert, x509.SubjectKeyIdentifier)
     return None if ski is None else ski.digest
 
-#: How the content-encryption key reaches a recipient: RSA key transport, or key
-#: agreement on an EC curve or X25519.
-ReceivingKind: TypeAlias = Literal["rsa", "ecdh", "x25519"]
+#: How the content-encryption key reaches a recipient: RSA key transport, key agreement
+#: on an EC curve or X25519, or ML-KEM encapsulation (RFC 9629).
+ReceivingKind: TypeAlias = Literal["rsa", "ecdh", "x25519", "mlkem"]
 
-_USAGE_LABEL = {"rsa": "keyEncipherment", "ecdh": "keyAgreement", "x25519": "keyAgreement"}
+#: RFC 9935 section 5: an ML-KEM certificate's KeyUsage asserts keyEncipherment only.
+_USAGE_LABEL = {"rsa": "keyEncipherment", "ecdh": "keyAgreement", "x25519": "keyAgreement",
+                "mlkem": "keyEncipherment"}
 
 
 def email_usage_allowed(purposes: Iterable[x509.ObjectIdentifier]) -> bool:
@@ -116,6 +120,10 @@ def _kind(cert: x509.Certificate) -> tuple[ReceivingKind | None, str | None]:
     try:
         key = cert.public_key()
     except Exception as exc:  # an algorithm cryptography does not know
+        kem = ML_KEMS.get(cert.public_key_algorithm_oid.dotted_string)
+        if kem is not None:
+            return None, (f"certificate {who} has an {kem.name.upper()} key, which this "
+                          "library cannot encrypt to (cryptography does not implement it)")
         return None, f"certificate {who} has a key we cannot use: {exc}"
     if isinstance(key, rsa.RSAPublicKey):
         return "rsa", None
@@ -126,6 +134,8 @@ def _kind(cert: x509.Certificate) -> tuple[ReceivingKind | None, str | None]:
         return "ecdh", None
     if isinstance(key, x25519.X25519PublicKey):
         return "x25519", None
+    if isinstance(key, (mlkem.MLKEM768PublicKey, mlkem.MLKEM1024PublicKey)):
+        return "mlkem", None
     if isinstance(key, x448.X448PublicKey):
         return None, (f"certificate {who} has an X448 key: this library does not implement "
                       "X448 key agreement, so it cannot encrypt to it")
@@ -148,7 +158,9 @@ def _usage_problem(cert: x509.Certificate, kind: ReceivingKind, at: dt.datetime)
     except MALFORMED as exc:
         return f"certificate {who} has malformed extensions: {exc}"
     # no KeyUsage extension: every use is allowed (RFC 5280 4.2.1.3)
-    if ku is not None and not (ku.key_encipherment if kind == "rsa" else ku.key_agreement):
+    if ku is not None and not (
+        ku.key_encipherment if _USAGE_LABEL[kind] == "keyEncipherment" else ku.key_agreement
+    ):
         return f"certificate {who} does not allow {_USAGE_LABEL[kind]} in its key usage"
     if eku is not None and not email_usage_allowed(eku):
         return (f"certificate {who} is not for email: its extended key usage names neither "

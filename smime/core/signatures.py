@@ -18,7 +18,15 @@ from asn1crypto import algos as asn1_algos
 from asn1crypto import core as asn1_core
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import (
+    dsa,
+    ec,
+    ed448,
+    ed25519,
+    mldsa,
+    padding,
+    rsa,
+)
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from ..algorithms import (
@@ -28,6 +36,7 @@ from ..algorithms import (
     ED448,
     ED25519,
     MGF1_OID,
+    ML_DSA,
     RSA_PKCS1V15,
     RSASSA_PSS,
     SIGNATURE_ALGORITHMS,
@@ -51,6 +60,14 @@ PublicKey: TypeAlias = (
     | ed25519.Ed25519PublicKey
     | ed448.Ed448PublicKey
     | dsa.DSAPublicKey
+    | mldsa.MLDSA44PublicKey
+    | mldsa.MLDSA65PublicKey
+    | mldsa.MLDSA87PublicKey
+)
+#: ML-DSA public keys by scheme (``ml-dsa-44``...): each parameter set is its own scheme.
+_ML_DSA_KEYS: dict[str, type] = dict(
+    zip(ML_DSA, (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey),
+        strict=True)
 )
 
 _KEY_TYPES: dict[str, type] = {
@@ -60,6 +77,7 @@ _KEY_TYPES: dict[str, type] = {
     ED25519: ed25519.Ed25519PublicKey,
     ED448: ed448.Ed448PublicKey,
     DSA: dsa.DSAPublicKey,
+    **_ML_DSA_KEYS,
 }
 _KEY_NAMES = {
     rsa.RSAPublicKey: "RSA",
@@ -67,6 +85,7 @@ _KEY_NAMES = {
     ed25519.Ed25519PublicKey: "Ed25519",
     ed448.Ed448PublicKey: "Ed448",
     dsa.DSAPublicKey: "DSA",
+    **{key_type: scheme.upper() for scheme, key_type in _ML_DSA_KEYS.items()},
 }
 
 
@@ -74,8 +93,9 @@ _KEY_NAMES = {
 class SignatureScheme:
     """What a signature algorithm identifier asks for, read leniently."""
 
-    name: str  # rsa-pkcs1v15 | rsassa-pss | ecdsa | ed25519 | ed448 | dsa
-    hash: str | None  # hash of the signature operation; None for EdDSA, "" when unknown
+    name: str  # rsa-pkcs1v15 | rsassa-pss | ecdsa | ed25519 | ed448 | dsa | ml-dsa-44...
+    hash: str | None  # hash of the signature operation; None for EdDSA and ML-DSA, ""
+    # when unknown
     salt_length: int = 0  # RSASSA-PSS only
     mgf_hash: str | None = None  # RSASSA-PSS only
 
@@ -109,7 +129,7 @@ def signature_scheme(identifier: Any, digest_algorithm: str = "") -> SignatureSc
     if known is None:
         raise UnsupportedError(f"the signature algorithm {oid} is not supported")
     scheme, named_hash = known.scheme, known.hash
-    if scheme in (ED25519, ED448):
+    if scheme in (ED25519, ED448) or scheme in ML_DSA:  # pure: they hash the data themselves
         return SignatureScheme(scheme, None)
     if scheme != RSASSA_PSS:
         return SignatureScheme(scheme, named_hash or digest_algorithm)
@@ -176,8 +196,9 @@ def _verify(key: CertificatePublicKeyTypes, scheme: SignatureScheme, signature: 
             data: bytes) -> bool:
     if key_mismatch(scheme, key) is not None:
         return False
-    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        key.verify(signature, data)
+    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey, mldsa.MLDSA44PublicKey,
+                        mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey)):
+        key.verify(signature, data)  # ML-DSA: pure mode, empty context (RFC 9881, RFC 9882)
         return True
     if not scheme.hash:
         return False

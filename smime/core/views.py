@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
+from ..algorithms import oid_name
 from .certs import email_addresses, extension
 from .names import issuer_text, subject_text
 
@@ -65,6 +66,9 @@ def _safe(read: Callable[[], str]) -> str:
 
 def key_description(cert: x509.Certificate) -> str:
     """``RSA 2048``, ``EC secp256r1``, ``Ed25519``...: the public key in a few words."""
+    post_quantum = oid_name(cert.public_key_algorithm_oid.dotted_string)
+    if post_quantum.startswith(("ml-kem-", "ml-dsa-")):  # ML-KEM-512 too, which
+        return post_quantum.upper()                     # cryptography cannot load
     try:
         key = cert.public_key()
     except Exception:  # an algorithm cryptography cannot load
