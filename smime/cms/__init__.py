@@ -23,6 +23,11 @@ from .enveloped import (
     decrypt_enveloped_data,
     describe_enveloped_data,
 )
+from ._stream_enveloped import (
+    EnvelopedStreamInfo,
+    decrypt_enveloped_stream,
+    encrypt_enveloped_stream,
+)
 from .kinds import LAYERS, ContentKind, LayerKind, content_kind
 from .signed import (
     EncryptionKeyPreference,
@@ -39,6 +44,7 @@ __all__ = [
     "DecompressedData",
     "DecryptedData",
     "EncryptionKeyPreference",
+    "EnvelopedStreamInfo",
     "EnvelopedSummary",
     "LayerKind",
     "RecipientSpec",
@@ -54,7 +60,9 @@ __all__ = [
     "create_signed_data",
     "decompress_data",
     "decrypt_enveloped_data",
+    "decrypt_enveloped_stream",
     "describe_enveloped_data",
+    "encrypt_enveloped_stream",
     "read_certs_only",
     "read_compressed_data",
     "verify_signed_data",
