@@ -28,6 +28,12 @@ from ._stream_enveloped import (
     decrypt_enveloped_stream,
     encrypt_enveloped_stream,
 )
+from ._stream_signed import (
+    SignedStream,
+    digest_blocks,
+    read_signed_stream,
+    verify_signed_digests,
+)
 from .kinds import LAYERS, ContentKind, LayerKind, content_kind
 from .signed import (
     EncryptionKeyPreference,
@@ -50,6 +56,7 @@ __all__ = [
     "RecipientSpec",
     "RecipientSummary",
     "SignedDataInfo",
+    "SignedStream",
     "SignerCheck",
     "SignerSpec",
     "content_kind",
@@ -61,9 +68,12 @@ __all__ = [
     "decompress_data",
     "decrypt_enveloped_data",
     "decrypt_enveloped_stream",
+    "digest_blocks",
     "describe_enveloped_data",
     "encrypt_enveloped_stream",
     "read_certs_only",
     "read_compressed_data",
+    "read_signed_stream",
     "verify_signed_data",
+    "verify_signed_digests",
 ]
