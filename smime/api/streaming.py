@@ -37,7 +37,7 @@ from .receiving import (
 )
 from .sending import _capabilities_for, _micalg, _supports
 
-__all__ = ["Checks", "micalg", "recipient_specs", "signed_result", "signer_specs",
+__all__ = ["Checks", "RecipientInput", "micalg", "recipient_specs", "signed_result", "signer_specs",
            "verification_checks"]
 
 Checks = _Checks

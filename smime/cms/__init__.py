@@ -7,6 +7,17 @@ underscore modules are this layer's own, and no module outside ``smime.cms`` imp
 """
 
 from ._asn1 import content_type_of
+from ._stream_enveloped import (
+    EnvelopedStreamInfo,
+    decrypt_enveloped_stream,
+    encrypt_enveloped_stream,
+)
+from ._stream_signed import (
+    SignedStream,
+    digest_blocks,
+    read_signed_stream,
+    verify_signed_digests,
+)
 from .certs import create_certs_only, read_certs_only
 from .compressed import (
     DecompressedData,
@@ -22,17 +33,6 @@ from .enveloped import (
     create_enveloped_data,
     decrypt_enveloped_data,
     describe_enveloped_data,
-)
-from ._stream_enveloped import (
-    EnvelopedStreamInfo,
-    decrypt_enveloped_stream,
-    encrypt_enveloped_stream,
-)
-from ._stream_signed import (
-    SignedStream,
-    digest_blocks,
-    read_signed_stream,
-    verify_signed_digests,
 )
 from .kinds import LAYERS, ContentKind, LayerKind, content_kind
 from .signed import (
@@ -68,8 +68,8 @@ __all__ = [
     "decompress_data",
     "decrypt_enveloped_data",
     "decrypt_enveloped_stream",
-    "digest_blocks",
     "describe_enveloped_data",
+    "digest_blocks",
     "encrypt_enveloped_stream",
     "read_certs_only",
     "read_compressed_data",

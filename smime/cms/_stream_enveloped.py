@@ -92,7 +92,7 @@ def encrypt_enveloped_stream(
         params = _schema.GcmParams(
             {"aes_nonce": nonce, "aes_icvlen": _content.GCM_TAG_LENGTH}
         )
-        encryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+        encryptor: CipherContext = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
     else:
         nonce = os.urandom(16)
         params = core.OctetString(nonce)
@@ -222,7 +222,7 @@ def decrypt_enveloped_stream(reader: StreamReader, identity: Identity, write: Si
     alg_head = _expect(reader, UNIVERSAL, SEQUENCE, "the content-encryption algorithm")
     algorithm = _load(_schema.EncryptionAlgorithm, reader.element(alg_head, 4096),
                       "content-encryption algorithm")
-    cipher = _content.resolve(algorithm)  # type: ignore[arg-type]
+    cipher = _content.resolve(algorithm)
     if cipher.authenticated != authenticated:
         label = "authEnveloped-data" if authenticated else "enveloped-data"
         raise UnsupportedError(f"unsupported: {cipher.name} content in {label}")
@@ -251,7 +251,7 @@ def decrypt_enveloped_stream(reader: StreamReader, identity: Identity, write: Si
             if not head.is_(UNIVERSAL, OCTET_STRING) or head.constructed:
                 raise ParseError(f"malformed {_WHAT}: mac missing or out of place")
             tag = reader.element(head, 64)[len(head.encoded):]
-        if body_end is not None and reader.position < body_end or (
+        if (body_end is not None and reader.position < body_end) or (
             body_end is None and not _peek_eoc(reader)
         ):
             attrs = reader.head()

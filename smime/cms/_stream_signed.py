@@ -35,8 +35,8 @@ from ..core.der import (
     indefinite,
     read,
 )
-from ..errors import InvalidOptionError, ParseError, SMIMEError, UnsupportedError
 from ..core.signatures import digest_name
+from ..errors import InvalidOptionError, ParseError, SMIMEError, UnsupportedError
 from ..limits import current_limits
 from . import _signed_der
 from ._asn1 import load_content_info

@@ -60,22 +60,26 @@ class Reader:
             yield data
 
 
-def _is_path(value: object) -> bool:
-    return isinstance(value, (str, os.PathLike))
+def _path(value: object) -> str | None:
+    """The path a caller gave, or None for a file object."""
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    return None
 
 
 @contextlib.contextmanager
 def opened(src: Source, progress: Progress | None = None, what: str = "src") -> Iterator[Reader]:
     """A :class:`Reader` over a path (opened and closed here) or a binary file object."""
-    if _is_path(src):
+    path = _path(src)
+    if path is not None:
         try:
-            file = open(src, "rb")  # noqa: SIM115 - closed below
+            file = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
-            raise UsageError(f"cannot open {what} {os.fspath(src)!r}: {exc.strerror}") from None
+            raise UsageError(f"cannot open {what} {path!r}: {exc.strerror}") from None
         with file:
             yield Reader(file, progress)
     elif hasattr(src, "read"):
-        yield Reader(src, progress)
+        yield Reader(src, progress)  # type: ignore[arg-type]
     else:
         raise UsageError.wrong_type(what, src, "a path or a binary file object")
 
@@ -111,8 +115,9 @@ class Output:
         self._path: Path | None = None
         self._temp: str | None = None
         self._target: IO[bytes] | None = None
-        if _is_path(dst):
-            path = Path(os.fspath(dst))
+        given = _path(dst)
+        if given is not None:
+            path = Path(given)
             try:
                 fd, temp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.",
                                             suffix=".part")
@@ -122,10 +127,10 @@ class Output:
             self.file: IO[bytes] = os.fdopen(fd, "w+b")
         elif hasattr(dst, "write"):
             if hold:
-                self._target = dst
-                self.file = tempfile.TemporaryFile()
+                self._target = dst  # type: ignore[assignment]
+                self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by commit or discard
             else:
-                self.file = dst
+                self.file = dst  # type: ignore[assignment]
         else:
             raise UsageError.wrong_type(what, dst, "a path or a binary file object")
         self.committed = False

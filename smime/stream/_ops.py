@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Literal
 
 from cryptography import x509
-
-from .. import mime
 from cryptography.hazmat.primitives import hashes
 
+from .. import mime
 from ..algorithms import CIPHERS, DIGESTS, digest_from_micalg
 from ..api.receiving import UNAUTHENTICATED_REFUSED
 from ..api.streaming import (
     Checks,
+    RecipientInput,
     micalg,
     recipient_specs,
     signed_result,
@@ -146,6 +146,7 @@ def _entity(
             whole = mime.prepare_entity(file.read())
             yield whole.entity, whole.outer_headers, iter(())
             return
+        assert sample is not None
         entity_head = prepared.entity[: len(prepared.entity) - len(sample)]
         file.seek(body_start)
         body = crlf_blocks(iter(lambda: file.read(BLOCK), b""))
@@ -200,7 +201,7 @@ def sign(
     signed_attributes: bool = True,
     encryption_certificate: x509.Certificate | None = None,
     signing_time: dt.datetime | None = None,
-    format: OutputFormat = "smime",  # noqa: A002 - the name DESIGN.md gives it
+    format: OutputFormat = "smime",
     progress: Progress | None = None,
 ) -> None:
     """Sign the message read from ``src`` into ``dst``, as :func:`smime.sign` does, in
@@ -220,13 +221,7 @@ def sign(
         if format == "smime" and detached:
             _write_multipart_signed(out.write, stream, head, outer, body, micalg(specs))
         else:
-            if format == "smime":
-                sink = _pkcs7_writer(out.write, "signed-data", outer)
-                write, close = sink.write, sink.close
-            elif format == "pem":
-                write, close = _pem_writer(out.write)
-            else:
-                write, close = out.write, _nothing
+            write, close = _cms_sink(out.write, format, "signed-data", outer)
             write(stream.head())
             for block in _entity_blocks(head, body):
                 write(stream.update(block))
@@ -237,6 +232,20 @@ def sign(
 
 def _nothing() -> None:
     return None
+
+
+def _cms_sink(
+    write: Callable[[bytes], object], form: str, smime_type: str,
+    outer: Sequence[tuple[str, str]],
+) -> tuple[Callable[[bytes], object], Callable[[], None]]:
+    """(write, close) for CMS on its way out: base64 in an application/pkcs7-mime
+    message, PEM, or as it is (DER/BER)."""
+    if form == "smime":
+        encoder = _pkcs7_writer(write, smime_type, outer)
+        return encoder.write, encoder.close
+    if form == "pem":
+        return _pem_writer(write)
+    return write, _nothing
 
 
 def _entity_blocks(head: bytes, body: Iterable[bytes]) -> Iterator[bytes]:
@@ -277,7 +286,7 @@ def _pkcs7_writer(write: Callable[[bytes], object], smime_type: str,
 def encrypt(
     src: Source,
     dst: Target,
-    recipients: object,
+    recipients: RecipientInput | Sequence[RecipientInput],
     *,
     cipher: CipherChoice = "auto",
     key_transport: KeyTransportChoice = "auto",
@@ -285,7 +294,7 @@ def encrypt(
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     store: CertificateStore | None = None,
     check_usage: bool = True,
-    format: OutputFormat = "smime",  # noqa: A002 - the name DESIGN.md gives it
+    format: OutputFormat = "smime",
     progress: Progress | None = None,
 ) -> None:
     """Encrypt the message read from ``src`` into ``dst``, as :func:`smime.encrypt` does
@@ -295,20 +304,14 @@ def encrypt(
     """
     _check_format(format)
     specs, chosen = recipient_specs(
-        recipients, cipher=cipher, key_transport=key_transport,  # type: ignore[arg-type]
+        recipients, cipher=cipher, key_transport=key_transport,
         identify_by=identify_by, capabilities=capabilities, store=store,
         check_usage=check_usage,
     )
     smime_type = "authEnveloped-data" if CIPHERS[chosen].authenticated else "enveloped-data"
     with opened(src, progress) as reader, _content(reader, format) as (head, outer, body), \
             Output(dst, hold=False) as out:
-        if format == "smime":
-            sink = _pkcs7_writer(out.write, smime_type, outer)
-            write, close = sink.write, sink.close
-        elif format == "pem":
-            write, close = _pem_writer(out.write)
-        else:
-            write, close = out.write, _nothing
+        write, close = _cms_sink(out.write, format, smime_type, outer)
         encrypt_enveloped_stream(_entity_blocks(head, body), write, specs,
                                  cipher=chosen)  # type: ignore[arg-type]
         close()
@@ -606,7 +609,12 @@ def _verify_multipart(reader: Reader, found: _Input, checks: Checks,
     running = _Digests(names)
     shown = _Shown(write, probe.outer_headers, raw=False)
     blocks = reader.blocks(found.rest)
-    tail = _signed_part(blocks, delimiter, lambda data: (running.update(data), shown(data)))
+
+    def take(data: bytes) -> None:
+        running.update(data)
+        shown(data)
+
+    tail = _signed_part(blocks, delimiter, take)
     shown.close()
     for block in blocks:
         tail += block
