@@ -120,12 +120,18 @@ def encrypt_enveloped_stream(
             indefinite(CONTEXT, 0),
         ))
     )
-    padder = None if gcm else padding.PKCS7(128).padder()
+    held = b""  # CBC: the bytes short of a whole block, until more come or the end
     for block in blocks:
-        if padder is not None:
-            block = padder.update(block)
+        if not gcm:
+            block = held + block if held else block
+            cut = len(block) - len(block) % 16
+            held = block[cut:]
+            block = block[:cut] if cut < len(block) else block
         _segment(write, encryptor.update(block))
-    last = b"" if padder is None else encryptor.update(padder.finalize())
+    last = b""
+    if not gcm:
+        pad = 16 - len(held)
+        last = encryptor.update(held + bytes((pad,)) * pad)
     _segment(write, last + encryptor.finalize())
     tail = [END_OF_CONTENTS * 2]  # the [0] segments, the EncryptedContentInfo
     if gcm:
