@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -133,14 +134,19 @@ def signed_result(
     outer_headers: Sequence[tuple[str, str]],
     entity_head: bytes,
     detached: bool,
+    mail: bool = True,
     notes: Sequence[Problem] = (),
 ) -> VerificationResult:
     """The verdict on a signature whose content was checked by digest as it streamed by.
 
     ``entity_head`` is the signed entity's header block (its body went elsewhere): the
     result's ``content`` shows those headers; the From among them binds the signer.
+    ``mail=False``: a raw CMS file whose content is no message has no sender to bind
+    the signer to, so the policy's sender match does not apply.
     """
     view = mime.signed_view(entity_head)
+    if not mail and not view.headers and checks.policy.require_sender_match:
+        checks = replace(checks, policy=replace(checks.policy, require_sender_match=False))
     content = mime.parse_inner(view.entity, outer_headers)
     binding = view.headers if _carries(view.headers, "from") else outer_headers
     senders = _sender_addresses(binding)

@@ -28,10 +28,11 @@ Progress: TypeAlias = Callable[[int], object]
 class Reader:
     """A binary source read in blocks, counting what was read for the progress callback."""
 
-    def __init__(self, file: IO[bytes], progress: Progress | None = None) -> None:
+    def __init__(self, file: IO[bytes], progress: Progress | None = None, count: int = 0
+                 ) -> None:
         self.file = file
         self.progress = progress
-        self.count = 0
+        self.count = count  # bytes of the input behind us
 
     def read(self, n: int = BLOCK) -> bytes:
         try:

@@ -167,13 +167,13 @@ def _entity(
                     "as they are"
                 )
             file.seek(start)
-            whole = mime.prepare_entity(file.read())
+            whole = mime.prepare_entity(Reader(file, reader.progress).read(size))
             yield whole.entity, whole.outer_headers, iter(())
             return
         assert sample is not None
         entity_head = prepared.entity[: len(prepared.entity) - len(sample)]
         file.seek(body_start)
-        body = crlf_blocks(iter(lambda: file.read(BLOCK), b""))
+        body = crlf_blocks(Reader(file, reader.progress, len(head)).blocks())
         yield entity_head, prepared.outer_headers, body
 
 
@@ -601,7 +601,7 @@ def _verify_reader(reader: Reader, checks: Checks, content: Source | None,
     info = read_signed_stream(found.cms, shown, detached=detached)
     shown.close()
     return signed_result(info, checks=checks, outer_headers=found.outer,
-                         entity_head=shown.head, detached=info.detached)
+                         entity_head=shown.head, detached=info.detached, mail=not found.raw)
 
 
 def _content_digests(content: Source) -> Callable[[list[str]], dict[str, bytes]]:
