@@ -273,6 +273,16 @@ def test_eight_bit_bodies(pki: PKI, tmp_path: Path, trust: smime.TrustStore) -> 
     ours = (tmp_path / "s.eml").read_bytes()
     theirs = smime.sign(small, pki["alice"].identity).as_bytes()
     assert len(ours) == len(theirs)  # canonicalised in memory by smime.sign's own code
+    # 8-bit text found only after some output was written: started over, in memory
+    late = (b"From: alice@example.com\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            + b"line of text\r\n" * 300_000 + b"Gr\xc3\xbc\xc3\x9fe\r\n")
+    (tmp_path / "late.eml").write_bytes(late)
+    stream.encrypt(tmp_path / "late.eml", tmp_path / "e.eml", pki["alice"].certificate)
+    shown = smime.decrypt((tmp_path / "e.eml").read_bytes(), pki["alice"].identity)
+    assert shown.as_bytes() == smime.decrypt(
+        smime.encrypt(late, pki["alice"].certificate).as_bytes(), pki["alice"].identity
+    ).as_bytes()
+    assert b"Content-Transfer-Encoding" in shown.as_bytes().split(b"\r\n\r\n")[0]
     with (tmp_path / "large.eml").open("wb") as out:
         out.write(b"Content-Type: application/octet-stream\r\n\r\n")
         for _ in range(17):

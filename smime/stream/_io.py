@@ -14,7 +14,7 @@ from typing import IO, BinaryIO, TypeAlias
 
 from ..errors import ParseError, UsageError
 
-__all__ = ["BLOCK", "Output", "Progress", "Reader", "Source", "Target", "opened", "spooled"]
+__all__ = ["BLOCK", "Output", "Progress", "Reader", "Source", "Target", "opened"]
 
 #: Bytes read or handed on at a time: large enough that per-call overhead vanishes, small
 #: enough that a few of them in flight stay far below the memory bound.
@@ -85,31 +85,14 @@ def opened(src: Source, progress: Progress | None = None, what: str = "src") -> 
         raise UsageError.wrong_type(what, src, "a path or a binary file object")
 
 
-@contextlib.contextmanager
-def spooled(reader: Reader) -> Iterator[IO[bytes]]:
-    """The input as a seekable file: itself when it seeks, else a temporary copy."""
-    file = reader.file
-    try:
-        seekable = file.seekable()
-    except (AttributeError, OSError, ValueError):
-        seekable = False
-    if seekable:
-        yield file
-        return
-    with tempfile.TemporaryFile() as copy:
-        for block in reader.blocks():
-            copy.write(block)
-        copy.seek(0)
-        yield copy
-
-
 class Output:
     """Output held back until :meth:`commit`; on any failure before it, nothing is left.
 
     To a path: written to a temporary file beside it (same folder, so the final rename is
     atomic) and renamed into place by :meth:`commit`. To a file object: written straight
-    through, unless ``hold`` (decrypted content not yet authenticated): then to an
-    anonymous temporary file, copied to the caller's file by :meth:`commit`.
+    through, unless ``hold`` (decrypted content not yet authenticated, a message that may
+    yet be refused): then to an anonymous temporary file, copied to the caller's file by
+    :meth:`commit`.
     """
 
     def __init__(self, dst: Target, *, hold: bool, what: str = "dst") -> None:
@@ -138,6 +121,13 @@ class Output:
 
     def write(self, data: bytes) -> None:
         self.file.write(data)
+
+    def reset(self) -> None:
+        """Drop what was written, to start over (held or temporary output only)."""
+        if self._path is None and self._target is None:
+            raise UsageError("output already handed on cannot be taken back")
+        self.file.seek(0)
+        self.file.truncate()
 
     def commit(self) -> None:
         if self._path is not None and self._temp is not None:

@@ -47,7 +47,7 @@ from ..options import (
 from ..results import DecryptionInfo, VerificationResult
 from ..store import CertificateStore
 from ..validation import TrustStore, VerificationPolicy
-from ._io import BLOCK, Output, Progress, Reader, Source, Target, opened, spooled
+from ._io import BLOCK, Output, Progress, Reader, Source, Target, opened
 from ._wire import Base64Writer, b64_decoded, crlf_blocks, split_head
 
 __all__ = ["OutputFormat", "decrypt", "encrypt", "sign", "verify"]
@@ -56,7 +56,8 @@ OutputFormat = Literal["smime", "der", "pem"]
 _FORMATS = ("smime", "der", "pem")
 #: A body that is not 7-bit safe is canonicalised in memory (by smime.sign's own code)
 #: up to this size; a larger one must arrive safe (base64 attachments, as mail has them).
-_IN_MEMORY = 16 * 1024 * 1024
+#: The raw input is kept until it passes this size, in case it must be read again.
+_IN_MEMORY = 8 * 1024 * 1024
 #: The signature part and close of a multipart/signed, read whole after the content.
 _MAX_TAIL = 16 * 1024 * 1024
 #: Decrypted or signed content read before its header block is known to end.
@@ -67,38 +68,39 @@ _PEM_LABEL = b"CMS"
 # ---------------------------------------------------------------------------- the entity
 
 
-def _seven_bit_safe(file: IO[bytes], start: int) -> bool:
-    """Whether the body from ``start`` needs no transfer encoding to travel unchanged
-    (the rule of RFC 8551 §3.1.2), checked a block at a time with C-backed scans; the
-    seam between two blocks is checked on its own, so no block is copied."""
-    file.seek(start)
-    block = file.read(BLOCK)
-    if block.startswith(b"From "):
-        return False
+class _Unsafe(Exception):
+    """The body needs a transfer encoding: only the in-memory canonicalisation does that."""
+
+
+def _checked(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """Canonical (CRLF) body blocks, passed on once each is known to need no transfer
+    encoding (RFC 8551 §3.1.2); :class:`_Unsafe` otherwise. The seam between two blocks
+    is checked on its own, so no block is copied."""
     tail = b""
-    while block:
+    for block in blocks:
+        if not tail and block.startswith(b"From "):
+            raise _Unsafe
         if not block.isascii() or b"\x00" in block or not _safe_text(block):
-            return False
+            raise _Unsafe
         if tail and not _safe_text(tail + block[:1000]):
-            return False
+            raise _Unsafe
         tail = block[-1000:]
-        block = file.read(BLOCK)
-    return not tail.endswith((b" ", b"\t"))
+        yield block
+    if tail.endswith((b" ", b"\t")):
+        raise _Unsafe
 
 
 def _safe_text(data: bytes) -> bool:
     """No ``From `` line start, no white space before a line end, no line too long."""
     if b"\nFrom " in data:
         return False
-    if (b" " in data or b"\t" in data) and any(
-        bad in data for bad in (b" \r", b"\t\r", b" \n", b"\t\n")
-    ):
+    if (b" " in data or b"\t" in data) and (b" \r" in data or b"\t\r" in data):
         return False
     return _short_lines(data)
 
 
-def _short_lines(data: bytes, limit: int = 998) -> bool:
-    """Whether no line of ``data`` is longer than ``limit`` bytes (its CR counted).
+def _short_lines(data: bytes, limit: int = 999) -> bool:
+    """Whether no line of ``data`` is longer than ``limit`` bytes (998 and its CR).
 
     A longer line holds a whole window of ``limit // 2`` bytes aligned on a multiple of
     it, so only windows without a line break are looked at more closely: one C-level
@@ -134,60 +136,73 @@ def _sample_body(head: bytes) -> bytes | None:
     return None
 
 
-@contextlib.contextmanager
-def _entity(
-    reader: Reader,
-) -> Iterator[tuple[bytes, tuple[tuple[str, str], ...], Iterator[bytes]]]:
-    """(canonical entity head, outer headers, canonical body in blocks) of a message.
+class _Replay:
+    """The raw input read so far, while it is small enough to canonicalise in memory."""
 
-    The same bytes :func:`smime.mime.prepare_entity` gives, without holding the body:
-    the header block is canonicalised by prepare_entity over a sample body, and a body
-    already 7-bit safe only has its line ends made CRLF. Anything else is canonicalised
-    in memory up to 16 MiB, or refused.
+    def __init__(self, head: bytes) -> None:
+        self.kept: list[bytes] | None = [head]
+        self.size = len(head)
+
+    def add(self, block: bytes) -> None:
+        if self.kept is not None:
+            self.size += len(block)
+            if self.size > _IN_MEMORY:
+                self.kept = None
+            else:
+                self.kept.append(block)
+
+    def watch(self, blocks: Iterable[bytes]) -> Iterator[bytes]:
+        for block in blocks:
+            self.add(block)
+            yield block
+
+    def whole(self, reader: Reader) -> bytes:
+        """Everything, the rest of the input read too; UsageError beyond the size."""
+        for block in reader.blocks():
+            self.add(block)
+        if self.kept is None:
+            raise UsageError(
+                "this message cannot be streamed: its body is not 7-bit safe (8-bit text, "
+                "binary data, long lines or a signed part) and only bodies up to "
+                f"{_IN_MEMORY} bytes are canonicalised in memory; attach large data "
+                "base64-encoded, or pass format='der' to protect the bytes as they are"
+            )
+        return b"".join(self.kept)
+
+
+Entity = tuple[bytes, tuple[tuple[str, str], ...], Iterable[bytes]]
+
+
+def _protect(reader: Reader, form: str, out: Output, run: Callable[[Entity], None]) -> None:
+    """Call ``run`` with what gets protected, read once: (entity head, outer headers,
+    canonical body in blocks).
+
+    For S/MIME output that is :func:`smime.mime.prepare_entity`'s entity, without holding
+    the body: its header block is canonicalised by prepare_entity over a sample body, and
+    a body already 7-bit safe only has its line ends made CRLF, checked as it passes. A
+    body found to need more is canonicalised in memory (up to 8 MiB; the output so far is
+    dropped and ``run`` called again), or refused. Raw CMS output protects the input's
+    bytes as they are (as ``openssl cms -binary``).
     """
-    with spooled(reader) as file:
-        start = file.tell()
-        head, _rest = split_head(file.read, b"")
-        body_start = start + len(head)
-        sample = _sample_body(head)
-        prepared = None
-        if sample is not None and _seven_bit_safe(file, body_start):
-            prepared = mime.prepare_entity(head + sample)
-            if not prepared.entity.endswith(sample):
-                prepared = None
-        if prepared is None:
-            file.seek(0, 2)
-            size = file.tell() - start
-            if size > _IN_MEMORY:
-                raise UsageError(
-                    f"this message ({size} bytes) cannot be streamed: its body is not 7-bit "
-                    "safe (8-bit text, binary data, long lines or a signed part) and only "
-                    f"bodies up to {_IN_MEMORY} bytes are canonicalised in memory; attach "
-                    "large data base64-encoded, or pass format='der' to protect the bytes "
-                    "as they are"
-                )
-            file.seek(start)
-            whole = mime.prepare_entity(Reader(file, reader.progress).read(size))
-            yield whole.entity, whole.outer_headers, iter(())
-            return
-        assert sample is not None
+    if form != "smime":
+        run((b"", (), reader.blocks()))
+        return
+    head, rest = split_head(reader.read, b"")
+    replay = _Replay(head)
+    sample = _sample_body(head)
+    prepared = mime.prepare_entity(head + sample) if sample is not None else None
+    if prepared is not None and sample is not None and prepared.entity.endswith(sample):
         entity_head = prepared.entity[: len(prepared.entity) - len(sample)]
-        file.seek(body_start)
-        body = crlf_blocks(Reader(file, reader.progress, len(head)).blocks())
-        yield entity_head, prepared.outer_headers, body
-
-
-@contextlib.contextmanager
-def _content(
-    reader: Reader, form: str
-) -> Iterator[tuple[bytes, tuple[tuple[str, str], ...], Iterator[bytes]]]:
-    """What gets protected: the MIME entity for S/MIME output, the bytes as they are for
-    raw CMS output (as ``openssl cms -binary``)."""
-    if form == "smime":
-        with _entity(reader) as found:
-            yield found
+        try:
+            run((entity_head, prepared.outer_headers,
+                 _checked(crlf_blocks(replay.watch(reader.blocks(rest))))))
+            return
+        except _Unsafe:
+            out.reset()
     else:
-        yield b"", (), reader.blocks()
+        replay.add(rest)
+    whole = mime.prepare_entity(replay.whole(reader))
+    run((whole.entity, whole.outer_headers, ()))
 
 
 def _pem_writer(write: Callable[[bytes], object]) -> tuple[Callable[[bytes], None],
@@ -239,18 +254,22 @@ def sign(
         include_chain=include_chain, identify_by=identify_by,
         signed_attributes=signed_attributes, encryption_certificate=encryption_certificate,
     )
-    stream = SignedStream(specs, detached=detached, signing_time=signing_time)
-    with opened(src, progress) as reader, _content(reader, format) as (head, outer, body), \
-            Output(dst, hold=False) as out:
-        if format == "smime" and detached:
-            _write_multipart_signed(out.write, stream, head, outer, body, micalg(specs))
-        else:
+    with opened(src, progress) as reader, Output(dst, hold=True) as out:
+
+        def run(entity: Entity) -> None:
+            head, outer, body = entity
+            stream = SignedStream(specs, detached=detached, signing_time=signing_time)
+            if format == "smime" and detached:
+                _write_multipart_signed(out.write, stream, head, outer, body, micalg(specs))
+                return
             write, close = _cms_sink(out.write, format, "signed-data", outer)
             write(stream.head())
             for block in _entity_blocks(head, body):
                 write(stream.update(block))
             write(stream.finish())
             close()
+
+        _protect(reader, format, out, run)
         out.commit()
 
 
@@ -333,12 +352,16 @@ def encrypt(
         check_usage=check_usage,
     )
     smime_type = "authEnveloped-data" if CIPHERS[chosen].authenticated else "enveloped-data"
-    with opened(src, progress) as reader, _content(reader, format) as (head, outer, body), \
-            Output(dst, hold=False) as out:
-        write, close = _cms_sink(out.write, format, smime_type, outer)
-        encrypt_enveloped_stream(_entity_blocks(head, body), write, specs,
-                                 cipher=chosen)  # type: ignore[arg-type]
-        close()
+    with opened(src, progress) as reader, Output(dst, hold=True) as out:
+
+        def run(entity: Entity) -> None:
+            head, outer, body = entity
+            write, close = _cms_sink(out.write, format, smime_type, outer)
+            encrypt_enveloped_stream(_entity_blocks(head, body), write, specs,
+                                     cipher=chosen)  # type: ignore[arg-type]
+            close()
+
+        _protect(reader, format, out, run)
         out.commit()
 
 
