@@ -373,3 +373,21 @@ def test_peak_memory_is_independent_of_size(pki: PKI, tmp_path: Path) -> None:
                           "sign-detached", "verify-detached", "sign-opaque", "verify-opaque"}
     for name, value in peaks.items():
         assert value < 64 * 1024 * 1024, (name, value / 1024 / 1024)
+
+
+def test_micalg_naming_another_digest(pki: PKI, message: Path, tmp_path: Path,
+                                      trust: smime.TrustStore) -> None:
+    stream.sign(message, tmp_path / "s.eml", pki["alice"].identity, digest="sha512")
+    wire = (tmp_path / "s.eml").read_bytes()
+    assert b"micalg=sha-512" in wire
+    (tmp_path / "m.eml").write_bytes(wire.replace(b"micalg=sha-512", b"micalg=sha-256", 1))
+    result = stream.verify(tmp_path / "m.eml", trust=trust)  # a file: read again
+    assert result.valid, result.problems
+
+    class Pipe(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+    result = stream.verify(Pipe((tmp_path / "m.eml").read_bytes()), trust=trust)
+    assert not result.valid
+    assert any("micalg" in w.message for w in result.warnings)

@@ -16,6 +16,7 @@ from ._stream_signed import (
     SignedStream,
     digest_blocks,
     read_signed_stream,
+    signer_digest_names,
     verify_signed_digests,
 )
 from .certs import create_certs_only, read_certs_only
@@ -74,6 +75,7 @@ __all__ = [
     "read_certs_only",
     "read_compressed_data",
     "read_signed_stream",
+    "signer_digest_names",
     "verify_signed_data",
     "verify_signed_digests",
 ]

@@ -45,7 +45,13 @@ from ._signed_attrs import signing_time_attribute
 from ._verify import VerifyContext, check_signer
 from .signed import SignedDataInfo, SignerSpec, _signer_info
 
-__all__ = ["SignedStream", "digest_blocks", "read_signed_stream", "verify_signed_digests"]
+__all__ = [
+    "SignedStream",
+    "digest_blocks",
+    "read_signed_stream",
+    "signer_digest_names",
+    "verify_signed_digests",
+]
 
 _WHAT = "CMS signed data"
 #: Certificates, CRLs and SignerInfos are read whole up to this size each.
@@ -156,7 +162,7 @@ def digest_blocks(names: Iterable[str], blocks: Iterable[bytes]) -> dict[str, by
     return {name: h.finalize() for name, h in running.items()}
 
 
-def digest_names(der: bytes) -> list[str]:
+def signer_digest_names(der: bytes) -> list[str]:
     """The digests the signers of a SignedData use (those we can compute)."""
     signed = _signed(der)
     out: list[str] = []
@@ -303,7 +309,7 @@ def read_signed_stream(
     if not embedded:
         if detached is None:
             raise ParseError("the signature is detached: give the signed content (content=)")
-        digests = detached(names or digest_names(der))
+        digests = detached(names or signer_digest_names(der))
     info = verify_signed_digests(der, digests, content=b"" if embedded else None)
     return SignedDataInfo(
         content=None, content_type=info.content_type, detached=not embedded,

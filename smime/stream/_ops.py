@@ -29,6 +29,7 @@ from ..cms import (
     digest_blocks,
     encrypt_enveloped_stream,
     read_signed_stream,
+    signer_digest_names,
     verify_signed_digests,
 )
 from ..core.der import StreamReader
@@ -44,6 +45,7 @@ from ..options import (
     RevocationMode,
     SignaturePadding,
 )
+from ..problems import Problem, ProblemCode
 from ..results import DecryptionInfo, VerificationResult
 from ..store import CertificateStore
 from ..validation import TrustStore, VerificationPolicy
@@ -612,12 +614,13 @@ def verify(
 
 def _verify_reader(reader: Reader, checks: Checks, content: Source | None,
                    out: Output | None) -> VerificationResult:
+    start = _tell(reader.file)
     found = _classify(reader, "CMS signed data")
     write = out.write if out is not None else None
     if found.kind == "signed":
         if content is not None:
             raise UsageError("content= is for a detached .p7s; this message carries its content")
-        return _verify_multipart(reader, found, checks, write)
+        return _verify_multipart(reader, found, checks, write, start)
     assert found.cms is not None
     shown = _Shown(write, found.outer, raw=found.raw)
     detached = None if content is None else _content_digests(content)
@@ -625,6 +628,14 @@ def _verify_reader(reader: Reader, checks: Checks, content: Source | None,
     shown.close()
     return signed_result(info, checks=checks, outer_headers=found.outer,
                          entity_head=shown.head, detached=info.detached, mail=not found.raw)
+
+
+def _tell(file: IO[bytes]) -> int | None:
+    """Where a seekable input starts (to read it again), else None."""
+    try:
+        return file.tell() if file.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _content_digests(content: Source) -> Callable[[list[str]], dict[str, bytes]]:
@@ -636,9 +647,14 @@ def _content_digests(content: Source) -> Callable[[list[str]], dict[str, bytes]]
 
 
 def _verify_multipart(reader: Reader, found: _Input, checks: Checks,
-                      write: Callable[[bytes], object] | None) -> VerificationResult:
+                      write: Callable[[bytes], object] | None, start: int | None
+                      ) -> VerificationResult:
     """multipart/signed: the first part hashed (and shown) as it streams by, then the
-    signature part read whole and checked against the digests."""
+    signature part read whole and checked against the digests.
+
+    The digests are the ones micalg names; a signer that used another is checked by
+    reading the input again when it is a file that seeks (else it is not intact, and a
+    warning says why)."""
     msg = found.message
     boundary = msg.get_boundary() if hasattr(msg, "get_boundary") else None
     if not boundary or not boundary.isascii():
@@ -672,9 +688,22 @@ def _verify_multipart(reader: Reader, found: _Input, checks: Checks,
     )
     if whole is None or whole.kind != "multipart/signed" or whole.der is None:
         raise ParseError("malformed multipart/signed: no signature part")
-    info = verify_signed_digests(whole.der, running.finish())
+    digests = running.finish()
+    missing = [n for n in signer_digest_names(whole.der) if n not in digests]
+    notes: list[Problem] = []
+    if missing and start is not None:
+        reader.file.seek(start)
+        rest = split_head(reader.file.read, b"")[1]
+        again = _Digests(missing)
+        _signed_part(Reader(reader.file).blocks(rest), delimiter, again.update)
+        digests.update(again.finish())
+    elif missing:
+        notes.append(Problem(ProblemCode.MALFORMED, (
+            f"the micalg parameter ({probe.micalg}) does not name the digest a signer used "
+            f"({', '.join(missing)}), and the input could not be read again to compute it")))
+    info = verify_signed_digests(whole.der, digests)
     return signed_result(info, checks=checks, outer_headers=probe.outer_headers,
-                         entity_head=shown.head, detached=True)
+                         entity_head=shown.head, detached=True, notes=notes)
 
 
 class _Digests:
