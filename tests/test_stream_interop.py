@@ -144,3 +144,20 @@ def test_nss_decrypts_our_streamed_cbc(
                    cipher="aes-256-cbc", format="der")
     run(cmsutil, "-D", "-d", f"sql:{db}", "-i", tmp_path / "enc.der", "-o", tmp_path / "out")
     assert (tmp_path / "out").read_bytes() == payload.read_bytes()
+
+
+@pytest.mark.parametrize("size", [0, 15, 16, 1 << 20])
+@pytest.mark.parametrize("cipher", ["aes-256-cbc", "aes-256-gcm"])
+def test_openssl_decrypts_any_length(
+    openssl: str, pki: PKI, tmp_path: Path, size: int, cipher: str
+) -> None:
+    alice = pki["alice"]
+    data = os.urandom(size)
+    (tmp_path / "data").write_bytes(data)
+    stream.encrypt(tmp_path / "data", tmp_path / "enc.der", alice.certificate, cipher=cipher,
+                   format="der")
+    run(openssl, "cms", "-decrypt", "-binary", "-inform", "DER", "-in", tmp_path / "enc.der",
+        "-recip", alice.cert_path, "-inkey", alice.key_path, "-out", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data
+    stream.decrypt(tmp_path / "enc.der", tmp_path / "ours", alice.identity)
+    assert (tmp_path / "ours").read_bytes() == data

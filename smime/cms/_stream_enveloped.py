@@ -120,18 +120,14 @@ def encrypt_enveloped_stream(
             indefinite(CONTEXT, 0),
         ))
     )
-    held = b""  # CBC: the bytes short of a whole block, until more come or the end
+    size = 0  # CBC pads the content to a whole block; the context keeps a partial one
     for block in blocks:
-        if not gcm:
-            block = held + block if held else block
-            cut = len(block) - len(block) % 16
-            held = block[cut:]
-            block = block[:cut] if cut < len(block) else block
+        size += len(block)
         _segment(write, encryptor.update(block))
     last = b""
     if not gcm:
-        pad = 16 - len(held)
-        last = encryptor.update(held + bytes((pad,)) * pad)
+        pad = 16 - size % 16
+        last = encryptor.update(bytes((pad,)) * pad)
     _segment(write, last + encryptor.finalize())
     tail = [END_OF_CONTENTS * 2]  # the [0] segments, the EncryptedContentInfo
     if gcm:
