@@ -391,3 +391,24 @@ def test_micalg_naming_another_digest(pki: PKI, message: Path, tmp_path: Path,
     result = stream.verify(Pipe((tmp_path / "m.eml").read_bytes()), trust=trust)
     assert not result.valid
     assert any("micalg" in w.message for w in result.warnings)
+
+
+def test_gcm_plaintext_is_not_judged_before_its_tag(pki: PKI) -> None:
+    """Decrypted content that cannot be shown (here: too many header parameters) must not
+    say so before the GCM tag is checked: a tampered message gets the DecryptionError
+    every tampered message gets, never an error that tells something of its plaintext."""
+    from smime.cms import RecipientSpec, create_enveloped_data
+
+    alice = pki["alice"].identity
+    content = b"Content-Type: text/plain" + b"; a=b" * 200 + b"\r\n\r\nbody\r\n"
+    der = create_enveloped_data(content, [RecipientSpec(alice.certificate)],
+                                cipher="aes-256-gcm")
+    good = smime.mime.build_pkcs7_mime(der, smime_type="authEnveloped-data").as_bytes()
+    with pytest.raises(ParseError, match="parameters"):  # authenticated: then it may say so
+        stream.decrypt(io.BytesIO(good), io.BytesIO(), alice)
+    tampered = der[:-1] + bytes([der[-1] ^ 1])  # the tag's last byte
+    bad = smime.mime.build_pkcs7_mime(tampered, smime_type="authEnveloped-data").as_bytes()
+    sink = io.BytesIO()
+    with pytest.raises(DecryptionError):
+        stream.decrypt(io.BytesIO(bad), sink, alice)
+    assert sink.getvalue() == b""

@@ -184,13 +184,20 @@ def _count_recipients(infos: _schema.RecipientInfos) -> None:
         caps.check("max_recipients", count, "recipient keys in the enveloped data")
 
 
-def decrypt_enveloped_stream(reader: StreamReader, identity: Identity, write: Sink
-                             ) -> EnvelopedStreamInfo:
+def decrypt_enveloped_stream(
+    reader: StreamReader,
+    identity: Identity,
+    write: Sink,
+    *,
+    announce: Callable[[bool], object] | None = None,
+) -> EnvelopedStreamInfo:
     """Decrypt the ContentInfo ``reader`` is at, plaintext to ``write`` in blocks.
 
     Returns once the whole structure was read and the content authenticated (GCM tag) or
     unpadded (CBC); until then what ``write`` received must not be trusted. Every key or
     integrity failure, and ciphertext cut short, raises the same DecryptionError.
+    ``announce(authenticated)`` hears, before any key is used, whether the content has
+    integrity of its own (authEnveloped-data).
     """
     top = _expect(reader, UNIVERSAL, SEQUENCE, "a ContentInfo SEQUENCE")
     top_end = _end(reader, top)
@@ -200,6 +207,8 @@ def decrypt_enveloped_stream(reader: StreamReader, identity: Identity, write: Si
     if outer not in ("enveloped_data", "authenticated_enveloped_data"):
         raise ParseError(f"expected enveloped-data or authEnveloped-data, got {outer}")
     authenticated = outer == "authenticated_enveloped_data"
+    if announce is not None:
+        announce(authenticated)
     explicit = _expect(reader, CONTEXT, 0, "the ContentInfo's content")
     explicit_end = _end(reader, explicit)
     body = _expect(reader, UNIVERSAL, SEQUENCE, f"an {outer} SEQUENCE")

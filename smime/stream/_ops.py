@@ -455,7 +455,13 @@ def _classify(reader: Reader, what: str) -> _Input:
 
 class _Shown:
     """Content on its way out, written as :func:`smime.mime.parse_inner` shows it (the
-    outer headers it lacks in front, CRLF line ends), and its header block kept."""
+    outer headers it lacks in front, CRLF line ends), and its header block kept.
+
+    Content that cannot be shown is an error raised by :meth:`close`, not when it is
+    found: decrypted content is parsed before its GCM tag or CBC padding was checked,
+    and an error that came sooner for some plaintexts than for others would tell an
+    attacker about content that was never authenticated.
+    """
 
     def __init__(self, write: Callable[[bytes], object] | None,
                  outer: Sequence[tuple[str, str]], *, raw: bool) -> None:
@@ -466,6 +472,7 @@ class _Shown:
         self.head = b""
         self._started = False
         self._carry = b""
+        self._error: SMIMEError | None = None
 
     def __call__(self, data: bytes) -> None:
         if not self._started:
@@ -492,7 +499,12 @@ class _Shown:
             return
         if block.endswith(b"\r"):
             block, rest = block[:-1], b"\r" + rest
-        self._write(mime.parse_inner(block, self._outer).as_bytes())
+        try:
+            shown = mime.parse_inner(block, self._outer).as_bytes()
+        except SMIMEError as exc:
+            self._error, self._write = exc, None
+            return
+        self._write(shown)
         self._body(rest)
 
     def _body(self, data: bytes) -> None:
@@ -514,6 +526,8 @@ class _Shown:
         if self._carry and self._write is not None:
             self._write(self._carry)
             self._carry = b""
+        if self._error is not None:
+            raise self._error
 
 
 def _ends_header(data: bytes) -> bool:
@@ -545,11 +559,18 @@ def decrypt(
         if found.kind != "cms" or found.cms is None:
             raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
         shown = _Shown(out.write, found.outer, raw=found.raw)
+        kind: list[bool] = []
         try:
-            info = decrypt_enveloped_stream(found.cms, identity, shown)
-            shown.close()
+            info = decrypt_enveloped_stream(found.cms, identity, shown, announce=kind.append)
         except DecryptionError:
-            if require_authenticated:  # one message for every cause: no padding oracle
+            if require_authenticated and kind == [False]:  # one message for every cause
+                raise DecryptionError(
+                    UNAUTHENTICATED_REFUSED.format(signature="intact signature")) from None
+            raise
+        try:
+            shown.close()
+        except SMIMEError:
+            if require_authenticated and not info.authenticated:
                 raise DecryptionError(
                     UNAUTHENTICATED_REFUSED.format(signature="intact signature")) from None
             raise
