@@ -7,6 +7,18 @@ underscore modules are this layer's own, and no module outside ``smime.cms`` imp
 """
 
 from ._asn1 import content_type_of
+from ._stream_enveloped import (
+    EnvelopedStreamInfo,
+    decrypt_enveloped_stream,
+    encrypt_enveloped_stream,
+)
+from ._stream_signed import (
+    SignedStream,
+    digest_blocks,
+    read_signed_stream,
+    signer_digest_names,
+    verify_signed_digests,
+)
 from .certs import create_certs_only, read_certs_only
 from .compressed import (
     DecompressedData,
@@ -40,11 +52,13 @@ __all__ = [
     "DecompressedData",
     "DecryptedData",
     "EncryptionKeyPreference",
+    "EnvelopedStreamInfo",
     "EnvelopedSummary",
     "LayerKind",
     "RecipientSpec",
     "RecipientSummary",
     "SignedDataInfo",
+    "SignedStream",
     "SignerCheck",
     "SignerIdentifier",
     "SignerSpec",
@@ -56,8 +70,14 @@ __all__ = [
     "create_signed_data",
     "decompress_data",
     "decrypt_enveloped_data",
+    "decrypt_enveloped_stream",
     "describe_enveloped_data",
+    "digest_blocks",
+    "encrypt_enveloped_stream",
     "read_certs_only",
     "read_compressed_data",
+    "read_signed_stream",
+    "signer_digest_names",
     "verify_signed_data",
+    "verify_signed_digests",
 ]

@@ -18,7 +18,7 @@ real mail uses them; what no encoding allows is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -26,6 +26,7 @@ from ..errors import ParseError
 
 __all__ = [
     "CONTEXT",
+    "END_OF_CONTENTS",
     "INTEGER",
     "MAX_DEPTH",
     "MAX_LENGTH_OCTETS",
@@ -34,11 +35,14 @@ __all__ = [
     "SET",
     "UNIVERSAL",
     "Chunk",
+    "Head",
+    "StreamReader",
     "Tlv",
     "check_der",
     "children",
     "encode",
     "header",
+    "indefinite",
     "octets",
     "raw",
     "read",
@@ -81,9 +85,12 @@ def _fail(what: str, detail: str) -> ParseError:
     return ParseError(f"malformed {what}: {detail}")
 
 
-def _head(buf: Buffer, pos: int, limit: int, what: str) -> tuple[int, int, int, int | None]:
+def _head(
+    buf: Buffer, pos: int, limit: int, what: str, *, bounded: bool = True
+) -> tuple[int, int, int, int | None]:
     """(first identifier octet, tag number, first contents octet, length or None for an
-    indefinite length) of the element at ``pos``, which must end by ``limit``."""
+    indefinite length) of the element at ``pos``, which must end by ``limit`` (unless not
+    ``bounded``: a stream's buffer holds only the start of the element)."""
     start = pos
     if pos + 2 > limit:
         raise _fail(what, f"truncated at byte {pos}")
@@ -121,7 +128,7 @@ def _head(buf: Buffer, pos: int, limit: int, what: str) -> tuple[int, int, int, 
         pos += count
     else:
         length = length_octet
-    if length > limit - pos:
+    if bounded and length > limit - pos:
         raise _fail(
             what, f"element at byte {start} claims {length} bytes, only {limit - pos} remain"
         )
@@ -282,3 +289,194 @@ def wrap(
     whoever joins the final list)."""
     length = sum(len(p) for p in parts)
     return [header(tag_class, constructed, tag, length), *parts]
+
+
+def indefinite(tag_class: int, tag: int) -> bytes:
+    """Identifier and indefinite-length octets of a constructed element (BER, X.690
+    8.1.3.6): what a writer uses when it does not know the size up front."""
+    return header(tag_class, True, tag, 0)[:-1] + b"\x80"
+
+
+#: What closes an element of indefinite length.
+END_OF_CONTENTS = b"\x00\x00"
+
+
+# ---------------------------------------------------------------------------- streaming
+
+
+@dataclass(frozen=True)
+class Head:
+    """An element's identifier and length as read from a stream (``length`` None: BER's
+    indefinite length); ``encoded`` holds those octets as they were."""
+
+    tag_class: int
+    constructed: bool
+    tag: int
+    length: int | None
+    encoded: bytes
+
+    def is_(self, tag_class: int, tag: int) -> bool:
+        return self.tag_class == tag_class and self.tag == tag
+
+
+class StreamReader:
+    """BER framing read from a stream, element by element, holding one block at a time.
+
+    For input too large to hold: the caller walks the structure with :meth:`head`,
+    reads small elements whole with :meth:`element` (bounded by ``max_size``) and the
+    one large value in blocks with :meth:`blocks`. Every failure is a ParseError; running
+    out of input is one that says the input is truncated.
+    """
+
+    def __init__(self, read: Callable[[int], bytes], what: str, *, block: int = 1 << 20) -> None:
+        self._read = read
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self._block = block
+        self.what = what
+        self.offset = 0  # bytes consumed before the buffer's start
+
+    def _fill(self, n: int) -> bool:
+        """At least ``n`` bytes buffered, unless the input ends first."""
+        if len(self._buf) - self._pos >= n:
+            return True
+        parts = [self._buf[self._pos :]]
+        have = len(parts[0])
+        self.offset += self._pos
+        while have < n and not self._eof:
+            data = self._read(max(self._block, n - have))
+            if not data:
+                self._eof = True
+                break
+            parts.append(data)
+            have += len(data)
+        self._buf = b"".join(parts)
+        self._pos = 0
+        return have >= n
+
+    def _take(self, n: int) -> bytes:
+        if not self._fill(n):
+            raise _fail(self.what, f"truncated at byte {self.offset + len(self._buf)}")
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return out
+
+    def at_end(self) -> bool:
+        """Whether the input is exhausted (white space after a top-level element aside)."""
+        while True:
+            if not self._fill(1):
+                return True
+            rest = self._buf[self._pos :].lstrip(b" \t\r\n")
+            if rest:
+                return False
+            self._pos = len(self._buf)
+
+    def at_end_of_contents(self) -> bool:
+        """Whether the end-of-contents octets come next (consumed if so)."""
+        if self._fill(2) and self._buf[self._pos : self._pos + 2] == END_OF_CONTENTS:
+            self._pos += 2
+            return True
+        return False
+
+    def end_of_contents(self) -> None:
+        if not self.at_end_of_contents():
+            raise _fail(self.what, f"missing end-of-contents at byte {self.offset + self._pos}")
+
+    def head(self) -> Head:
+        """The next element's identifier and length octets."""
+        self._fill(2 + 1 + _MAX_TAG_OCTETS + MAX_LENGTH_OCTETS)
+        limit = len(self._buf)
+        first, tag, body, length = _head(self._buf, self._pos, limit, self.what, bounded=False)
+        encoded = self._buf[self._pos : body]
+        self._pos = body
+        return Head(first >> 6, bool(first & 0x20), tag, length, encoded)
+
+    def element(self, head: Head, max_size: int) -> bytes:
+        """The whole encoding of the element whose ``head`` was just read; at most
+        ``max_size`` bytes (a ParseError beyond), nesting at most :data:`MAX_DEPTH`."""
+        out = [head.encoded]
+        size = len(head.encoded)
+        if head.length is not None:
+            if head.length > max_size:
+                raise _fail(self.what, f"an element of {head.length} bytes (at most {max_size})")
+            out.append(self._take(head.length))
+            return b"".join(out)
+        open_levels = 1
+        while open_levels:
+            if self.at_end_of_contents():
+                out.append(END_OF_CONTENTS)
+                size += 2
+                open_levels -= 1
+                continue
+            inner = self.head()
+            out.append(inner.encoded)
+            size += len(inner.encoded)
+            if inner.length is None:
+                open_levels += 1
+                if open_levels > MAX_DEPTH:
+                    raise _fail(self.what, f"nested deeper than {MAX_DEPTH} levels")
+            else:
+                size += inner.length
+                if size > max_size:
+                    raise _fail(self.what, f"an element larger than {max_size} bytes")
+                out.append(self._take(inner.length))
+        return b"".join(out)
+
+    def blocks(self, length: int) -> Iterator[bytes]:
+        """The next ``length`` bytes, in blocks as they arrive."""
+        while length:
+            if not self._fill(1):
+                raise _fail(self.what, f"truncated at byte {self.offset + len(self._buf)}")
+            n = min(length, len(self._buf) - self._pos)
+            out = self._buf[self._pos : self._pos + n] if n < len(self._buf) else self._buf
+            self._pos += n
+            length -= n
+            yield out
+
+    def octet_blocks(self, head: Head) -> Iterator[bytes]:
+        """An OCTET STRING's value in blocks: primitive, or BER's constructed form with
+        segments (nested to :data:`MAX_DEPTH`) of definite or indefinite length."""
+        if not head.constructed:
+            if head.length is None:  # pragma: no cover - _head refuses it
+                raise _fail(self.what, "indefinite length on a primitive element")
+            yield from self.blocks(head.length)
+            return
+        ends: list[int | None] = []  # per open level: absolute end, or None (indefinite)
+        ends.append(None if head.length is None else self._where() + head.length)
+        while ends:
+            end = ends[-1]
+            if end is None:
+                if self.at_end_of_contents():
+                    ends.pop()
+                    continue
+            elif self._where() >= end:
+                if self._where() > end:
+                    raise _fail(self.what, "a string segment overruns its parent")
+                ends.pop()
+                continue
+            segment = self.head()
+            if not segment.is_(UNIVERSAL, OCTET_STRING):
+                raise _fail(self.what, "a constructed OCTET STRING holds a non-string")
+            if segment.constructed:
+                if len(ends) >= MAX_DEPTH:
+                    raise _fail(self.what, f"nested deeper than {MAX_DEPTH} levels")
+                ends.append(None if segment.length is None else self._where() + segment.length)
+                continue
+            assert segment.length is not None
+            if end is not None and self._where() + segment.length > end:
+                raise _fail(self.what, "a string segment overruns its parent")
+            yield from self.blocks(segment.length)
+
+    def _where(self) -> int:
+        return self.offset + self._pos
+
+    @property
+    def position(self) -> int:
+        """Bytes consumed so far."""
+        return self.offset + self._pos
+
+    def peek(self, n: int) -> bytes:
+        """The next ``n`` bytes (fewer at the end of the input), not consumed."""
+        self._fill(n)
+        return self._buf[self._pos : self._pos + n]
