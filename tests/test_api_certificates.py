@@ -266,3 +266,19 @@ def test_decrypt_require_authenticated_takes_certificates(pki: TestPKI) -> None:
                            certificates=[pki["alice"].certificate])
     assert not opened.decryption.authenticated  # CBC; the signature inside vouches for it
     assert opened.get_content_type() == "multipart/signed"
+
+
+def test_streaming_verify_takes_certificates(
+    pki: TestPKI, trust: smime.TrustStore, tmp_path: Path
+) -> None:
+    import smime.stream
+
+    source = tmp_path / "bare.eml"
+    source.write_bytes(bare_message(pki))
+    missing = smime.stream.verify(source, trust=trust)
+    assert missing.codes == {ProblemCode.MISSING_CERTIFICATE}
+    found = smime.stream.verify(
+        source, trust=trust, certificates=[pki["alice"].certificate, pki.intermediate_path]
+    )
+    assert found.valid, found.summary()
+    assert found.signers[0].certificate == pki["alice"].certificate

@@ -29,6 +29,7 @@ from ..store import CertificateStore
 from ..validation import TrustStore, ValidationContext, VerificationPolicy
 from ._input import RecipientInput, identities, recipient_certificates
 from .receiving import (
+    CertificatesInput,
     _carries,
     _Checks,
     _checks,
@@ -122,9 +123,11 @@ def verification_checks(
     revocation: RevocationMode,
     fetch: bool,
     policy: VerificationPolicy | None,
+    certificates: CertificatesInput = None,
 ) -> Checks:
     """``verify``'s keywords, checked and resolved once (before any input is read)."""
-    return _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy)
+    return _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy,
+                   certificates=certificates)
 
 
 def signed_result(
@@ -153,7 +156,8 @@ def signed_result(
     sender_header = _sender_addresses(binding, "sender")
     signers = tuple(
         _signer_result(
-            check, info, trust=checks.trust, senders=senders, sender_header=sender_header,
+            check, info, helpers=(*info.certificates, *checks.certificates),
+            trust=checks.trust, senders=senders, sender_header=sender_header,
             crls=checks.crls, ocsp_responses=checks.ocsp_responses, at=checks.at,
             revocation=checks.revocation, fetch=checks.fetch, policy=checks.policy,
         )

@@ -21,8 +21,9 @@ from typing import IO, Any
 import smime
 import smime.stream
 
-from ._io import STDIO, CLIError, json_text, load_identity, read_file
+from ._io import STDIO, CLIError, json_text, read_file
 from .commands import UNAUTHENTICATED_WARNING, is_signed, verification_text
+from .identity import load_identity
 from .progress import Progress
 
 __all__ = ["run_streaming"]

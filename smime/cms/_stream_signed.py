@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..algorithms import DIGESTS
@@ -185,7 +186,8 @@ def _signed(der: bytes) -> Any:
 
 
 def verify_signed_digests(
-    der: bytes, digests: dict[str, bytes], *, content: bytes | None = None
+    der: bytes, digests: dict[str, bytes], *, content: bytes | None = None,
+    extra_certificates: Sequence[x509.Certificate] = (),
 ) -> SignedDataInfo:
     """Check the signers of the SignedData ``der`` against ``digests`` of its content.
 
@@ -203,7 +205,7 @@ def verify_signed_digests(
         encap = signed["encap_content_info"]
         base = VerifyContext.build(
             received, econtent_type=encap["content_type"].dotted, econtent=None,
-            detached_content=b"", extra_certificates=[],
+            detached_content=b"", extra_certificates=list(extra_certificates),
         )
         context = _StreamContext(base.econtent_type, content if content is not None else b"",
                                  False, base.certificates, dict(digests))
@@ -256,6 +258,7 @@ def read_signed_stream(
     write: Sink | None,
     *,
     detached: Callable[[list[str]], dict[str, bytes]] | None = None,
+    extra_certificates: Sequence[x509.Certificate] = (),
 ) -> SignedDataInfo:
     """Read the SignedData ContentInfo ``reader`` is at: its encapsulated content is
     digested and handed to ``write`` in blocks, then every signer is checked.
@@ -310,7 +313,8 @@ def read_signed_stream(
         if detached is None:
             raise ParseError("the signature is detached: give the signed content (content=)")
         digests = detached(names or signer_digest_names(der))
-    info = verify_signed_digests(der, digests, content=b"" if embedded else None)
+    info = verify_signed_digests(der, digests, content=b"" if embedded else None,
+                                 extra_certificates=extra_certificates)
     return SignedDataInfo(
         content=None, content_type=info.content_type, detached=not embedded,
         certificates=info.certificates, crls=info.crls, ocsp_responses=info.ocsp_responses,

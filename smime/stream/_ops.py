@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 
 from .. import mime
 from ..algorithms import CIPHERS, DIGESTS, digest_from_micalg
-from ..api.receiving import UNAUTHENTICATED_REFUSED
+from ..api.receiving import UNAUTHENTICATED_REFUSED, CertificatesInput
 from ..api.streaming import (
     Checks,
     RecipientInput,
@@ -610,6 +610,7 @@ def verify(
     revocation: RevocationMode = "soft-fail",
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
+    certificates: CertificatesInput = None,
     limits: Limits | None = None,
     progress: Progress | None = None,
 ) -> VerificationResult:
@@ -623,7 +624,8 @@ def verify(
     only (the body went to ``output``).
     """
     checks = verification_checks(trust, crls=crls, ocsp_responses=ocsp_responses, at=at,
-                                 revocation=revocation, fetch=fetch, policy=policy)
+                                 revocation=revocation, fetch=fetch, policy=policy,
+                                 certificates=certificates)
     with opened(src, progress) as reader, contextlib.ExitStack() as stack:
         out = stack.enter_context(Output(output, hold=False, what="output")) \
             if output is not None else None
@@ -645,7 +647,8 @@ def _verify_reader(reader: Reader, checks: Checks, content: Source | None,
     assert found.cms is not None
     shown = _Shown(write, found.outer, raw=found.raw)
     detached = None if content is None else _content_digests(content)
-    info = read_signed_stream(found.cms, shown, detached=detached)
+    info = read_signed_stream(found.cms, shown, detached=detached,
+                              extra_certificates=checks.certificates)
     shown.close()
     return signed_result(info, checks=checks, outer_headers=found.outer,
                          entity_head=shown.head, detached=info.detached, mail=not found.raw)
@@ -722,7 +725,7 @@ def _verify_multipart(reader: Reader, found: _Input, checks: Checks,
         notes.append(Problem(ProblemCode.MALFORMED, (
             f"the micalg parameter ({probe.micalg}) does not name the digest a signer used "
             f"({', '.join(missing)}), and the input could not be read again to compute it")))
-    info = verify_signed_digests(whole.der, digests)
+    info = verify_signed_digests(whole.der, digests, extra_certificates=checks.certificates)
     return signed_result(info, checks=checks, outer_headers=probe.outer_headers,
                          entity_head=shown.head, detached=True, notes=notes)
 
