@@ -74,16 +74,18 @@ def _read_fd(fd: int) -> str:
 
 def password_from(args: argparse.Namespace, env: str) -> Password:
     """The password the options or the environment give, or none."""
-    if args.password_file is not None:
-        data = read_file(args.password_file, "read the password file")
-        return Password(_first_line(data), "--password-file")
-    if args.password_fd is not None:
-        return Password(_read_fd(args.password_fd), "--password-fd")
-    if args.password_env is not None:
-        value = os.environ.get(args.password_env)
+    file, fd, env_name = (getattr(args, f"password_{source}", None)
+                          for source in ("file", "fd", "env"))
+    if file is not None:
+        return Password(_first_line(read_file(file, "read the password file")),
+                        "--password-file")
+    if fd is not None:
+        return Password(_read_fd(fd), "--password-fd")
+    if env_name is not None:
+        value = os.environ.get(env_name)
         if value is None:
-            raise CLIError(f"--password-env {args.password_env}: the variable is not set")
-        return Password(value, f"--password-env {args.password_env}")
+            raise CLIError(f"--password-env {env_name}: the variable is not set")
+        return Password(value, f"--password-env {env_name}")
     value = os.environ.get(env)
     return Password(value, env) if value is not None else Password(None, None)
 
