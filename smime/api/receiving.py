@@ -521,9 +521,11 @@ def decrypt(
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
-    return _decrypt_part(
-        part, part.outer_headers, identity, require_authenticated=require_authenticated
-    )[0]
+    # Handed over in a box that _decrypt_part empties, so the DER (the size of the
+    # message) is freed before the decrypted message is put together.
+    der, headers = [part.der], part.outer_headers
+    del part
+    return _decrypt_part(der, headers, identity, require_authenticated=require_authenticated)[0]
 
 
 #: Why ``require_authenticated=True`` refused content: the same words for every cause
@@ -561,19 +563,21 @@ def _signed_whole(content: bytes) -> bool:
 
 
 def _decrypt_part(
-    part: mime.SMIMEPart,
+    box: list[bytes],
     headers: Sequence[tuple[str, str]],
     identity: Identity,
     *,
     require_authenticated: bool = False,
 ) -> tuple[DecryptedMessage, bytes]:
-    assert part.der is not None
-    kind = content_kind(part.der)
+    """Decrypt the DER taken out of ``box`` (emptied, so that only this frame holds it)."""
+    der = box.pop()
+    kind = content_kind(der)
     if kind.layer != "encrypted":
         raise ParseError(f"not an encrypted message: the S/MIME part holds {kind.label}")
     refuse = require_authenticated and not kind.authenticated
     try:
-        decrypted = decrypt_enveloped_data(part.der, identity)
+        decrypted = decrypt_enveloped_data(der, identity)
+        del der
     except DecryptionError:
         if refuse:
             raise _refused("intact signature") from None
@@ -610,7 +614,7 @@ def _peel(
     if layer == "encrypted":
         if identity is None:
             raise MissingKeyError("the message is encrypted: unwrap needs identity=")
-        opened, inner = _decrypt_part(part, headers, identity)
+        opened, inner = _decrypt_part([part.der], headers, identity)
         return _Peeled(Layer("encrypted", opened.decryption, part.path), inner, opened)
     if layer == "compressed":
         inner = decompress_data(part.der)

@@ -17,8 +17,8 @@ from ..cms import (
     content_kind,
     create_certs_only,
     create_compressed_data,
-    create_enveloped_data,
     create_signed_data,
+    enveloped_data_chunks,
     read_certs_only,
 )
 from ..errors import ParseError, UsageError
@@ -184,13 +184,13 @@ def encrypt(
             )
         )
     prepared = mime.prepare_entity(_entity_input(message))
-    headers = prepared.outer_headers
-    der = create_enveloped_data(prepared.entity, specs, cipher=cipher)
-    del prepared  # a large message: let the plaintext go before base64 doubles the size
+    # The ciphertext is made block by block while base64 writes it: the message out is the
+    # one large allocation (the entity is a view of the input where it was canonical).
+    der = enveloped_data_chunks(prepared.chunks, specs, cipher=cipher)
     smime_type = (
         "authEnveloped-data" if algorithms.CIPHERS[cipher].authenticated else "enveloped-data"
     )
-    return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=headers)
+    return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=prepared.outer_headers)
 
 
 def compress(message: MessageInput) -> EmailMessage:

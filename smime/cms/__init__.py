@@ -22,6 +22,7 @@ from .enveloped import (
     create_enveloped_data,
     decrypt_enveloped_data,
     describe_enveloped_data,
+    enveloped_data_chunks,
 )
 from .kinds import LAYERS, ContentKind, LayerKind, content_kind
 from .signed import (
@@ -55,6 +56,7 @@ __all__ = [
     "decompress_data",
     "decrypt_enveloped_data",
     "describe_enveloped_data",
+    "enveloped_data_chunks",
     "read_certs_only",
     "read_compressed_data",
     "verify_signed_data",

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import binascii
 import importlib
+import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
+from typing import Protocol
 
 from ..errors import ParseError
 
@@ -24,6 +26,9 @@ __all__ = [
     "b64_decode",
     "b64_encode",
     "b64_encode_blocks",
+    "b64_size",
+    "b64_write",
+    "has_long_line",
     "is_base64_text",
     "is_field_name",
     "to_crlf",
@@ -62,6 +67,40 @@ def to_wire(data: bytes) -> bytes:
     data = to_crlf(data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
+
+#: The longest line SMTP carries, line end not counted (RFC 5321 section 4.5.3.1.6).
+MAX_LINE = 998
+
+
+def has_long_line(data: bytes, start: int = 0, end: int | None = None, *,
+                  limit: int = MAX_LINE) -> bool:
+    """Whether a line of ``data[start:end]`` is longer than ``limit`` octets.
+
+    Lines end in LF; CRs before it are not counted. Lines of one length (base64) are
+    settled by one strided slice: every first-line-length-th byte an LF. Otherwise each
+    step looks ``limit + 1`` bytes ahead for the last LF there (``rfind``, in C), a few
+    thousand steps per 10 MB; a long candidate is measured exactly, once.
+    """
+    stop = len(data) if end is None else end
+    pos = start
+    if stop - pos > limit:
+        first = data.find(b"\n", pos, pos + limit + 1)
+        if first >= 0:
+            step = first - pos + 1
+            marks = data[first:stop:step]
+            regular = len(marks) - len(marks.lstrip(b"\n"))
+            pos = first + (regular - 1) * step + 1
+    while stop - pos > limit:
+        eol = data.rfind(b"\n", pos, pos + limit + 1)
+        if eol >= 0:
+            pos = eol + 1
+            continue
+        eol = data.find(b"\n", pos, stop)
+        line_end = stop if eol < 0 else eol
+        if len(data[pos:line_end].rstrip(b"\r")) > limit:
+            return True
+        pos = line_end + 1
+    return False
 
 
 def _load_pybase64() -> ModuleType | None:
@@ -114,6 +153,45 @@ def b64_encode(data: bytes | memoryview) -> bytes:
     return blocks[0] if len(blocks) == 1 else b"".join(blocks)
 
 
+def b64_size(size: int) -> int:
+    """How many bytes :func:`b64_encode` writes for ``size`` bytes (76-column CRLF lines)."""
+    lines, rest = divmod(size, 57)
+    return lines * 78 + ((rest + 2) // 3 * 4 + 2 if rest else 0)
+
+
+class Writable(Protocol):
+    """Where encoded bytes go: a binary file, ``io.BytesIO``..."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+def b64_write(out: Writable, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+    """Write the base64 of ``chunks`` joined, as :func:`b64_encode` would, to ``out``.
+
+    The chunks are encoded as they come, in blocks of whole lines, so nothing joins them:
+    with a lazy iterable (ciphertext made while it is written) or ``io.BytesIO`` as
+    ``out``, the encoded text is the only copy of the data held at the end.
+    """
+    carry = b""
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        if carry:
+            take = 57 - len(carry)
+            carry += view[:take].tobytes()
+            view = view[take:]
+            if len(carry) < 57:
+                continue
+            out.write(_encode_lines(carry).replace(b"\n", b"\r\n"))
+            carry = b""
+        whole = len(view) - len(view) % 57
+        for begin in range(0, whole, _BLOCK):
+            block = view[begin : min(begin + _BLOCK, whole)]
+            out.write(_encode_lines(block).replace(b"\n", b"\r\n"))
+        carry = view[whole:].tobytes()
+    if carry:
+        out.write(_encode_lines(carry).replace(b"\n", b"\r\n"))
+
+
 def _strict_decoder() -> Callable[[bytes], bytes]:
     if _pybase64 is not None:
         fast = _pybase64
@@ -130,23 +208,55 @@ def is_base64_text(data: bytes) -> bool:
     return bool(data.strip()) and not data.translate(None, _ALPHABET + _WHITESPACE + b"=")
 
 
-def b64_decode(data: bytes, *, lenient: bool = False, what: str = "base64 text") -> bytes:
+#: Base64 text decoded per step: bounds the temporaries of a large body.
+_DECODE_BLOCK = 1 << 20
+
+
+def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
+               what: str = "base64 text") -> bytes:
     """Decode base64 from mail.
 
     Line breaks and blanks are skipped and missing padding is tolerated. Any other stray
     byte is a :class:`ParseError` naming ``what``, unless ``lenient`` (as mail clients
     read a body: stray bytes skipped, a dangling last character dropped).
+
+    A large text (a view into a message is fine) is cleaned and decoded a block at a time
+    into one output buffer, so the decoded bytes are the only large allocation.
     """
-    if lenient:
-        cleaned = data.translate(None, _NOT_ALPHABET)
-        if len(cleaned) % 4 == 1:
-            cleaned = cleaned[:-1]
-    else:
-        cleaned = data.translate(None, _WHITESPACE).rstrip(b"=")
-        if len(cleaned) % 4 == 1 or cleaned.translate(None, _ALPHABET):
+    view = memoryview(data).cast("B")
+    out = io.BytesIO()
+    carry = b""
+    padded = False  # strict: a "=" was seen, so only "=" may follow
+    for begin in range(0, len(view), _DECODE_BLOCK):
+        text = view[begin : begin + _DECODE_BLOCK].tobytes()
+        if lenient:
+            text = text.translate(None, _NOT_ALPHABET)
+        else:
+            text = text.translate(None, _WHITESPACE)
+            pad = 0 if padded else text.find(b"=")
+            if pad >= 0:
+                padded = True
+                if text[pad:].strip(b"=") or text[:pad].translate(None, _ALPHABET):
+                    raise ParseError(f"malformed base64 in the {what}")
+                text = text[:pad]
+            elif text.translate(None, _ALPHABET):
+                raise ParseError(f"malformed base64 in the {what}")
+        text = carry + text
+        whole = len(text) - len(text) % 4
+        if whole:
+            out.write(_decode(text[:whole], what))
+        carry = text[whole:]
+    if len(carry) == 1:
+        if not lenient:
             raise ParseError(f"malformed base64 in the {what}")
-    cleaned += b"=" * (-len(cleaned) % 4)
+        carry = b""
+    if carry:
+        out.write(_decode(carry + b"=" * (-len(carry) % 4), what))
+    return out.getvalue()
+
+
+def _decode(text: bytes, what: str) -> bytes:
     try:
-        return _decode_clean(cleaned)
+        return _decode_clean(text)
     except (binascii.Error, ValueError) as exc:
         raise ParseError(f"malformed base64 in the {what}") from exc

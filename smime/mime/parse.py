@@ -93,7 +93,7 @@ def classify_part(headers: Message) -> PartKind | None:
     return None
 
 
-def _decode_base64(body: bytes, where: str) -> bytes:
+def _decode_base64(body: bytes | memoryview, where: str) -> bytes:
     decoded = b64_decode(body, what=where)
     if not decoded:
         raise ParseError(f"the {where} is empty")
@@ -104,9 +104,9 @@ def _der(entity: RawEntity, where: str) -> bytes:
     """The CMS bytes of a part, whatever transfer encoding carries them."""
     value = entity.headers.get("content-transfer-encoding")
     cte = "" if value is None else header_text(value).lower()
+    if cte == "base64":  # decoded from a view: a large body is not copied first
+        return _decode_base64(memoryview(entity.data)[entity.body : entity.end], where)
     body = entity.body_bytes
-    if cte == "base64":
-        return _decode_base64(body, where)
     if cte == "quoted-printable":
         return qp_decode(body)
     if cte in ("", "7bit", "8bit") and body[:1] != b"\x30" and is_base64_text(body):
