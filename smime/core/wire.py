@@ -14,6 +14,7 @@ import binascii
 import importlib
 import io
 import re
+import sys
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Protocol
@@ -192,14 +193,18 @@ def b64_write(out: Writable, chunks: Iterable[bytes | bytearray | memoryview]) -
         out.write(_encode_lines(carry).replace(b"\n", b"\r\n"))
 
 
-def _strict_decoder() -> Callable[[bytes], bytes]:
+def _strict_decoder() -> tuple[Callable[[bytes | memoryview], bytes], bool]:
+    """The decoder of whole 4-character groups, and whether it refuses stray characters
+    itself (else :func:`b64_decode` checks them first)."""
     if _pybase64 is not None:
         fast = _pybase64
-        return lambda data: fast.b64decode(data, validate=True)
-    return binascii.a2b_base64  # its input is checked clean by then
+        return (lambda data: fast.b64decode(data, validate=True)), True
+    if sys.version_info >= (3, 11):
+        return (lambda data: binascii.a2b_base64(data, strict_mode=True)), True
+    return binascii.a2b_base64, False
 
 
-_decode_clean = _strict_decoder()
+_decode_clean, _VALIDATES = _strict_decoder()
 
 
 def is_base64_text(data: bytes) -> bool:
@@ -236,15 +241,15 @@ def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
             pad = 0 if padded else text.find(b"=")
             if pad >= 0:
                 padded = True
-                if text[pad:].strip(b"=") or text[:pad].translate(None, _ALPHABET):
+                if text[pad:].strip(b"="):
                     raise ParseError(f"malformed base64 in the {what}")
                 text = text[:pad]
-            elif text.translate(None, _ALPHABET):
+            if not _VALIDATES and text.translate(None, _ALPHABET):
                 raise ParseError(f"malformed base64 in the {what}")
         text = carry + text
         whole = len(text) - len(text) % 4
         if whole:
-            out.write(_decode(text[:whole], what))
+            out.write(_decode(memoryview(text)[:whole], what))
         carry = text[whole:]
     if len(carry) == 1:
         if not lenient:
@@ -255,7 +260,7 @@ def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
     return out.getvalue()
 
 
-def _decode(text: bytes, what: str) -> bytes:
+def _decode(text: bytes | memoryview, what: str) -> bytes:
     try:
         return _decode_clean(text)
     except (binascii.Error, ValueError) as exc:
