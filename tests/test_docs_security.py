@@ -38,6 +38,8 @@ NOT_SECURITY_DEFAULTS = {
     "signing_time": "the signing time to claim; the clock by default",
     "capabilities": "what recipients are known to read: input to cipher='auto'",
     "store": "where addresses are looked up: input, not a default behaviour",
+    "format": "how the result is packed (S/MIME message or raw CMS file), equally safe",
+    "content": "the detached content to verify against: input, not a default behaviour",
 }
 FUNCTIONS = ("verify", "unwrap", "decrypt", "encrypt", "sign")
 

@@ -209,17 +209,23 @@ def build_pkcs7_mime(
     return _finish(out.getvalue())
 
 
-def parse_inner(entity: bytes, outer_headers: Iterable[tuple[str, str]] = ()) -> EmailMessage:
+def parse_inner(
+    entity: bytes, outer_headers: Iterable[tuple[str, str]] = (), *, exact: bool = False
+) -> EmailMessage:
     """The message a mail client shows for decrypted or unwrapped content.
 
     Outer headers the entity does not carry itself (From, To, Subject, Date, ...) are put
     in front of it, with ``MIME-Version`` if any are; without outer headers the result
     is the entity as it is. Content that is not a MIME entity at all (some
-    tools encrypt bare text) becomes the body of a ``text/plain`` message.
+    tools encrypt bare text) becomes the body of a ``text/plain`` message; with ``exact``
+    (content of a raw CMS file: any bytes) its line ends are kept, so that
+    ``get_payload(decode=True)`` gives the content back byte for byte.
     """
     try:
         check_is_message(entity)
     except ParseError:
+        if exact:
+            return WireMessage(b"\r\n" + entity)
         entity = b"\r\n" + entity
     with reading("decrypted content"):
         present = {name.lower() for name in read_entity(entity, 0, len(entity)).headers}
