@@ -252,14 +252,20 @@ class _Peeled:
 
 
 def _verify_part(
-    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], checks: _Checks
+    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], checks: _Checks,
+    *, given_content: bool = False,
 ) -> tuple[VerificationResult, bytes]:
-    """Verify one signature layer; ``headers`` are the message's outer headers (for From)."""
+    """Verify one signature layer; ``headers`` are the message's outer headers (for From);
+    ``given_content``: the caller passed the signed content (``verify(content=)``)."""
     assert part.der is not None
     notes: list[Problem] = []
     if part.kind == "multipart/signed":
         inner = part.signed_content or b""
         info = verify_signed_data(part.der, inner)
+        if given_content and not info.detached:
+            raise InvalidOptionError(
+                "content= goes with a detached signature; this one carries its signed content"
+            )
         if info.signers and not any(c.intact for c in info.signers) and b"\r\n" in inner:
             # Some signers (older NSS) digest the part with bare LF line ends. The bytes
             # they signed are still exactly these; we accept them and say so.
@@ -511,7 +517,7 @@ def verify(
         found = mime.with_content(found, bytes(content))
     if found is None or found.der is None:
         raise ParseError("not an S/MIME signed message: no multipart/signed or signed-data part")
-    return _verify_part(found, found.outer_headers, checks)[0]
+    return _verify_part(found, found.outer_headers, checks, given_content=content is not None)[0]
 
 
 @accepts_limits
