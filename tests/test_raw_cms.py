@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import PLAIN, run
 
 import smime
 from smime.cli import main
 from smime.core.cmsfile import detect_raw_cms, read_raw_cms, to_pem
 from smime.errors import InvalidOptionError, ParseError
 from smime.testing import TestPKI as PKI
-
-from helpers import PLAIN, run
 
 #: A document, not a message: binary, lone LFs and CRs that no line-end rule may touch.
 DOCUMENT = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n\x00\xff binary\r\nlone cr\rend\n" * 50
@@ -132,7 +131,7 @@ def test_smime_form_is_unchanged_by_default(pki: PKI) -> None:
 
 
 def test_format_is_checked(pki: PKI) -> None:
-    with pytest.raises(InvalidOptionError, match="format='p7m'.*smime, der, pem"):
+    with pytest.raises(InvalidOptionError, match=r"format='p7m'.*smime, der, pem"):
         smime.encrypt(PLAIN, pki["alice"].certificate, format="p7m")  # type: ignore[call-overload]
 
 
