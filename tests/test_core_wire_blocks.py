@@ -63,3 +63,23 @@ def test_a_long_line_after_many_regular_ones_is_found() -> None:
     assert not wire.has_long_line(body)
     assert wire.has_long_line(body + b"A" * 999 + b"\r\n")
     assert not wire.has_long_line(body + b"A" * 998 + b"\r\r\r\n")
+
+
+@settings(max_examples=500)
+@given(
+    st.binary(max_size=30),
+    st.integers(0, 12),
+    st.integers(0, 40),
+    st.lists(st.tuples(st.integers(0, 2000), st.sampled_from([b"\r", b"\n", b"\r\n", b"x"])),
+             max_size=3),
+    st.binary(max_size=20),
+)
+def test_crlf_count_matches_the_two_byte_count(
+    head: bytes, width: int, lines: int, edits: list[tuple[int, bytes]], tail: bytes
+) -> None:
+    data = head + b"\r\n\r\n" + (b"A" * width + b"\r\n") * lines + tail
+    for at, byte in edits:
+        at %= len(data) + 1
+        data = data[:at] + byte + data[at:]
+    expected = data.count(b"\r\n")
+    assert wire.count_crlf(data, data.count(b"\r"), data.count(b"\n")) == expected

@@ -18,7 +18,14 @@ from email.message import Message
 from functools import cached_property
 from typing import Any
 
-from ..core.wire import FIELD_NAME, b64_decode, b64_encode, has_long_line, to_crlf
+from ..core.wire import (
+    FIELD_NAME,
+    b64_decode,
+    b64_encode,
+    count_crlf,
+    has_long_line,
+    to_crlf,
+)
 from ..errors import ParseError
 from ..limits import current_limits
 from ._encode import is_seven_bit_safe, qp_decode, qp_encode
@@ -611,8 +618,9 @@ def _prepare_fast(data: bytes) -> PreparedEntity | None:
     """:func:`prepare_entity` for ordinary mail without the ``email`` parser: single-part
     with any transfer encoding, 8-bit text, multipart with attachments. Gives exactly
     what the general path gives, or None when it cannot."""
-    pairs = data.count(b"\r\n")
-    if data.startswith(b"From ") or data.count(b"\r") != pairs:
+    cr, lf = data.count(b"\r"), data.count(b"\n")
+    pairs = count_crlf(data, cr, lf)
+    if data.startswith(b"From ") or cr != pairs:
         return None  # an mbox line, or lone CRs (line ends the parser reads its own way)
     try:
         fields, body = _fast_fields(data, 0, len(data))
@@ -623,7 +631,7 @@ def _prepare_fast(data: bytes) -> PreparedEntity | None:
         if multipart and data.count(b"\n--") > min(_FAST_PARTS, current_limits().max_parts - 1):
             return None  # more parts (at most) than ordinary mail has, or than the cap allows
         out: list[bytes] = []
-        crlf_only = data.count(b"\n") == pairs
+        crlf_only = lf == pairs
         body_view = _fast_part(data, (body, len(data)), content, out, 0, True, crlf_only)
     except _Decline:
         return None
