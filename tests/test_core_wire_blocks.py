@@ -45,12 +45,15 @@ def _reference(data: bytes, limit: int) -> bool:
 
 @settings(max_examples=500)
 @given(
-    st.lists(st.tuples(st.integers(0, 14), st.sampled_from([b"\n", b"\r\n", b"\r\r\n", b"\r"])),
+    st.lists(st.tuples(st.integers(0, 40), st.sampled_from([b"\n", b"\r\n", b"\r\r\n", b"\r"])),
              max_size=30),
+    st.integers(0, 60),
     st.integers(0, 20),
 )
-def test_long_line_scan_matches_splitting(lines: list[tuple[int, bytes]], limit: int) -> None:
-    data = b"".join(b"x" * n + end for n, end in lines)
+def test_long_line_scan_matches_splitting(
+    lines: list[tuple[int, bytes]], limit: int, repeat: int
+) -> None:
+    data = (b"y" * 20 + b"\r\n") * repeat + b"".join(b"x" * n + end for n, end in lines)
     assert wire.has_long_line(data, limit=limit) == _reference(data, limit)
     if len(data) > 3:
         assert wire.has_long_line(data, 2, len(data) - 1, limit=limit) == _reference(
@@ -68,7 +71,7 @@ def test_a_long_line_after_many_regular_ones_is_found() -> None:
 @settings(max_examples=500)
 @given(
     st.binary(max_size=30),
-    st.integers(0, 12),
+    st.integers(0, 30),
     st.integers(0, 40),
     st.lists(st.tuples(st.integers(0, 2000), st.sampled_from([b"\r", b"\n", b"\r\n", b"x"])),
              max_size=3),

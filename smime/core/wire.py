@@ -51,6 +51,8 @@ def is_field_name(name: str) -> bool:
 
 #: The longest line SMTP carries, line end not counted (RFC 5321 section 4.5.3.1.6).
 MAX_LINE = 998
+#: The shortest line a strided slice is taken for: it copies one byte in this many.
+_MIN_STRIDE = 16
 
 
 def count_crlf(data: bytes, cr: int, lf: int) -> int:
@@ -66,9 +68,9 @@ def count_crlf(data: bytes, cr: int, lf: int) -> int:
     head = data.find(b"\r\n\r\n", 0, 1 << 16)
     start = head + 4 if head >= 0 else 0
     first = data.find(b"\n", start, start + MAX_LINE + 2)
-    if first <= start or data[first - 1] != 0x0D:
-        return data.count(b"\r\n")
     step = first - start + 1
+    if step < _MIN_STRIDE or data[first - 1] != 0x0D:
+        return data.count(b"\r\n")
     lfs = data[first:size:step]
     crs = data[first - 1 : size : step]
     lines = min(len(lfs) - len(lfs.lstrip(b"\n")), len(crs) - len(crs.lstrip(b"\r")))
@@ -115,8 +117,8 @@ def has_long_line(data: bytes, start: int = 0, end: int | None = None, *,
     pos = start
     if stop - pos > limit:
         first = data.find(b"\n", pos, pos + limit + 1)
-        if first >= 0:
-            step = first - pos + 1
+        step = first - pos + 1
+        if first >= 0 and step >= _MIN_STRIDE:
             marks = data[first:stop:step]
             regular = len(marks) - len(marks.lstrip(b"\n"))
             pos = first + (regular - 1) * step + 1
