@@ -222,8 +222,11 @@ def _decrypt_cbc(cipher: ContentCipher, key: bytes, data: Chunk) -> bytes | None
     decryptor = Cipher(algorithm, modes.CBC(cipher.iv)).decryptor()
     out = presized(len(data))  # its buffer becomes the result: no second copy
     body = len(data) - size
-    for start in range(0, body, SEAL_BLOCK):
-        out.write(decryptor.update(data[start : min(start + SEAL_BLOCK, body)]))
+    with out.getbuffer() as target:  # decrypted straight into it, block by block
+        for start in range(0, body, SEAL_BLOCK):
+            stop = min(start + SEAL_BLOCK, body)
+            decryptor.update_into(data[start:stop], target[start : stop + size - 1])
+    out.seek(body)
     last = decryptor.update(data[body:]) + decryptor.finalize()
     unpadder = padding.PKCS7(algorithm.block_size).unpadder()
     try:

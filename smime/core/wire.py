@@ -245,7 +245,7 @@ def is_base64_text(data: bytes) -> bool:
 
 
 #: Base64 text decoded per step: bounds the temporaries of a large body.
-_DECODE_BLOCK = 1 << 20
+_DECODE_BLOCK = 1 << 18
 
 
 def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
