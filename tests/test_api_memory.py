@@ -27,7 +27,7 @@ SIZE = 48 * 2**20
 LIMIT = 2.0
 #: The resident set also holds what the C allocator keeps of freed blocks and OpenSSL's
 #: buffers: a little over the traced figure (before issue 12: 3.7x for both calls).
-RSS_LIMIT = 2.25
+RSS_LIMIT = 2.1
 
 _PROBE = r"""
 import base64, gc, json, os, sys, tracemalloc

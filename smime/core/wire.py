@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import binascii
 import importlib
-import io
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -20,6 +19,7 @@ from types import ModuleType
 from typing import Protocol
 
 from ..errors import ParseError
+from .der import presized
 
 __all__ = [
     "B64_BACKEND",
@@ -245,7 +245,7 @@ def is_base64_text(data: bytes) -> bool:
 
 
 #: Base64 text decoded per step: bounds the temporaries of a large body.
-_DECODE_BLOCK = 1 << 18
+_DECODE_BLOCK = 1 << 16
 
 
 def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
@@ -260,7 +260,9 @@ def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
     into one output buffer, so the decoded bytes are the only large allocation.
     """
     view = memoryview(data).cast("B")
-    out = io.BytesIO()
+    # Sized once for the most it can hold (line ends make it smaller): a buffer grown by
+    # many writes leaves the C heap holding its earlier copies.
+    out = presized(len(view) * 3 // 4)
     carry = b""
     padded = False  # strict: a "=" was seen, so only "=" may follow
     for begin in range(0, len(view), _DECODE_BLOCK):
@@ -288,6 +290,7 @@ def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
         carry = b""
     if carry:
         out.write(_decode(carry + b"=" * (-len(carry) % 4), what))
+    out.truncate()
     return out.getvalue()
 
 
