@@ -34,6 +34,7 @@ from .cms import (
     read_certs_only,
     verify_signed_data,
 )
+from .core.cmsfile import detect_raw_cms, read_raw_cms
 from .core.names import subject_text
 from .core.views import (
     card_html,
@@ -352,6 +353,13 @@ def inspect(
     if identity is not None:
         identity = check_identity(identity)
     with applied(limits):
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            data = bytes(message)
+            form = detect_raw_cms(data)
+            if form is not None:  # a raw .p7m/.p7s file: its one CMS layer
+                fields = (("size", f"{len(data)} bytes"),)
+                child = _safe_cms(read_raw_cms(data), None, identity, 0)
+                return Node("file", f"raw CMS file ({form.upper()})", fields, (child,))
         msg: EmailMessage = mime.to_message(message)
         return _part_node(msg, identity, 0, [0])
 

@@ -22,6 +22,7 @@ __all__ = [
     "REVOCATION_MODES",
     "SIGNATURE_PADDINGS",
     "VALIDATE_AT",
+    "WIRE_FORMATS",
     "CipherChoice",
     "CipherName",
     "DigestName",
@@ -31,6 +32,7 @@ __all__ = [
     "RevocationMode",
     "SignaturePadding",
     "ValidateAt",
+    "WireFormat",
     "check_items",
     "check_option",
 ]
@@ -48,6 +50,9 @@ IdentifyBy = Literal["issuer_and_serial", "subject_key_identifier"]
 RevocationMode = Literal["soft-fail", "hard-fail", "off"]
 #: When a signer's chain must be valid: at the signing time, now, or both.
 ValidateAt = Literal["signing_time", "now", "both"]
+#: How a CMS structure travels: an S/MIME message, or a raw CMS file in DER or PEM
+#: (``openssl cms -outform``/``-inform``).
+WireFormat = Literal["smime", "der", "pem"]
 
 _Value = TypeVar("_Value", bound=str)
 _Item = TypeVar("_Item")
@@ -61,6 +66,7 @@ SIGNATURE_PADDINGS: tuple[SignaturePadding, ...] = get_args(SignaturePadding)
 IDENTIFY_BY: tuple[IdentifyBy, ...] = get_args(IdentifyBy)
 REVOCATION_MODES: tuple[RevocationMode, ...] = get_args(RevocationMode)
 VALIDATE_AT: tuple[ValidateAt, ...] = get_args(ValidateAt)
+WIRE_FORMATS: tuple[WireFormat, ...] = get_args(WireFormat)
 
 
 def check_items(option: str, items: Iterable[object], kind: type[_Item]) -> list[_Item]:

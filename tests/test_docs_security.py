@@ -40,6 +40,8 @@ NOT_SECURITY_DEFAULTS = {
     "store": "where addresses are looked up: input, not a default behaviour",
     "certificates": "extra certificates that help find a signer and build its path; they "
                     "add no trust (trust= decides)",
+    "format": "how the result is packed (S/MIME message or raw CMS file), equally safe",
+    "content": "the detached content to verify against: input, not a default behaviour",
 }
 FUNCTIONS = ("verify", "unwrap", "decrypt", "encrypt", "sign")
 

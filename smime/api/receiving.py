@@ -27,6 +27,7 @@ from ..cms import (
     read_certs_only,
     verify_signed_data,
 )
+from ..core.cmsfile import detect_raw_cms
 from ..errors import (
     DecryptionError,
     InvalidOptionError,
@@ -348,15 +349,21 @@ class _Peeled:
 
 
 def _verify_part(
-    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], checks: _Checks
+    part: mime.SMIMEPart, headers: Sequence[tuple[str, str]], checks: _Checks,
+    *, given_content: bool = False,
 ) -> tuple[VerificationResult, bytes]:
-    """Verify one signature layer; ``headers`` are the message's outer headers (for From)."""
+    """Verify one signature layer; ``headers`` are the message's outer headers (for From);
+    ``given_content``: the caller passed the signed content (``verify(content=)``)."""
     assert part.der is not None
     notes: list[Problem] = []
     if part.kind == "multipart/signed":
         inner = part.signed_content or b""
         signed = _signed_data(part.der, inner, checks)
         info = signed.info
+        if given_content and not info.detached:
+            raise InvalidOptionError(
+                "content= goes with a detached signature; this one carries its signed content"
+            )
         if info.signers and not any(c.intact for c in info.signers) and b"\r\n" in inner:
             # Some signers (older NSS) digest the part with bare LF line ends. The bytes
             # they signed are still exactly these; we accept them and say so.
@@ -377,12 +384,17 @@ def _verify_part(
         info = signed.info
         inner = info.content or b""
     view = mime.signed_view(inner)
-    content = mime.parse_inner(view.entity, headers)
+    content = mime.parse_inner(view.entity, headers, exact=part.raw_cms)
     # The signed headers are the ones shown: bind the signer to the From among them, and to
     # the outer From only when the signature covers none.
     binding = view.headers if _carries(view.headers, "from") else headers
     senders = _sender_addresses(binding)
     sender_header = _sender_addresses(binding, "sender")
+    policy = checks.policy
+    if part.raw_cms and not senders and not sender_header:
+        # A raw CMS file (a signed document) names no sender to bind the signer to; signed
+        # content that carries a From is still bound to it.
+        policy = replace(policy, require_sender_match=False)
     signers = tuple(
         _signer_result(
             check,
@@ -396,7 +408,7 @@ def _verify_part(
             at=checks.at,
             revocation=checks.revocation,
             fetch=checks.fetch,
-            policy=checks.policy,
+            policy=policy,
         )
         for check in info.signers
     )
@@ -575,6 +587,7 @@ def verify(
     fetch: bool = False,
     policy: VerificationPolicy | None = None,
     part: str | None = None,
+    content: bytes | bytearray | memoryview | None = None,
     limits: Limits | None = None,
 ) -> VerificationResult:
     """Verify a signed message as a careful mail client does.
@@ -599,13 +612,21 @@ def verify(
     caller that will show only it.
     ``limits`` caps the work a hostile message can cause (:class:`smime.Limits`; beyond a
     cap, LimitExceededError).
+
+    ``message`` may also be a raw CMS file (DER or PEM ``.p7m``/``.p7s``, as ``openssl
+    cms`` writes them); ``content`` is the signed content of a detached signature (a
+    ``.p7s``, or a message whose S/MIME part is a lone signature), exactly as signed.
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
                      certificates, store)
     found = mime.find_smime_part(mime.input_bytes(message))
+    if content is not None:
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise UsageError.wrong_type("content", content, "bytes (the signed content)")
+        found = mime.with_content(found, bytes(content))
     if found is None or found.der is None:
         raise ParseError("not an S/MIME signed message: no multipart/signed or signed-data part")
-    return _verify_part(found, found.outer_headers, checks)[0]
+    return _verify_part(found, found.outer_headers, checks, given_content=content is not None)[0]
 
 
 @accepts_limits
@@ -633,8 +654,12 @@ def decrypt(
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
+    # Handed over in a box that _decrypt_part empties, so the DER (the size of the
+    # message) is freed before the decrypted message is put together.
+    der, headers, exact = [part.der], part.outer_headers, part.raw_cms
+    del part
     return _decrypt_part(
-        part, part.outer_headers, identity, require_authenticated=require_authenticated,
+        der, headers, identity, require_authenticated=require_authenticated, exact=exact,
         certificates=extra,
     )[0]
 
@@ -676,27 +701,30 @@ def _signed_whole(content: bytes, certificates: Sequence[x509.Certificate] = ())
 
 
 def _decrypt_part(
-    part: mime.SMIMEPart,
+    box: list[bytes],
     headers: Sequence[tuple[str, str]],
     identity: Identity,
     *,
     require_authenticated: bool = False,
     certificates: Sequence[x509.Certificate] = (),
+    exact: bool = False,
 ) -> tuple[DecryptedMessage, bytes]:
-    assert part.der is not None
-    kind = content_kind(part.der)
+    """Decrypt the DER taken out of ``box`` (emptied, so that only this frame holds it)."""
+    der = box.pop()
+    kind = content_kind(der)
     if kind.layer != "encrypted":
         raise ParseError(f"not an encrypted message: the S/MIME part holds {kind.label}")
     refuse = require_authenticated and not kind.authenticated
     try:
-        decrypted = decrypt_enveloped_data(part.der, identity)
+        decrypted = decrypt_enveloped_data(der, identity)
+        del der
     except DecryptionError:
         if refuse:
             raise _refused("intact signature") from None
         raise
     if refuse and not _signed_whole(decrypted.content, certificates):
         raise _refused("intact signature")
-    out = DecryptedMessage(mime.parse_inner(decrypted.content, headers).as_bytes())
+    out = DecryptedMessage(mime.parse_inner(decrypted.content, headers, exact=exact).as_bytes())
     out.decryption = DecryptionInfo(
         cipher=decrypted.cipher,
         authenticated=decrypted.authenticated,
@@ -726,12 +754,13 @@ def _peel(
     if layer == "encrypted":
         if identity is None:
             raise MissingKeyError("the message is encrypted: unwrap needs identity=")
-        opened, inner = _decrypt_part(part, headers, identity)
+        opened, inner = _decrypt_part([part.der], headers, identity, exact=part.raw_cms)
         return _Peeled(Layer("encrypted", opened.decryption, part.path), inner, opened)
     if layer == "compressed":
         inner = decompress_data(part.der)
         return _Peeled(
-            Layer("compressed", None, part.path), inner, mime.parse_inner(inner, headers)
+            Layer("compressed", None, part.path), inner,
+            mime.parse_inner(inner, headers, exact=part.raw_cms),
         )
     return None
 
@@ -778,10 +807,12 @@ def unwrap(
     if identity is not None:
         identity = check_identity(identity)
     raw = mime.input_bytes(message)
-    check_is_message(raw)
+    raw_cms = detect_raw_cms(raw) is not None
+    if not raw_cms:
+        check_is_message(raw)
     # Until a layer is peeled, the content is the message itself, as its exact bytes: a
     # re-serialisation could fail on damaged 8-bit headers, or change what was sent.
-    current: EmailMessage = mime.parse_inner(raw, ())
+    current: EmailMessage = mime.parse_inner(raw, (), exact=raw_cms)
     headers: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
     opened_unauthenticated = False
@@ -820,7 +851,11 @@ def unwrap(
 
 def _inner_part(raw: bytes) -> mime.SMIMEPart | None:
     """The S/MIME part of a layer's content; None when the content is not a MIME entity
-    (bare text, as some tools encrypt): then there is nothing further to peel."""
+    (bare text, as some tools encrypt): then there is nothing further to peel. Content
+    that is itself a CMS structure (signed-data inside enveloped-data, as ``openssl cms``
+    nests them) is the next layer."""
+    if detect_raw_cms(raw) is not None:
+        return mime.find_smime_part(raw)
     try:
         check_is_message(raw)
     except ParseError:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage, Message
 from pathlib import Path
+from typing import Literal, overload
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, rsa
@@ -17,20 +18,25 @@ from ..cms import (
     content_kind,
     create_certs_only,
     create_compressed_data,
-    create_enveloped_data,
     create_signed_data,
+    enveloped_data_chunks,
     read_certs_only,
 )
+from ..core.cmsfile import to_pem
+from ..core.der import collect
 from ..errors import ParseError, UsageError
 from ..keys import Identity, Source
 from ..keys import load_certificates as _load_certificate_files
 from ..options import (
     IDENTIFY_BY,
+    WIRE_FORMATS,
     CipherChoice,
     DigestName,
     IdentifyBy,
     KeyTransportChoice,
     SignaturePadding,
+    WireFormat,
+    check_option,
 )
 from ..store import CertificateStore
 from ._input import MessageInput, RecipientInput, identities, recipient_certificates
@@ -51,6 +57,15 @@ def _entity_input(message: MessageInput) -> bytes | str | Message:
 #: Keys that sign with SHA-512 whatever digest was asked for (RFC 8419, RFC 9882).
 _SHA512_ONLY = (ed25519.Ed25519PrivateKey, mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey,
                 mldsa.MLDSA87PrivateKey)
+def _raw_content(message: MessageInput, format: WireFormat) -> bytes | None:
+    """For ``format="der"``/``"pem"``: the bytes to protect, exactly as given (as ``openssl
+    cms -binary`` takes a file); None for an S/MIME message (the canonical entity)."""
+    check_option("format", format, WIRE_FORMATS)
+    return None if format == "smime" else mime.input_bytes(message)
+
+
+def _raw_output(der: bytes, format: WireFormat) -> bytes:
+    return to_pem(der) if format == "pem" else der
 
 
 def _micalg(specs: Sequence[SignerSpec]) -> str:
@@ -65,6 +80,40 @@ def _micalg(specs: Sequence[SignerSpec]) -> str:
     return ",".join(names)
 
 
+@overload
+def sign(
+    message: MessageInput,
+    signers: Identity | Sequence[Identity],
+    *,
+    detached: bool = ...,
+    digest: DigestName = ...,
+    signature_padding: SignaturePadding = ...,
+    include_chain: bool = ...,
+    identify_by: IdentifyBy = ...,
+    signed_attributes: bool = ...,
+    encryption_certificate: x509.Certificate | None = ...,
+    signing_time: dt.datetime | None = ...,
+    format: Literal["smime"] = ...,
+) -> EmailMessage: ...
+
+
+@overload
+def sign(
+    message: MessageInput,
+    signers: Identity | Sequence[Identity],
+    *,
+    detached: bool = ...,
+    digest: DigestName = ...,
+    signature_padding: SignaturePadding = ...,
+    include_chain: bool = ...,
+    identify_by: IdentifyBy = ...,
+    signed_attributes: bool = ...,
+    encryption_certificate: x509.Certificate | None = ...,
+    signing_time: dt.datetime | None = ...,
+    format: Literal["der", "pem"],
+) -> bytes: ...
+
+
 def sign(
     message: MessageInput,
     signers: Identity | Sequence[Identity],
@@ -77,14 +126,20 @@ def sign(
     signed_attributes: bool = True,
     encryption_certificate: x509.Certificate | None = None,
     signing_time: dt.datetime | None = None,
-) -> EmailMessage:
+    format: WireFormat = "smime",
+) -> EmailMessage | bytes:
     """Sign ``message`` (RFC 8551): multipart/signed when ``detached``, else opaque signed-data.
 
     The content is put in canonical, 7-bit-safe form first, so relays cannot break the
     signature; outer headers (From, To, Subject, ...) stay outside. Several identities
     make one SignedData with several signers. Ed25519 signers always digest with SHA-512
     (RFC 8419).
+
+    ``format="der"`` or ``"pem"`` returns a raw CMS file instead (``.p7s`` when detached,
+    ``.p7m`` when not, as ``openssl cms -sign -binary -outform`` writes them) over the
+    message's bytes exactly as given: no canonical form, no headers kept outside.
     """
+    raw = _raw_content(message, format)
     algorithms.check_option("digest", digest, algorithms.SIGNING_DIGESTS)
     algorithms.check_option("signature_padding", signature_padding, algorithms.SIGNATURE_PADDINGS)
     algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
@@ -108,6 +163,9 @@ def sign(
         algorithms.check_option(
             "signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",)
         )
+    if raw is not None:
+        der = create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
+        return _raw_output(der, format)
     prepared = mime.prepare_entity(_entity_input(message))
     der = create_signed_data(prepared.entity, specs, detached=detached, signing_time=signing_time)
     if detached:
@@ -156,6 +214,36 @@ def _capabilities_for(
     return None
 
 
+@overload
+def encrypt(
+    message: MessageInput,
+    recipients: RecipientInput | Sequence[RecipientInput],
+    *,
+    cipher: CipherChoice = ...,
+    key_transport: KeyTransportChoice = ...,
+    identify_by: IdentifyBy = ...,
+    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
+    store: CertificateStore | None = ...,
+    check_usage: bool = ...,
+    format: Literal["smime"] = ...,
+) -> EmailMessage: ...
+
+
+@overload
+def encrypt(
+    message: MessageInput,
+    recipients: RecipientInput | Sequence[RecipientInput],
+    *,
+    cipher: CipherChoice = ...,
+    key_transport: KeyTransportChoice = ...,
+    identify_by: IdentifyBy = ...,
+    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
+    store: CertificateStore | None = ...,
+    check_usage: bool = ...,
+    format: Literal["der", "pem"],
+) -> bytes: ...
+
+
 def encrypt(
     message: MessageInput,
     recipients: RecipientInput | Sequence[RecipientInput],
@@ -166,7 +254,8 @@ def encrypt(
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     store: CertificateStore | None = None,
     check_usage: bool = True,
-) -> EmailMessage:
+    format: WireFormat = "smime",
+) -> EmailMessage | bytes:
     """Encrypt ``message`` for every recipient (certificates, PEM/DER, paths, or addresses).
 
     ``cipher="auto"`` picks AES-256-GCM (AuthEnvelopedData) only when every recipient is
@@ -178,7 +267,11 @@ def encrypt(
     ``key_transport="auto"`` likewise uses RSA-OAEP only for RSA recipients who announced
     it, else PKCS#1 v1.5, the one every client reads. Addresses are resolved through
     ``store`` (a :class:`~smime.CertificateStore`).
+
+    ``format="der"`` or ``"pem"`` returns a raw CMS ``.p7m`` file instead (as ``openssl
+    cms -encrypt -binary -outform`` writes it) of the message's bytes exactly as given.
     """
+    raw = _raw_content(message, format)
     algorithms.check_option("cipher", cipher, ("auto", *algorithms.WRITABLE_CIPHERS))
     algorithms.check_option("key_transport", key_transport, ("auto", *algorithms.KEY_TRANSPORTS))
     algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
@@ -202,18 +295,32 @@ def encrypt(
                 check_usage=check_usage,
             )
         )
+    if raw is not None:
+        chunks = enveloped_data_chunks(raw, specs, cipher=cipher)
+        return _raw_output(collect(chunks, len(chunks)), format)
     prepared = mime.prepare_entity(_entity_input(message))
-    headers = prepared.outer_headers
-    der = create_enveloped_data(prepared.entity, specs, cipher=cipher)
-    del prepared  # a large message: let the plaintext go before base64 doubles the size
+    # The ciphertext is made block by block while base64 writes it: the message out is the
+    # one large allocation (the entity is a view of the input where it was canonical).
+    der = enveloped_data_chunks(prepared.chunks, specs, cipher=cipher)
     smime_type = (
         "authEnveloped-data" if algorithms.CIPHERS[cipher].authenticated else "enveloped-data"
     )
-    return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=headers)
+    return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=prepared.outer_headers)
 
 
-def compress(message: MessageInput) -> EmailMessage:
-    """Wrap ``message`` in RFC 3274 compressed-data (zlib)."""
+@overload
+def compress(message: MessageInput, *, format: Literal["smime"] = ...) -> EmailMessage: ...
+
+
+@overload
+def compress(message: MessageInput, *, format: Literal["der", "pem"]) -> bytes: ...
+
+
+def compress(message: MessageInput, *, format: WireFormat = "smime") -> EmailMessage | bytes:
+    """Wrap ``message`` in RFC 3274 compressed-data (zlib); ``format`` as for :func:`sign`."""
+    raw = _raw_content(message, format)
+    if raw is not None:
+        return _raw_output(create_compressed_data(raw), format)
     prepared = mime.prepare_entity(_entity_input(message))
     der = create_compressed_data(prepared.entity)
     return mime.build_pkcs7_mime(

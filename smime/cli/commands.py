@@ -14,6 +14,7 @@ from typing import Any
 import smime
 from smime import options
 from smime.api import looks_like_address
+from smime.core.cmsfile import detect_raw_cms, read_raw_cms
 from smime.inspection import Node
 from smime.validation.revocation import given_crls
 
@@ -41,6 +42,43 @@ UNAUTHENTICATED_WARNING = (
 def add_input(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", nargs="?", default=STDIO, metavar="IN",
                         help="the message file (default: standard input)")
+
+
+def add_in_form(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--in-form", choices=options.WIRE_FORMATS, metavar="FORM",
+                        help="smime (a MIME message), der or pem (a raw CMS file, as "
+                        "openssl cms -inform); default: recognised from the input")
+
+
+def add_out_form(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out-form", choices=options.WIRE_FORMATS, default="smime",
+                        metavar="FORM",
+                        help="smime (a MIME message, default), der or pem (a raw CMS file of "
+                        "the input's bytes as they are, as openssl cms -binary -outform)")
+
+
+def is_raw_input(data: bytes, form: str | None) -> bool:
+    """Whether the input is a raw CMS file; ``--in-form`` insists on one form."""
+    found = detect_raw_cms(data)
+    if form is None:
+        return found is not None
+    if form == "smime":
+        if found is not None:
+            raise CLIError(f"the input is a raw CMS file ({found.upper()}), not a MIME message: "
+                           f"use --in-form {found}")
+        return False
+    read_raw_cms(data, "der" if form == "der" else "pem")  # ParseError: not that form
+    return True
+
+
+def content_bytes(message: Message, raw: bool) -> bytes:
+    """What to write for content: the message, or for a raw CMS file whose content is not
+    a MIME entity (a document) the content byte for byte, as openssl cms writes it."""
+    if raw and not message.keys():
+        payload = message.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            return payload
+    return message.as_bytes()
 
 
 def add_output(parser: argparse.ArgumentParser, what: str = "the result") -> None:
@@ -71,9 +109,10 @@ def run_sign(args: argparse.Namespace) -> int:
     progress.step("signing", len(data))
     signed = smime.sign(
         data, identity, detached=not args.opaque, digest=args.digest,
-        signature_padding="pss" if args.pss else "pkcs1v15",
+        signature_padding="pss" if args.pss else "pkcs1v15", format=args.out_form,
     )
-    write_output(args.output, signed.as_bytes(), progress)
+    write_output(args.output, signed if isinstance(signed, bytes) else signed.as_bytes(),
+                 progress)
     return 0
 
 
@@ -103,9 +142,11 @@ def run_encrypt(args: argparse.Namespace) -> int:
     data = read_input(args.input, progress)
     progress.step("encrypting", len(data))
     sealed = smime.encrypt(
-        data, recipients, cipher=args.cipher, key_transport=args.key_transport, store=store
+        data, recipients, cipher=args.cipher, key_transport=args.key_transport, store=store,
+        format=args.out_form,
     )
-    write_output(args.output, sealed.as_bytes(), progress)
+    write_output(args.output, sealed if isinstance(sealed, bytes) else sealed.as_bytes(),
+                 progress)
     return 0
 
 
@@ -126,9 +167,10 @@ def run_decrypt(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
     identity = load_identity(args)
     data = read_input(args.input, progress)
+    raw = is_raw_input(data, args.in_form)
     progress.step("decrypting", len(data))
     opened = smime.decrypt(data, identity, require_authenticated=args.require_authenticated)
-    write_output(args.output, opened.as_bytes(), progress, private=True)
+    write_output(args.output, content_bytes(opened, raw), progress, private=True)
     info = opened.decryption
     if not info.authenticated and not is_signed(opened):
         print(UNAUTHENTICATED_WARNING.format(cipher=info.cipher), file=sys.stderr)
@@ -188,15 +230,17 @@ def run_verify(args: argparse.Namespace) -> int:
     crls = [_crl_file(path) for path in args.crl]
     certificates = [cert for path in args.certfile for cert in _certificate_file(path)]
     policy = smime.VerificationPolicy(allow_weak_algorithms=args.allow_weak_algorithms)
+    content = read_file(args.content) if args.content else None
     data = read_input(args.input, progress)
+    raw = is_raw_input(data, args.in_form)
     progress.step("verifying", len(data))
     result = smime.verify(
         data, trust, certificates=certificates, crls=crls, at=args.at,
-        revocation=args.revocation, fetch=args.fetch, policy=policy,
+        revocation=args.revocation, fetch=args.fetch, policy=policy, content=content,
     )
     progress.clear()
     if args.output is not None:
-        write_output(args.output, result.content.as_bytes(), progress, private=True)
+        write_output(args.output, content_bytes(result.content, raw), progress, private=True)
     report = json_text(result.to_dict()) if args.json else verification_text(result)
     print(report, file=sys.stderr if args.output == STDIO else sys.stdout)
     return 0 if result.valid else 1
@@ -219,6 +263,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
     identity = optional_identity(args)
     data = read_input(args.input, progress)
+    is_raw_input(data, args.in_form)
     tree = smime.inspect(data, identity=identity)
     text = json_text(tree.to_dict()) if args.json else str(printable_tree(tree))
     # with a key the tree shows decrypted headers: private like the decrypted content
@@ -242,6 +287,7 @@ def register(sub: Subparsers) -> None:
                    help="opaque signed-data (application/pkcs7-mime) instead of multipart/signed")
     p.add_argument("--digest", default="sha256", choices=options.DIGESTS, help="default: sha256")
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS signatures (RSA keys only)")
+    add_out_form(p)
     add_input(p)
     add_output(p, "the signed message")
 
@@ -258,6 +304,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--key-transport", default="auto", choices=options.KEY_TRANSPORT_CHOICES,
                    help="RSA key transport (default: auto)")
     p.add_argument("--store", metavar="DB", help="a certificate store (see smime certs)")
+    add_out_form(p)
     add_input(p)
     add_output(p, "the encrypted message")
 
@@ -268,6 +315,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--require-authenticated", action="store_true",
                    help="refuse content that may have been altered: encrypted without "
                    "integrity (AES-CBC) and not a signed message whose signature matches it")
+    add_in_form(p)
     add_input(p)
     add_output(p, "the decrypted message")
 
@@ -275,6 +323,7 @@ def register(sub: Subparsers) -> None:
                 """
   smime verify --trust roots.pem signed.eml
   smime verify --trust roots.pem --json -o content.eml signed.eml
+  smime verify --trust roots.pem --in-form der --content contract.pdf contract.pdf.p7s
 """, run_verify)
     p.add_argument("--trust", action="append", required=True, metavar="ROOTS",
                    help="trusted root certificates: a PEM bundle, DER file or folder "
@@ -293,6 +342,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--at", type=iso_time, metavar="ISO-TIME",
                    help="validate at this time instead of the signing time or now")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_in_form(p)
+    p.add_argument("--content", metavar="FILE",
+                   help="the signed content of a detached signature (a .p7s file), as "
+                   "openssl cms -verify -content")
     add_input(p)
     p.add_argument("-o", "--output", metavar="CONTENT",
                    help="write the signed content to CONTENT ('-': standard output, and the "
@@ -303,6 +356,7 @@ def register(sub: Subparsers) -> None:
   smime inspect signed.eml
   smime inspect --json --identity bob.p12 sealed.eml
 """, run_inspect)
+    add_in_form(p)
     add_input(p)
     p.add_argument("--json", action="store_true", help="print the tree as JSON")
     add_identity_options(p, required=False)

@@ -34,6 +34,7 @@ from .enveloped import (
     create_enveloped_data,
     decrypt_enveloped_data,
     describe_enveloped_data,
+    enveloped_data_chunks,
 )
 from .kinds import LAYERS, ContentKind, LayerKind, content_kind
 from .signed import (
@@ -74,6 +75,7 @@ __all__ = [
     "describe_enveloped_data",
     "digest_blocks",
     "encrypt_enveloped_stream",
+    "enveloped_data_chunks",
     "read_certs_only",
     "read_compressed_data",
     "read_signed_stream",

@@ -12,7 +12,7 @@ from typing import Any
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core
 
-from ..core.der import check_der
+from ..core.der import SEQUENCE, UNIVERSAL, check_der, raw, read
 from ..errors import ParseError
 from ._schema import ContentInfo
 
@@ -79,14 +79,20 @@ def load_content_info(
 def content_type_of(data: bytes) -> str:
     """The ContentInfo's content type name (``signed_data``, ``enveloped_data``...).
 
-    Reads only the outer structure, so it stays cheap on a 100 MB enveloped message.
+    Reads only the outer framing and the type's OID (asn1crypto would copy the content
+    of each element it loads), so it stays cheap on a 100 MB enveloped message.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ParseError(f"expected DER bytes, got {type(data).__name__}")
     if not data:
         raise ParseError("malformed CMS ContentInfo: empty input")
+    what = "CMS ContentInfo"
+    buf = memoryview(data).cast("B")
+    top = read(buf, 0, len(buf), what)
+    if not top.is_(UNIVERSAL, SEQUENCE) or not top.constructed:
+        raise ParseError(f"malformed {what}: a ContentInfo SEQUENCE expected")
+    first = read(buf, top.body, top.end, what)
     try:
-        info = ContentInfo.load(bytes(data), strict=False)
-        return str(info["content_type"].native)
+        return str(asn1_cms.ContentType.load(raw(buf, first), strict=True).native)
     except Exception as exc:
-        raise ParseError(f"malformed CMS ContentInfo: {exc}") from None
+        raise ParseError(f"malformed {what}: {exc}") from None

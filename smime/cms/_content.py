@@ -7,7 +7,8 @@ the last block, and nothing concatenates the ciphertext before the final DER is 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 from asn1crypto import algos
 from cryptography.exceptions import InvalidTag
@@ -18,17 +19,19 @@ from cryptography.hazmat.primitives.ciphers import (
     algorithms,
     modes,
 )
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..algorithms import CIPHERS, RC2_OID, oid_name
-from ..core.der import Chunk
+from ..core.der import Chunk, presized
 from ..errors import ParseError, UnsupportedError
 from ._schema import EncryptionAlgorithm, GcmParams
 
-__all__ = ["ContentCipher", "algorithm_name", "decrypt", "encrypt", "resolve"]
+__all__ = ["ContentCipher", "Sealing", "algorithm_name", "decrypt", "encrypt", "resolve", "seal"]
 
 GCM_NONCE_LENGTH = 12
 GCM_TAG_LENGTH = 16
+#: Plaintext encrypted per step when sealing: the ciphertext of one step is the only
+#: temporary, so a pipeline (encrypt, then base64) holds a block, not the message.
+SEAL_BLOCK = 1 << 20
 #: RC2 parameter versions (RFC 8018 B.2.3) -> effective key bits.
 _RC2_VERSIONS = {160: 40, 120: 64, 58: 128}
 
@@ -122,26 +125,67 @@ def _rc2(alg: algos.EncryptionAlgorithm) -> ContentCipher:
     return ContentCipher("rc2-cbc", 16, "cbc", "rc2", iv)
 
 
+@dataclass
+class Sealing:
+    """Content encryption set up, its ciphertext made block by block as it is read.
+
+    ``size`` is the ciphertext's length, known before any block is made (CBC pads to the
+    next whole block), so the DER around it can be framed first; ``tag`` is the GCM tag,
+    set once :meth:`chunks` has been read to the end.
+    """
+
+    key: bytes
+    algorithm: algos.EncryptionAlgorithm
+    size: int
+    pieces: Sequence[Chunk] = field(repr=False)
+    gcm: bool
+    iv: bytes = field(repr=False)
+    tag: bytes | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The ciphertext, a block at a time (once)."""
+        mode = modes.GCM(self.iv) if self.gcm else modes.CBC(self.iv)
+        encryptor = Cipher(algorithms.AES(self.key), mode).encryptor()
+        size = 0
+        for piece in self.pieces:
+            view = memoryview(piece).cast("B")
+            size += len(view)
+            for start in range(0, len(view), SEAL_BLOCK):
+                out = encryptor.update(view[start : start + SEAL_BLOCK])
+                if out:
+                    yield out
+        if not self.gcm:
+            pad = 16 - size % 16
+            yield encryptor.update(bytes([pad]) * pad) + encryptor.finalize()
+            return
+        last = encryptor.finalize()
+        if last:
+            yield last
+        self.tag = encryptor.tag  # type: ignore[attr-defined]
+
+
+def seal(name: str, pieces: Sequence[Chunk]) -> Sealing:
+    """A fresh key and IV/nonce for cipher ``name`` over the content ``pieces`` (joined)."""
+    spec = CIPHERS[name]
+    key = os.urandom(spec.key_size)
+    size = sum(len(p) for p in pieces)
+    if spec.mode == "gcm":
+        nonce = os.urandom(GCM_NONCE_LENGTH)
+        params = GcmParams({"aes_nonce": nonce, "aes_icvlen": GCM_TAG_LENGTH})
+        alg = EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": params})
+        return Sealing(key, alg, size, pieces, True, nonce)
+    iv = os.urandom(16)
+    alg = EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": iv})
+    return Sealing(key, alg, size + 16 - size % 16, pieces, False, iv)
+
+
 def encrypt(
     name: str, content: memoryview
 ) -> tuple[bytes, algos.EncryptionAlgorithm, list[Chunk], bytes | None]:
     """(content key, AlgorithmIdentifier, ciphertext chunks, GCM tag or None)."""
-    spec = CIPHERS[name]
-    key = os.urandom(spec.key_size)
-    if spec.mode == "gcm":
-        nonce = os.urandom(GCM_NONCE_LENGTH)
-        sealed = memoryview(AESGCM(key).encrypt(nonce, content, None))
-        params = GcmParams({"aes_nonce": nonce, "aes_icvlen": GCM_TAG_LENGTH})
-        alg = EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": params})
-        return key, alg, [sealed[:-GCM_TAG_LENGTH]], bytes(sealed[-GCM_TAG_LENGTH:])
-    iv = os.urandom(16)
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    whole = len(content) - len(content) % 16
-    head = encryptor.update(content[:whole])
-    pad = 16 - len(content) % 16
-    tail = encryptor.update(bytes(content[whole:]) + bytes([pad]) * pad) + encryptor.finalize()
-    alg = EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": iv})
-    return key, alg, [head, tail], None
+    sealing = seal(name, [content])
+    chunks: list[Chunk] = list(sealing.chunks())
+    return sealing.key, sealing.algorithm, chunks, sealing.tag
 
 
 def decrypt(
@@ -176,11 +220,18 @@ def _decrypt_cbc(cipher: ContentCipher, key: bytes, data: Chunk) -> bytes | None
     if not data or len(data) % size:
         return None
     decryptor = Cipher(algorithm, modes.CBC(cipher.iv)).decryptor()
-    head = decryptor.update(data[: len(data) - size])
-    last = decryptor.update(data[len(data) - size :]) + decryptor.finalize()
+    out = presized(len(data))  # its buffer becomes the result: no second copy
+    body = len(data) - size
+    with out.getbuffer() as target:  # decrypted straight into it, block by block
+        for start in range(0, body, SEAL_BLOCK):
+            stop = min(start + SEAL_BLOCK, body)
+            decryptor.update_into(data[start:stop], target[start : stop + size - 1])
+    out.seek(body)
+    last = decryptor.update(data[body:]) + decryptor.finalize()
     unpadder = padding.PKCS7(algorithm.block_size).unpadder()
     try:
-        rest = unpadder.update(last) + unpadder.finalize()
+        out.write(unpadder.update(last) + unpadder.finalize())
     except ValueError:
         return None
-    return head + rest if rest else head
+    out.truncate()
+    return out.getvalue()

@@ -9,7 +9,7 @@ never parsed by asn1crypto (see ``core.der``): a 100 MB message is copied once, 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +25,14 @@ from ..core.der import (
     SET,
     UNIVERSAL,
     Chunk,
+    SizedChunks,
     Tlv,
     children,
+    collect,
+    header,
     octets,
     raw,
     read,
-    wrap,
 )
 from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
 from ..keys import Identity
@@ -58,6 +60,7 @@ __all__ = [
     "decrypt_enveloped_data",
     "describe_enveloped_data",
     "describe_recipients",
+    "enveloped_data_chunks",
 ]
 
 _WHAT = "CMS enveloped data"
@@ -90,43 +93,86 @@ class EnvelopedSummary:
 
 
 def create_enveloped_data(
-    content: bytes,
+    content: Chunk | Sequence[Chunk],
     recipients: Sequence[RecipientSpec],
     *,
     cipher: CipherName = "aes-256-cbc",
     content_type: str = "data",
 ) -> bytes:
     """Encrypt ``content`` for ``recipients``; DER ContentInfo (AuthEnvelopedData for GCM)."""
+    der = enveloped_data_chunks(content, recipients, cipher=cipher, content_type=content_type)
+    return collect(der, len(der))
+
+
+def enveloped_data_chunks(
+    content: Chunk | Sequence[Chunk],
+    recipients: Sequence[RecipientSpec],
+    *,
+    cipher: CipherName = "aes-256-cbc",
+    content_type: str = "data",
+) -> SizedChunks:
+    """:func:`create_enveloped_data` as DER chunks, the ciphertext made as they are read.
+
+    ``content`` is bytes or a sequence of pieces to encrypt as one (a header block and a
+    view of a large body: nothing joins them). Everything that can fail is checked before
+    this returns; the lengths are known up front, so the framing is written first and the
+    bulk is never held twice (with :func:`~smime.core.der.collect` or a base64 writer
+    reading the chunks, at most one block of ciphertext is alive).
+    """
     check_option("cipher", cipher, WRITABLE_CIPHERS)
     specs = check_items("recipients", recipients, RecipientSpec)
     kinds = [check_recipient_certificate(s.certificate, s.check_usage) for s in specs]
-    if not isinstance(content, (bytes, bytearray, memoryview)):
-        raise InvalidOptionError(f"content must be bytes, not {type(content).__name__}")
-    view = _bytes_view(content)
-    key, algorithm, chunks, tag = _content.encrypt(cipher, view)
+    pieces = _pieces(content)
+    sealing = _content.seal(cipher, pieces)
     infos = _schema.RecipientInfos(
-        [_BUILDERS.get(k, _kari.build_kari)(s, key) for s, k in zip(specs, kinds, strict=True)]
-    )
-    eci = wrap(
-        UNIVERSAL,
-        SEQUENCE,
         [
-            cms.ContentType(content_type).dump() + algorithm.dump(),
-            *wrap(CONTEXT, 0, chunks, constructed=False),
-        ],
+            _BUILDERS.get(k, _kari.build_kari)(s, sealing.key)
+            for s, k in zip(specs, kinds, strict=True)
+        ]
     )
-    if tag is not None:
+    eci_head = cms.ContentType(content_type).dump() + sealing.algorithm.dump()
+    eci_head += header(CONTEXT, False, 0, sealing.size)
+    eci_head = header(UNIVERSAL, True, SEQUENCE, len(eci_head) + sealing.size) + eci_head
+    authenticated = sealing.gcm
+    if authenticated:
         outer = "authenticated_enveloped_data"
-        body = [cms.CMSVersion("v0").dump() + infos.dump(), *eci, core.OctetString(tag).dump()]
+        lead = cms.CMSVersion("v0").dump() + infos.dump()
+        trailer = header(UNIVERSAL, False, OCTET_STRING, _content.GCM_TAG_LENGTH)
+        tail_size = len(trailer) + _content.GCM_TAG_LENGTH
     else:
         outer = "enveloped_data"
-        body = [_version(infos).dump() + infos.dump(), *eci]
-    framed = wrap(
-        UNIVERSAL,
-        SEQUENCE,
-        [cms.ContentType(outer).dump(), *wrap(CONTEXT, 0, wrap(UNIVERSAL, SEQUENCE, body))],
+        lead = _version(infos).dump() + infos.dump()
+        trailer, tail_size = b"", 0
+    body_size = len(lead) + len(eci_head) + sealing.size + tail_size
+    body_head = header(UNIVERSAL, True, SEQUENCE, body_size)
+    explicit = header(CONTEXT, True, 0, len(body_head) + body_size)
+    info_head = cms.ContentType(outer).dump() + explicit + body_head
+    top = header(UNIVERSAL, True, SEQUENCE, len(info_head) + body_size)
+    size = len(top) + len(info_head) + body_size
+
+    def chunks() -> Iterator[Chunk]:
+        yield top + info_head + lead + eci_head
+        yield from sealing.chunks()
+        if authenticated:
+            assert sealing.tag is not None and len(sealing.tag) == _content.GCM_TAG_LENGTH
+            yield trailer + sealing.tag
+
+    return SizedChunks(size, chunks())
+
+
+def _pieces(content: Chunk | Sequence[Chunk]) -> list[memoryview]:
+    """The content as flat byte views, whether given whole or in pieces."""
+    given: Sequence[object] = (
+        [content] if isinstance(content, (bytes, bytearray, memoryview)) else content
     )
-    return b"".join(framed)
+    if not isinstance(given, Sequence):
+        given = [given]
+    views = []
+    for piece in given:
+        if not isinstance(piece, (bytes, bytearray, memoryview)):
+            raise InvalidOptionError(f"content must be bytes, not {type(piece).__name__}")
+        views.append(_bytes_view(piece))
+    return views
 
 
 #: RecipientInfo builders by the recipient certificate's kind (else key agreement).

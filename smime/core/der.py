@@ -18,7 +18,8 @@ real mail uses them; what no encoding allows is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -36,14 +37,17 @@ __all__ = [
     "UNIVERSAL",
     "Chunk",
     "Head",
+    "SizedChunks",
     "StreamReader",
     "Tlv",
     "check_der",
     "children",
+    "collect",
     "encode",
     "header",
     "indefinite",
     "octets",
+    "presized",
     "raw",
     "read",
     "wrap",
@@ -480,3 +484,41 @@ class StreamReader:
         """The next ``n`` bytes (fewer at the end of the input), not consumed."""
         self._fill(n)
         return self._buf[self._pos : self._pos + n]
+class SizedChunks:
+    """DER made lazily (ciphertext encrypted as it is read), its length known up front."""
+
+    def __init__(self, size: int, chunks: Iterator[Chunk]) -> None:
+        self.size = size
+        self._chunks = chunks
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return self._chunks
+
+
+def presized(size: int) -> io.BytesIO:
+    """An empty ``io.BytesIO`` whose buffer already holds ``size`` bytes: writing that much
+    never grows it, and ``getvalue()`` then hands the buffer over without a copy."""
+    out = io.BytesIO()
+    if size > 0:
+        out.seek(size - 1)
+        out.write(b"\0")
+        out.seek(0)
+    return out
+
+
+def collect(chunks: Iterable[Chunk], size: int = 0) -> bytes:
+    """``chunks`` joined into one ``bytes``, the only copy of them held at the end.
+
+    ``b"".join`` holds every chunk until the joined copy is done (twice the size); an
+    ``io.BytesIO`` hands over its buffer as the result, so with a lazy iterable (ciphertext
+    made while it is collected) only the result and one chunk are alive at a time.
+    ``size``, when known, sizes the buffer once.
+    """
+    out = presized(size)
+    for chunk in chunks:
+        out.write(chunk)
+    out.truncate()
+    return out.getvalue()

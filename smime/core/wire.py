@@ -13,10 +13,13 @@ from __future__ import annotations
 import binascii
 import importlib
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from types import ModuleType
+from typing import Protocol
 
 from ..errors import ParseError
+from .der import presized
 
 __all__ = [
     "B64_BACKEND",
@@ -24,6 +27,10 @@ __all__ = [
     "b64_decode",
     "b64_encode",
     "b64_encode_blocks",
+    "b64_size",
+    "b64_write",
+    "count_crlf",
+    "has_long_line",
     "header_block",
     "is_base64_text",
     "is_field_name",
@@ -59,6 +66,37 @@ def header_block(data: bytes, start: int = 0, end: int | None = None) -> tuple[i
     if crlf_end >= 0:
         return crlf_end + 1, crlf_end + 3
     return end, end
+#: The longest line SMTP carries, line end not counted (RFC 5321 section 4.5.3.1.6).
+MAX_LINE = 998
+#: The shortest line a strided slice is taken for: it copies one byte in this many.
+_MIN_STRIDE = 16
+
+
+def count_crlf(data: bytes, cr: int, lf: int) -> int:
+    """``data.count(b"\\r\\n")``, given ``cr`` and ``lf``, the counts of CR and of LF.
+
+    Mail is a header block and then, often, a body of equal lines (base64): their line
+    ends are checked by strided slices (every step-th byte), and the single-byte counts
+    prove there are no others, so the slower two-byte search runs over the rest only.
+    """
+    if not cr or not lf:
+        return 0
+    size = len(data)
+    head = data.find(b"\r\n\r\n", 0, 1 << 16)
+    start = head + 4 if head >= 0 else 0
+    first = data.find(b"\n", start, start + MAX_LINE + 2)
+    step = first - start + 1
+    if step < _MIN_STRIDE or data[first - 1] != 0x0D:
+        return data.count(b"\r\n")
+    lfs = data[first:size:step]
+    crs = data[first - 1 : size : step]
+    lines = min(len(lfs) - len(lfs.lstrip(b"\n")), len(crs) - len(crs.lstrip(b"\r")))
+    end = first + (lines - 1) * step + 1  # after the last regular line
+    outside_cr = data.count(b"\r", 0, start) + data.count(b"\r", end)
+    outside_lf = data.count(b"\n", 0, start) + data.count(b"\n", end)
+    if cr - outside_cr != lines or lf - outside_lf != lines:
+        return data.count(b"\r\n")  # line ends inside the lines too: count them all
+    return lines + data.count(b"\r\n", 0, start) + data.count(b"\r\n", end)
 
 
 def to_crlf(data: bytes, *, lone_cr: bool = True) -> bytes:
@@ -68,8 +106,9 @@ def to_crlf(data: bytes, *, lone_cr: bool = True) -> bytes:
     ``False`` keeps it as a byte of the text (signed content whose signer hashed it so).
     """
     lf = data.count(b"\n")
-    crlf = data.count(b"\r\n")
-    if lf == crlf and (not lone_cr or data.count(b"\r") == crlf):
+    cr = data.count(b"\r")
+    crlf = count_crlf(data, cr, lf)
+    if lf == crlf and (not lone_cr or cr == crlf):
         return data
     if lone_cr:
         return _EOL.sub(b"\r\n", data)
@@ -81,6 +120,36 @@ def to_wire(data: bytes) -> bytes:
     data = to_crlf(data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
+
+def has_long_line(data: bytes, start: int = 0, end: int | None = None, *,
+                  limit: int = MAX_LINE) -> bool:
+    """Whether a line of ``data[start:end]`` is longer than ``limit`` octets.
+
+    Lines end in LF; CRs before it are not counted. Lines of one length (base64) are
+    settled by one strided slice: every first-line-length-th byte an LF. Otherwise each
+    step looks ``limit + 1`` bytes ahead for the last LF there (``rfind``, in C), a few
+    thousand steps per 10 MB; a long candidate is measured exactly, once.
+    """
+    stop = len(data) if end is None else end
+    pos = start
+    if stop - pos > limit:
+        first = data.find(b"\n", pos, pos + limit + 1)
+        step = first - pos + 1
+        if first >= 0 and step >= _MIN_STRIDE:
+            marks = data[first:stop:step]
+            regular = len(marks) - len(marks.lstrip(b"\n"))
+            pos = first + (regular - 1) * step + 1
+    while stop - pos > limit:
+        eol = data.rfind(b"\n", pos, pos + limit + 1)
+        if eol >= 0:
+            pos = eol + 1
+            continue
+        eol = data.find(b"\n", pos, stop)
+        line_end = stop if eol < 0 else eol
+        if len(data[pos:line_end].rstrip(b"\r")) > limit:
+            return True
+        pos = line_end + 1
+    return False
 
 
 def _load_pybase64() -> ModuleType | None:
@@ -133,14 +202,57 @@ def b64_encode(data: bytes | memoryview) -> bytes:
     return blocks[0] if len(blocks) == 1 else b"".join(blocks)
 
 
-def _strict_decoder() -> Callable[[bytes], bytes]:
+def b64_size(size: int) -> int:
+    """How many bytes :func:`b64_encode` writes for ``size`` bytes (76-column CRLF lines)."""
+    lines, rest = divmod(size, 57)
+    return lines * 78 + ((rest + 2) // 3 * 4 + 2 if rest else 0)
+
+
+class Writable(Protocol):
+    """Where encoded bytes go: a binary file, ``io.BytesIO``..."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+def b64_write(out: Writable, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+    """Write the base64 of ``chunks`` joined, as :func:`b64_encode` would, to ``out``.
+
+    The chunks are encoded as they come, in blocks of whole lines, so nothing joins them:
+    with a lazy iterable (ciphertext made while it is written) or ``io.BytesIO`` as
+    ``out``, the encoded text is the only copy of the data held at the end.
+    """
+    carry = b""
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        if carry:
+            take = 57 - len(carry)
+            carry += view[:take].tobytes()
+            view = view[take:]
+            if len(carry) < 57:
+                continue
+            out.write(_encode_lines(carry).replace(b"\n", b"\r\n"))
+            carry = b""
+        whole = len(view) - len(view) % 57
+        for begin in range(0, whole, _BLOCK):
+            block = view[begin : min(begin + _BLOCK, whole)]
+            out.write(_encode_lines(block).replace(b"\n", b"\r\n"))
+        carry = view[whole:].tobytes()
+    if carry:
+        out.write(_encode_lines(carry).replace(b"\n", b"\r\n"))
+
+
+def _strict_decoder() -> tuple[Callable[[bytes | memoryview], bytes], bool]:
+    """The decoder of whole 4-character groups, and whether it refuses stray characters
+    itself (else :func:`b64_decode` checks them first)."""
     if _pybase64 is not None:
         fast = _pybase64
-        return lambda data: fast.b64decode(data, validate=True)
-    return binascii.a2b_base64  # its input is checked clean by then
+        return (lambda data: fast.b64decode(data, validate=True)), True
+    if sys.version_info >= (3, 11):
+        return (lambda data: binascii.a2b_base64(data, strict_mode=True)), True
+    return binascii.a2b_base64, False
 
 
-_decode_clean = _strict_decoder()
+_decode_clean, _VALIDATES = _strict_decoder()
 
 
 def is_base64_text(data: bytes) -> bool:
@@ -149,23 +261,58 @@ def is_base64_text(data: bytes) -> bool:
     return bool(data.strip()) and not data.translate(None, _ALPHABET + _WHITESPACE + b"=")
 
 
-def b64_decode(data: bytes, *, lenient: bool = False, what: str = "base64 text") -> bytes:
+#: Base64 text decoded per step: bounds the temporaries of a large body.
+_DECODE_BLOCK = 1 << 16
+
+
+def b64_decode(data: bytes | bytearray | memoryview, *, lenient: bool = False,
+               what: str = "base64 text") -> bytes:
     """Decode base64 from mail.
 
     Line breaks and blanks are skipped and missing padding is tolerated. Any other stray
     byte is a :class:`ParseError` naming ``what``, unless ``lenient`` (as mail clients
     read a body: stray bytes skipped, a dangling last character dropped).
+
+    A large text (a view into a message is fine) is cleaned and decoded a block at a time
+    into one output buffer, so the decoded bytes are the only large allocation.
     """
-    if lenient:
-        cleaned = data.translate(None, _NOT_ALPHABET)
-        if len(cleaned) % 4 == 1:
-            cleaned = cleaned[:-1]
-    else:
-        cleaned = data.translate(None, _WHITESPACE).rstrip(b"=")
-        if len(cleaned) % 4 == 1 or cleaned.translate(None, _ALPHABET):
+    view = memoryview(data).cast("B")
+    # Sized once for the most it can hold (line ends make it smaller): a buffer grown by
+    # many writes leaves the C heap holding its earlier copies.
+    out = presized(len(view) * 3 // 4)
+    carry = b""
+    padded = False  # strict: a "=" was seen, so only "=" may follow
+    for begin in range(0, len(view), _DECODE_BLOCK):
+        text = view[begin : begin + _DECODE_BLOCK].tobytes()
+        if lenient:
+            text = text.translate(None, _NOT_ALPHABET)
+        else:
+            text = text.translate(None, _WHITESPACE)
+            pad = 0 if padded else text.find(b"=")
+            if pad >= 0:
+                padded = True
+                if text[pad:].strip(b"="):
+                    raise ParseError(f"malformed base64 in the {what}")
+                text = text[:pad]
+            if not _VALIDATES and text.translate(None, _ALPHABET):
+                raise ParseError(f"malformed base64 in the {what}")
+        text = carry + text
+        whole = len(text) - len(text) % 4
+        if whole:
+            out.write(_decode(memoryview(text)[:whole], what))
+        carry = text[whole:]
+    if len(carry) == 1:
+        if not lenient:
             raise ParseError(f"malformed base64 in the {what}")
-    cleaned += b"=" * (-len(cleaned) % 4)
+        carry = b""
+    if carry:
+        out.write(_decode(carry + b"=" * (-len(carry) % 4), what))
+    out.truncate()
+    return out.getvalue()
+
+
+def _decode(text: bytes | memoryview, what: str) -> bytes:
     try:
-        return _decode_clean(cleaned)
+        return _decode_clean(text)
     except (binascii.Error, ValueError) as exc:
         raise ParseError(f"malformed base64 in the {what}") from exc

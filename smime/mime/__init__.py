@@ -15,7 +15,7 @@ from ._policy import MAX_DEPTH, POLICY
 from .canonical import PreparedEntity, prepare_entity
 from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
 from .message import input_bytes, message_bytes, to_message
-from .parse import PartKind, SMIMEPart, classify_part, find_smime_part
+from .parse import PartKind, SMIMEPart, classify_part, find_smime_part, with_content
 from .signed_view import SignedView, signed_view
 
 __all__ = [
@@ -39,4 +39,5 @@ __all__ = [
     "prepare_entity",
     "signed_view",
     "to_message",
+    "with_content",
 ]

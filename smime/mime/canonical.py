@@ -15,9 +15,18 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
+from functools import cached_property
 from typing import Any
 
-from ..core.wire import FIELD_NAME, b64_decode, b64_encode, header_block, to_crlf
+from ..core.wire import (
+    FIELD_NAME,
+    b64_decode,
+    b64_encode,
+    count_crlf,
+    has_long_line,
+    header_block,
+    to_crlf,
+)
 from ..errors import ParseError
 from ..limits import current_limits
 from ._encode import is_seven_bit_safe, qp_decode, qp_encode
@@ -35,10 +44,22 @@ _IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
 
 @dataclass(frozen=True)
 class PreparedEntity:
-    """What to sign or encrypt, and the headers that stay on the outside of the layer."""
+    """What to sign or encrypt, and the headers that stay on the outside of the layer.
 
-    entity: bytes
+    ``chunks`` joined are the entity: a large body that was already canonical stays a
+    view of the input, so encrypting it never copies it (``entity`` joins on first use).
+    """
+
+    chunks: tuple[bytes | memoryview, ...]
     outer_headers: tuple[tuple[str, str], ...]
+
+    @cached_property
+    def entity(self) -> bytes:
+        """The entity as one ``bytes``."""
+        first = self.chunks[0]
+        if len(self.chunks) == 1 and isinstance(first, bytes):
+            return first
+        return b"".join(self.chunks)
 
 
 @dataclass
@@ -557,7 +578,7 @@ def _fast_part(
         crlf_only
         and cte in ("", "7bit", "quoted-printable", "base64")
         and type_value is not None
-        and _crlf_seven_bit_safe(data)
+        and _crlf_seven_bit_safe(data, body, end)
     ):
         # Already canonical, so _leaf_body would give the body back as it is.
         _render(headers, out, False)
@@ -568,41 +589,46 @@ def _fast_part(
     return None
 
 
-def _crlf_seven_bit_safe(data: bytes) -> bool:
-    """:func:`is_seven_bit_safe` for data whose every line ends in CRLF (none in CR or LF
-    alone), where fewer scans tell the same."""
-    return (
-        data.isascii()
-        and b"\x00" not in data
-        and not data.startswith(b"From ")
-        and b"\nFrom " not in data
-        and not data.endswith((b" ", b"\t"))
-        and b" \r" not in data
-        and b"\t\r" not in data
-        and (len(data) <= 998 or max(map(len, data.split(b"\r\n"))) <= 998)
-    )
+def _crlf_seven_bit_safe(data: bytes, start: int, end: int) -> bool:
+    """:func:`is_seven_bit_safe` of the body ``data[start:end]`` when every line of
+    ``data`` ends in CRLF (none in CR or LF alone), where fewer scans tell the same; a body
+    without blanks (base64) needs no scan for white space or ``From``. The header block
+    before ``start`` is ASCII by then, so asking the whole of ``data`` is the same."""
+    if not data.isascii() or data.find(b"\x00", start, end) >= 0:
+        return False
+    if data.find(b" ", start, end) >= 0 or data.find(b"\t", start, end) >= 0:
+        if data.startswith(b"From ", start) or data.find(b"\nFrom ", start, end) >= 0:
+            return False
+        if data.endswith((b" ", b"\t"), start, end) or any(
+            data.find(seq, start, end) >= 0 for seq in (b" \r", b"\t\r")
+        ):
+            return False
+    return not has_long_line(data, start, end)
 
 
 def _prepare_fast(data: bytes) -> PreparedEntity | None:
     """:func:`prepare_entity` for ordinary mail without the ``email`` parser: single-part
     with any transfer encoding, 8-bit text, multipart with attachments. Gives exactly
     what the general path gives, or None when it cannot."""
-    pairs = data.count(b"\r\n")
-    if data.startswith(b"From ") or data.count(b"\r") != pairs:
+    cr, lf = data.count(b"\r"), data.count(b"\n")
+    pairs = count_crlf(data, cr, lf)
+    if data.startswith(b"From ") or cr != pairs:
         return None  # an mbox line, or lone CRs (line ends the parser reads its own way)
-    if data.count(b"\n--") > min(_FAST_PARTS, current_limits().max_parts - 1):
-        return None  # more parts (at most) than ordinary mail has, or than the cap allows
     try:
         fields, body = _fast_fields(data, 0, len(data))
         if not fields:
             return None
         content, outer = _split_fields(fields, plain_header_text)
+        multipart = _fast_content_type(_only(content, "content-type"))[0].startswith("multipart/")
+        if multipart and data.count(b"\n--") > min(_FAST_PARTS, current_limits().max_parts - 1):
+            return None  # more parts (at most) than ordinary mail has, or than the cap allows
         out: list[bytes] = []
-        crlf_only = data.count(b"\n") == pairs
+        crlf_only = lf == pairs
         body_view = _fast_part(data, (body, len(data)), content, out, 0, True, crlf_only)
     except _Decline:
         return None
-    return PreparedEntity(b"".join([*out, body_view or b""]), tuple(outer))
+    head = b"".join(out)
+    return PreparedEntity((head, body_view) if body_view else (head,), tuple(outer))
 
 
 def _split_fields(
@@ -643,4 +669,4 @@ def prepare_entity(msg: bytes | str | Message) -> PreparedEntity:
     with reading("message"):
         content, outer = _split_fields(message.raw_items(), header_text)
         _part(message, content, out, 0, verbatim=False, top=True)
-    return PreparedEntity(b"".join(out), tuple(outer))
+    return PreparedEntity((b"".join(out),), tuple(outer))

@@ -12,7 +12,8 @@ from email.message import EmailMessage
 
 from .._cache import LRUCache
 from ..algorithms import digest_from_micalg
-from ..core.wire import FIELD_NAME, b64_encode, b64_encode_blocks, is_field_name, to_crlf
+from ..core.der import SizedChunks, presized
+from ..core.wire import FIELD_NAME, b64_encode, b64_size, b64_write, is_field_name, to_crlf
 from ..errors import InvalidOptionError, ParseError, UsageError
 from ._headers import HEADER_WIDTH, fold_header
 from ._lazy import WireMessage
@@ -173,7 +174,7 @@ def _smime_type(value: str) -> str:
 
 
 def build_pkcs7_mime(
-    der: bytes,
+    der: bytes | SizedChunks,
     *,
     smime_type: str,
     outer_headers: Iterable[tuple[str, str]] = (),
@@ -182,7 +183,9 @@ def build_pkcs7_mime(
     """application/pkcs7-mime (RFC 8551 §3.2) carrying ``der``, base64 in 76 columns.
 
     ``filename`` defaults to ``smime.p7m``, ``smime.p7c`` for certs-only and
-    ``smime.p7z`` for compressed-data (the extensions RFC 8551 §3.2.1 lists).
+    ``smime.p7z`` for compressed-data (the extensions RFC 8551 §3.2.1 lists). ``der`` may
+    come as sized chunks (made while they are read): they are encoded as they come, into the
+    one buffer that becomes the message.
     """
     kind = _smime_type(smime_type)
     name = filename or _FILENAMES.get(kind, "smime.p7m")
@@ -197,22 +200,32 @@ def build_pkcs7_mime(
         fold_header("Content-Disposition", f'attachment; filename="{name}"').encode("ascii"),
         fold_header("Content-Description", _DESCRIPTIONS[kind]).encode("ascii"),
         b"\r\n",
-        *b64_encode_blocks(der),
     ]
-    return _finish(b"".join(chunks))
+    head = b"".join(chunks)
+    out = presized(len(head) + b64_size(len(der)))
+    out.write(head)
+    b64_write(out, [der] if isinstance(der, (bytes, bytearray, memoryview)) else der)
+    out.truncate()
+    return _finish(out.getvalue())
 
 
-def parse_inner(entity: bytes, outer_headers: Iterable[tuple[str, str]] = ()) -> EmailMessage:
+def parse_inner(
+    entity: bytes, outer_headers: Iterable[tuple[str, str]] = (), *, exact: bool = False
+) -> EmailMessage:
     """The message a mail client shows for decrypted or unwrapped content.
 
     Outer headers the entity does not carry itself (From, To, Subject, Date, ...) are put
     in front of it, with ``MIME-Version`` if any are; without outer headers the result
     is the entity as it is. Content that is not a MIME entity at all (some
-    tools encrypt bare text) becomes the body of a ``text/plain`` message.
+    tools encrypt bare text) becomes the body of a ``text/plain`` message; with ``exact``
+    (content of a raw CMS file: any bytes) its line ends are kept, so that
+    ``get_payload(decode=True)`` gives the content back byte for byte.
     """
     try:
         check_is_message(entity)
     except ParseError:
+        if exact:
+            return WireMessage(b"\r\n" + entity)
         entity = b"\r\n" + entity
     with reading("decrypted content"):
         present = {name.lower() for name in read_entity(entity, 0, len(entity)).headers}

@@ -12,15 +12,16 @@ from email.utils import collapse_rfc2231_value
 from functools import cached_property
 from typing import Literal, TypeAlias
 
+from ..core.cmsfile import cms_type, detect_raw_cms, read_raw_cms
 from ..core.wire import b64_decode, is_base64_text, to_crlf
-from ..errors import ParseError
+from ..errors import InvalidOptionError, ParseError
 from ._encode import qp_decode
 from ._headers import header_text
 from ._policy import MAX_DEPTH
 from ._raw import RawEntity, read_entity, split_multipart
 from .message import check_is_message, input_bytes, reading, to_message
 
-__all__ = ["PartKind", "SMIMEPart", "classify_part", "find_smime_part"]
+__all__ = ["PartKind", "SMIMEPart", "classify_part", "find_smime_part", "with_content"]
 
 PartKind: TypeAlias = Literal["pkcs7-mime", "pkcs7-signature"]
 
@@ -55,6 +56,7 @@ class SMIMEPart:
     outer_headers: tuple[tuple[str, str], ...] = field(repr=False)
     raw: bytes = field(repr=False, compare=False)
     other_parts: tuple[str, ...] = ()
+    raw_cms: bool = False  # a raw CMS file (DER/PEM), not a MIME message
 
     @cached_property
     def part(self) -> EmailMessage:
@@ -93,7 +95,7 @@ def classify_part(headers: Message) -> PartKind | None:
     return None
 
 
-def _decode_base64(body: bytes, where: str) -> bytes:
+def _decode_base64(body: bytes | memoryview, where: str) -> bytes:
     decoded = b64_decode(body, what=where)
     if not decoded:
         raise ParseError(f"the {where} is empty")
@@ -104,9 +106,9 @@ def _der(entity: RawEntity, where: str) -> bytes:
     """The CMS bytes of a part, whatever transfer encoding carries them."""
     value = entity.headers.get("content-transfer-encoding")
     cte = "" if value is None else header_text(value).lower()
+    if cte == "base64":  # decoded from a view: a large body is not copied first
+        return _decode_base64(memoryview(entity.data)[entity.body : entity.end], where)
     body = entity.body_bytes
-    if cte == "base64":
-        return _decode_base64(body, where)
     if cte == "quoted-printable":
         return qp_decode(body)
     if cte in ("", "7bit", "8bit") and body[:1] != b"\x30" and is_base64_text(body):
@@ -202,7 +204,9 @@ def find_smime_part(message: bytes | bytearray | memoryview | str | Message) -> 
     The whole message is looked at first, then the parts of its multiparts (a signed part
     inside multipart/mixed, as mailing lists and forwards produce). Attached messages
     (message/rfc822) are not entered: their signatures belong to them, not to this
-    message. An ``EmailMessage`` is flattened with :func:`message_bytes` first.
+    message. An ``EmailMessage`` is flattened with :func:`message_bytes` first. A raw CMS
+    file (DER or PEM ``.p7m``/``.p7s``, see :func:`smime.cms.detect_raw_cms`) is its own
+    S/MIME part: ``application/pkcs7-mime`` with the whole file as ``der``.
 
     None for a well-formed message without S/MIME. ``ParseError`` for input that is not
     a message (see :func:`to_message`), for an S/MIME part that is broken (bad base64, a
@@ -215,7 +219,39 @@ def find_smime_part(message: bytes | bytearray | memoryview | str | Message) -> 
         return _search(data)
 
 
+def _raw_cms_part(data: bytes) -> SMIMEPart:
+    der = read_raw_cms(data)
+    return SMIMEPart(
+        kind="application/pkcs7-mime",
+        smime_type=cms_type(der),
+        der=der,
+        signed_content=None,
+        micalg=None,
+        protocol=None,
+        path="",
+        outer_headers=(),
+        raw=data,
+        raw_cms=True,
+    )
+
+
+def with_content(part: SMIMEPart | None, content: bytes) -> SMIMEPart:
+    """A detached signature (a raw ``.p7s``, or a message whose S/MIME part is a lone
+    signature) joined with the ``content`` it signs, as the parts of a multipart/signed:
+    the content exactly as given."""
+    if part is None or part.der is None or part.kind == "multipart/signed":
+        raise InvalidOptionError(
+            "content= goes with a detached signature (a .p7s file or a lone "
+            "application/pkcs7-signature part); this message carries its signed content"
+        )
+    if part.kind == "application/pkcs7-mime" and part.smime_type not in (None, "signed-data"):
+        raise InvalidOptionError(f"content= needs a detached signature, not {part.smime_type}")
+    return replace(part, kind="multipart/signed", signed_content=bytes(content))
+
+
 def _search(data: bytes) -> SMIMEPart | None:
+    if detect_raw_cms(data) is not None:
+        return _raw_cms_part(data)
     check_is_message(data)
     start = 0
     if data.startswith(b"From "):
