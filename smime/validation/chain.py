@@ -9,7 +9,6 @@ milliseconds and mail clients see the same signers over and over.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import datetime as dt
 import hashlib
@@ -60,12 +59,17 @@ __all__ = [
     "validation_cache_info",
 ]
 
-#: Results are reused within one minute of validation time, unless a certificate or
-#: revocation datum changes state within that minute.
+#: A result is reused for any validation time in its window: the stretch between the
+#: instants around it at which a certificate or revocation datum changes state (validity
+#: bounds, thisUpdate, nextUpdate, revocation dates), less a margin for clock tolerance.
+#: A result with problems names the minute of validation, so its window is that minute.
 BUCKET = dt.timedelta(minutes=1)
 _MARGIN = dt.timedelta(seconds=2)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_CACHE: LRUCache[ChainResult] = LRUCache("validation.paths", 1024)
+#: Windows kept per chain (validation at the signing time and at now are two).
+_WINDOWS = 8
+_Window = tuple[dt.datetime | None, dt.datetime | None, "ChainResult"]
+_CACHE: LRUCache[tuple[_Window, ...]] = LRUCache("validation.paths", 1024)
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,9 @@ def _require_fetcher() -> None:
 
 
 def _cache_key(inputs: _Inputs) -> tuple[Any, ...]:
-    """Everything that can change the answer: the certificates a path can be built from,
-    the anchors, the revocation data and mode, the policy, and the minute of validation
-    (``_cacheable`` refuses minutes in which something expires or becomes valid)."""
+    """Everything but the time that can change the answer: the certificates a path can be
+    built from, the anchors, the revocation data and mode, and the policy. The time is
+    matched against each stored result's window (see ``_window``)."""
     digest = hashlib.sha256
     return (
         _fp(inputs.signer),
@@ -173,7 +177,6 @@ def _cache_key(inputs: _Inputs) -> tuple[Any, ...]:
         inputs.revocation,
         inputs.fetch,
         inputs.policy,
-        (inputs.at - _EPOCH) // BUCKET,
     )
 
 
@@ -235,10 +238,21 @@ async def validate_certificate_async(
 
 
 def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
-    """The cache key for these inputs (None when not caching) and a cached result, if any."""
+    """The cache key for these inputs (None when not caching) and a cached result, if any:
+    one whose window holds the validation time."""
     key = _cache_key(inputs) if use_cache else None
-    hit = _CACHE.get(key) if key is not None else None
-    return key, (dataclasses.replace(hit, at=inputs.at) if hit is not None else None)
+    windows = _CACHE.get(key) if key is not None else None
+    for low, high, hit in windows or ():
+        if (low is None or low <= inputs.at) and (high is None or inputs.at < high):
+            return key, dataclasses.replace(hit, at=inputs.at)
+    return key, None
+
+
+def _store(key: tuple[Any, ...], window: tuple[dt.datetime | None, dt.datetime | None],
+           result: ChainResult) -> None:
+    """Add a window to the chain's entry (the newest first, at most ``_WINDOWS``)."""
+    kept = tuple(w for w in _CACHE.get(key) or () if w[:2] != window)
+    _CACHE.put(key, ((*window, result), *kept)[:_WINDOWS])
 
 
 #: What cryptography raises for a certificate whose extensions cannot be read (found by
@@ -360,8 +374,10 @@ def _finish(inputs: _Inputs, outcome: PyhankoOutcome, key: tuple[Any, ...] | Non
         p.code in (ProblemCode.REVOKED, ProblemCode.REVOCATION_UNKNOWN) for p in problems
     )
     result = ChainResult(tuple(chain), trusted, tuple(problems), signer_known, inputs.at)
-    if key is not None and _cacheable(inputs, outcome, chain):
-        _CACHE.put(key, result)
+    if key is not None:
+        window = _window(inputs, outcome, chain, minute=bool(problems))
+        if window is not None:
+            _store(key, window, result)
     return result
 
 
@@ -383,12 +399,20 @@ def _revocation_problems(
     return problems
 
 
-def _cacheable(inputs: _Inputs, outcome: PyhankoOutcome, chain: Sequence[x509.Certificate]) -> bool:
-    """Never cache across a moment where a certificate or revocation datum changes state."""
+def _window(
+    inputs: _Inputs, outcome: PyhankoOutcome, chain: Sequence[x509.Certificate], *,
+    minute: bool,
+) -> tuple[dt.datetime | None, dt.datetime | None] | None:
+    """The validation times for which this result holds as it is (None: not cacheable).
+
+    Between two consecutive instants at which a certificate (given, in the path or an
+    anchor) or a revocation datum changes state, path validation, revocation and key usage
+    all answer alike; ``_MARGIN`` keeps clear of the checkers' clock tolerance. ``minute``
+    narrows the window to the minute of validation, for results whose sentences name it.
+    """
     if inputs.fetch and outcome.fetch_failures:
-        return False
-    start = _EPOCH + ((inputs.at - _EPOCH) // BUCKET) * BUCKET
-    low, high = start - _MARGIN, start + BUCKET + _MARGIN
+        return None
+    at = inputs.at
     instants: list[dt.datetime] = []
     for c in (inputs.signer, *inputs.intermediates, *chain):
         instants += [c.not_valid_before_utc, c.not_valid_after_utc]
@@ -398,8 +422,15 @@ def _cacheable(inputs: _Inputs, outcome: PyhankoOutcome, chain: Sequence[x509.Ce
         instants.extend(crl.instants)
     for response in loaded_ocsps:
         instants.extend(response.instants)
-    if any(low <= t < high for t in instants):
-        return False
-    anchors = inputs.trust.validity_instants()
-    i = bisect.bisect_left(anchors, low)
-    return not (i < len(anchors) and anchors[i] < high)
+    instants.extend(inputs.trust.validity_instants())
+    low = max((t for t in instants if t <= at), default=None)
+    high = min((t for t in instants if t > at), default=None)
+    low = None if low is None else low + _MARGIN
+    high = None if high is None else high - _MARGIN
+    if minute:
+        start = _EPOCH + ((at - _EPOCH) // BUCKET) * BUCKET
+        low = start if low is None else max(low, start)
+        high = start + BUCKET if high is None else min(high, start + BUCKET)
+    if (low is not None and at < low) or (high is not None and at >= high):
+        return None  # too close to a change of state to trust a neighbour's answer
+    return low, high
