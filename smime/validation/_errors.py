@@ -8,16 +8,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from pyhanko_certvalidator.errors import (
-    DisallowedAlgorithmError,
-    ExpiredError,
-    InsufficientRevinfoError,
-    InvalidCertificateError,
-    NotYetValidError,
-    PathBuildingError,
-    PathValidationError,
-    RevokedError,
-)
 
 from ..core.names import certificate_label, issuer_text
 from ..problems import Problem, ProblemCode
@@ -88,6 +78,17 @@ def _message(exc: Exception) -> str:
 
 def problem_from_error(exc: Exception, chain: Sequence[x509.Certificate], inputs: Any) -> Problem:
     """The stable code and a sentence for whatever pyhanko raised."""
+    from pyhanko_certvalidator.errors import (  # loaded when pyhanko first validates
+        DisallowedAlgorithmError,
+        ExpiredError,
+        InsufficientRevinfoError,
+        InvalidCertificateError,
+        NotYetValidError,
+        PathBuildingError,
+        PathValidationError,
+        RevokedError,
+    )
+
     is_signer = bool(getattr(exc, "is_ee_cert", False))
     if isinstance(exc, (PathBuildingError, InvalidCertificateError)) and not isinstance(
         exc, PathValidationError

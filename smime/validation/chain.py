@@ -35,9 +35,7 @@ from ._errors import (
     untrusted_problem,
     validity_problems,
 )
-from ._pyhanko import PyhankoOutcome
-from ._pyhanko import validate_path as _pyhanko_validate_path
-from ._runner import run_sync
+from ._pyhanko_outcome import PyhankoOutcome
 from .binding import check_key_usage
 from .policy import DEFAULT_POLICY, VerificationPolicy
 from .revocation import (
@@ -210,6 +208,8 @@ def validate_certificate(
     key, hit = _lookup(inputs, use_cache)
     if hit is not None:
         return hit
+    from ._runner import run_sync  # asyncio, loaded when a path is first validated
+
     outcome = run_sync(lambda: _pyhanko(inputs))
     return _finish_safely(inputs, outcome, key)
 
@@ -251,8 +251,11 @@ def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
 def _store(key: tuple[Any, ...], window: tuple[dt.datetime | None, dt.datetime | None],
            result: ChainResult) -> None:
     """Add a window to the chain's entry (the newest first, at most ``_WINDOWS``)."""
-    kept = tuple(w for w in _CACHE.get(key) or () if w[:2] != window)
-    _CACHE.put(key, ((*window, result), *kept)[:_WINDOWS])
+    def add(windows: tuple[_Window, ...] | None) -> tuple[_Window, ...]:
+        kept = tuple(w for w in windows or () if w[:2] != window)
+        return ((*window, result), *kept)[:_WINDOWS]
+
+    _CACHE.update(key, add)
 
 
 #: What cryptography raises for a certificate whose extensions cannot be read (found by
@@ -290,6 +293,13 @@ def _relevant_crls(inputs: _Inputs) -> list[bytes]:
         if not isinstance(loaded, str) and loaded.issuer in subjects:
             kept.append(der)
     return kept
+
+
+async def _pyhanko_validate_path(*args: Any, **kwargs: Any) -> PyhankoOutcome:
+    """pyhanko's path validation, imported on first use (it costs a third of ``import smime``)."""
+    from ._pyhanko import validate_path
+
+    return await validate_path(*args, **kwargs)
 
 
 async def _pyhanko(inputs: _Inputs) -> PyhankoOutcome:
