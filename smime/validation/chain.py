@@ -36,6 +36,7 @@ from ._errors import (
     validity_problems,
 )
 from ._pyhanko_outcome import PyhankoOutcome
+from ._rust import rust_path
 from .binding import check_key_usage
 from .policy import DEFAULT_POLICY, VerificationPolicy
 from .revocation import (
@@ -208,9 +209,11 @@ def validate_certificate(
     key, hit = _lookup(inputs, use_cache)
     if hit is not None:
         return hit
-    from ._runner import run_sync  # asyncio, loaded when a path is first validated
+    outcome = _fast(inputs)
+    if outcome is None:
+        from ._runner import run_sync  # asyncio, loaded when pyhanko is first needed
 
-    outcome = run_sync(lambda: _pyhanko(inputs))
+        outcome = run_sync(lambda: _pyhanko(inputs))
     return _finish_safely(inputs, outcome, key)
 
 
@@ -234,7 +237,8 @@ async def validate_certificate_async(
     key, hit = _lookup(inputs, use_cache)
     if hit is not None:
         return hit
-    return _finish_safely(inputs, await _pyhanko(inputs), key)
+    outcome = _fast(inputs)
+    return _finish_safely(inputs, outcome or await _pyhanko(inputs), key)
 
 
 def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
@@ -293,6 +297,18 @@ def _relevant_crls(inputs: _Inputs) -> list[bytes]:
         if not isinstance(loaded, str) and loaded.issuer in subjects:
             kept.append(der)
     return kept
+
+
+def _fast(inputs: _Inputs) -> PyhankoOutcome | None:
+    """The Rust verifier's path, where its verdict is pyhanko's (see ``_rust``); else None.
+
+    Only when no revocation data is weighed during path building: pyhanko would otherwise
+    look at CRLs and OCSP answers itself, and fetching is pyhanko's.
+    """
+    if inputs.revocation != "off" and (inputs.crls or inputs.ocsps or inputs.fetch):
+        return None
+    path = rust_path(inputs.signer, inputs.intermediates, inputs.trust, inputs.at)
+    return None if path is None else PyhankoOutcome(path, None, None, calls=0)
 
 
 async def _pyhanko_validate_path(*args: Any, **kwargs: Any) -> PyhankoOutcome:
