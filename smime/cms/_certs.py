@@ -18,6 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa
 
+from .._cache import LRUCache
 from ..algorithms import ID_DSA_OID, OCSP_RESPONSE_OID
 from ..core.names import name_text
 from ..core.signatures import PublicKey
@@ -45,7 +46,11 @@ class Received:
 
     @classmethod
     def read(cls, data: bytes) -> Received:
-        signed = ContentInfo.load(data, strict=False)["content"]
+        return cls.of(ContentInfo.load(data, strict=False)["content"])
+
+    @classmethod
+    def of(cls, signed: asn1_cms.SignedData) -> Received:
+        """From a SignedData loaded lazily and not yet walked (its encodings are original)."""
         attributes: list[bytes | None] = []
         for si in signed["signer_infos"]:
             attrs = si["signed_attrs"]
@@ -77,11 +82,8 @@ class Cert:
     @classmethod
     def from_der(cls, der: bytes, *, from_message: bool) -> Cert:
         asn1 = asn1_x509.Certificate.load(der)
-        try:
-            crypto = x509.load_der_x509_certificate(der)
-        except Exception as exc:  # ValueError, InvalidVersion...: whatever cryptography refuses
-            return cls(asn1, None, from_message, error=str(exc))
-        return cls.checked(asn1, crypto, from_message)
+        crypto, error = _LOADED.get_or_make(der, lambda: _load(der))
+        return cls(asn1, crypto, from_message, error=error)
 
     @classmethod
     def checked(cls, asn1: asn1_x509.Certificate, crypto: x509.Certificate,
@@ -94,11 +96,33 @@ class Cert:
         return cls(asn1, crypto, from_message)
 
 
+#: Certificates as cryptography loaded them, by DER: the same signers write again and again.
+_LOADED: LRUCache[tuple[x509.Certificate | None, str | None]] = LRUCache(
+    "cms.loaded_certificates", 512)
+
+
+def _load(der: bytes) -> tuple[x509.Certificate | None, str | None]:
+    """The certificate and None, or None and why cryptography refuses it (extensions too:
+    a certificate whose extensions cannot be read signs and chains nothing)."""
+    try:
+        crypto = x509.load_der_x509_certificate(der)
+    except Exception as exc:  # ValueError, InvalidVersion...: whatever cryptography refuses
+        return None, str(exc)
+    defect = certificate_defect(crypto)
+    return (None, defect) if defect is not None else (crypto, None)
+
+
 def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert | None:
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
+        issuer_der = issuer.dump()
         for cert in certs:
+            if cert.crypto is not None:  # cryptography's fields first: no asn1crypto parse
+                if cert.crypto.serial_number != serial:
+                    continue
+                if cert.crypto.issuer.public_bytes() == issuer_der:
+                    return cert
             tbs = cert.asn1["tbs_certificate"]
             if tbs["serial_number"].native == serial and _same_name(tbs["issuer"], issuer):
                 return cert
@@ -136,6 +160,12 @@ def inherits_dsa_parameters(cert: asn1_x509.Certificate) -> bool:
 
 def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
     """The signer's key, or why it cannot be had. DSA keys may inherit p, q, g (RFC 3279)."""
+    crypto = found.crypto
+    if crypto is not None and crypto.public_key_algorithm_oid.dotted_string != ID_DSA_OID:
+        try:  # the key cryptography already holds; the asn1crypto route below explains failures
+            return crypto.public_key()  # type: ignore[return-value]
+        except (ValueError, UnsupportedAlgorithm):
+            pass
     if inherits_dsa_parameters(found.asn1):
         key = _inherited_dsa_key(found.asn1, certs)
         if key is not None:
