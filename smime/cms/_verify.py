@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
+from .._cache import LRUCache
 from ..algorithms import (
     CONTENT_TYPE_OID,
     DIGESTS,
@@ -197,7 +198,7 @@ class _Check:
             signature_algorithm=scheme_name,
             signing_time=_signing_time(values.get(SIGNING_TIME_OID)),
             signed_attributes=names,
-            capabilities=read_capabilities(values.get(SMIME_CAPABILITIES_OID)),
+            capabilities=_capabilities(values.get(SMIME_CAPABILITIES_OID)),
             encryption_key_preference=read_key_preference(values),
             intact=intact,
             signature_valid=signature_valid,
@@ -301,7 +302,23 @@ class _Check:
 # ---------------------------------------------------------------------------- helpers
 
 
+#: The text of signer identifiers and the names of capability lists, by their DER: both
+#: are the same in every message of a signer, and reading them costs asn1crypto parses.
+_IDENTIFIERS: LRUCache[str] = LRUCache("cms.signer_identifier_text", 512)
+_CAPABILITIES: LRUCache[tuple[str, ...]] = LRUCache("cms.capabilities", 256)
+
+
 def _identifier(sid: asn1_cms.SignerIdentifier) -> str:
+    return _IDENTIFIERS.get_or_make((sid.name, sid.chosen.dump()), lambda: _identifier_text(sid))
+
+
+def _capabilities(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return _CAPABILITIES.get_or_make(value.dump(), lambda: read_capabilities(value))
+
+
+def _identifier_text(sid: asn1_cms.SignerIdentifier) -> str:
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
         return f"{name_text(ias['issuer'], readable=True)}, serial {ias['serial_number'].native:#x}"
