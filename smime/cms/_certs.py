@@ -70,6 +70,18 @@ class Received:
         return cls(tuple(attributes), tuple(certificates), tuple(crls), tuple(ocsp))
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """What cryptography makes of one certificate's DER, read once: the same signers
+    write again and again. ``key`` is None when cryptography cannot load the key alone."""
+
+    crypto: x509.Certificate | None  # None when cryptography refuses it
+    error: str | None = None
+    serial: int = 0
+    issuer: bytes = b""  # the issuer Name as cryptography encodes it
+    key: PublicKey | None = None
+
+
 @dataclass
 class Cert:
     """A certificate both ways: asn1crypto for matching, cryptography for the caller."""
@@ -78,12 +90,13 @@ class Cert:
     crypto: x509.Certificate | None  # None when cryptography refuses it
     from_message: bool
     error: str | None = None
+    loaded: _Loaded | None = None
 
     @classmethod
     def from_der(cls, der: bytes, *, from_message: bool) -> Cert:
         asn1 = asn1_x509.Certificate.load(der)
-        crypto, error = _LOADED.get_or_make(der, lambda: _load(der))
-        return cls(asn1, crypto, from_message, error=error)
+        loaded = _LOADED.get_or_make(der, lambda: _load(der))
+        return cls(asn1, loaded.crypto, from_message, error=loaded.error, loaded=loaded)
 
     @classmethod
     def checked(cls, asn1: asn1_x509.Certificate, crypto: x509.Certificate,
@@ -96,20 +109,27 @@ class Cert:
         return cls(asn1, crypto, from_message)
 
 
-#: Certificates as cryptography loaded them, by DER: the same signers write again and again.
-_LOADED: LRUCache[tuple[x509.Certificate | None, str | None]] = LRUCache(
-    "cms.loaded_certificates", 512)
+#: Certificates as cryptography loaded them, by DER.
+_LOADED: LRUCache[_Loaded] = LRUCache("cms.loaded_certificates", 512)
 
 
-def _load(der: bytes) -> tuple[x509.Certificate | None, str | None]:
-    """The certificate and None, or None and why cryptography refuses it (extensions too:
-    a certificate whose extensions cannot be read signs and chains nothing)."""
+def _load(der: bytes) -> _Loaded:
+    """The certificate, or why cryptography refuses it (extensions too: a certificate whose
+    extensions cannot be read signs and chains nothing)."""
     try:
         crypto = x509.load_der_x509_certificate(der)
     except Exception as exc:  # ValueError, InvalidVersion...: whatever cryptography refuses
-        return None, str(exc)
+        return _Loaded(None, str(exc))
     defect = certificate_defect(crypto)
-    return (None, defect) if defect is not None else (crypto, None)
+    if defect is not None:
+        return _Loaded(None, defect)
+    key: PublicKey | None = None
+    if crypto.public_key_algorithm_oid.dotted_string != ID_DSA_OID:  # DSA may inherit p, q, g
+        try:
+            key = crypto.public_key()  # type: ignore[assignment]
+        except (ValueError, UnsupportedAlgorithm):
+            key = None  # the asn1crypto route in public_key() says why
+    return _Loaded(crypto, None, crypto.serial_number, crypto.issuer.public_bytes(), key)
 
 
 def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert | None:
@@ -118,10 +138,11 @@ def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert 
         serial = sid.chosen["serial_number"].native
         issuer_der = issuer.dump()
         for cert in certs:
-            if cert.crypto is not None:  # cryptography's fields first: no asn1crypto parse
-                if cert.crypto.serial_number != serial:
+            loaded = cert.loaded
+            if loaded is not None and loaded.crypto is not None:  # no asn1crypto parse
+                if loaded.serial != serial:
                     continue
-                if cert.crypto.issuer.public_bytes() == issuer_der:
+                if loaded.issuer == issuer_der:
                     return cert
             tbs = cert.asn1["tbs_certificate"]
             if tbs["serial_number"].native == serial and _same_name(tbs["issuer"], issuer):
@@ -160,12 +181,8 @@ def inherits_dsa_parameters(cert: asn1_x509.Certificate) -> bool:
 
 def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
     """The signer's key, or why it cannot be had. DSA keys may inherit p, q, g (RFC 3279)."""
-    crypto = found.crypto
-    if crypto is not None and crypto.public_key_algorithm_oid.dotted_string != ID_DSA_OID:
-        try:  # the key cryptography already holds; the asn1crypto route below explains failures
-            return crypto.public_key()  # type: ignore[return-value]
-        except (ValueError, UnsupportedAlgorithm):
-            pass
+    if found.loaded is not None and found.loaded.key is not None:
+        return found.loaded.key  # cryptography's; the asn1crypto route below explains failures
     if inherits_dsa_parameters(found.asn1):
         key = _inherited_dsa_key(found.asn1, certs)
         if key is not None:

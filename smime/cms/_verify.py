@@ -328,7 +328,23 @@ def _identifier_text(sid: asn1_cms.SignerIdentifier) -> str:
 def _signing_time(value: Any) -> dt.datetime | None:
     if value is None or len(value) != 1:
         return None
-    when = value[0].native
+    when = _utc_time(value[0]) or value[0].native
     if isinstance(when, dt.datetime) and when.tzinfo is not None:
         return when
     return None
+
+
+def _utc_time(value: Any) -> dt.datetime | None:
+    """A UTCTime in its DER form (YYMMDDHHMMSSZ) read directly, as asn1crypto would read
+    it (years 50-99 are 19xx); None for any other form, for asn1crypto to read."""
+    chosen = value.chosen if isinstance(value, asn1_core.Choice) else value
+    raw = chosen.contents if isinstance(chosen, asn1_core.UTCTime) else None
+    if raw is None or len(raw) != 13 or raw[12:] != b"Z" or not raw[:12].isdigit():
+        return None
+    year = int(raw[0:2])
+    try:
+        return dt.datetime(year + (1900 if year >= 50 else 2000), int(raw[2:4]), int(raw[4:6]),
+                           int(raw[6:8]), int(raw[8:10]), int(raw[10:12]),
+                           tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None  # out of range: asn1crypto raises its own error
