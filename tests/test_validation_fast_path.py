@@ -172,7 +172,7 @@ def test_an_ordinary_chain_is_answered_by_the_fast_path(
 
 
 @pytest.mark.parametrize("case", ["no intermediate", "small key", "crl given",
-                                  "client auth only", "two issuers", "signer is an anchor",
+                                  "client auth only", "renewed issuer", "signer is an anchor",
                                   "name constraints"])
 def test_what_rust_does_not_judge_like_pyhanko_goes_to_pyhanko(
     case: str, fast_calls: list[bool], monkeypatch: pytest.MonkeyPatch
@@ -195,9 +195,8 @@ def test_what_rust_does_not_judge_like_pyhanko_goes_to_pyhanko(
     elif case == "client auth only":
         user = issue_certificate(inter, "fast@example.com", key_type="ec-p256",
                                  extended_key_usage=[ExtendedKeyUsageOID.CLIENT_AUTH]).certificate
-    elif case == "two issuers":
-        twin = make_ca("Fast Intermediate", issuer=root, key_type="ec-p256", path_length=0)
-        intermediates.append(twin.certificate)
+    elif case == "renewed issuer":  # the same CA key in a second certificate: two paths
+        intermediates.append(_renewed(inter.certificate, root))
     elif case == "signer is an anchor":
         anchors.append(user)
     elif case == "name constraints":
@@ -208,6 +207,37 @@ def test_what_rust_does_not_judge_like_pyhanko_goes_to_pyhanko(
         user, trust=trust, intermediates=intermediates, at=NOW, **kwargs))
     assert fast == slow
     assert not any(fast_calls)
+
+
+@pytest.mark.parametrize("case", ["other issuer of the same name", "intermediate trusted too"])
+def test_the_same_answer_where_the_fast_path_may_answer(
+    case: str, fast_calls: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_ca("Fast Root", key_type="ec-p256")
+    inter = make_ca("Fast Intermediate", issuer=root, key_type="ec-p256", path_length=0)
+    user = issue_certificate(inter, "fast@example.com", key_type="ec-p256").certificate
+    intermediates = [inter.certificate]
+    anchors = [root.certificate]
+    if case == "other issuer of the same name":  # another key: it cannot have signed
+        twin = make_ca("Fast Intermediate", issuer=root, key_type="ec-p256", path_length=0)
+        intermediates.insert(0, twin.certificate)
+    else:
+        anchors.append(inter.certificate)
+    trust = TrustStore.from_certificates(anchors)
+    fast, slow = _both(monkeypatch, lambda: validate_certificate(
+        user, trust=trust, intermediates=intermediates, at=NOW))
+    assert fast_calls == [True]
+    assert fast.valid and fast == slow
+
+
+def _renewed(cert: x509.Certificate, issuer: Any) -> x509.Certificate:
+    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
+               .public_key(cert.public_key()).serial_number(x509.random_serial_number())  # type: ignore[arg-type]
+               .not_valid_before(cert.not_valid_before_utc - dt.timedelta(days=1))
+               .not_valid_after(cert.not_valid_after_utc + dt.timedelta(days=1)))
+    for ext in cert.extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+    return builder.sign(issuer.key, hashes.SHA256())
 
 
 def _with_extension(cert: x509.Certificate, issuer: Any,
@@ -229,6 +259,6 @@ def test_the_rust_store_is_cached_and_cleared(pki: TestPKI) -> None:
         validate_certificate(pki["carol"].certificate, trust=trust,
                              intermediates=[pki.intermediate.certificate], use_cache=False)
     assert smime.cache_info()["validation.rust_stores"].size == 1
-    assert smime.cache_info()["validation.rust_stores"].hits == 1
+    assert smime.cache_info()["validation.rust_stores"].misses == 1  # made once, then reused
     smime.clear_caches()
     assert smime.cache_info()["validation.rust_stores"].size == 0

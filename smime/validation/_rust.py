@@ -12,10 +12,13 @@ pyhanko, so a verdict never depends on which path answered.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 from cryptography.x509.verification import (
     Criticality,
@@ -27,7 +30,6 @@ from cryptography.x509.verification import (
 )
 
 from .._cache import LRUCache
-from ._common import name_key
 from .trust import TrustStore
 
 __all__ = ["rust_path"]
@@ -45,7 +47,7 @@ _ALGORITHMS = frozenset({
     SignatureAlgorithmOID.ECDSA_WITH_SHA384, SignatureAlgorithmOID.ECDSA_WITH_SHA512,
 })
 _MAIL_EKUS = (ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
-_STORES: LRUCache[Store] = LRUCache("validation.rust_stores", 16)
+_STORES: LRUCache[_Anchors] = LRUCache("validation.rust_stores", 16)
 
 
 def _mail_eku(_policy: Policy, _cert: x509.Certificate,
@@ -72,8 +74,31 @@ _EE_POLICY = (
 _CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
 
 
-def _store(trust: TrustStore) -> Store:
-    return _STORES.get_or_make(trust.identity, lambda: Store(list(trust.certificates)))
+@dataclass(frozen=True)
+class _Anchors:
+    """A trust store as the Rust verifier takes it, with how many anchors hold each key."""
+
+    store: Store
+    keys: Counter[bytes]
+    unreadable: int  # anchors whose key cryptography cannot load: they could be anyone's
+
+
+def _key(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+
+
+def _make_anchors(trust: TrustStore) -> _Anchors:
+    keys = [_key(c) for c in trust.certificates]
+    return _Anchors(Store(list(trust.certificates)), Counter(k for k in keys if k is not None),
+                    sum(k is None for k in keys))
+
+
+def _anchors(trust: TrustStore) -> _Anchors:
+    return _STORES.get_or_make(trust.identity, lambda: _make_anchors(trust))
 
 
 def rust_path(
@@ -85,7 +110,7 @@ def rust_path(
         return None
     try:
         verifier = (
-            PolicyBuilder().store(_store(trust)).time(at)
+            PolicyBuilder().store(_anchors(trust).store).time(at)
             .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
             .build_client_verifier()
         )
@@ -102,16 +127,24 @@ def _judged_alike(
     chain: Sequence[x509.Certificate], intermediates: Sequence[x509.Certificate],
     trust: TrustStore,
 ) -> bool:
-    """Whether pyhanko would find this same path and judge it the same way."""
+    """Whether pyhanko would find this same path and judge it the same way.
+
+    The path is the only one when no other certificate at hand holds an issuer's key (only
+    such a certificate could verify the signature below it: a cross-signed or renewed CA).
+    """
     for cert in chain:
         if any(ext.oid in _UNMODELLED for ext in cert.extensions):
             return False
     if any(cert.signature_algorithm_oid not in _ALGORITHMS for cert in chain[:-1]):
         return False
-    pool = {*intermediates, *trust.certificates}  # certificates compare by their DER
-    for cert in chain[:-1]:
-        wanted = name_key(cert.issuer)
-        issuers = {c for c in pool if name_key(c.subject) == wanted}
-        if len(issuers) != 1:
-            return False  # more than one way up: pyhanko's choice might differ
-    return True
+    anchors = _anchors(trust)
+    if anchors.unreadable:
+        return False
+    holders = Counter(anchors.keys)
+    for cert in intermediates:
+        if trust.get(cert.fingerprint(hashes.SHA256())) is None:  # each certificate once
+            key = _key(cert)
+            if key is None:
+                return False
+            holders[key] += 1
+    return all(holders[_key(issuer) or b""] == 1 for issuer in chain[1:])
