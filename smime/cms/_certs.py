@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa
 
 from .._cache import LRUCache
 from ..algorithms import ID_DSA_OID, OCSP_RESPONSE_OID
+from ..core.der import public_key_bits
 from ..core.names import name_text
 from ..core.signatures import PublicKey
 from ..keys import certificate_defect
@@ -165,9 +166,9 @@ def _key_identifier(cert: asn1_x509.Certificate) -> bytes:
     ski = cert.key_identifier
     if ski is not None:
         return bytes(ski)
-    key_bits = cert["tbs_certificate"]["subject_public_key_info"]["public_key"]
+    spki = cert["tbs_certificate"]["subject_public_key_info"]
     h = hashes.Hash(hashes.SHA1())
-    h.update(bytes(key_bits.contents[1:]))
+    h.update(public_key_bits(spki.dump()))
     return h.finalize()
 
 

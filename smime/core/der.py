@@ -40,6 +40,7 @@ __all__ = [
     "encode",
     "header",
     "octets",
+    "public_key_bits",
     "raw",
     "read",
     "wrap",
@@ -196,6 +197,20 @@ def octets(buf: memoryview, tlv: Tlv, what: str) -> Chunk:
                                   f"{segment.start}")
         pending.extend((segment, depth + 1) for segment in reversed(segments))
     return b"".join(parts)
+
+
+def public_key_bits(spki: bytes) -> bytes:
+    """The key octets of a SubjectPublicKeyInfo's BIT STRING, whatever its algorithm.
+
+    asn1crypto's own schema looks the algorithm up in a table (and pyhanko-certvalidator,
+    once imported, patches it to accept unknown ones): reading the DER here gives the same
+    octets either way, before or after pyhanko loads.
+    """
+    what = "public key info"
+    parts = children(spki, read(spki, 0, len(spki), what), what)
+    if len(parts) != 2 or parts[1].constructed or not parts[1].is_(UNIVERSAL, 3):
+        raise _fail(what, "expected an algorithm and a BIT STRING")
+    return bytes(spki[parts[1].body + 1 : parts[1].end])
 
 
 def raw(buf: Buffer, tlv: Tlv) -> bytes:
