@@ -41,17 +41,16 @@ def validity_problems(
     for index, cert in enumerate(chain):
         if index and cert.fingerprint(hashes.SHA256()) in anchors:
             continue
-        who = _who(cert, index == 0)
         if at > cert.not_valid_after_utc + TOLERANCE:
             problems.append(Problem(
                 ProblemCode.EXPIRED,
-                f"{who} expired on {_day(cert.not_valid_after_utc)} "
+                f"{_who(cert, index == 0)} expired on {_day(cert.not_valid_after_utc)} "
                 f"(validation time {_day(at)})",
             ))
         elif at < cert.not_valid_before_utc - TOLERANCE:
             problems.append(Problem(
                 ProblemCode.NOT_YET_VALID,
-                f"{who} is not valid until {_day(cert.not_valid_before_utc)} "
+                f"{_who(cert, index == 0)} is not valid until {_day(cert.not_valid_before_utc)} "
                 f"(validation time {_day(at)})",
             ))
     return problems
