@@ -1,10 +1,12 @@
 """Is this certificate trusted, at this time, for signing mail? One call, one frozen answer.
 
-``validate_certificate`` lets pyhanko-certvalidator build and check the path, decides
-revocation itself (see :mod:`smime.validation.revocation`), adds the signer's key usage
-checks, and turns every failure into a :class:`~smime.problems.Problem` with a stable code
-and a sentence. Results are cached (see ``_cache_key``) because path validation costs
-milliseconds and mail clients see the same signers over and over.
+``validate_certificate`` has the path built and checked by cryptography's Rust verifier
+where its verdict is pyhanko-certvalidator's (see :mod:`._rust`), by pyhanko otherwise,
+decides revocation itself (see :mod:`smime.validation.revocation`), adds the signer's key
+usage checks, and turns every failure into a :class:`~smime.problems.Problem` with a stable
+code and a sentence. Results are cached per chain for the stretch of time in which nothing
+changes state (see ``_window``): mail clients see the same signers over and over, each
+message with a new signing time.
 """
 
 from __future__ import annotations
