@@ -125,8 +125,13 @@ class _Inputs:
     timeout: float
 
 
+#: SHA-256 fingerprints by certificate (a lookup hashes the DER in Rust, much cheaper than
+#: a SHA-256 through OpenSSL; a cache hit computes four of them).
+_FINGERPRINTS: LRUCache[bytes] = LRUCache("validation.fingerprints", 2048)
+
+
 def _fp(cert: x509.Certificate) -> bytes:
-    return cert.fingerprint(hashes.SHA256())
+    return _FINGERPRINTS.get_or_make(cert, lambda: cert.fingerprint(hashes.SHA256()))
 
 
 def _prepare(
