@@ -250,7 +250,20 @@ def check_der(data: Buffer, what: str = "CMS structure") -> None:
         elif pos:
             break
         limit = open_[-1][0] if open_ else size
-        first, _tag, body, length = _head(data, pos, limit, what)
+        # The common case inline (low tag number, definite length of at most two octets);
+        # anything else, and every error, is _head's.
+        length: int | None
+        first = data[pos] if pos + 2 <= limit else 0x1F
+        octet = data[pos + 1] if first & 0x1F != 0x1F else 0x80
+        if octet < 0x80 and octet <= limit - pos - 2:
+            body, length = pos + 2, octet
+        elif octet == 0x81 and pos + 3 <= limit and data[pos + 2] <= limit - pos - 3:
+            body, length = pos + 3, data[pos + 2]
+        elif (octet == 0x82 and pos + 4 <= limit
+              and (data[pos + 2] << 8 | data[pos + 3]) <= limit - pos - 4):
+            body, length = pos + 4, data[pos + 2] << 8 | data[pos + 3]
+        else:
+            first, _tag, body, length = _head(data, pos, limit, what)
         if not open_:
             indefinite_top = length is None
         if not first & 0x20:
