@@ -5,34 +5,72 @@ Thunderbird, Apple Mail, OpenSSL, gpgsm and NSS open it, and send it through plu
 transports. The guides live in ``docs/`` (``mkdocs serve``).
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from . import errors
 from .__about__ import __version__
 from ._cache import cache_info, clear_caches
-from .api import (
-    compress,
-    decrypt,
-    encrypt,
-    export_certificates,
-    load_certificates,
-    sign,
-    unwrap,
-    verify,
-)
-from .inspection import inspect
-from .keys import Identity, load_identity
 from .limits import Limits
 from .problems import Problem, ProblemCode
-from .results import (
-    DecryptedMessage,
-    DecryptionInfo,
-    Layer,
-    SignerResult,
-    UnwrapResult,
-    VerificationResult,
-)
-from .store import CertificateStore, HarvestResult
-from .transports import asend, send
-from .validation import TrustStore, VerificationPolicy
+
+if TYPE_CHECKING:
+    from .api import (
+        compress,
+        decrypt,
+        encrypt,
+        export_certificates,
+        load_certificates,
+        sign,
+        unwrap,
+        verify,
+    )
+    from .inspection import inspect
+    from .keys import Identity, load_identity
+    from .results import (
+        DecryptedMessage,
+        DecryptionInfo,
+        Layer,
+        SignerResult,
+        UnwrapResult,
+        VerificationResult,
+    )
+    from .store import CertificateStore, HarvestResult
+    from .transports import asend, send
+    from .validation import TrustStore, VerificationPolicy
+
+#: Public names whose modules load on first use, so that ``import smime`` stays cheap: the
+#: store needs sqlite3, the transports asyncio, smtplib and http, path validation pyhanko,
+#: and the operations the email package and asn1crypto. Each module loads once, whole.
+_LAZY = {
+    **dict.fromkeys(("compress", "decrypt", "encrypt", "export_certificates",
+                     "load_certificates", "sign", "unwrap", "verify"), "api"),
+    "inspect": "inspection",
+    "Identity": "keys",
+    "load_identity": "keys",
+    **dict.fromkeys(("DecryptedMessage", "DecryptionInfo", "Layer", "SignerResult",
+                     "UnwrapResult", "VerificationResult"), "results"),
+    "CertificateStore": "store",
+    "HarvestResult": "store",
+    "asend": "transports",
+    "send": "transports",
+    "TrustStore": "validation",
+    "VerificationPolicy": "validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CertificateStore",

@@ -81,19 +81,32 @@ class LRUCache(Generic[V]):
 
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:
-            root = self._root
-            old = self._links.pop(key, None)
-            if old is not None:  # a new value for a key we hold: relink it as the newest
-                old[_PREV][_NEXT] = old[_NEXT]
-                old[_NEXT][_PREV] = old[_PREV]
-            last = root[_PREV]
-            link = [last, root, key, value]
-            last[_NEXT] = root[_PREV] = self._links[key] = link
-            if len(self._links) > self._maxsize:
-                oldest = root[_NEXT]
-                root[_NEXT] = oldest[_NEXT]
-                oldest[_NEXT][_PREV] = root
-                del self._links[oldest[_KEY]]
+            self._put(key, value)
+
+    def _put(self, key: Hashable, value: V) -> None:
+        root = self._root
+        old = self._links.pop(key, None)
+        if old is not None:  # a new value for a key we hold: relink it as the newest
+            old[_PREV][_NEXT] = old[_NEXT]
+            old[_NEXT][_PREV] = old[_PREV]
+        last = root[_PREV]
+        link = [last, root, key, value]
+        last[_NEXT] = root[_PREV] = self._links[key] = link
+        if len(self._links) > self._maxsize:
+            oldest = root[_NEXT]
+            root[_NEXT] = oldest[_NEXT]
+            oldest[_NEXT][_PREV] = root
+            del self._links[oldest[_KEY]]
+
+    def update(self, key: Hashable, change: Callable[[V | None], V]) -> None:
+        """Store ``change(current value or None)``, atomically; counts neither hit nor miss.
+
+        For values that accumulate (several windows of one chain): two threads adding at
+        once both land. ``change`` runs under the lock, so it must be quick.
+        """
+        with self._lock:
+            link = self._links.get(key)
+            self._put(key, change(None if link is None else link[_VALUE]))
 
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
         """The cached value, or ``make()`` stored and returned (made outside the lock)."""

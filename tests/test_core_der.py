@@ -4,6 +4,7 @@ with asn1crypto on everything well formed."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from asn1crypto import cms, core, parser
@@ -282,3 +283,68 @@ def test_wrap_frames_parts_without_joining_them() -> None:
     null, tagged = children(memoryview(data), tlv, WHAT)
     assert raw(data, null) == b"\x05\x00"
     assert bytes(octets(memoryview(data), tagged, WHAT)) == bytes(big)
+
+
+def _check_der_reference(data: bytes, what: str = "CMS structure") -> None:
+    """check_der as it was before its common case went inline: every element via _head."""
+    if not data:
+        raise der._fail(what, "empty input")
+    size = len(data)
+    open_: list[tuple[int, bool]] = []
+    pos = 0
+    indefinite_top = False
+    while True:
+        if open_:
+            bound, indefinite = open_[-1]
+            if indefinite:
+                if der._at_end_of_contents(data, pos, bound):
+                    open_.pop()
+                    pos += 2
+                    continue
+                if pos + 2 > bound:
+                    raise der._fail(what, f"missing end-of-contents before byte {bound}")
+            elif pos == bound:
+                open_.pop()
+                continue
+        elif pos:
+            break
+        limit = open_[-1][0] if open_ else size
+        first, _tag, body, length = der._head(data, pos, limit, what)
+        if not open_:
+            indefinite_top = length is None
+        if not first & 0x20:
+            pos = body + (length or 0)
+            continue
+        if len(open_) >= MAX_DEPTH:
+            raise der._fail(what, f"nested deeper than {MAX_DEPTH} levels")
+        open_.append((limit, True) if length is None else (body + length, False))
+        pos = body
+    if pos < size and not indefinite_top:
+        raise der._fail(what, f"{size - pos} bytes of trailing data")
+
+
+def _outcome(check: Callable[[bytes], None], data: bytes) -> str | None:
+    try:
+        check(data)
+    except ParseError as exc:
+        return str(exc)
+    return None
+
+
+_SIGNED = cms.ContentInfo({"content_type": "data", "content": core.OctetString(
+    cms.ContentInfo({"content_type": "data", "content": core.OctetString(b"y" * 300)}).dump()
+    + b"z" * 200)}).dump()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 255)),  # the headers sit first
+                min_size=1, max_size=4), st.integers(1, len(_SIGNED)))
+def test_check_der_inline_case_answers_as_head_does(
+    changes: list[tuple[int, int]], keep: int
+) -> None:
+    """The inline common case gives the same verdict and message as _head on every input."""
+    data = bytearray(_SIGNED)
+    for where, value in changes:
+        data[where] = value
+    mutated = bytes(data[:keep])
+    assert _outcome(check_der, mutated) == _outcome(_check_der_reference, mutated)

@@ -395,3 +395,15 @@ def test_no_thread_left_running(pki: TestPKI) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['MainThread']"
     assert time.monotonic() - started < 30  # exits promptly: no worker to wait for
+
+
+def test_cache_update_merges_under_the_lock_without_counting() -> None:
+    cache: _cache.LRUCache[tuple[int, ...]] = _cache.LRUCache("test.update", 4)
+    threads = [threading.Thread(target=lambda i=i: cache.update(
+        "k", lambda old, i=i: (*(old or ()), i))) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(cache.get("k") or ()) == list(range(50))
+    assert (cache.info().hits, cache.info().misses) == (1, 0)

@@ -30,7 +30,6 @@ from smime.validation import (
     validation_cache_info,
     validation_times,
 )
-from smime.validation import _pyhanko as pyhanko_bridge
 from smime.validation import chain as chain_module
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -277,15 +276,15 @@ def test_small_rsa_ca_key_is_weak_unless_allowed(pki: PKI) -> None:
 
 @pytest.fixture()
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts how often pyhanko path validation actually runs."""
+    """Counts how often path validation actually runs (the Rust verifier or pyhanko)."""
     calls: list[int] = []
-    real = pyhanko_bridge.validate_path
+    real = chain_module._finish_safely
 
-    async def counting(*args: Any, **kwargs: Any) -> Any:
+    def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        return await real(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(chain_module, "_pyhanko_validate_path", counting)
+    monkeypatch.setattr(chain_module, "_finish_safely", counting)
     return calls
 
 
@@ -318,7 +317,9 @@ def test_cache_key_separates_what_can_change_the_outcome(
     validate_certificate(alice, trust=trust, intermediates=inter, revocation="hard-fail")
     validate_certificate(alice, trust=trust, intermediates=inter,
                          policy=VerificationPolicy(check_key_usage=False))
-    validate_certificate(alice, trust=trust, intermediates=inter, at=NOW + 2 * DAY)
+    validate_certificate(alice, trust=trust, intermediates=inter, at=NOW + 2 * DAY)  # a hit
+    validate_certificate(alice, trust=trust, intermediates=inter,
+                         at=alice.not_valid_after_utc + DAY)  # past the window
     validate_certificate(alice, trust=trust, intermediates=inter, use_cache=False)
     assert len(counted) == 7
 
@@ -337,6 +338,77 @@ def test_cache_never_spans_a_validity_boundary(
                                   intermediates=[pki.intermediate.certificate])
     assert first.valid and codes(second) == {ProblemCode.EXPIRED}
     assert len(counted) == 2
+
+
+def test_new_validation_times_inside_the_window_are_hits(
+    pki: PKI, trust: TrustStore, counted: list[int]
+) -> None:
+    """Mail brings a new signing time with every message: a chain already validated
+    answers for any time inside its validity window, without path validation."""
+    alice = pki["alice"].certificate
+    inter = [pki.intermediate.certificate]
+    first = validate_certificate(alice, trust=trust, intermediates=inter, at=NOW)
+    for minutes in range(1, 200, 7):
+        at = NOW + dt.timedelta(minutes=minutes, seconds=minutes)
+        again = validate_certificate(alice, trust=trust, intermediates=inter, at=at)
+        assert again.at == at and again.valid and again.chain == first.chain
+    assert len(counted) == 1
+    assert validation_cache_info().size == 1
+
+
+def test_a_hit_equals_a_fresh_validation(pki: PKI, trust: TrustStore) -> None:
+    alice = pki["alice"].certificate
+    inter = [pki.intermediate.certificate]
+    validate_certificate(alice, trust=trust, intermediates=inter, at=NOW)
+    for at in (NOW + 3 * DAY, NOW + dt.timedelta(hours=5), alice.not_valid_after_utc + DAY):
+        cached = validate_certificate(alice, trust=trust, intermediates=inter, at=at)
+        fresh = validate_certificate(alice, trust=trust, intermediates=inter, at=at,
+                                     use_cache=False)
+        assert cached == fresh
+
+
+def test_results_with_problems_are_kept_for_their_minute_only(
+    pki: PKI, trust: TrustStore, counted: list[int]
+) -> None:
+    """An expired chain's sentence names the validation time: a later minute recomputes."""
+    alice = pki["alice"].certificate
+    inter = [pki.intermediate.certificate]
+    late = alice.not_valid_after_utc.replace(second=0) + 3 * DAY
+    first = validate_certificate(alice, trust=trust, intermediates=inter, at=late)
+    same_minute = validate_certificate(alice, trust=trust, intermediates=inter,
+                                       at=late + dt.timedelta(seconds=30))
+    next_hour = validate_certificate(alice, trust=trust, intermediates=inter,
+                                     at=late + dt.timedelta(hours=1))
+    assert codes(first) == codes(next_hour) == {ProblemCode.EXPIRED}
+    assert same_minute.problems == first.problems
+    assert next_hour.problems != first.problems  # another validation time in the sentence
+    assert len(counted) == 2
+
+
+def test_the_window_ends_where_revocation_data_changes_state(
+    pki: PKI, trust: TrustStore, counted: list[int]
+) -> None:
+    """A revocation date (or a CRL's nextUpdate) between two times splits the window."""
+    cert = issue_certificate(pki.intermediate, "revoked@example.com",
+                             key_type="ec-p256").certificate
+    when = NOW + DAY
+    crl = (
+        x509.CertificateRevocationListBuilder().issuer_name(pki.intermediate.certificate.subject)
+        .last_update(NOW - DAY).next_update(NOW + 10 * DAY)
+        .add_revoked_certificate(x509.RevokedCertificateBuilder()
+                                 .serial_number(cert.serial_number).revocation_date(when).build())
+        .sign(pki.intermediate.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    kwargs: dict[str, Any] = {"trust": trust, "intermediates": [pki.intermediate.certificate],
+                              "crls": [crl]}
+    before = validate_certificate(cert, at=NOW, **kwargs)
+    still = validate_certificate(cert, at=when - dt.timedelta(hours=1), **kwargs)
+    after = validate_certificate(cert, at=when + dt.timedelta(hours=1), **kwargs)
+    stale = validate_certificate(cert, at=NOW + 11 * DAY, **kwargs)
+    assert before.valid and still.valid and len(counted) == 3
+    assert codes(after) == {ProblemCode.REVOKED}
+    fresh = validate_certificate(cert, at=NOW + 11 * DAY, use_cache=False, **kwargs)
+    assert stale == fresh
 
 
 # ----------------------------------------------------------------------------- event loops

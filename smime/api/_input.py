@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from email.message import Message
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from ..errors import CertificateError, UsageError
 from ..keys import CertificateLike, Identity, check_identity, load_certificates, to_certificate
-from ..store import CertificateStore
+
+if TYPE_CHECKING:
+    from ..store import CertificateStore
 
 MessageInput: TypeAlias = bytes | bytearray | memoryview | str | Message
 RecipientInput: TypeAlias = CertificateLike | Identity | str

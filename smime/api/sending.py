@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage, Message
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, rsa
@@ -38,8 +38,10 @@ from ..options import (
     WireFormat,
     check_option,
 )
-from ..store import CertificateStore
 from ._input import MessageInput, RecipientInput, identities, recipient_certificates
+
+if TYPE_CHECKING:
+    from ..store import CertificateStore
 
 __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "sign"]
 

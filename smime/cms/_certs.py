@@ -18,7 +18,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa
 
+from .._cache import LRUCache
 from ..algorithms import ID_DSA_OID, OCSP_RESPONSE_OID
+from ..core.der import public_key_bits
 from ..core.names import name_text
 from ..core.signatures import PublicKey
 from ..keys import certificate_defect
@@ -52,7 +54,11 @@ class Received:
 
     @classmethod
     def read(cls, data: bytes) -> Received:
-        signed = ContentInfo.load(data, strict=False)["content"]
+        return cls.of(ContentInfo.load(data, strict=False)["content"])
+
+    @classmethod
+    def of(cls, signed: asn1_cms.SignedData) -> Received:
+        """From a SignedData loaded lazily and not yet walked (its encodings are original)."""
         attributes: list[bytes | None] = []
         for si in signed["signer_infos"]:
             attrs = si["signed_attrs"]
@@ -72,6 +78,18 @@ class Received:
         return cls(tuple(attributes), tuple(certificates), tuple(crls), tuple(ocsp))
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """What cryptography makes of one certificate's DER, read once: the same signers
+    write again and again. ``key`` is None when cryptography cannot load the key alone."""
+
+    crypto: x509.Certificate | None  # None when cryptography refuses it
+    error: str | None = None
+    serial: int = 0
+    issuer: bytes = b""  # the issuer Name as cryptography encodes it
+    key: PublicKey | None = None
+
+
 @dataclass
 class Cert:
     """A certificate both ways: asn1crypto for matching, cryptography for the caller."""
@@ -80,15 +98,13 @@ class Cert:
     crypto: x509.Certificate | None  # None when cryptography refuses it
     from_message: bool
     error: str | None = None
+    loaded: _Loaded | None = None
 
     @classmethod
     def from_der(cls, der: bytes, *, from_message: bool) -> Cert:
         asn1 = asn1_x509.Certificate.load(der)
-        try:
-            crypto = x509.load_der_x509_certificate(der)
-        except Exception as exc:  # ValueError, InvalidVersion...: whatever cryptography refuses
-            return cls(asn1, None, from_message, error=str(exc))
-        return cls.checked(asn1, crypto, from_message)
+        loaded = _LOADED.get_or_make(der, lambda: _load(der))
+        return cls(asn1, loaded.crypto, from_message, error=loaded.error, loaded=loaded)
 
     @classmethod
     def checked(cls, asn1: asn1_x509.Certificate, crypto: x509.Certificate,
@@ -126,13 +142,41 @@ class SignerIdentifier:
         if self.issuer is None or cert.serial_number != self.serial_number:
             return False
         return _same_name(asn1["tbs_certificate"]["issuer"], asn1_x509.Name.load(self.issuer))
+#: Certificates as cryptography loaded them, by DER.
+_LOADED: LRUCache[_Loaded] = LRUCache("cms.loaded_certificates", 512)
+
+
+def _load(der: bytes) -> _Loaded:
+    """The certificate, or why cryptography refuses it (extensions too: a certificate whose
+    extensions cannot be read signs and chains nothing)."""
+    try:
+        crypto = x509.load_der_x509_certificate(der)
+    except Exception as exc:  # ValueError, InvalidVersion...: whatever cryptography refuses
+        return _Loaded(None, str(exc))
+    defect = certificate_defect(crypto)
+    if defect is not None:
+        return _Loaded(None, defect)
+    key: PublicKey | None = None
+    if crypto.public_key_algorithm_oid.dotted_string != ID_DSA_OID:  # DSA may inherit p, q, g
+        try:
+            key = crypto.public_key()  # type: ignore[assignment]
+        except (ValueError, UnsupportedAlgorithm):
+            key = None  # the asn1crypto route in public_key() says why
+    return _Loaded(crypto, None, crypto.serial_number, crypto.issuer.public_bytes(), key)
 
 
 def find_certificate(sid: asn1_cms.SignerIdentifier, certs: list[Cert]) -> Cert | None:
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
+        issuer_der = issuer.dump()
         for cert in certs:
+            loaded = cert.loaded
+            if loaded is not None and loaded.crypto is not None:  # no asn1crypto parse
+                if loaded.serial != serial:
+                    continue
+                if loaded.issuer == issuer_der:
+                    return cert
             tbs = cert.asn1["tbs_certificate"]
             if tbs["serial_number"].native == serial and _same_name(tbs["issuer"], issuer):
                 return cert
@@ -154,9 +198,9 @@ def _key_identifier(cert: asn1_x509.Certificate) -> bytes:
     ski = cert.key_identifier
     if ski is not None:
         return bytes(ski)
-    key_bits = cert["tbs_certificate"]["subject_public_key_info"]["public_key"]
+    spki = cert["tbs_certificate"]["subject_public_key_info"]
     h = hashes.Hash(hashes.SHA1())
-    h.update(bytes(key_bits.contents[1:]))
+    h.update(public_key_bits(spki.dump()))
     return h.finalize()
 
 
@@ -170,6 +214,8 @@ def inherits_dsa_parameters(cert: asn1_x509.Certificate) -> bool:
 
 def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
     """The signer's key, or why it cannot be had. DSA keys may inherit p, q, g (RFC 3279)."""
+    if found.loaded is not None and found.loaded.key is not None:
+        return found.loaded.key  # cryptography's; the asn1crypto route below explains failures
     if inherits_dsa_parameters(found.asn1):
         key = _inherited_dsa_key(found.asn1, certs)
         if key is not None:

@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
+from .._cache import LRUCache
 from ..algorithms import (
     CONTENT_TYPE_OID,
     DIGESTS,
@@ -207,7 +208,7 @@ class _Check:
             signature_algorithm=scheme_name,
             signing_time=_signing_time(values.get(SIGNING_TIME_OID)),
             signed_attributes=names,
-            capabilities=read_capabilities(values.get(SMIME_CAPABILITIES_OID)),
+            capabilities=_capabilities(values.get(SMIME_CAPABILITIES_OID)),
             encryption_key_preference=read_key_preference(values),
             intact=intact,
             signature_valid=signature_valid,
@@ -314,7 +315,23 @@ class _Check:
 # ---------------------------------------------------------------------------- helpers
 
 
+#: The text of signer identifiers and the names of capability lists, by their DER: both
+#: are the same in every message of a signer, and reading them costs asn1crypto parses.
+_IDENTIFIERS: LRUCache[str] = LRUCache("cms.signer_identifier_text", 512)
+_CAPABILITIES: LRUCache[tuple[str, ...]] = LRUCache("cms.capabilities", 256)
+
+
 def _identifier(sid: asn1_cms.SignerIdentifier) -> str:
+    return _IDENTIFIERS.get_or_make((sid.name, sid.chosen.dump()), lambda: _identifier_text(sid))
+
+
+def _capabilities(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return _CAPABILITIES.get_or_make(value.dump(), lambda: read_capabilities(value))
+
+
+def _identifier_text(sid: asn1_cms.SignerIdentifier) -> str:
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
         return f"{name_text(ias['issuer'], readable=True)}, serial {ias['serial_number'].native:#x}"
@@ -324,7 +341,23 @@ def _identifier(sid: asn1_cms.SignerIdentifier) -> str:
 def _signing_time(value: Any) -> dt.datetime | None:
     if value is None or len(value) != 1:
         return None
-    when = value[0].native
+    when = _utc_time(value[0]) or value[0].native
     if isinstance(when, dt.datetime) and when.tzinfo is not None:
         return when
     return None
+
+
+def _utc_time(value: Any) -> dt.datetime | None:
+    """A UTCTime in its DER form (YYMMDDHHMMSSZ) read directly, as asn1crypto would read
+    it (years 50-99 are 19xx); None for any other form, for asn1crypto to read."""
+    chosen = value.chosen if isinstance(value, asn1_core.Choice) else value
+    raw = chosen.contents if isinstance(chosen, asn1_core.UTCTime) else None
+    if raw is None or len(raw) != 13 or raw[12:] != b"Z" or not raw[:12].isdigit():
+        return None
+    year = int(raw[0:2])
+    try:
+        return dt.datetime(year + (1900 if year >= 50 else 2000), int(raw[2:4]), int(raw[4:6]),
+                           int(raw[6:8]), int(raw[8:10]), int(raw[10:12]),
+                           tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None  # out of range: asn1crypto raises its own error

@@ -297,10 +297,7 @@ def _verify_signed_data(
     caps.check("max_signers", len(signed["signer_infos"]), "signers in the SignedData")
     certificates = len(signed["certificates"] or ())
     caps.check("max_certificates", certificates, "certificates in the SignedData")
-    try:
-        received = Received.read(bytes(der))
-    except (ValueError, TypeError, KeyError, IndexError) as exc:  # pragma: no cover - parsed
-        raise ParseError(f"malformed CMS SignedData: {exc}") from None
+    received = Received.of(signed)  # the one parse: nothing has walked it yet
     encap = signed["encap_content_info"]
     econtent = _econtent(encap)
     context = VerifyContext.build(

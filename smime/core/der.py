@@ -48,6 +48,7 @@ __all__ = [
     "indefinite",
     "octets",
     "presized",
+    "public_key_bits",
     "raw",
     "read",
     "wrap",
@@ -209,6 +210,20 @@ def octets(buf: memoryview, tlv: Tlv, what: str) -> Chunk:
     return b"".join(parts)
 
 
+def public_key_bits(spki: bytes) -> bytes:
+    """The key octets of a SubjectPublicKeyInfo's BIT STRING, whatever its algorithm.
+
+    asn1crypto's own schema looks the algorithm up in a table (and pyhanko-certvalidator,
+    once imported, patches it to accept unknown ones): reading the DER here gives the same
+    octets either way, before or after pyhanko loads.
+    """
+    what = "public key info"
+    parts = children(spki, read(spki, 0, len(spki), what), what)
+    if len(parts) != 2 or parts[1].constructed or not parts[1].is_(UNIVERSAL, 3):
+        raise _fail(what, "expected an algorithm and a BIT STRING")
+    return bytes(spki[parts[1].body + 1 : parts[1].end])
+
+
 def raw(buf: Buffer, tlv: Tlv) -> bytes:
     """The element's encoding, for asn1crypto to parse."""
     return bytes(buf[tlv.start : tlv.next])
@@ -246,7 +261,20 @@ def check_der(data: Buffer, what: str = "CMS structure") -> None:
         elif pos:
             break
         limit = open_[-1][0] if open_ else size
-        first, _tag, body, length = _head(data, pos, limit, what)
+        # The common case inline (low tag number, definite length of at most two octets);
+        # anything else, and every error, is _head's.
+        length: int | None
+        first = data[pos] if pos + 2 <= limit else 0x1F
+        octet = data[pos + 1] if first & 0x1F != 0x1F else 0x80
+        if octet < 0x80 and octet <= limit - pos - 2:
+            body, length = pos + 2, octet
+        elif octet == 0x81 and pos + 3 <= limit and data[pos + 2] <= limit - pos - 3:
+            body, length = pos + 3, data[pos + 2]
+        elif (octet == 0x82 and pos + 4 <= limit
+              and (data[pos + 2] << 8 | data[pos + 3]) <= limit - pos - 4):
+            body, length = pos + 4, data[pos + 2] << 8 | data[pos + 3]
+        else:
+            first, _tag, body, length = _head(data, pos, limit, what)
         if not open_:
             indefinite_top = length is None
         if not first & 0x20:

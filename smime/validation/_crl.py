@@ -10,6 +10,7 @@ and indirect CRLs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -265,17 +266,22 @@ class CrlContext:
     problems: list[str] = field(default_factory=list)
     unusable: Sequence[str] = ()  # why some of the data given could not be read at all
     chain_fps: frozenset[bytes] = field(init=False)
-    by_subject: dict[Any, list[x509.Certificate]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.chain_fps = frozenset(c.fingerprint(_SHA256) for c in self.chain)
-        self.by_subject = {}
+
+    @functools.cached_property
+    def by_subject(self) -> dict[Any, list[x509.Certificate]]:
+        """The certificates by normalised subject; made when a CRL needs its signer (the
+        names' string preparation is slow, and most verifications weigh no CRL)."""
+        found: dict[Any, list[x509.Certificate]] = {}
         seen: set[bytes] = set()
         for cert in (*self.chain, *self.pool):
             fp = cert.fingerprint(_SHA256)
             if fp not in seen:
                 seen.add(fp)
-                self.by_subject.setdefault(name_key(cert.subject), []).append(cert)
+                found.setdefault(name_key(cert.subject), []).append(cert)
+        return found
 
     def fresh(self, crl: LoadedCrl) -> bool:
         if crl.this_update > max(self.at, self.now) + TOLERANCE:
@@ -337,10 +343,10 @@ def check_crls(cert: x509.Certificate, ctx: CrlContext, depth: int = 0) -> Revoc
     """
     mark = len(ctx.problems)
     serial = cert.serial_number
-    cert_issuer = name_key(cert.issuer)
+    cert_issuer = name_key(cert.issuer) if ctx.crls else None  # no CRL: no names to compare
     checked: set[x509.ReasonFlags] = set()
     revoked: RevocationStatus | None = None
-    for dp in distribution_points(cert):
+    for dp in distribution_points(cert) if ctx.crls else ():
         for crl in ctx.crls:
             if crl.delta_base is not None or not _in_scope(crl, cert, cert_issuer, dp):
                 continue

@@ -8,16 +8,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from pyhanko_certvalidator.errors import (
-    DisallowedAlgorithmError,
-    ExpiredError,
-    InsufficientRevinfoError,
-    InvalidCertificateError,
-    NotYetValidError,
-    PathBuildingError,
-    PathValidationError,
-    RevokedError,
-)
 
 from ..core.names import certificate_label, issuer_text
 from ..problems import Problem, ProblemCode
@@ -51,17 +41,16 @@ def validity_problems(
     for index, cert in enumerate(chain):
         if index and cert.fingerprint(hashes.SHA256()) in anchors:
             continue
-        who = _who(cert, index == 0)
         if at > cert.not_valid_after_utc + TOLERANCE:
             problems.append(Problem(
                 ProblemCode.EXPIRED,
-                f"{who} expired on {_day(cert.not_valid_after_utc)} "
+                f"{_who(cert, index == 0)} expired on {_day(cert.not_valid_after_utc)} "
                 f"(validation time {_day(at)})",
             ))
         elif at < cert.not_valid_before_utc - TOLERANCE:
             problems.append(Problem(
                 ProblemCode.NOT_YET_VALID,
-                f"{who} is not valid until {_day(cert.not_valid_before_utc)} "
+                f"{_who(cert, index == 0)} is not valid until {_day(cert.not_valid_before_utc)} "
                 f"(validation time {_day(at)})",
             ))
     return problems
@@ -88,6 +77,17 @@ def _message(exc: Exception) -> str:
 
 def problem_from_error(exc: Exception, chain: Sequence[x509.Certificate], inputs: Any) -> Problem:
     """The stable code and a sentence for whatever pyhanko raised."""
+    from pyhanko_certvalidator.errors import (  # loaded when pyhanko first validates
+        DisallowedAlgorithmError,
+        ExpiredError,
+        InsufficientRevinfoError,
+        InvalidCertificateError,
+        NotYetValidError,
+        PathBuildingError,
+        PathValidationError,
+        RevokedError,
+    )
+
     is_signer = bool(getattr(exc, "is_ee_cert", False))
     if isinstance(exc, (PathBuildingError, InvalidCertificateError)) and not isinstance(
         exc, PathValidationError

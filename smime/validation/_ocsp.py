@@ -21,6 +21,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..core.certs import extension
+from ..core.der import public_key_bits
 from ..core.signatures import verify_signature
 from ..problems import plain_reason
 from ._common import COMPROMISE_REASONS, TOLERANCE, RevocationStatus, issued_by
@@ -60,7 +61,7 @@ def load_ocsp(der: bytes) -> LoadedOcsp | str:
 
 def _key_hash(cert: x509.Certificate, algorithm: str) -> bytes:
     spki = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)).public_key
-    return hashlib.new(algorithm, spki["public_key"].contents[1:]).digest()
+    return hashlib.new(algorithm, public_key_bits(spki.dump())).digest()
 
 
 def _name_hash(cert: x509.Certificate, algorithm: str) -> bytes:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -29,6 +28,8 @@ from pyhanko_certvalidator.policy_decl import (
     RevocationCheckingPolicy,
     RevocationCheckingRule,
 )
+
+from ._pyhanko_outcome import PyhankoOutcome
 
 __all__ = ["PyhankoOutcome", "validate_path"]
 
@@ -55,19 +56,6 @@ def _algorithm_policy(weak_hashes: frozenset[str] | None) -> AlgorithmUsagePolic
         weak_hash_algos=weak_hashes, rsa_key_size_threshold=MIN_KEY_BITS,
         dsa_key_size_threshold=MIN_KEY_BITS,
     )
-
-
-@dataclass(frozen=True)
-class PyhankoOutcome:
-    """What pyhanko found. Paths are DER certificates, signer first, anchor last."""
-
-    path: tuple[bytes, ...] | None  # the validated path, or None
-    tried_path: tuple[bytes, ...] | None  # on a path validation error: the path it rejected
-    error: Exception | None
-    fetched_crls: tuple[bytes, ...] = ()
-    fetched_ocsps: tuple[bytes, ...] = ()
-    fetch_failures: tuple[str, ...] = ()
-    calls: int = 1
 
 
 def _signer_first(path: ValidationPath) -> tuple[bytes, ...]:

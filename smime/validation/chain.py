@@ -1,15 +1,16 @@
 """Is this certificate trusted, at this time, for signing mail? One call, one frozen answer.
 
-``validate_certificate`` lets pyhanko-certvalidator build and check the path, decides
-revocation itself (see :mod:`smime.validation.revocation`), adds the signer's key usage
-checks, and turns every failure into a :class:`~smime.problems.Problem` with a stable code
-and a sentence. Results are cached (see ``_cache_key``) because path validation costs
-milliseconds and mail clients see the same signers over and over.
+``validate_certificate`` has the path built and checked by cryptography's Rust verifier
+where its verdict is pyhanko-certvalidator's (see :mod:`._rust`), by pyhanko otherwise,
+decides revocation itself (see :mod:`smime.validation.revocation`), adds the signer's key
+usage checks, and turns every failure into a :class:`~smime.problems.Problem` with a stable
+code and a sentence. Results are cached per chain for the stretch of time in which nothing
+changes state (see ``_window``): mail clients see the same signers over and over, each
+message with a new signing time.
 """
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import datetime as dt
 import hashlib
@@ -36,9 +37,8 @@ from ._errors import (
     untrusted_problem,
     validity_problems,
 )
-from ._pyhanko import PyhankoOutcome
-from ._pyhanko import validate_path as _pyhanko_validate_path
-from ._runner import run_sync
+from ._pyhanko_outcome import PyhankoOutcome
+from ._rust import rust_path
 from .binding import check_key_usage
 from .policy import DEFAULT_POLICY, VerificationPolicy
 from .revocation import (
@@ -60,12 +60,17 @@ __all__ = [
     "validation_cache_info",
 ]
 
-#: Results are reused within one minute of validation time, unless a certificate or
-#: revocation datum changes state within that minute.
+#: A result is reused for any validation time in its window: the stretch between the
+#: instants around it at which a certificate or revocation datum changes state (validity
+#: bounds, thisUpdate, nextUpdate, revocation dates), less a margin for clock tolerance.
+#: A result with problems names the minute of validation, so its window is that minute.
 BUCKET = dt.timedelta(minutes=1)
 _MARGIN = dt.timedelta(seconds=2)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_CACHE: LRUCache[ChainResult] = LRUCache("validation.paths", 1024)
+#: Windows kept per chain (validation at the signing time and at now are two).
+_WINDOWS = 8
+_Window = tuple[dt.datetime | None, dt.datetime | None, "ChainResult"]
+_CACHE: LRUCache[tuple[_Window, ...]] = LRUCache("validation.paths", 1024)
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,13 @@ class _Inputs:
     timeout: float
 
 
+#: SHA-256 fingerprints by certificate (a lookup hashes the DER in Rust, much cheaper than
+#: a SHA-256 through OpenSSL; a cache hit computes four of them).
+_FINGERPRINTS: LRUCache[bytes] = LRUCache("validation.fingerprints", 2048)
+
+
 def _fp(cert: x509.Certificate) -> bytes:
-    return cert.fingerprint(hashes.SHA256())
+    return _FINGERPRINTS.get_or_make(cert, lambda: cert.fingerprint(hashes.SHA256()))
 
 
 def _prepare(
@@ -160,9 +170,9 @@ def _require_fetcher() -> None:
 
 
 def _cache_key(inputs: _Inputs) -> tuple[Any, ...]:
-    """Everything that can change the answer: the certificates a path can be built from,
-    the anchors, the revocation data and mode, the policy, and the minute of validation
-    (``_cacheable`` refuses minutes in which something expires or becomes valid)."""
+    """Everything but the time that can change the answer: the certificates a path can be
+    built from, the anchors, the revocation data and mode, and the policy. The time is
+    matched against each stored result's window (see ``_window``)."""
     digest = hashlib.sha256
     return (
         _fp(inputs.signer),
@@ -173,7 +183,6 @@ def _cache_key(inputs: _Inputs) -> tuple[Any, ...]:
         inputs.revocation,
         inputs.fetch,
         inputs.policy,
-        (inputs.at - _EPOCH) // BUCKET,
     )
 
 
@@ -207,7 +216,11 @@ def validate_certificate(
     key, hit = _lookup(inputs, use_cache)
     if hit is not None:
         return hit
-    outcome = run_sync(lambda: _pyhanko(inputs))
+    outcome = _fast(inputs)
+    if outcome is None:
+        from ._runner import run_sync  # asyncio, loaded when pyhanko is first needed
+
+        outcome = run_sync(lambda: _pyhanko(inputs))
     return _finish_safely(inputs, outcome, key)
 
 
@@ -231,14 +244,29 @@ async def validate_certificate_async(
     key, hit = _lookup(inputs, use_cache)
     if hit is not None:
         return hit
-    return _finish_safely(inputs, await _pyhanko(inputs), key)
+    outcome = _fast(inputs)
+    return _finish_safely(inputs, outcome or await _pyhanko(inputs), key)
 
 
 def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
-    """The cache key for these inputs (None when not caching) and a cached result, if any."""
+    """The cache key for these inputs (None when not caching) and a cached result, if any:
+    one whose window holds the validation time."""
     key = _cache_key(inputs) if use_cache else None
-    hit = _CACHE.get(key) if key is not None else None
-    return key, (dataclasses.replace(hit, at=inputs.at) if hit is not None else None)
+    windows = _CACHE.get(key) if key is not None else None
+    for low, high, hit in windows or ():
+        if (low is None or low <= inputs.at) and (high is None or inputs.at < high):
+            return key, dataclasses.replace(hit, at=inputs.at)
+    return key, None
+
+
+def _store(key: tuple[Any, ...], window: tuple[dt.datetime | None, dt.datetime | None],
+           result: ChainResult) -> None:
+    """Add a window to the chain's entry (the newest first, at most ``_WINDOWS``)."""
+    def add(windows: tuple[_Window, ...] | None) -> tuple[_Window, ...]:
+        kept = tuple(w for w in windows or () if w[:2] != window)
+        return ((*window, result), *kept)[:_WINDOWS]
+
+    _CACHE.update(key, add)
 
 
 #: What cryptography raises for a certificate whose extensions cannot be read (found by
@@ -276,6 +304,25 @@ def _relevant_crls(inputs: _Inputs) -> list[bytes]:
         if not isinstance(loaded, str) and loaded.issuer in subjects:
             kept.append(der)
     return kept
+
+
+def _fast(inputs: _Inputs) -> PyhankoOutcome | None:
+    """The Rust verifier's path, where its verdict is pyhanko's (see ``_rust``); else None.
+
+    Only when no revocation data is weighed during path building: pyhanko would otherwise
+    look at CRLs and OCSP answers itself, and fetching is pyhanko's.
+    """
+    if inputs.revocation != "off" and (inputs.crls or inputs.ocsps or inputs.fetch):
+        return None
+    path = rust_path(inputs.signer, inputs.intermediates, inputs.trust, inputs.at)
+    return None if path is None else PyhankoOutcome(path, None, None, calls=0)
+
+
+async def _pyhanko_validate_path(*args: Any, **kwargs: Any) -> PyhankoOutcome:
+    """pyhanko's path validation, imported on first use (it costs a third of ``import smime``)."""
+    from ._pyhanko import validate_path
+
+    return await validate_path(*args, **kwargs)
 
 
 async def _pyhanko(inputs: _Inputs) -> PyhankoOutcome:
@@ -360,8 +407,10 @@ def _finish(inputs: _Inputs, outcome: PyhankoOutcome, key: tuple[Any, ...] | Non
         p.code in (ProblemCode.REVOKED, ProblemCode.REVOCATION_UNKNOWN) for p in problems
     )
     result = ChainResult(tuple(chain), trusted, tuple(problems), signer_known, inputs.at)
-    if key is not None and _cacheable(inputs, outcome, chain):
-        _CACHE.put(key, result)
+    if key is not None:
+        window = _window(inputs, outcome, chain, minute=bool(problems))
+        if window is not None:
+            _store(key, window, result)
     return result
 
 
@@ -383,12 +432,20 @@ def _revocation_problems(
     return problems
 
 
-def _cacheable(inputs: _Inputs, outcome: PyhankoOutcome, chain: Sequence[x509.Certificate]) -> bool:
-    """Never cache across a moment where a certificate or revocation datum changes state."""
+def _window(
+    inputs: _Inputs, outcome: PyhankoOutcome, chain: Sequence[x509.Certificate], *,
+    minute: bool,
+) -> tuple[dt.datetime | None, dt.datetime | None] | None:
+    """The validation times for which this result holds as it is (None: not cacheable).
+
+    Between two consecutive instants at which a certificate (given, in the path or an
+    anchor) or a revocation datum changes state, path validation, revocation and key usage
+    all answer alike; ``_MARGIN`` keeps clear of the checkers' clock tolerance. ``minute``
+    narrows the window to the minute of validation, for results whose sentences name it.
+    """
     if inputs.fetch and outcome.fetch_failures:
-        return False
-    start = _EPOCH + ((inputs.at - _EPOCH) // BUCKET) * BUCKET
-    low, high = start - _MARGIN, start + BUCKET + _MARGIN
+        return None
+    at = inputs.at
     instants: list[dt.datetime] = []
     for c in (inputs.signer, *inputs.intermediates, *chain):
         instants += [c.not_valid_before_utc, c.not_valid_after_utc]
@@ -398,8 +455,15 @@ def _cacheable(inputs: _Inputs, outcome: PyhankoOutcome, chain: Sequence[x509.Ce
         instants.extend(crl.instants)
     for response in loaded_ocsps:
         instants.extend(response.instants)
-    if any(low <= t < high for t in instants):
-        return False
-    anchors = inputs.trust.validity_instants()
-    i = bisect.bisect_left(anchors, low)
-    return not (i < len(anchors) and anchors[i] < high)
+    instants.extend(inputs.trust.validity_instants())
+    low = max((t for t in instants if t <= at), default=None)
+    high = min((t for t in instants if t > at), default=None)
+    low = None if low is None else low + _MARGIN
+    high = None if high is None else high - _MARGIN
+    if minute:
+        start = _EPOCH + ((at - _EPOCH) // BUCKET) * BUCKET
+        low = start if low is None else max(low, start)
+        high = start + BUCKET if high is None else min(high, start + BUCKET)
+    if (low is not None and at < low) or (high is not None and at >= high):
+        return None  # too close to a change of state to trust a neighbour's answer
+    return low, high

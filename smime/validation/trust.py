@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import ssl
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -266,6 +265,8 @@ def _lenient_read(path: Path) -> list[x509.Certificate]:
 
 
 def _system_candidates() -> list[Path]:
+    import ssl  # only for the system's bundle paths; it costs 10 ms to import
+
     paths = ssl.get_default_verify_paths()
     found: list[str] = []
     env_file = os.environ.get(paths.openssl_cafile_env)
@@ -276,6 +277,8 @@ def _system_candidates() -> list[Path]:
 
 
 def _system_folders() -> list[Path]:
+    import ssl
+
     paths = ssl.get_default_verify_paths()
     env_dir = os.environ.get(paths.openssl_capath_env)
     found: list[str] = []
