@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -57,7 +57,6 @@ from ..results import (
     UnwrapResult,
     VerificationResult,
 )
-from ..store import CertificateStore
 from ..validation import (
     DEFAULT_POLICY,
     TrustStore,
@@ -71,6 +70,9 @@ from ..validation import (
 )
 from ..validation.revocation import given_crls, given_ocsp_responses, given_revocation_problems
 from ._input import MessageInput
+
+if TYPE_CHECKING:
+    from ..store import CertificateStore
 
 __all__ = ["decrypt", "unwrap", "verify"]
 
@@ -279,8 +281,11 @@ def _checks(
     if policy is not None and not isinstance(policy, VerificationPolicy):
         raise UsageError.wrong_type("policy", policy, "a VerificationPolicy or None")
     check_option("revocation", revocation, REVOCATION_MODES)
-    if store is not None and not isinstance(store, CertificateStore):
-        raise UsageError.wrong_type("store", store, "a CertificateStore or None")
+    if store is not None:
+        from ..store import CertificateStore  # sqlite3 loads only for callers with a store
+
+        if not isinstance(store, CertificateStore):
+            raise UsageError.wrong_type("store", store, "a CertificateStore or None")
     if part is not None and (not isinstance(part, str) or not _PART_PATH.fullmatch(part)):
         raise InvalidOptionError(
             f"part={part!r} is not a part path; use one like '2' or '1.2' (see result.covers)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -25,7 +26,6 @@ from ..options import (
 )
 from ..problems import Problem, ProblemCode
 from ..results import VerificationResult
-from ..store import CertificateStore
 from ..validation import TrustStore, ValidationContext, VerificationPolicy
 from ._input import RecipientInput, identities, recipient_certificates
 from .receiving import (
@@ -38,6 +38,9 @@ from .receiving import (
     _signer_result,
 )
 from .sending import _capabilities_for, _micalg, _supports
+
+if TYPE_CHECKING:
+    from ..store import CertificateStore
 
 __all__ = ["Checks", "RecipientInput", "micalg", "recipient_specs", "signed_result", "signer_specs",
            "verification_checks"]

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -47,10 +47,12 @@ from ..options import (
 )
 from ..problems import Problem, ProblemCode
 from ..results import DecryptionInfo, VerificationResult
-from ..store import CertificateStore
 from ..validation import TrustStore, VerificationPolicy
 from ._io import BLOCK, Output, Progress, Reader, Source, Target, opened
 from ._wire import Base64Writer, b64_decoded, crlf_blocks, split_head
+
+if TYPE_CHECKING:
+    from ..store import CertificateStore
 
 __all__ = ["OutputFormat", "decrypt", "encrypt", "sign", "verify"]
 
