@@ -31,7 +31,6 @@ from ..core.der import (
     SEQUENCE,
     SET,
     UNIVERSAL,
-    Head,
     StreamReader,
     header,
     indefinite,
@@ -154,23 +153,10 @@ def _load(spec: type[core.Asn1Value], data: bytes, what: str, **params: object) 
     return parsed(value, what)
 
 
-def _expect(reader: StreamReader, tag_class: int, tag: int, what: str) -> Head:
-    head = reader.head()
-    if not head.is_(tag_class, tag):
-        raise ParseError(f"malformed {_WHAT}: {what} expected")
-    return head
 
 
-def _close(reader: StreamReader, head: Head, end: int | None) -> None:
-    """The end of a constructed element read field by field."""
-    if head.length is None:
-        reader.end_of_contents()
-    elif end is not None and reader.position != end:
-        raise ParseError(f"malformed {_WHAT}: a field overruns or falls short of its parent")
 
 
-def _end(reader: StreamReader, head: Head) -> int | None:
-    return None if head.length is None else reader.position + head.length
 
 
 def _count_recipients(infos: _schema.RecipientInfos) -> None:
@@ -199,9 +185,9 @@ def decrypt_enveloped_stream(
     ``announce(authenticated)`` hears, before any key is used, whether the content has
     integrity of its own (authEnveloped-data).
     """
-    top = _expect(reader, UNIVERSAL, SEQUENCE, "a ContentInfo SEQUENCE")
-    top_end = _end(reader, top)
-    oid = _expect(reader, UNIVERSAL, 6, "a content type")
+    top = reader.expect(UNIVERSAL, SEQUENCE, "a ContentInfo SEQUENCE", _WHAT)
+    top_end = reader.end_of(top)
+    oid = reader.expect(UNIVERSAL, 6, "a content type", _WHAT)
     kind = _load(cms.ContentType, reader.element(oid, 256), "content type")
     outer = kind.native  # type: ignore[attr-defined]
     if outer not in ("enveloped_data", "authenticated_enveloped_data"):
@@ -209,11 +195,11 @@ def decrypt_enveloped_stream(
     authenticated = outer == "authenticated_enveloped_data"
     if announce is not None:
         announce(authenticated)
-    explicit = _expect(reader, CONTEXT, 0, "the ContentInfo's content")
-    explicit_end = _end(reader, explicit)
-    body = _expect(reader, UNIVERSAL, SEQUENCE, f"an {outer} SEQUENCE")
-    body_end = _end(reader, body)
-    version = _expect(reader, UNIVERSAL, INTEGER, "version")
+    explicit = reader.expect(CONTEXT, 0, "the ContentInfo's content", _WHAT)
+    explicit_end = reader.end_of(explicit)
+    body = reader.expect(UNIVERSAL, SEQUENCE, f"an {outer} SEQUENCE", _WHAT)
+    body_end = reader.end_of(body)
+    version = reader.expect(UNIVERSAL, INTEGER, "version", _WHAT)
     _load(core.Integer, reader.element(version, 64), "version")
     head = reader.head()
     if head.is_(CONTEXT, 0):
@@ -225,12 +211,12 @@ def decrypt_enveloped_stream(
     infos = _load(_schema.RecipientInfos, reader.element(head, MAX_ELEMENT), "recipientInfos")
     assert isinstance(infos, _schema.RecipientInfos)
     _count_recipients(infos)
-    eci = _expect(reader, UNIVERSAL, SEQUENCE, "encryptedContentInfo")
-    eci_end = _end(reader, eci)
-    type_head = _expect(reader, UNIVERSAL, 6, "the encrypted content type")
+    eci = reader.expect(UNIVERSAL, SEQUENCE, "encryptedContentInfo", _WHAT)
+    eci_end = reader.end_of(eci)
+    type_head = reader.expect(UNIVERSAL, 6, "the encrypted content type", _WHAT)
     content_type = str(_load(cms.ContentType, reader.element(type_head, 256),
                              "encrypted content type").native)  # type: ignore[attr-defined]
-    alg_head = _expect(reader, UNIVERSAL, SEQUENCE, "the content-encryption algorithm")
+    alg_head = reader.expect(UNIVERSAL, SEQUENCE, "the content-encryption algorithm", _WHAT)
     algorithm = _load(_schema.EncryptionAlgorithm, reader.element(alg_head, 4096),
                       "content-encryption algorithm")
     cipher = _content.resolve(algorithm)
@@ -245,12 +231,12 @@ def decrypt_enveloped_stream(
         raise ParseError(
             f"malformed {_WHAT}: no encryptedContent (detached encrypted content is not supported)"
         )
-    content_head = _expect(reader, CONTEXT, 0, "encryptedContent")
+    content_head = reader.expect(CONTEXT, 0, "encryptedContent", _WHAT)
     key, management = _content_key(infos, identity, cipher)
     decryptor = _Decryptor(cipher, key, write)
     try:
         decryptor.feed(reader.octet_blocks(content_head))
-        _close(reader, eci, eci_end)
+        reader.close(eci, eci_end, _WHAT)
         tag = None
         if authenticated:
             head = reader.head()
@@ -270,9 +256,9 @@ def decrypt_enveloped_stream(
                 raise ParseError(f"malformed {_WHAT}: unexpected element after the content")
             _load(_schema.CMSAttributes, reader.element(attrs, MAX_ELEMENT), "attributes",
                   implicit=2 if authenticated else 1)
-        _close(reader, body, body_end)
-        _close(reader, explicit, explicit_end)
-        _close(reader, top, top_end)
+        reader.close(body, body_end, _WHAT)
+        reader.close(explicit, explicit_end, _WHAT)
+        reader.close(top, top_end, _WHAT)
     except ParseError as exc:
         if "truncated" in str(exc) or "missing end-of-contents" in str(exc):
             raise DecryptionError(

@@ -28,7 +28,6 @@ from ..core.der import (
     SEQUENCE,
     SET,
     UNIVERSAL,
-    Head,
     StreamReader,
     children,
     encode,
@@ -228,29 +227,12 @@ def verify_signed_digests(
         raise ParseError(f"malformed CMS SignedData: {exc}") from None
 
 
-def _expect(reader: StreamReader, tag_class: int, tag: int, what: str) -> Head:
-    head = reader.head()
-    if not head.is_(tag_class, tag):
-        raise ParseError(f"malformed {_WHAT}: {what} expected")
-    return head
 
 
-def _close(reader: StreamReader, head: Head, end: int | None) -> None:
-    if head.length is None:
-        reader.end_of_contents()
-    elif end is not None and reader.position != end:
-        raise ParseError(f"malformed {_WHAT}: a field overruns or falls short of its parent")
 
 
-def _end(reader: StreamReader, head: Head) -> int | None:
-    return None if head.length is None else reader.position + head.length
 
 
-def _more(reader: StreamReader, end: int | None) -> bool:
-    """Whether the constructed element being read has another field."""
-    if end is None:
-        return reader.peek(2) != END_OF_CONTENTS
-    return reader.position < end
 
 
 def read_signed_stream(
@@ -266,42 +248,42 @@ def read_signed_stream(
     A SignedData without content is checked against ``detached(names)``: the digests
     named, of the content the caller holds elsewhere (ParseError without it).
     """
-    top = _expect(reader, UNIVERSAL, SEQUENCE, "a ContentInfo SEQUENCE")
-    top_end = _end(reader, top)
-    oid = _expect(reader, UNIVERSAL, 6, "a content type")
+    top = reader.expect(UNIVERSAL, SEQUENCE, "a ContentInfo SEQUENCE", _WHAT)
+    top_end = reader.end_of(top)
+    oid = reader.expect(UNIVERSAL, 6, "a content type", _WHAT)
     oid_bytes = reader.element(oid, 256)
     if oid_bytes != _SIGNED_DATA_OID:
         raise ParseError("expected a CMS signed-data structure")
-    explicit = _expect(reader, CONTEXT, 0, "the ContentInfo's content")
-    explicit_end = _end(reader, explicit)
-    body = _expect(reader, UNIVERSAL, SEQUENCE, "a SignedData SEQUENCE")
-    body_end = _end(reader, body)
-    version = reader.element(_expect(reader, UNIVERSAL, 2, "version"), 64)
-    digest_set = reader.element(_expect(reader, UNIVERSAL, SET, "digestAlgorithms"), 1 << 16)
+    explicit = reader.expect(CONTEXT, 0, "the ContentInfo's content", _WHAT)
+    explicit_end = reader.end_of(explicit)
+    body = reader.expect(UNIVERSAL, SEQUENCE, "a SignedData SEQUENCE", _WHAT)
+    body_end = reader.end_of(body)
+    version = reader.element(reader.expect(UNIVERSAL, 2, "version", _WHAT), 64)
+    digest_set = reader.element(reader.expect(UNIVERSAL, SET, "digestAlgorithms", _WHAT), 1 << 16)
     names = _digest_set_names(digest_set)
-    encap = _expect(reader, UNIVERSAL, SEQUENCE, "encapContentInfo")
-    encap_end = _end(reader, encap)
-    type_oid = reader.element(_expect(reader, UNIVERSAL, 6, "eContentType"), 256)
+    encap = reader.expect(UNIVERSAL, SEQUENCE, "encapContentInfo", _WHAT)
+    encap_end = reader.end_of(encap)
+    type_oid = reader.element(reader.expect(UNIVERSAL, 6, "eContentType", _WHAT), 256)
     running = {name: hashes.Hash(DIGESTS[name].hash()) for name in names}
     embedded = False
-    if _more(reader, encap_end):
+    if reader.more(encap_end):
         embedded = True
-        wrapper = _expect(reader, CONTEXT, 0, "eContent")
-        wrapper_end = _end(reader, wrapper)
-        value = _expect(reader, UNIVERSAL, OCTET_STRING, "eContent OCTET STRING")
+        wrapper = reader.expect(CONTEXT, 0, "eContent", _WHAT)
+        wrapper_end = reader.end_of(wrapper)
+        value = reader.expect(UNIVERSAL, OCTET_STRING, "eContent OCTET STRING", _WHAT)
         for block in reader.octet_blocks(value):
             for h in running.values():
                 h.update(block)
             if write is not None:
                 write(block)
-        _close(reader, wrapper, wrapper_end)
-    _close(reader, encap, encap_end)
+        reader.close(wrapper, wrapper_end, _WHAT)
+    reader.close(encap, encap_end, _WHAT)
     rest: list[bytes] = []
-    while _more(reader, body_end):
+    while reader.more(body_end):
         rest.append(reader.element(reader.head(), MAX_ELEMENT))
-    _close(reader, body, body_end)
-    _close(reader, explicit, explicit_end)
-    _close(reader, top, top_end)
+    reader.close(body, body_end, _WHAT)
+    reader.close(explicit, explicit_end, _WHAT)
+    reader.close(top, top_end, _WHAT)
     if not reader.at_end():
         raise ParseError(f"malformed {_WHAT}: trailing data after the ContentInfo")
     skeleton = encode(UNIVERSAL, SEQUENCE, b"".join((

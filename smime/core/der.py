@@ -503,6 +503,32 @@ class StreamReader:
     def _where(self) -> int:
         return self.offset + self._pos
 
+    # -- walking a structure field by field; ``what`` names it in errors ------------------
+
+    def expect(self, tag_class: int, tag: int, field: str, what: str) -> Head:
+        """The next element's head, which must have this tag (else a ParseError)."""
+        head = self.head()
+        if not head.is_(tag_class, tag):
+            raise _fail(what, f"{field} expected")
+        return head
+
+    def end_of(self, head: Head) -> int | None:
+        """Where the element ``head`` opened ends (None: at its end-of-contents)."""
+        return None if head.length is None else self.position + head.length
+
+    def more(self, end: int | None) -> bool:
+        """Whether the constructed element being read (ending at ``end``) has another field."""
+        if end is None:
+            return self.peek(2) != END_OF_CONTENTS
+        return self.position < end
+
+    def close(self, head: Head, end: int | None, what: str) -> None:
+        """The end of a constructed element read field by field."""
+        if head.length is None:
+            self.end_of_contents()
+        elif end is not None and self.position != end:
+            raise _fail(what, "a field overruns or falls short of its parent")
+
     @property
     def position(self) -> int:
         """Bytes consumed so far."""
