@@ -42,7 +42,7 @@ from . import _signed_der
 from ._asn1 import load_content_info
 from ._certs import Received
 from ._signed_attrs import signing_time_attribute
-from ._verify import VerifyContext, check_signer
+from ._verify import VerifyContext
 from .signed import SignedDataInfo, SignerSpec, _signer_info
 
 __all__ = [
@@ -208,18 +208,8 @@ def verify_signed_digests(
         )
         context = _StreamContext(base.econtent_type, content if content is not None else b"",
                                  False, base.certificates, dict(digests))
-        return SignedDataInfo(
-            content=content,
-            content_type=str(encap["content_type"].native),
-            detached=content is None,
-            certificates=context.message_certificates(),
-            crls=received.crls,
-            ocsp_responses=received.ocsp_responses,
-            signers=tuple(
-                check_signer(si, context, attrs)
-                for si, attrs in zip(signed["signer_infos"], received.signed_attributes,
-                                     strict=False)
-            ),
+        return SignedDataInfo.checked(
+            signed, received, context, content=content, detached=content is None
         )
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         if isinstance(exc, SMIMEError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
@@ -145,6 +146,24 @@ class SignedDataInfo:
     crls: tuple[bytes, ...]  # DER CertificateLists
     ocsp_responses: tuple[bytes, ...]  # DER OCSPResponses
     signers: tuple[SignerCheck, ...]  # empty for a certs-only ("degenerate") SignedData
+
+    @classmethod
+    def checked(cls, signed: Any, received: Received, context: VerifyContext, *,
+                content: bytes | None, detached: bool) -> SignedDataInfo:
+        """The info of a parsed SignedData, each signer checked in ``context``."""
+        return cls(
+            content=content,
+            content_type=str(signed["encap_content_info"]["content_type"].native),
+            detached=detached,
+            certificates=context.message_certificates(),
+            crls=received.crls,
+            ocsp_responses=received.ocsp_responses,
+            signers=tuple(
+                check_signer(si, context, attrs)
+                for si, attrs in zip(signed["signer_infos"], received.signed_attributes,
+                                     strict=False)
+            ),
+        )
 
 
 # ---------------------------------------------------------------------------- creating
@@ -307,17 +326,8 @@ def _verify_signed_data(
         detached_content=None if content is None else bytes(content),
         extra_certificates=[to_certificate(c) for c in extra_certificates],
     )
-    return SignedDataInfo(
-        content=econtent,
-        content_type=str(encap["content_type"].native),
-        detached=econtent is None,
-        certificates=context.message_certificates(),
-        crls=received.crls,
-        ocsp_responses=received.ocsp_responses,
-        signers=tuple(
-            check_signer(si, context, attrs)
-            for si, attrs in zip(signed["signer_infos"], received.signed_attributes, strict=False)
-        ),
+    return SignedDataInfo.checked(
+        signed, received, context, content=econtent, detached=econtent is None
     )
 
 
