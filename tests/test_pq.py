@@ -475,3 +475,19 @@ def test_ml_kem_certificate_without_key_encipherment_is_refused(pq: PKI) -> None
                             key_usage=("key_agreement",))
     with pytest.raises(CertificateError, match="keyEncipherment"):
         create_enveloped_data(b"x", [RecipientSpec(bad.certificate)])
+
+
+def test_streaming_encrypt_chooses_as_encrypt_does(pq: PKI, tmp_path: Path) -> None:
+    """One rule for the cipher: ML-KEM recipients get AES-256-GCM from both APIs."""
+    import smime.stream
+
+    source = tmp_path / "in.eml"
+    source.write_bytes(b"Subject: pq\r\nContent-Type: text/plain\r\n\r\nhello\r\n")
+    streamed = tmp_path / "out.eml"
+    smime.stream.encrypt(source, streamed, pq["kim"].certificate)
+    in_memory = smime.encrypt(source.read_bytes(), pq["kim"].certificate).as_bytes()
+    for wire in (streamed.read_bytes(), in_memory):
+        assert b"smime-type=authEnveloped-data" in wire
+    opened = tmp_path / "opened.eml"
+    info = smime.stream.decrypt(streamed, opened, pq["kim"].identity)
+    assert info.cipher == "aes-256-gcm" and b"hello" in opened.read_bytes()

@@ -31,6 +31,7 @@ from ..options import (
     IDENTIFY_BY,
     WIRE_FORMATS,
     CipherChoice,
+    CipherName,
     DigestName,
     IdentifyBy,
     KeyTransportChoice,
@@ -70,7 +71,8 @@ def _raw_output(der: bytes, format: WireFormat) -> bytes:
     return to_pem(der) if format == "pem" else der
 
 
-def _micalg(specs: Sequence[SignerSpec]) -> str:
+def micalg(specs: Sequence[SignerSpec]) -> str:
+    """The multipart/signed micalg parameter for these signers."""
     names: list[str] = []
     for spec in specs:
         digest = (
@@ -142,29 +144,11 @@ def sign(
     message's bytes exactly as given: no canonical form, no headers kept outside.
     """
     raw = _raw_content(message, format)
-    algorithms.check_option("digest", digest, algorithms.SIGNING_DIGESTS)
-    algorithms.check_option("signature_padding", signature_padding, algorithms.SIGNATURE_PADDINGS)
-    algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
-    specs = [
-        SignerSpec(
-            identity=identity,
-            digest=digest,
-            padding=signature_padding
-            if isinstance(identity.key, rsa.RSAPrivateKey)
-            else "pkcs1v15",
-            identify_by=identify_by,
-            include_chain=include_chain,
-            signed_attributes=signed_attributes,
-            encryption_certificate=encryption_certificate,
-        )
-        for identity in identities(signers)
-    ]
-    if signature_padding == "pss" and not any(
-        isinstance(s.identity.key, rsa.RSAPrivateKey) for s in specs
-    ):
-        algorithms.check_option(
-            "signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",)
-        )
+    specs = signer_specs(
+        signers, digest=digest, signature_padding=signature_padding,
+        include_chain=include_chain, identify_by=identify_by,
+        signed_attributes=signed_attributes, encryption_certificate=encryption_certificate,
+    )
     if raw is not None:
         der = create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
         return _raw_output(der, format)
@@ -172,7 +156,7 @@ def sign(
     der = create_signed_data(prepared.entity, specs, detached=detached, signing_time=signing_time)
     if detached:
         return mime.build_multipart_signed(
-            prepared.entity, der, micalg=_micalg(specs), outer_headers=prepared.outer_headers
+            prepared.entity, der, micalg=micalg(specs), outer_headers=prepared.outer_headers
         )
     return mime.build_pkcs7_mime(
         der, smime_type="signed-data", outer_headers=prepared.outer_headers
@@ -214,6 +198,77 @@ def _capabilities_for(
             if found:
                 return found
     return None
+
+
+def signer_specs(
+    signers: Identity | Sequence[Identity],
+    *,
+    digest: DigestName,
+    signature_padding: SignaturePadding,
+    include_chain: bool,
+    identify_by: IdentifyBy,
+    signed_attributes: bool,
+    encryption_certificate: x509.Certificate | None,
+) -> list[SignerSpec]:
+    """The SignerSpecs :func:`sign` (and ``smime.stream.sign``) make from their keywords."""
+    algorithms.check_option("digest", digest, algorithms.SIGNING_DIGESTS)
+    algorithms.check_option("signature_padding", signature_padding, algorithms.SIGNATURE_PADDINGS)
+    algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
+    specs = [
+        SignerSpec(
+            identity=identity,
+            digest=digest,
+            padding=signature_padding if isinstance(identity.key, rsa.RSAPrivateKey)
+            else "pkcs1v15",
+            identify_by=identify_by,
+            include_chain=include_chain,
+            signed_attributes=signed_attributes,
+            encryption_certificate=encryption_certificate,
+        )
+        for identity in identities(signers)
+    ]
+    if signature_padding == "pss" and not any(
+        isinstance(s.identity.key, rsa.RSAPrivateKey) for s in specs
+    ):
+        algorithms.check_option(
+            "signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",)
+        )
+    return specs
+
+
+def recipient_specs(
+    recipients: RecipientInput | Sequence[RecipientInput],
+    *,
+    cipher: CipherChoice,
+    key_transport: KeyTransportChoice,
+    identify_by: IdentifyBy,
+    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None,
+    store: CertificateStore | None,
+    check_usage: bool,
+) -> tuple[list[RecipientSpec], CipherName]:
+    """(RecipientSpecs, cipher) as :func:`encrypt` (and ``smime.stream.encrypt``) choose
+    them, ``"auto"`` resolved."""
+    algorithms.check_option("cipher", cipher, ("auto", *algorithms.WRITABLE_CIPHERS))
+    algorithms.check_option("key_transport", key_transport, ("auto", *algorithms.KEY_TRANSPORTS))
+    algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
+    found = recipient_certificates(recipients, store)
+    known = [_capabilities_for(cert, address, capabilities, store) for cert, address in found]
+    chosen: CipherName
+    if cipher == "auto":
+        chosen = "aes-256-gcm" if all(
+            _supports(c, "aes-256-gcm") or (c is None and _is_kem(cert))
+            for c, (cert, _address) in zip(known, found, strict=True)
+        ) else "aes-256-cbc"
+    else:
+        chosen = check_option("cipher", cipher, algorithms.WRITABLE_CIPHERS)
+    specs = []
+    for (cert, _address), caps in zip(found, known, strict=False):
+        transport = key_transport
+        if transport == "auto":
+            transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
+        specs.append(RecipientSpec(certificate=cert, key_transport=transport,
+                                   identify_by=identify_by, check_usage=check_usage))
+    return specs, chosen
 
 
 @overload
@@ -274,38 +329,19 @@ def encrypt(
     cms -encrypt -binary -outform`` writes it) of the message's bytes exactly as given.
     """
     raw = _raw_content(message, format)
-    algorithms.check_option("cipher", cipher, ("auto", *algorithms.WRITABLE_CIPHERS))
-    algorithms.check_option("key_transport", key_transport, ("auto", *algorithms.KEY_TRANSPORTS))
-    algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
-    found = recipient_certificates(recipients, store)
-    known = [_capabilities_for(cert, address, capabilities, store) for cert, address in found]
-    if cipher == "auto":
-        cipher = "aes-256-gcm" if all(
-            _supports(c, "aes-256-gcm") or (c is None and _is_kem(cert))
-            for c, (cert, _address) in zip(known, found, strict=True)
-        ) else "aes-256-cbc"
-    specs = []
-    for (cert, _address), caps in zip(found, known, strict=False):
-        transport = key_transport
-        if transport == "auto":
-            transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
-        specs.append(
-            RecipientSpec(
-                certificate=cert,
-                key_transport=transport,
-                identify_by=identify_by,
-                check_usage=check_usage,
-            )
-        )
+    specs, chosen = recipient_specs(
+        recipients, cipher=cipher, key_transport=key_transport, identify_by=identify_by,
+        capabilities=capabilities, store=store, check_usage=check_usage,
+    )
     if raw is not None:
-        chunks = enveloped_data_chunks(raw, specs, cipher=cipher)
+        chunks = enveloped_data_chunks(raw, specs, cipher=chosen)
         return _raw_output(collect(chunks, len(chunks)), format)
     prepared = mime.prepare_entity(_entity_input(message))
     # The ciphertext is made block by block while base64 writes it: the message out is the
     # one large allocation (the entity is a view of the input where it was canonical).
-    der = enveloped_data_chunks(prepared.chunks, specs, cipher=cipher)
+    der = enveloped_data_chunks(prepared.chunks, specs, cipher=chosen)
     smime_type = (
-        "authEnveloped-data" if algorithms.CIPHERS[cipher].authenticated else "enveloped-data"
+        "authEnveloped-data" if algorithms.CIPHERS[chosen].authenticated else "enveloped-data"
     )
     return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=prepared.outer_headers)
 

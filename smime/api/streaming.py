@@ -5,29 +5,19 @@ become signer and recipient specs, and how a signature's checks become a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from .. import algorithms, mime
-from ..cms import RecipientSpec, SignedDataInfo, SignerSpec
-from ..keys import Identity
+from .. import mime
+from ..cms import SignedDataInfo
 from ..options import (
-    IDENTIFY_BY,
-    CipherChoice,
-    DigestName,
-    IdentifyBy,
-    KeyTransportChoice,
     RevocationMode,
-    SignaturePadding,
 )
 from ..problems import Problem, ProblemCode
 from ..results import VerificationResult
 from ..validation import TrustStore, ValidationContext, VerificationPolicy
-from ._input import RecipientInput, identities, recipient_certificates
+from ._input import RecipientInput
 from .receiving import (
     CertificatesInput,
     _carries,
@@ -37,84 +27,15 @@ from .receiving import (
     _sender_addresses,
     _signer_result,
 )
-from .sending import _capabilities_for, _micalg, _supports
+from .sending import micalg, recipient_specs, signer_specs
 
 if TYPE_CHECKING:
-    from ..store import CertificateStore
+    pass
 
 __all__ = ["Checks", "RecipientInput", "micalg", "recipient_specs", "signed_result", "signer_specs",
            "verification_checks"]
 
 Checks = _Checks
-
-
-def signer_specs(
-    signers: Identity | Sequence[Identity],
-    *,
-    digest: DigestName,
-    signature_padding: SignaturePadding,
-    include_chain: bool,
-    identify_by: IdentifyBy,
-    signed_attributes: bool,
-    encryption_certificate: x509.Certificate | None,
-) -> list[SignerSpec]:
-    """The SignerSpecs ``smime.sign`` makes from its keywords."""
-    algorithms.check_option("digest", digest, algorithms.SIGNING_DIGESTS)
-    algorithms.check_option("signature_padding", signature_padding, algorithms.SIGNATURE_PADDINGS)
-    algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
-    specs = [
-        SignerSpec(
-            identity=identity,
-            digest=digest,
-            padding=signature_padding if isinstance(identity.key, rsa.RSAPrivateKey)
-            else "pkcs1v15",
-            identify_by=identify_by,
-            include_chain=include_chain,
-            signed_attributes=signed_attributes,
-            encryption_certificate=encryption_certificate,
-        )
-        for identity in identities(signers)
-    ]
-    if signature_padding == "pss" and not any(
-        isinstance(s.identity.key, rsa.RSAPrivateKey) for s in specs
-    ):
-        algorithms.check_option(
-            "signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",)
-        )
-    return specs
-
-
-def micalg(specs: Sequence[SignerSpec]) -> str:
-    """The multipart/signed micalg parameter for these signers."""
-    return _micalg(specs)
-
-
-def recipient_specs(
-    recipients: RecipientInput | Sequence[RecipientInput],
-    *,
-    cipher: CipherChoice,
-    key_transport: KeyTransportChoice,
-    identify_by: IdentifyBy,
-    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None,
-    store: CertificateStore | None,
-    check_usage: bool,
-) -> tuple[list[RecipientSpec], str]:
-    """(RecipientSpecs, cipher) as ``smime.encrypt`` chooses them (``auto`` resolved)."""
-    algorithms.check_option("cipher", cipher, ("auto", *algorithms.WRITABLE_CIPHERS))
-    algorithms.check_option("key_transport", key_transport, ("auto", *algorithms.KEY_TRANSPORTS))
-    algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
-    found = recipient_certificates(recipients, store)
-    known = [_capabilities_for(cert, address, capabilities, store) for cert, address in found]
-    if cipher == "auto":
-        cipher = "aes-256-gcm" if all(_supports(c, "aes-256-gcm") for c in known) else "aes-256-cbc"
-    specs = []
-    for (cert, _address), caps in zip(found, known, strict=False):
-        transport = key_transport
-        if transport == "auto":
-            transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
-        specs.append(RecipientSpec(certificate=cert, key_transport=transport,
-                                   identify_by=identify_by, check_usage=check_usage))
-    return specs, cipher
 
 
 def verification_checks(

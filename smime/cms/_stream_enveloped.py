@@ -39,10 +39,10 @@ from ..errors import DecryptionError, InvalidOptionError, ParseError, Unsupporte
 from ..keys import Identity
 from ..limits import current_limits
 from ..options import CipherName, check_option
-from . import _content, _kari, _schema
+from . import _content, _schema
 from ._asn1 import parsed
-from .enveloped import _candidates, _version
-from .recipients import RecipientSpec, build_ktri, check_recipient_certificate
+from .enveloped import _candidates, _version, recipient_infos
+from .recipients import RecipientSpec, check_recipient_certificate
 
 __all__ = ["EnvelopedStreamInfo", "decrypt_enveloped_stream", "encrypt_enveloped_stream"]
 
@@ -97,12 +97,7 @@ def encrypt_enveloped_stream(
         params = core.OctetString(nonce)
         encryptor = Cipher(algorithms.AES(key), modes.CBC(nonce)).encryptor()
     algorithm = _schema.EncryptionAlgorithm({"algorithm": spec.asn1_name, "parameters": params})
-    infos = _schema.RecipientInfos(
-        [
-            build_ktri(s, key) if k == "rsa" else _kari.build_kari(s, key)
-            for s, k in zip(specs, kinds, strict=True)
-        ]
-    )
+    infos = recipient_infos(specs, kinds, key)
     version = cms.CMSVersion("v0") if gcm else _version(infos)
     outer = "authenticated_enveloped_data" if gcm else "enveloped_data"
     write(

@@ -124,12 +124,7 @@ def enveloped_data_chunks(
     kinds = [check_recipient_certificate(s.certificate, s.check_usage) for s in specs]
     pieces = _pieces(content)
     sealing = _content.seal(cipher, pieces)
-    infos = _schema.RecipientInfos(
-        [
-            _BUILDERS.get(k, _kari.build_kari)(s, sealing.key)
-            for s, k in zip(specs, kinds, strict=True)
-        ]
-    )
+    infos = recipient_infos(specs, kinds, sealing.key)
     eci_head = cms.ContentType(content_type).dump() + sealing.algorithm.dump()
     eci_head += header(CONTEXT, False, 0, sealing.size)
     eci_head = header(UNIVERSAL, True, SEQUENCE, len(eci_head) + sealing.size) + eci_head
@@ -177,6 +172,17 @@ def _pieces(content: Chunk | Sequence[Chunk]) -> list[memoryview]:
 
 #: RecipientInfo builders by the recipient certificate's kind (else key agreement).
 _BUILDERS = {"rsa": build_ktri, "mlkem": _kem.build_kemri}
+
+
+def recipient_infos(
+    specs: Sequence[RecipientSpec], kinds: Sequence[str], key: bytes
+) -> _schema.RecipientInfos:
+    """One RecipientInfo per recipient, each giving ``key`` to its certificate's key by
+    the kind ``check_recipient_certificate`` found: key transport (RSA), KEM (ML-KEM) or
+    key agreement (EC, X25519). In-memory and streamed encryption both call this."""
+    return _schema.RecipientInfos(
+        [_BUILDERS.get(k, _kari.build_kari)(s, key) for s, k in zip(specs, kinds, strict=True)]
+    )
 
 
 def _bytes_view(data: bytes | bytearray | memoryview) -> memoryview:

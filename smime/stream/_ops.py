@@ -362,7 +362,7 @@ def encrypt(
             head, outer, body = entity
             write, close = _cms_sink(out.write, format, smime_type, outer)
             encrypt_enveloped_stream(_entity_blocks(head, body), write, specs,
-                                     cipher=chosen)  # type: ignore[arg-type]
+                                     cipher=chosen)
             close()
 
         _protect(reader, format, out, run)
