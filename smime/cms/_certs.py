@@ -216,6 +216,12 @@ def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
     """The signer's key, or why it cannot be had. DSA keys may inherit p, q, g (RFC 3279)."""
     if found.loaded is not None and found.loaded.key is not None:
         return found.loaded.key  # cryptography's; the asn1crypto route below explains failures
+    crypto = found.crypto  # a certificate given as an object (extra certificates)
+    if crypto is not None and crypto.public_key_algorithm_oid.dotted_string != ID_DSA_OID:
+        try:
+            return crypto.public_key()  # type: ignore[return-value]
+        except (ValueError, UnsupportedAlgorithm):
+            pass  # the asn1crypto route below says why
     if inherits_dsa_parameters(found.asn1):
         key = _inherited_dsa_key(found.asn1, certs)
         if key is not None:
