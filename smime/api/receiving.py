@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from .. import mime
+from . import _records
 from ..cms import (
     SignedDataInfo,
     SignerCheck,
@@ -448,6 +449,7 @@ def _verify_part(
             (*checks.ocsp_responses, *info.ocsp_responses), checks.revocation, checks.fetch,
             checks.policy),
     )
+    _records.verified(result)
     return result, inner
 
 
@@ -736,6 +738,7 @@ def _decrypt_part(
         key_management=decrypted.key_management,
         content_type=decrypted.content_type,
     )
+    _records.decrypted(out.decryption, vouched=refuse)
     return out, decrypted.content
 
 

@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, rsa
 
 from .. import algorithms, mime
+from .._log import CertLabel
+from .._log import api as _LOG
 from ..cms import (
     RecipientSpec,
     SignerSpec,
@@ -165,6 +167,8 @@ def sign(
         algorithms.check_option(
             "signature_padding (for non-RSA keys)", signature_padding, ("pkcs1v15",)
         )
+    _LOG.info("sign: %d signer(s), digest %s, detached %s, format %s",
+              len(specs), digest, detached, format)
     if raw is not None:
         der = create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
         return _raw_output(der, format)
@@ -284,11 +288,18 @@ def encrypt(
             _supports(c, "aes-256-gcm") or (c is None and _is_kem(cert))
             for c, (cert, _address) in zip(known, found, strict=True)
         ) else "aes-256-cbc"
+        _LOG.info("encrypt: cipher %s by the auto rule: %s", cipher,
+                  "every recipient announced it (or holds an ML-KEM key)"
+                  if cipher == "aes-256-gcm"
+                  else "not every recipient is known to read AES-256-GCM (authEnveloped-data)")
     specs = []
     for (cert, _address), caps in zip(found, known, strict=False):
         transport = key_transport
         if transport == "auto":
             transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
+            _LOG.debug("encrypt: key transport %s for %s by the auto rule: %s", transport,
+                       CertLabel(cert), "rsa-oaep announced" if transport == "rsa-oaep"
+                       else "capabilities unknown" if caps is None else "rsa-oaep not announced")
         specs.append(
             RecipientSpec(
                 certificate=cert,

@@ -23,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from .._cache import LRUCache
+from .._log import CertLabel
+from .._log import cms as _LOG
 from ..algorithms import DIGESTS
 from ..core.certs import subject_key_identifier
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
@@ -201,6 +203,8 @@ def _signer_info(
 ) -> bytes:
     algorithm = spec._algorithm
     name = algorithm.digest
+    _LOG.debug("signing: signer %s, digest %s, signature %s", CertLabel(spec.identity.certificate),
+               name, algorithm.scheme)
     message_digest = digests.get(name)
     if message_digest is None:
         h = hashes.Hash(DIGESTS[name].hash())
