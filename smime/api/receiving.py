@@ -18,7 +18,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from .. import mime
-from . import _records
 from ..cms import (
     SignedDataInfo,
     SignerCheck,
@@ -70,6 +69,7 @@ from ..validation import (
     validation_times,
 )
 from ..validation.revocation import given_crls, given_ocsp_responses, given_revocation_problems
+from . import _records
 from ._input import MessageInput
 
 if TYPE_CHECKING:
