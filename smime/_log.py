@@ -46,8 +46,11 @@ class CertLabel:
         self._cert = cert
 
     def __str__(self) -> str:
+        from cryptography.x509.oid import NameOID  # loaded by then: a certificate exists
+
         try:
-            subject = self._cert.subject.rfc4514_string() or "(empty subject)"
+            subject = self._cert.subject.rfc4514_string({NameOID.EMAIL_ADDRESS: "E"})
+            subject = subject or "(empty subject)"
         except Exception:  # an undecodable name still gets a label
             subject = "(undecodable subject)"
         return f"{subject} (serial {self._cert.serial_number:x})"
