@@ -3,18 +3,16 @@
 Library etiquette: a NullHandler on ``"smime"`` and nothing else; the application decides
 where records go (``logging.basicConfig(level=logging.DEBUG)`` shows them all). Records
 take %-style arguments, formatted only when a handler wants them, and never carry key
-material, passwords or message content: certificates are named by subject and serial.
+material, passwords or message content: certificates are named by subject and serial
+(``smime.core.names.certificate_label``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from cryptography import x509
-
-__all__ = ["ROOT", "CertLabel", "api", "cache", "cms", "keys", "store", "transports",
+__all__ = ["ROOT", "Lazy", "api", "cache", "cms", "keys", "store", "transports",
            "validation"]
 
 ROOT = "smime"
@@ -36,23 +34,17 @@ store = logging.getLogger(f"{ROOT}.store")
 keys = logging.getLogger(f"{ROOT}.keys")
 
 
-class CertLabel:
-    """A certificate named for a record: its subject and serial, worked out only when the
-    record is formatted, so a disabled level costs nothing."""
+class Lazy:
+    """An argument of a record worked out only when the record is formatted, so that a
+    disabled level costs nothing: ``Lazy(certificate_label, cert)``."""
 
-    __slots__ = ("_cert",)
+    __slots__ = ("_args", "_make")
 
-    def __init__(self, cert: x509.Certificate) -> None:
-        self._cert = cert
+    def __init__(self, make: Callable[..., object], *args: object) -> None:
+        self._make = make
+        self._args = args
 
     def __str__(self) -> str:
-        from cryptography.x509.oid import NameOID  # loaded by then: a certificate exists
-
-        try:
-            subject = self._cert.subject.rfc4514_string({NameOID.EMAIL_ADDRESS: "E"})
-            subject = subject or "(empty subject)"
-        except Exception:  # an undecodable name still gets a label
-            subject = "(undecodable subject)"
-        return f"{subject} (serial {self._cert.serial_number:x})"
+        return str(self._make(*self._args))
 
     __repr__ = __str__

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from .._log import CertLabel
 from .._log import api as _LOG
+from ..core.names import certificate_label
 from ..problems import Problem, ProblemCode
 from ..results import DecryptionInfo, VerificationResult
 
@@ -27,8 +27,8 @@ def verified(result: VerificationResult) -> None:
         for signer in result.signers:
             _LOG.debug(
                 "verify: signer %s, digest %s, signature %s, intact %s, trusted %s, "
-                "chain of %d", CertLabel(signer.certificate) if signer.certificate else
-                "(certificate not found)", signer.digest_algorithm, signer.signature_algorithm,
+                "chain of %d", certificate_label(signer.certificate) if signer.certificate
+                else "(certificate not found)", signer.digest_algorithm, signer.signature_algorithm,
                 signer.intact, signer.trusted, len(signer.chain))
     if any(p.code == ProblemCode.WEAK_ALGORITHM for p in result.warnings):
         _LOG.warning("verify: a weak algorithm was accepted because the policy allows it "

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, rsa
 
 from .. import algorithms, mime
-from .._log import CertLabel
+from .._log import Lazy
 from .._log import api as _LOG
 from ..cms import (
     RecipientSpec,
@@ -26,6 +26,7 @@ from ..cms import (
 )
 from ..core.cmsfile import to_pem
 from ..core.der import collect
+from ..core.names import certificate_label
 from ..errors import ParseError, UsageError
 from ..keys import Identity, Source
 from ..keys import load_certificates as _load_certificate_files
@@ -298,8 +299,9 @@ def encrypt(
         if transport == "auto":
             transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
             _LOG.debug("encrypt: key transport %s for %s by the auto rule: %s", transport,
-                       CertLabel(cert), "rsa-oaep announced" if transport == "rsa-oaep"
-                       else "capabilities unknown" if caps is None else "rsa-oaep not announced")
+                       Lazy(certificate_label, cert), "rsa-oaep announced"
+                       if transport == "rsa-oaep" else "capabilities unknown" if caps is None
+                       else "rsa-oaep not announced")
         specs.append(
             RecipientSpec(
                 certificate=cert,

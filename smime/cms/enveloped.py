@@ -17,7 +17,7 @@ from typing import Any
 from asn1crypto import algos, cms, core
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x25519
 
-from .._log import CertLabel
+from .._log import Lazy
 from .._log import cms as _LOG
 from ..algorithms import ID_ORI_KEM_OID, WRITABLE_CIPHERS
 from ..core.der import (
@@ -37,6 +37,7 @@ from ..core.der import (
     raw,
     read,
 )
+from ..core.names import certificate_label
 from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
 from ..keys import Identity
 from ..limits import current_limits
@@ -131,7 +132,7 @@ def enveloped_data_chunks(
         for spec, kind in zip(specs, kinds, strict=True):
             how = spec.key_transport if kind == "rsa" else _HOW.get(kind, f"{kind} key agreement")
             _LOG.debug("enveloping: recipient %s gets the content key by %s, identified by %s",
-                       CertLabel(spec.certificate), how, spec.identify_by)
+                       Lazy(certificate_label, spec.certificate), how, spec.identify_by)
     sealing = _content.seal(cipher, pieces)
     infos = _schema.RecipientInfos(
         [

@@ -24,9 +24,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from .._cache import CacheInfo, LRUCache
-from .._log import CertLabel
+from .._log import Lazy
 from .._log import validation as _LOG
 from ..algorithms import WEAK_DIGESTS
+from ..core.names import certificate_label
 from ..errors import LoadError, UnsupportedError
 from ..keys import CertificateLike, to_certificate
 from ..options import RevocationMode
@@ -259,7 +260,7 @@ def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
     for low, high, hit in windows or ():
         if (low is None or low <= inputs.at) and (high is None or inputs.at < high):
             _LOG.debug("chain: %s judged from the path cache (its answer holds at %s)",
-                       CertLabel(inputs.signer), inputs.at)
+                       Lazy(certificate_label, inputs.signer), inputs.at)
             return key, dataclasses.replace(hit, at=inputs.at)
     return key, None
 
@@ -421,8 +422,8 @@ def _finish(inputs: _Inputs, outcome: PyhankoOutcome, key: tuple[Any, ...] | Non
     if (inputs.revocation == "soft-fail" and anchored and statuses and not statuses[0].known
             and not any(p.code == ProblemCode.REVOKED for p in problems)):
         _LOG.warning("revocation: the status of %s is unknown (%s); accepted in soft-fail "
-                     "mode (revocation=\"hard-fail\" refuses it)", CertLabel(chain[0]),
-                     statuses[0].detail or "no revocation data")
+                     "mode (revocation=\"hard-fail\" refuses it)",
+                     Lazy(certificate_label, chain[0]), statuses[0].detail or "no revocation data")
     if key is not None:
         window = _window(inputs, outcome, chain, minute=bool(problems))
         if window is not None:
@@ -437,15 +438,15 @@ def _log_chain(inputs: _Inputs, outcome: PyhankoOutcome, result: ChainResult,
     verifier = "the Rust verifier" if outcome.calls == 0 else "pyhanko-certvalidator"
     if outcome.error is None and outcome.path is not None:
         _LOG.debug("chain: path found by %s: %s", verifier,
-                   " <- ".join(str(CertLabel(c)) for c in result.chain))
+                   " <- ".join(certificate_label(c, short=True) for c in result.chain))
     else:
-        _LOG.debug("chain: no valid path for %s (%s: %s)", CertLabel(inputs.signer), verifier,
-                   type(outcome.error).__name__)
+        _LOG.debug("chain: no valid path for %s (%s: %s)", certificate_label(inputs.signer),
+                   verifier, type(outcome.error).__name__)
     if inputs.revocation == "off":
         _LOG.debug("revocation: not checked (revocation=\"off\")")
     for cert, status in zip(result.chain, statuses, strict=False):
-        _LOG.debug("revocation: %s is %s (source: %s)", CertLabel(cert), status.status,
-                   status.source or "none usable")
+        _LOG.debug("revocation: %s is %s (source: %s)", certificate_label(cert),
+                   status.status, status.source or "none usable")
     if outcome.fetched_crls or outcome.fetched_ocsps or outcome.fetch_failures:
         _LOG.debug("revocation: fetched %d CRL(s) and %d OCSP response(s), %d fetch(es) failed",
                    len(outcome.fetched_crls), len(outcome.fetched_ocsps),
