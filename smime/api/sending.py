@@ -298,8 +298,8 @@ def encrypt(
         transport = key_transport
         if transport == "auto":
             transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
-            _LOG.debug("encrypt: key transport %s for %s by the auto rule: %s", transport,
-                       Lazy(certificate_label, cert), "rsa-oaep announced"
+            _LOG.debug("encrypt: for %s the auto rule picks %s for RSA key transport: %s",
+                       Lazy(certificate_label, cert), transport, "rsa-oaep announced"
                        if transport == "rsa-oaep" else "capabilities unknown" if caps is None
                        else "rsa-oaep not announced")
         specs.append(
