@@ -8,11 +8,14 @@ can be recomputed from public inputs; a miss is never a weaker answer than a hit
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from ._log import cache as _LOG
 
 __all__ = ["CacheInfo", "LRUCache", "cache_info", "clear_caches"]
 
@@ -66,18 +69,20 @@ class LRUCache(Generic[V]):
             link = self._links.get(key)
             if link is None:
                 self._misses += 1
-                return None
-            self._hits += 1
-            previous, following, _key, found = link
-            previous[_NEXT] = following  # unlink, then relink as the most recent
-            following[_PREV] = previous
-            root = self._root
-            last = root[_PREV]
-            last[_NEXT] = root[_PREV] = link
-            link[_PREV] = last
-            link[_NEXT] = root
-            value: V = found
-            return value
+                value = None
+            else:
+                self._hits += 1
+                previous, following, _key, value = link
+                previous[_NEXT] = following  # unlink, then relink as the most recent
+                following[_PREV] = previous
+                root = self._root
+                last = root[_PREV]
+                last[_NEXT] = root[_PREV] = link
+                link[_PREV] = last
+                link[_NEXT] = root
+        if _LOG.isEnabledFor(logging.DEBUG):  # outside the lock: a handler may be slow
+            _LOG.debug("cache %s: %s", self.name, "miss" if link is None else "hit")
+        return value
 
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:

@@ -69,6 +69,7 @@ from ..validation import (
     validation_times,
 )
 from ..validation.revocation import given_crls, given_ocsp_responses, given_revocation_problems
+from . import _records
 from ._input import MessageInput
 
 if TYPE_CHECKING:
@@ -448,6 +449,7 @@ def _verify_part(
             (*checks.ocsp_responses, *info.ocsp_responses), checks.revocation, checks.fetch,
             checks.policy),
     )
+    _records.verified(result)
     return result, inner
 
 
@@ -736,6 +738,7 @@ def _decrypt_part(
         key_management=decrypted.key_management,
         content_type=decrypted.content_type,
     )
+    _records.decrypted(out.decryption, vouched=refuse)
     return out, decrypted.content
 
 

@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, rsa
 
 from .. import algorithms, mime
+from .._log import Lazy
+from .._log import api as _LOG
 from ..cms import (
     RecipientSpec,
     SignerSpec,
@@ -24,6 +26,7 @@ from ..cms import (
 )
 from ..core.cmsfile import to_pem
 from ..core.der import collect
+from ..core.names import certificate_label
 from ..errors import ParseError, UsageError
 from ..keys import Identity, Source
 from ..keys import load_certificates as _load_certificate_files
@@ -149,6 +152,8 @@ def sign(
         include_chain=include_chain, identify_by=identify_by,
         signed_attributes=signed_attributes, encryption_certificate=encryption_certificate,
     )
+    _LOG.info("sign: %d signer(s), digest %s, detached %s, format %s",
+              len(specs), digest, detached, format)
     if raw is not None:
         der = create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
         return _raw_output(der, format)
@@ -259,6 +264,10 @@ def recipient_specs(
             _supports(c, "aes-256-gcm") or (c is None and _is_kem(cert))
             for c, (cert, _address) in zip(known, found, strict=True)
         ) else "aes-256-cbc"
+        _LOG.info("encrypt: cipher %s by the auto rule: %s", chosen,
+                  "every recipient announced it (or holds an ML-KEM key)"
+                  if chosen == "aes-256-gcm"
+                  else "not every recipient is known to read AES-256-GCM (authEnveloped-data)")
     else:
         chosen = check_option("cipher", cipher, algorithms.WRITABLE_CIPHERS)
     specs = []
@@ -266,6 +275,10 @@ def recipient_specs(
         transport = key_transport
         if transport == "auto":
             transport = "rsa-oaep" if _supports(caps, "rsa-oaep") else "rsa-pkcs1v15"
+            _LOG.debug("encrypt: for %s the auto rule picks %s for RSA key transport: %s",
+                       Lazy(certificate_label, cert), transport, "rsa-oaep announced"
+                       if transport == "rsa-oaep" else "capabilities unknown" if caps is None
+                       else "rsa-oaep not announced")
         specs.append(RecipientSpec(certificate=cert, key_transport=transport,
                                    identify_by=identify_by, check_usage=check_usage))
     return specs, chosen

@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
+from .._log import cms as _LOG
 from ..algorithms import CIPHERS, WRITABLE_CIPHERS
 from ..core.der import (
     CONTEXT,
@@ -84,6 +85,8 @@ def encrypt_enveloped_stream(
         raise InvalidOptionError("recipients: at least one recipient is needed")
     kinds = [check_recipient_certificate(s.certificate, s.check_usage) for s in specs]
     spec = CIPHERS[cipher]
+    _LOG.debug("enveloping a stream: cipher %s, %d recipient(s) (%s)", cipher, len(specs),
+               ", ".join(kinds))
     key = os.urandom(spec.key_size)
     gcm = spec.mode == "gcm"
     if gcm:
@@ -263,6 +266,8 @@ def decrypt_enveloped_stream(
     decryptor.finish(tag)
     if not reader.at_end():
         raise ParseError(f"malformed {_WHAT}: trailing data after the ContentInfo")
+    _LOG.debug("decrypted a stream: a recipient info matched (%s), cipher %s, authenticated %s",
+               management, cipher.name, cipher.authenticated)
     return EnvelopedStreamInfo(content_type, cipher.name, cipher.authenticated, management)
 
 

@@ -9,6 +9,7 @@ never parsed by asn1crypto (see ``core.der``): a 100 MB message is copied once, 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from asn1crypto import algos, cms, core
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x25519
 
+from .._log import Lazy
+from .._log import cms as _LOG
 from ..algorithms import ID_ORI_KEM_OID, WRITABLE_CIPHERS
 from ..core.der import (
     CONTEXT,
@@ -34,6 +37,7 @@ from ..core.der import (
     raw,
     read,
 )
+from ..core.names import certificate_label
 from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
 from ..keys import Identity
 from ..limits import current_limits
@@ -123,6 +127,12 @@ def enveloped_data_chunks(
     specs = check_items("recipients", recipients, RecipientSpec)
     kinds = [check_recipient_certificate(s.certificate, s.check_usage) for s in specs]
     pieces = _pieces(content)
+    _LOG.debug("enveloping: cipher %s, %d recipient(s)", cipher, len(specs))
+    if _LOG.isEnabledFor(logging.DEBUG):
+        for spec, kind in zip(specs, kinds, strict=True):
+            how = spec.key_transport if kind == "rsa" else _HOW.get(kind, f"{kind} key agreement")
+            _LOG.debug("enveloping: recipient %s gets the content key by %s, identified by %s",
+                       Lazy(certificate_label, spec.certificate), how, spec.identify_by)
     sealing = _content.seal(cipher, pieces)
     infos = recipient_infos(specs, kinds, sealing.key)
     eci_head = cms.ContentType(content_type).dump() + sealing.algorithm.dump()
@@ -172,6 +182,7 @@ def _pieces(content: Chunk | Sequence[Chunk]) -> list[memoryview]:
 
 #: RecipientInfo builders by the recipient certificate's kind (else key agreement).
 _BUILDERS = {"rsa": build_ktri, "mlkem": _kem.build_kemri}
+_HOW = {"mlkem": "ML-KEM encapsulation (KEMRecipientInfo)"}
 
 
 def recipient_infos(
@@ -363,9 +374,13 @@ def decrypt_enveloped_data(der: bytes, identity: Identity) -> DecryptedData:
             continue
         content = _content.decrypt(cipher, key, env.encrypted, env.mac, env.aad)
         if content is not None and genuine:
+            _LOG.debug("decrypted: a recipient info naming this key matched (%s), cipher %s, "
+                       "authenticated %s", management, cipher.name, cipher.authenticated)
             return DecryptedData(
                 content, env.content_type, cipher.name, cipher.authenticated, management
             )
+    # One record for every cause (wrong key, bad padding, failed tag): no padding oracle.
+    _LOG.info("decryption failed: no recipient info opened the content with this key")
     raise DecryptionError()
 
 

@@ -24,8 +24,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from .._cache import LRUCache
+from .._log import Lazy
+from .._log import cms as _LOG
 from ..algorithms import DIGESTS
 from ..core.certs import subject_key_identifier
+from ..core.names import certificate_label
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
 from ..keys import CertificateLike, Identity, to_certificate
 from ..limits import current_limits
@@ -220,6 +223,8 @@ def _signer_info(
 ) -> bytes:
     algorithm = spec._algorithm
     name = algorithm.digest
+    _LOG.debug("signing: signer %s, digest %s, signature %s",
+               Lazy(certificate_label, spec.identity.certificate), name, algorithm.scheme)
     message_digest = digests.get(name)
     if message_digest is None:
         h = hashes.Hash(DIGESTS[name].hash())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -30,6 +31,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from .._log import Lazy
+from .._log import store as _LOG
 from ..cms import SignerIdentifier
 from ..core.certs import MALFORMED, can_receive, receive_problem
 from ..core.names import certificate_label
@@ -467,17 +470,17 @@ class CertificateStore:
         moment = utc(at) if at is not None else _now()
         signers = [(s, s.certificate) for s in result.signers if s.certificate is not None]
         if not result.valid:
-            return HarvestResult(rejected=tuple(
+            return _harvested(HarvestResult(rejected=tuple(
                 RejectedCertificate(cert, "signer", HarvestReason.SIGNATURE_NOT_VALID,
                                     "the signature is not valid, so nothing it carries is kept")
-                for _, cert in signers))
+                for _, cert in signers)))
         context = _context(result, trust)
         if context is None:
-            return HarvestResult(rejected=tuple(
+            return _harvested(HarvestResult(rejected=tuple(
                 RejectedCertificate(cert, "signer", HarvestReason.NO_TRUST,
                                     "no trust store to validate the certificate against: pass "
                                     "trust= (the roots you verified the message with)")
-                for _, cert in signers))
+                for _, cert in signers)))
         carried = list(result.certificates)
         plans: list[_Plan] = []
         rejected: list[RejectedCertificate] = []
@@ -485,7 +488,7 @@ class CertificateStore:
             plan = self._judge(signer, cert, carried, context, moment, rejected)
             if plan is not None:
                 plans.append(plan)
-        return self._write(plans, tuple(rejected))
+        return _harvested(self._write(plans, tuple(rejected)))
 
     def _judge(
         self, signer: HarvestedSigner, cert: x509.Certificate,
@@ -609,7 +612,11 @@ class CertificateStore:
         preferred = rows[0][0] if rows else None
         for cert in usable:
             if preferred is not None and _fp(cert) == bytes(preferred):
+                _LOG.debug("store: %s: the stated encryption preference, %s", email,
+                           Lazy(certificate_label, cert))
                 return cert
+        _LOG.debug("store: %s: the newest usable of %d, %s", email, len(usable),
+                   Lazy(certificate_label, usable[0]))
         return usable[0]
 
     def signer_certificates(self, identifier: SignerIdentifier) -> tuple[x509.Certificate, ...]:
@@ -646,6 +653,21 @@ class _Plan:
     capabilities: tuple[str, ...]
     stated: dt.datetime | None
     signer_can_encrypt: bool
+
+
+def _harvested(result: HarvestResult) -> HarvestResult:
+    """Log what a harvest kept (INFO) and each refusal with its reason (DEBUG)."""
+    _LOG.info("store: harvest kept %d certificate(s), refused %d", len(result.stored),
+              len(result.rejected))
+    if _LOG.isEnabledFor(logging.DEBUG):
+        for kept in result.stored:
+            _LOG.debug("store: kept %s as %s for %s", certificate_label(kept.certificate),
+                       kept.role, ", ".join(kept.addresses))
+        for refused in result.rejected:
+            _LOG.debug("store: refused %s as %s: %s (%s)", certificate_label(refused.certificate)
+                       if refused.certificate is not None else "(unreadable certificate)",
+                       refused.role, refused.reason.value, refused.message)
+    return result
 
 
 def _context(result: SignedResult, trust: TrustStore | None) -> ValidationContext | None:

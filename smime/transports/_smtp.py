@@ -25,6 +25,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias, TypeVar
 
+from .._log import transports as _LOG
 from ..errors import InvalidOptionError, TransportError
 from .base import (
     NetworkError,
@@ -348,6 +349,8 @@ class SMTPCore:
 
     def _open(self) -> Steps[None]:
         yield Close()
+        _LOG.debug("smtp: connecting to %s (ssl %s, starttls %s)", self._where, self.ssl,
+                   self.starttls)
         try:
             reply = yield from _ask(Connect())
             if reply.code != 220:
@@ -362,6 +365,7 @@ class SMTPCore:
                 reply = yield from _ask(StartTLS())
                 if reply.code != 220:
                     raise _refused(f"{self._where} refused STARTTLS:", reply)
+                _LOG.debug("smtp: %s: TLS started (STARTTLS)", self._where)
                 yield from self._hello()
             if self.username is not None:
                 yield from self._login(self.username)
@@ -385,6 +389,7 @@ class SMTPCore:
         reply = yield from _ask(Login(username, self._password or ""))
         if not 200 <= reply.code < 300:
             raise _refused(f"{self._where} refused the login of {username!r}:", reply)
+        _LOG.debug("smtp: %s: logged in as %r", self._where, username)
 
     def _send(self, prepared: Prepared, alive: bool) -> Steps[SendResult]:
         if not alive:
@@ -392,6 +397,8 @@ class SMTPCore:
         try:
             return (yield from self._transaction(prepared, reused=alive))
         except _Stale:
+            _LOG.info("smtp: %s: the kept connection had gone stale; sending again over a new "
+                      "one (nothing was sent on the old)", self._where)
             yield from self._open()
             return (yield from self._transaction(prepared, reused=False))
 
@@ -422,6 +429,9 @@ class SMTPCore:
             raise RecipientsRefusedError(
                 f"{self._where} refused every recipient: {listed}", rejected
             )
+        _LOG.debug("smtp: %s: %d recipient(s) taken, %d refused; sending %d bytes",
+                   self._where, len(env.recipients) - len(rejected), len(rejected),
+                   len(env.data))
         reply = yield from self._data(env.data)
         if reply.code != 250:
             yield from self._reset()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
 
+from .._log import transports as _LOG
 from ..errors import TransportError
 from ._envelope import Envelope, MessageInput, Prepared, RecipientsInput, envelope, prepare
 
@@ -115,6 +116,24 @@ class SendResult:
         return self
 
 
+def sent(result: SendResult) -> SendResult:
+    """Log a delivery: INFO when every recipient was taken, WARNING when some were not
+    (the send returns normally: a caller who does not look would miss it)."""
+    if result.ok:
+        _LOG.info("%s: sent %s to %d recipient(s) (server id %s)", result.transport,
+                  result.message_id, len(result.accepted), result.server_id)
+    else:
+        _LOG.warning("%s: sent %s, but %d recipient(s) refused and %d unconfirmed: %s",
+                     result.transport, result.message_id, len(result.rejected),
+                     len(result.unconfirmed), result.reply)
+    return result
+
+
+def failed(name: str, error: TransportError) -> None:
+    """Log a send that raised: the error's own sentence (no password, no message)."""
+    _LOG.info("%s: not sent: %s: %s", name, type(error).__name__, error)
+
+
 class _Sends(Protocol[_R_co]):
     """The one ``send`` signature; the two protocols differ only in what it returns."""
 
@@ -176,7 +195,12 @@ class BaseTransport(_Nesting):
 
     def send(self, message: MessageInput, *, sender: str | None = None,
              recipients: RecipientsInput = None) -> SendResult:
-        return self._deliver(prepare(message, sender, recipients))
+        prepared = prepare(message, sender, recipients)
+        try:
+            return sent(self._deliver(prepared))
+        except TransportError as exc:
+            failed(self.name, exc)
+            raise
 
     def _deliver(self, prepared: Prepared) -> SendResult:
         raise NotImplementedError
@@ -212,7 +236,12 @@ class AsyncBaseTransport(_Nesting):
 
     async def send(self, message: MessageInput, *, sender: str | None = None,
                    recipients: RecipientsInput = None) -> SendResult:
-        return await self._deliver(prepare(message, sender, recipients))
+        prepared = prepare(message, sender, recipients)
+        try:
+            return sent(await self._deliver(prepared))
+        except TransportError as exc:
+            failed(self.name, exc)
+            raise
 
     async def _deliver(self, prepared: Prepared) -> SendResult:
         raise NotImplementedError

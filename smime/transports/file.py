@@ -29,8 +29,9 @@ import socket
 import time
 from pathlib import Path
 
+from .._log import transports as _LOG
 from ..errors import InvalidOptionError, TransportError
-from .base import BaseTransport, MessageInput, RecipientsInput, SendResult, prepare
+from .base import BaseTransport, MessageInput, RecipientsInput, SendResult, prepare, sent
 
 __all__ = ["FORMATS", "FileTransport"]
 
@@ -93,13 +94,15 @@ class FileTransport(BaseTransport):
             else:
                 written = self._append_mbox(env.sender, env.data)
         except (OSError, mailbox.Error) as exc:
+            _LOG.info("file: cannot write to %s: %s", self.path, exc)
             raise TransportError(f"cannot write to {self.path}: {exc}") from exc
-        return SendResult(
+        _LOG.debug("file: wrote %d bytes as %s in %s", len(env.data), self.format, self.path)
+        return sent(SendResult(
             accepted=env.recipients,
             message_id=prepared.message_id,
             server_id=written,
             transport=self.name,
-        )
+        ))
 
     def _make_folder(self, folder: Path) -> None:
         """Create ``folder`` and any missing parents with :attr:`folder_mode`."""

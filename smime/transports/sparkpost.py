@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
+from .._log import transports as _LOG
 from ..errors import InvalidOptionError, TransportError, UnsupportedError
 from ._steps import arun, run
 from .base import (
@@ -178,6 +179,8 @@ class _SparkPost(Generic[_Client]):
         body = self._body(prepared)
         attempt = 0
         while True:
+            _LOG.debug("sparkpost: posting %d bytes to %s (attempt %d)", len(body), self.url,
+                       attempt + 1)
             try:
                 response = yield _Post(body)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -190,7 +193,11 @@ class _SparkPost(Generic[_Client]):
                 response.status_code not in _RETRY_STATUS or attempt >= self.max_retries
             ):
                 return self._result(prepared, response)
-            yield _Pause(self._delay(attempt, response))
+            wait = self._delay(attempt, response)
+            _LOG.info("sparkpost: answer %s; retrying in %.1f s (retry %d of %d)",
+                      "none (cannot connect)" if response is None else response.status_code,
+                      wait, attempt + 1, self.max_retries)
+            yield _Pause(wait)
             attempt += 1
 
     def _client_or_own(self) -> _Client | None:

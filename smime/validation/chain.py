@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from .._cache import CacheInfo, LRUCache
+from .._log import Lazy
+from .._log import validation as _LOG
 from ..algorithms import WEAK_DIGESTS
+from ..core.names import certificate_label
 from ..errors import LoadError, UnsupportedError
 from ..keys import CertificateLike, to_certificate
 from ..options import RevocationMode
@@ -255,6 +259,8 @@ def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
     windows = _CACHE.get(key) if key is not None else None
     for low, high, hit in windows or ():
         if (low is None or low <= inputs.at) and (high is None or inputs.at < high):
+            _LOG.debug("chain: %s judged from the path cache (its answer holds at %s)",
+                       Lazy(certificate_label, inputs.signer), inputs.at)
             return key, dataclasses.replace(hit, at=inputs.at)
     return key, None
 
@@ -313,8 +319,12 @@ def _fast(inputs: _Inputs) -> PyhankoOutcome | None:
     look at CRLs and OCSP answers itself, and fetching is pyhanko's.
     """
     if inputs.revocation != "off" and (inputs.crls or inputs.ocsps or inputs.fetch):
+        _LOG.debug("chain: revocation data is weighed while building the path: pyhanko builds it")
         return None
     path = rust_path(inputs.signer, inputs.intermediates, inputs.trust, inputs.at)
+    if path is None:
+        _LOG.debug("chain: the Rust verifier defers to pyhanko (no path, or one pyhanko might "
+                   "judge otherwise)")
     return None if path is None else PyhankoOutcome(path, None, None, calls=0)
 
 
@@ -407,11 +417,40 @@ def _finish(inputs: _Inputs, outcome: PyhankoOutcome, key: tuple[Any, ...] | Non
         p.code in (ProblemCode.REVOKED, ProblemCode.REVOCATION_UNKNOWN) for p in problems
     )
     result = ChainResult(tuple(chain), trusted, tuple(problems), signer_known, inputs.at)
+    if _LOG.isEnabledFor(logging.DEBUG):
+        _log_chain(inputs, outcome, result, statuses)
+    if (inputs.revocation == "soft-fail" and anchored and statuses and not statuses[0].known
+            and not any(p.code == ProblemCode.REVOKED for p in problems)):
+        _LOG.warning("revocation: the status of %s is unknown (%s); accepted in soft-fail "
+                     "mode (revocation=\"hard-fail\" refuses it)",
+                     Lazy(certificate_label, chain[0]), statuses[0].detail or "no revocation data")
     if key is not None:
         window = _window(inputs, outcome, chain, minute=bool(problems))
         if window is not None:
             _store(key, window, result)
     return result
+
+
+def _log_chain(inputs: _Inputs, outcome: PyhankoOutcome, result: ChainResult,
+               statuses: Sequence[RevocationStatus]) -> None:
+    """DEBUG which verifier found the path, the path, and where each revocation status came
+    from (certificates by subject and serial)."""
+    verifier = "the Rust verifier" if outcome.calls == 0 else "pyhanko-certvalidator"
+    if outcome.error is None and outcome.path is not None:
+        _LOG.debug("chain: path found by %s: %s", verifier,
+                   " <- ".join(certificate_label(c, short=True) for c in result.chain))
+    else:
+        _LOG.debug("chain: no valid path for %s (%s: %s)", certificate_label(inputs.signer),
+                   verifier, type(outcome.error).__name__)
+    if inputs.revocation == "off":
+        _LOG.debug("revocation: not checked (revocation=\"off\")")
+    for cert, status in zip(result.chain, statuses, strict=False):
+        _LOG.debug("revocation: %s is %s (source: %s)", certificate_label(cert),
+                   status.status, status.source or "none usable")
+    if outcome.fetched_crls or outcome.fetched_ocsps or outcome.fetch_failures:
+        _LOG.debug("revocation: fetched %d CRL(s) and %d OCSP response(s), %d fetch(es) failed",
+                   len(outcome.fetched_crls), len(outcome.fetched_ocsps),
+                   len(outcome.fetch_failures))
 
 
 def _revocation_problems(
