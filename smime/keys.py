@@ -171,14 +171,11 @@ def _der_to_certificate(der: bytes) -> x509.Certificate:
 
 
 def certificate_defect(cert: x509.Certificate) -> str | None:
-    """Why the certificate's extensions or names cannot be read (a duplicated extension,
-    bad DER in one, a Latin-1 name in a UTF8String), or None. cryptography parses them on
-    first use, so a certificate that loaded can still fail later, far from where it came
-    in; checking here lets that fail closed."""
+    """Why the certificate's extensions cannot be read (a duplicated extension, bad DER in
+    one), or None. cryptography parses them on first use, so a certificate that loaded can
+    still fail later, far from where it came in; checking here lets that fail closed."""
     try:
         cert.extensions  # noqa: B018 - parsing them is the check (cryptography keeps the result)
-        cert.subject  # noqa: B018
-        cert.issuer  # noqa: B018
     except Exception as exc:  # DuplicateExtension (no ValueError), ValueError...
         return plain_reason(str(exc)) or type(exc).__name__
     return None

@@ -135,6 +135,9 @@ def _judged_alike(
     for cert in chain:
         if any(ext.oid in _UNMODELLED for ext in cert.extensions):
             return False
+        # pyhanko refuses a name cryptography cannot decode (a Latin-1 name in a
+        # UTF8String): reading both raises ValueError here, and pyhanko judges instead.
+        cert.subject, cert.issuer  # noqa: B018
     if any(cert.signature_algorithm_oid not in _ALGORITHMS for cert in chain[:-1]):
         return False
     anchors = _anchors(trust)
