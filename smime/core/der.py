@@ -305,7 +305,17 @@ def check_der(data: Buffer, what: str = "CMS structure") -> None:
     if pos < size and not indefinite_top:
         raise _fail(what, f"{size - pos} bytes of trailing data")
     for element, level in walked:
-        _CHECKED.update(element, lambda seen, level=level: max(seen or 0, level))
+        _CHECKED.update(element, _Deepest(level))
+
+
+@dataclass(frozen=True)
+class _Deepest:
+    """The deeper of a level and the one already kept (for :meth:`LRUCache.update`)."""
+
+    level: int
+
+    def __call__(self, seen: int | None) -> int:
+        return self.level if seen is None else max(seen, self.level)
 
 
 # ---------------------------------------------------------------------------- writing
