@@ -70,13 +70,13 @@ def _check(block: bytes) -> None:
         assert ours.get(name) == expected.get(name)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(_BLOCK)
 def test_any_block_reads_as_the_email_package_reads_it(block: bytes) -> None:
     _check(block)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(_field_block())
 def test_field_blocks_read_as_the_email_package_reads_them(block: bytes) -> None:
     _check(block)
