@@ -348,3 +348,29 @@ def test_check_der_inline_case_answers_as_head_does(
         data[where] = value
     mutated = bytes(data[:keep])
     assert _outcome(check_der, mutated) == _outcome(_check_der_reference, mutated)
+
+
+def _seq(*parts: bytes) -> bytes:
+    return der.encode(der.UNIVERSAL, der.SEQUENCE, b"".join(parts))
+
+
+def test_check_der_remembers_whole_elements_only_for_levels_not_deeper() -> None:
+    """An element found whole is skipped when it recurs at a level no deeper, but is walked
+    again deeper: nesting beyond MAX_DEPTH is refused whatever was checked before."""
+    leaf = der.encode(der.UNIVERSAL, 4, b"x" * 600, constructed=False)
+    inner = _seq(_seq(_seq(leaf)))  # 3 levels of its own, over 512 bytes
+    der.check_der(_seq(inner))  # remembered at level 1
+    der.check_der(_seq(inner))  # found again at level 1: skipped, same verdict
+    too_deep = inner
+    for _ in range(der.MAX_DEPTH - 2):
+        too_deep = _seq(too_deep)
+    with pytest.raises(ParseError, match="nested deeper"):
+        der.check_der(too_deep)
+
+
+def test_check_der_remembers_nothing_from_a_refused_structure() -> None:
+    broken = bytearray(_seq(_seq(der.encode(der.UNIVERSAL, 4, b"y" * 600, constructed=False))))
+    broken[-601] += 1  # the OCTET STRING's length now runs past its parent
+    for _ in range(2):
+        with pytest.raises(ParseError):
+            der.check_der(bytes(broken))

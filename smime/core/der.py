@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from .._cache import LRUCache
 from ..errors import ParseError
 
 __all__ = [
@@ -229,6 +230,15 @@ def raw(buf: Buffer, tlv: Tlv) -> bytes:
     return bytes(buf[tlv.start : tlv.next])
 
 
+#: Constructed elements inside a structure that :func:`check_der` found whole, each with the
+#: deepest level it was found at: the certificates of a signer recur in every message it
+#: sends, and their many small elements are most of the walk. An element's framing depends
+#: on its bytes alone, so one found whole at a level is whole at any level not deeper.
+_CHECKED: LRUCache[int] = LRUCache("der.checked_elements", 1024)
+#: The sizes of element kept there (certificates, mostly); smaller ones are cheap to walk.
+_CHECKED_SIZES = range(512, 16385)
+
+
 def check_der(data: Buffer, what: str = "CMS structure") -> None:
     """Refuse ``data`` unless it is one element whose every constructed element splits
     into whole elements: lengths within their parents, end-of-contents where an indefinite
@@ -245,6 +255,7 @@ def check_der(data: Buffer, what: str = "CMS structure") -> None:
     open_: list[tuple[int, bool]] = []  # (where the children must end, indefinite length)
     pos = 0
     indefinite_top = False
+    walked: list[tuple[bytes, int]] = []  # elements of _CHECKED_SIZES walked, and their level
     while True:
         if open_:
             bound, indefinite = open_[-1]
@@ -282,10 +293,29 @@ def check_der(data: Buffer, what: str = "CMS structure") -> None:
             continue
         if len(open_) >= MAX_DEPTH:
             raise _fail(what, f"nested deeper than {MAX_DEPTH} levels")
+        if open_ and length is not None and length in _CHECKED_SIZES:
+            element = bytes(data[pos : body + length])
+            seen = _CHECKED.get(element)
+            if seen is not None and len(open_) <= seen:
+                pos = body + length
+                continue
+            walked.append((element, len(open_)))
         open_.append((limit, True) if length is None else (body + length, False))
         pos = body
     if pos < size and not indefinite_top:
         raise _fail(what, f"{size - pos} bytes of trailing data")
+    for element, level in walked:
+        _CHECKED.update(element, _Deepest(level))
+
+
+@dataclass(frozen=True)
+class _Deepest:
+    """The deeper of a level and the one already kept (for :meth:`LRUCache.update`)."""
+
+    level: int
+
+    def __call__(self, seen: int | None) -> int:
+        return self.level if seen is None else max(seen, self.level)
 
 
 # ---------------------------------------------------------------------------- writing

@@ -32,6 +32,7 @@ __all__ = [
     "count_crlf",
     "has_long_line",
     "header_block",
+    "header_fields",
     "is_base64_text",
     "is_field_name",
     "to_crlf",
@@ -66,6 +67,40 @@ def header_block(data: bytes, start: int = 0, end: int | None = None) -> tuple[i
     if crlf_end >= 0:
         return crlf_end + 1, crlf_end + 3
     return end, end
+
+
+#: One header field of a plain block: a name, its colon, the rest of the line and the
+#: continuation lines (white space first), each line ending in CRLF or LF (the last may not);
+#: printable ASCII and tab only (the parser also breaks lines at other controls).
+_PLAIN_FIELD = re.compile(
+    rb"(" + FIELD_NAME.encode("ascii") + rb"):[ \t]*"
+    rb"([\t\x20-\x7e]*(?:\r?\n[ \t][\t\x20-\x7e]*)*)(?:\r?\n|\Z)"
+)
+
+
+def header_fields(block: bytes) -> list[tuple[str, str]] | None:
+    """The ``(name, value)`` fields of a plain header block, exactly as the ``email``
+    package's compat32 parser gives them (value: white space after the colon dropped,
+    folding kept, line end dropped); None when the block is not plain (8-bit bytes, a lone
+    CR, a line that is neither a field nor a continuation), for that parser to read.
+
+    A header block is read for a few fields on every verify; this keeps the package's
+    feed parser off that path without reading any field differently.
+    """
+    if not block.isascii():
+        return None
+    fields = []
+    pos, size = 0, len(block)
+    match = _PLAIN_FIELD.match
+    while pos < size:
+        found = match(block, pos)
+        if found is None:
+            return None
+        fields.append((found[1].decode("ascii"), found[2].decode("ascii")))
+        pos = found.end()
+    return fields
+
+
 #: The longest line SMTP carries, line end not counted (RFC 5321 section 4.5.3.1.6).
 MAX_LINE = 998
 #: The shortest line a strided slice is taken for: it copies one byte in this many.

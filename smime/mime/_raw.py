@@ -18,13 +18,16 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import collapse_rfc2231_value, unquote
+from typing import Any
 
-from ..core.wire import header_block
+from ..core.wire import header_block, header_fields
 from ..errors import ParseError
 from ..limits import MAX_COMMENT_DEPTH, MAX_PARAMETERS, Limits, current_limits
 from ._policy import MAX_DEPTH
 
 __all__ = [
+    "EntityHeaders",
     "RawEntity",
     "check_header_block",
     "check_raw_depth",
@@ -49,7 +52,7 @@ class RawEntity:
     start: int
     body: int
     end: int
-    headers: Message  # header block only, parsed with compat32 (fast, no header objects)
+    headers: EntityHeaders  # read as the compat32 parser reads them
 
     @property
     def raw(self) -> bytes:
@@ -73,12 +76,100 @@ def read_entity(data: bytes, start: int, end: int, default_type: str = "text/pla
     header_end, body = header_block(data, start, end)
     block = data[start:header_end]
     check_header_block(block)
+    return RawEntity(data, start, body, end, EntityHeaders(block, default_type))
+
+
+def _parse_block(block: bytes, default_type: str) -> Message:
     try:
         headers = BytesHeaderParser(policy=compat32).parsebytes(block)
     except Exception as exc:  # the parser is lenient; anything it raises is a defect
         raise ParseError(f"malformed MIME headers: {exc}") from exc
     headers.set_default_type(default_type)
-    return RawEntity(data, start, body, end, headers)
+    return headers
+
+
+class EntityHeaders:
+    """The header fields of one entity, answering as a compat32 ``Message`` would.
+
+    A plain block (see :func:`~smime.core.wire.header_fields`) is read without the
+    ``email`` package, and so are parameters without RFC 2231 (``*``) or backslashes,
+    which that package reads by splitting at ``;`` and unquoting; anything else is handed
+    to the package itself, so every answer is the one it gives.
+    """
+
+    __slots__ = ("_block", "_default", "_fields", "_message")
+
+    def __init__(self, block: bytes, default_type: str = "text/plain") -> None:
+        self._block = block
+        self._default = default_type
+        self._message: Message | None = None
+        self._fields = header_fields(block)
+        if self._fields is None:
+            self._message = _parse_block(block, default_type)
+
+    def _parsed(self) -> Message:
+        if self._message is None:
+            self._message = _parse_block(self._block, self._default)
+        return self._message
+
+    def raw_items(self) -> list[tuple[str, Any]]:
+        if self._fields is None:
+            return list(self._parsed().raw_items())
+        return list(self._fields)
+
+    def __iter__(self) -> Any:
+        return iter([name for name, _ in self.raw_items()])
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def get(self, name: str) -> Any:
+        """The first field called ``name`` (any case), None if there is none."""
+        if self._fields is None:
+            return self._parsed().get(name)
+        wanted = name.lower()
+        return next((value for key, value in self._fields if key.lower() == wanted), None)
+
+    def get_content_type(self) -> str:
+        value = self.get("content-type")
+        if value is None:
+            return self._default
+        ctype = str(value).partition(";")[0].strip().lower()
+        return ctype if ctype.count("/") == 1 else "text/plain"
+
+    def get_param(self, param: str, header: str = "content-type") -> Any:
+        """The value of parameter ``param`` of field ``header``, unquoted; None if absent."""
+        value = self.get(header)
+        if value is None:
+            return None
+        if not isinstance(value, str) or "*" in value or "\\" in value:
+            return self._parsed().get_param(param, header=header)
+        wanted = param.lower()
+        for segment in _segments(value):
+            name, sep, found = segment.partition("=")
+            if name.strip().lower() == wanted:
+                return unquote(found.strip()) if sep else ""
+        return None
+
+    def get_boundary(self) -> str | None:
+        value = self.get_param("boundary")
+        return None if value is None else collapse_rfc2231_value(value).rstrip()
+
+
+def _segments(value: str) -> list[str]:
+    """``value`` split at each ``;`` outside double quotes, as ``email.message`` splits it."""
+    rest = ";" + value
+    out = []
+    while rest[:1] == ";":
+        rest = rest[1:]
+        end = rest.find(";")
+        while end > 0 and (rest.count('"', 0, end) - rest.count('\\"', 0, end)) % 2:
+            end = rest.find(";", end + 1)
+        if end < 0:
+            end = len(rest)
+        out.append(rest[:end].strip())
+        rest = rest[end:]
+    return out
 
 
 def check_header_block(block: bytes, limits: Limits | None = None) -> None:

@@ -18,7 +18,7 @@ from ..errors import InvalidOptionError, ParseError
 from ._encode import qp_decode
 from ._headers import header_text
 from ._policy import MAX_DEPTH
-from ._raw import RawEntity, read_entity, split_multipart
+from ._raw import EntityHeaders, RawEntity, read_entity, split_multipart
 from .message import check_is_message, input_bytes, reading, to_message
 
 __all__ = ["PartKind", "SMIMEPart", "classify_part", "find_smime_part", "with_content"]
@@ -64,19 +64,19 @@ class SMIMEPart:
         return to_message(self.raw)
 
 
-def _param(headers: Message, name: str, header: str = "content-type") -> str | None:
+def _param(headers: Message | EntityHeaders, name: str, header: str = "content-type") -> str | None:
     value = headers.get_param(name, header=header)
     if value is None or isinstance(value, str):
         return value
     return str(collapse_rfc2231_value(value))
 
 
-def _filename(headers: Message) -> str:
+def _filename(headers: Message | EntityHeaders) -> str:
     name = _param(headers, "filename", "content-disposition") or _param(headers, "name")
     return (name or "").strip().lower()
 
 
-def classify_part(headers: Message) -> PartKind | None:
+def classify_part(headers: Message | EntityHeaders) -> PartKind | None:
     """Whether a MIME part with these headers is ``pkcs7-mime`` (a CMS layer), a detached
     ``pkcs7-signature``, or None (anything else): by content type, and for
     application/octet-stream by file extension (RFC 8551 section 3.2.1). The one rule for

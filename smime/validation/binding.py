@@ -15,6 +15,7 @@ from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from .._cache import LRUCache
 from ..core.certs import MALFORMED, email_usage_allowed, extension
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import Problem, ProblemCode
@@ -24,6 +25,12 @@ __all__ = ["check_key_usage", "check_sender", "normalize_address", "signer_addre
 
 #: RFC 8398 SmtpUTF8Mailbox otherName, for internationalized local parts.
 SMTP_UTF8_MAILBOX = x509.ObjectIdentifier("1.3.6.1.5.5.7.8.9")
+
+#: What a certificate alone decides, by certificate (its DER): the addresses it names, and
+#: its key usage problems under the two switches that ask for them. A stream of messages
+#: from one signer reads the same extensions in every one.
+_ADDRESSES: LRUCache[tuple[str, ...]] = LRUCache("validation.signer_addresses", 512)
+_USAGE: LRUCache[tuple[Problem, ...]] = LRUCache("validation.key_usage_problems", 512)
 
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "TLS server authentication",
@@ -50,6 +57,10 @@ def normalize_address(address: str) -> str:
 def signer_addresses(cert: CertificateLike) -> tuple[str, ...]:
     """Every address the certificate names: rfc822Name, SmtpUTF8Mailbox, subject email."""
     c = to_certificate(cert)
+    return _ADDRESSES.get_or_make(c, lambda: _signer_addresses(c))
+
+
+def _signer_addresses(c: x509.Certificate) -> tuple[str, ...]:
     found = list(certificate_emails(c))
     san = extension(c, x509.SubjectAlternativeName, strict=True)  # unreadable: cannot bind
     for other in san.get_values_for_type(x509.OtherName) if san is not None else ():
@@ -120,6 +131,11 @@ def check_key_usage(
     extension at all is acceptable (RFC 8550 §4.4.4).
     """
     c = to_certificate(cert)
+    switches = (policy.check_key_usage, policy.require_email_protection_eku)
+    return _USAGE.get_or_make((c, switches), lambda: _key_usage_problems(c, policy))
+
+
+def _key_usage_problems(c: x509.Certificate, policy: VerificationPolicy) -> tuple[Problem, ...]:
     problems: list[Problem] = []
     if policy.check_key_usage:
         problem = _key_usage_problem(c)
