@@ -101,6 +101,14 @@ class Identity:
 
 def check_identity(value: object, what: str = "identity") -> Identity:
     """``value`` when it is an :class:`Identity`, else :class:`~smime.errors.UsageError`."""
+    if isinstance(value, (str, bytes, bytearray, memoryview, os.PathLike)):
+        shown = os.fsdecode(value) if isinstance(value, (str, os.PathLike)) else "bob.p12"
+        if len(shown) > 80 or "\n" in shown:
+            shown = "bob.p12"
+        raise UsageError(
+            f"{what} must be an Identity: load the key file first with "
+            f"smime.load_identity({shown!r}, password=...), not {type(value).__name__}"
+        )
     if not isinstance(value, Identity):
         raise UsageError.wrong_type(what, value, "an Identity (from smime.load_identity)")
     return value
