@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .core.certs import email_addresses
 from .core.names import certificate_label, subject_text
-from .core.pkcs12 import read_pkcs12_bags
+from .core.pkcs12 import looks_like_pkcs12, read_pkcs12_bags
 from .core.pqkeys import seed_form
 from .core.views import card_html, certificate_facts, key_description
 from .errors import LoadError, PasswordError, SMIMEWarning, UsageError
@@ -208,7 +208,12 @@ def load_certificates(source: Source | Iterable[CertificateLike]) -> list[x509.C
     data = _read(source, "certificate")  # type: ignore[arg-type]
     if asn1_pem.detect(data):
         return _certificates_from_pem(data)
-    return _certificates_from_der(data)
+    try:
+        return _certificates_from_der(data)
+    except LoadError as exc:
+        if isinstance(source, (str, os.PathLike)) and str(exc) == PKCS12_NOT_CERTIFICATES:
+            raise LoadError(f"{os.fsdecode(source)}: {exc}") from None
+        raise
 
 
 def _pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
@@ -245,7 +250,20 @@ def _certificates_from_der(der: bytes) -> list[x509.Certificate]:
             ]
     except (ValueError, TypeError, KeyError):
         pass
-    return [_der_to_certificate(der)]
+    try:
+        return [_der_to_certificate(der)]
+    except LoadError:
+        if looks_like_pkcs12(der):
+            raise LoadError(PKCS12_NOT_CERTIFICATES) from None
+        raise
+
+
+#: A PKCS#12 file where certificates were expected: what it is, and what to do instead.
+PKCS12_NOT_CERTIFICATES = (
+    "this is a PKCS#12 file (.p12/.pfx: a private key with its certificate), not a "
+    "certificate file: load it with smime.load_identity(path, password=...) and use its "
+    ".certificate, or give the certificate as PEM or DER"
+)
 
 
 def certificate_emails(cert: CertificateLike) -> tuple[str, ...]:
