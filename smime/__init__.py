@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 from . import errors
 from .__about__ import __version__
 from ._cache import cache_info, clear_caches
+from ._conflict import warn_if_old_package as _warn_if_old_package
 from .limits import Limits
 from .problems import Problem, ProblemCode
+
+_warn_if_old_package(__path__[0])
 
 if TYPE_CHECKING:
     from .api import (

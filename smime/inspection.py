@@ -47,7 +47,7 @@ from .errors import LimitExceededError, SMIMEError
 from .keys import Identity, certificate_emails, check_identity
 from .limits import Limits, applied
 from .mime import encodable_text, header_text
-from .mime.message import MESSAGE_FAILURES
+from .mime.message import MESSAGE_FAILURES, MessageSource
 
 __all__ = ["Node", "decryption_html", "inspect", "verification_html"]
 
@@ -340,7 +340,7 @@ def _safe_cms(der: bytes, signed: bytes | None, identity: Identity | None, depth
 
 
 def inspect(
-    message: bytes | str | Message,
+    message: MessageSource,
     identity: Identity | None = None,
     *,
     limits: Limits | None = None,
@@ -353,13 +353,14 @@ def inspect(
     if identity is not None:
         identity = check_identity(identity)
     with applied(limits):
-        if isinstance(message, (bytes, bytearray, memoryview)):
-            data = bytes(message)
+        if not isinstance(message, (str, Message)):
+            data = mime.input_bytes(message)
             form = detect_raw_cms(data)
             if form is not None:  # a raw .p7m/.p7s file: its one CMS layer
                 fields = (("size", f"{len(data)} bytes"),)
                 child = _safe_cms(read_raw_cms(data), None, identity, 0)
                 return Node("file", f"raw CMS file ({form.upper()})", fields, (child,))
+            message = data
         msg: EmailMessage = mime.to_message(message)
         return _part_node(msg, identity, 0, [0])
 

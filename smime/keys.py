@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .core.certs import email_addresses
 from .core.names import certificate_label, subject_text
-from .core.pkcs12 import read_pkcs12_bags
+from .core.pkcs12 import looks_like_pkcs12, read_pkcs12_bags
 from .core.pqkeys import seed_form
 from .core.views import card_html, certificate_facts, key_description
-from .errors import LoadError, PasswordError, SMIMEWarning, UnsupportedError, UsageError
+from .errors import LoadError, PasswordError, SMIMEWarning, UsageError
 from .problems import plain_reason
 
 __all__ = [
@@ -101,6 +101,14 @@ class Identity:
 
 def check_identity(value: object, what: str = "identity") -> Identity:
     """``value`` when it is an :class:`Identity`, else :class:`~smime.errors.UsageError`."""
+    if isinstance(value, (str, bytes, bytearray, memoryview, os.PathLike)):
+        shown = os.fsdecode(value) if isinstance(value, (str, os.PathLike)) else "bob.p12"
+        if len(shown) > 80 or "\n" in shown:
+            shown = "bob.p12"
+        raise UsageError(
+            f"{what} must be an Identity: load the key file first with "
+            f"smime.load_identity({shown!r}, password=...), not {type(value).__name__}"
+        )
     if not isinstance(value, Identity):
         raise UsageError.wrong_type(what, value, "an Identity (from smime.load_identity)")
     return value
@@ -197,7 +205,12 @@ def load_certificates(source: Source | Iterable[CertificateLike]) -> list[x509.C
     data = _read(source, "certificate")  # type: ignore[arg-type]
     if asn1_pem.detect(data):
         return _certificates_from_pem(data)
-    return _certificates_from_der(data)
+    try:
+        return _certificates_from_der(data)
+    except LoadError as exc:
+        if isinstance(source, (str, os.PathLike)) and str(exc) == PKCS12_NOT_CERTIFICATES:
+            raise LoadError(f"{os.fsdecode(source)}: {exc}") from None
+        raise
 
 
 def _pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
@@ -234,7 +247,20 @@ def _certificates_from_der(der: bytes) -> list[x509.Certificate]:
             ]
     except (ValueError, TypeError, KeyError):
         pass
-    return [_der_to_certificate(der)]
+    try:
+        return [_der_to_certificate(der)]
+    except LoadError:
+        if looks_like_pkcs12(der):
+            raise LoadError(PKCS12_NOT_CERTIFICATES) from None
+        raise
+
+
+#: A PKCS#12 file where certificates were expected: what it is, and what to do instead.
+PKCS12_NOT_CERTIFICATES = (
+    "this is a PKCS#12 file (.p12/.pfx: a private key with its certificate), not a "
+    "certificate file: load it with smime.load_identity(path, password=...) and use its "
+    ".certificate, or give the certificate as PEM or DER"
+)
 
 
 def certificate_emails(cert: CertificateLike) -> tuple[str, ...]:
@@ -258,10 +284,54 @@ def _key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
         return False
 
 
+#: The key forms read (for the refusal that says what a file is not).
+_KEY_FORMS = "PKCS#8, PKCS#1 (RSA) or SEC1 (EC), as PEM or DER"
+
+
+def _private_key_object(key: object) -> PrivateKey:
+    """A cryptography private key object as it is, if it is of a type S/MIME uses here."""
+    if not isinstance(key, _PRIVATE_KEY_TYPES):
+        raise LoadError(
+            f"unsupported private key type {type(key).__name__}: RSA, EC, Ed25519, X25519, "
+            "ML-KEM and ML-DSA keys are supported"
+        )
+    return key
+
+
+def _pem_labels(data: bytes) -> list[str]:
+    try:
+        return [kind for kind, _der in _pem_blocks(data)]
+    except LoadError:
+        return []
+
+
+def _relabelled(data: bytes) -> bytes | None:
+    """The DER of a lone ``BEGIN PRIVATE KEY`` block, for a key in another form under that
+    label (Go and OpenSSL read a PKCS#1 RSA key there; load_der_private_key reads it too)."""
+    try:
+        ders = [der for kind, der in _pem_blocks(data) if kind == "PRIVATE KEY"]
+    except LoadError:
+        return None
+    return ders[0] if len(ders) == 1 else None
+
+
+def _short_reason(exc: Exception) -> str:
+    """cryptography's detail without its generic guesses (format? password? curve?)."""
+    text = str(exc)
+    _head, found, detail = text.partition("Details: ")
+    return plain_reason(detail if found else text).strip() or type(exc).__name__
+
+
 def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
+    pem = b"-----BEGIN" in data
+    if pem:
+        labels = _pem_labels(data)
+        if labels and not any("PRIVATE KEY" in label for label in labels):
+            found = ", ".join(dict.fromkeys(labels))
+            raise LoadError(f"the PEM data holds no private key (it holds {found})")
     loader = (
         serialization.load_pem_private_key
-        if b"-----BEGIN" in data
+        if pem
         else serialization.load_der_private_key
     )
     if password is None:
@@ -279,16 +349,20 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
             "the private key is not encrypted: pass password=None", reason="unencrypted"
         ) from exc
     except ValueError as exc:
+        der = _relabelled(data) if pem else None
+        if der is not None:
+            return _load_private_key(der, password)
         if password is not None:
             raise PasswordError(
                 "cannot decrypt the private key: wrong password?", reason="wrong"
             ) from exc
-        raise LoadError(f"cannot read the private key: {exc}") from exc
+        raise LoadError(
+            f"cannot read the private key: the data is not a private key in {_KEY_FORMS}"
+            f" ({_short_reason(exc)})"
+        ) from exc
     except Exception as exc:  # UnsupportedAlgorithm
         raise LoadError(f"unsupported private key: {exc}") from exc
-    if not isinstance(key, _PRIVATE_KEY_TYPES):
-        raise LoadError(f"unsupported private key type {type(key).__name__}")
-    return key
+    return _private_key_object(key)
 
 
 def _identity_from_pkcs12(data: bytes, password: bytes | None) -> Identity:
@@ -324,27 +398,44 @@ def _pkcs12_by_bags(
     missing = password is None
     try:
         contents = read_pkcs12_bags(data, password)
-    except (PasswordError, LoadError, UnsupportedError):
+    except PasswordError:
         if missing:
             raise PasswordError(
-                "cannot open the PKCS#12 file: it needs a password, or is not a PKCS#12 file",
-                reason="missing",
+                "cannot open the PKCS#12 file: it needs a password", reason="missing"
             ) from refused
         raise PasswordError(
-            "cannot open the PKCS#12 file: wrong password, or not a PKCS#12 file",
-            reason="wrong",
+            "cannot open the PKCS#12 file: wrong password", reason="wrong"
         ) from refused
+    except LoadError as exc:  # not PasswordError: caught above
+        if str(exc).startswith("not a PKCS#12 file"):
+            raise LoadError(
+                "not a PKCS#12 file, nor PEM: a .p12/.pfx file, or PEM holding the key "
+                "and certificate, is needed"
+            ) from refused
+        raise _pkcs12_password_error(missing) from refused
     for note in contents.skipped:
         warnings.warn(f"skipped {note} in the PKCS#12 file", SMIMEWarning, stacklevel=5)
     return contents.keys, list(contents.certificates)
 
 
+def _pkcs12_password_error(missing: bool) -> PasswordError:
+    """A PKCS#12 file whose content did not decrypt: the password, or damage."""
+    if missing:
+        return PasswordError(
+            "cannot open the PKCS#12 file: it needs a password, or is damaged",
+            reason="missing",
+        )
+    return PasswordError(
+        "cannot open the PKCS#12 file: wrong password, or the file is damaged", reason="wrong"
+    )
+
+
 def load_identity(
-    source: Source | None = None,
+    source: Source | pkcs12.PKCS12KeyAndCertificates | None = None,
     password: str | bytes | None = None,
     *,
     cert: CertificateLike | None = None,
-    key: Source | None = None,
+    key: Source | PrivateKey | None = None,
     chain: Sequence[CertificateLike] | CertificateLike | None = None,
 ) -> Identity:
     """Load a signing/decryption identity.
@@ -352,7 +443,9 @@ def load_identity(
     ``load_identity("alice.p12", password="secret")`` reads PKCS#12;
     ``load_identity(cert="alice.pem", key="alice.key", chain=["ca.pem"])`` reads PEM/DER
     files or bytes (encrypted keys take ``password``). A PEM file holding both the key and
-    certificate can be passed as ``source``.
+    certificate can be passed as ``source``. Objects work too: ``cert=`` a certificate
+    object with ``key=`` its cryptography private key, or ``source=`` what cryptography's
+    ``pkcs12.load_pkcs12`` returned.
     """
     pw = _password_bytes(password)
     extra: list[x509.Certificate] = []
@@ -362,6 +455,9 @@ def load_identity(
     if source is not None:
         if cert is not None or key is not None:
             raise UsageError("pass either a PKCS#12/PEM source or cert= and key=, not both")
+        if isinstance(source, pkcs12.PKCS12KeyAndCertificates):
+            identity = _identity_from_loaded_pkcs12(source)
+            return Identity(identity.certificate, identity.key, identity.chain + tuple(extra))
         data = _read(source, "identity")
         if asn1_pem.detect(data):
             identity = _identity_from_pem(data, pw)
@@ -370,9 +466,27 @@ def load_identity(
         return Identity(identity.certificate, identity.key, identity.chain + tuple(extra))
     if cert is None or key is None:
         raise UsageError("load_identity needs a PKCS#12 file, or both cert= and key=")
-    certs = load_certificates(cert) if not isinstance(cert, x509.Certificate) else [cert]
-    private_key = _load_private_key(_read(key, "private key"), pw)
+    certs = load_certificates([cert])
+    if isinstance(key, (str, bytes, bytearray, memoryview, os.PathLike)):
+        private_key = _load_private_key(_read(key, "private key"), pw)
+    elif hasattr(key, "public_key"):
+        private_key = _private_key_object(key)  # a cryptography key object
+    else:
+        raise UsageError.wrong_type(
+            "the private key", key,
+            "a cryptography private key, PEM/DER bytes, PEM text or a path",
+        )
     return _match(private_key, certs, extra)
+
+
+def _identity_from_loaded_pkcs12(p12: pkcs12.PKCS12KeyAndCertificates) -> Identity:
+    """An identity from what ``cryptography``'s ``pkcs12.load_pkcs12`` returned."""
+    if p12.key is None:
+        raise LoadError("the PKCS#12 data holds no private key")
+    certs = ([p12.cert.certificate] if p12.cert else []) + [
+        c.certificate for c in p12.additional_certs
+    ]
+    return _match(_private_key_object(p12.key), certs, [])
 
 
 def _identity_from_pem(data: bytes, password: bytes | None) -> Identity:

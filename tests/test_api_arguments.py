@@ -26,44 +26,44 @@ SIGNED = smime.sign(LETTER, ALICE).as_bytes()
 SEALED = smime.encrypt(LETTER, ALICE.certificate).as_bytes()
 PATH = Path("letter.eml")
 
-MESSAGE = "the message must be bytes, str or an email.message.Message"
-IDENTITY = "identity must be an Identity (from smime.load_identity)"
+MESSAGE = "the message must be bytes, str (the message text), an email.message.Message, a path"
+IDENTITY = "identity must be an Identity"
 TRUST = "trust must be a TrustStore"
 CERTIFICATE = "the certificate must be bytes, PEM text or a path"
 
 Call = Callable[[Any], object]
 CASES: list[tuple[str, Call, list[object], str]] = [
-    ("sign(message)", lambda v: smime.sign(v, ALICE), [123, None, {}, 1.5, PATH, [1]], MESSAGE),
+    ("sign(message)", lambda v: smime.sign(v, ALICE), [123, None, {}, 1.5, [1]], MESSAGE),
     ("sign(signers)", lambda v: smime.sign(LETTER, v), [123, None, {}, PATH, "alice"],
      "signers must be an Identity (from smime.load_identity) or a list of them"),
     ("sign([signer])", lambda v: smime.sign(LETTER, [v]), [123, None, ALICE.certificate],
      "each signer must be an Identity"),
-    ("encrypt(message)", lambda v: smime.encrypt(v, ALICE.certificate), [123, None, {}, PATH],
+    ("encrypt(message)", lambda v: smime.encrypt(v, ALICE.certificate), [123, None, {}],
      MESSAGE),
     ("encrypt(recipients)", lambda v: smime.encrypt(LETTER, v), [123, None, {}, 1.5, [1]],
      "each recipient must be a certificate"),
-    ("compress(message)", lambda v: smime.compress(v), [123, None, {}, PATH], MESSAGE),
-    ("decrypt(message)", lambda v: smime.decrypt(v, ALICE), [123, None, {}, PATH], MESSAGE),
+    ("compress(message)", lambda v: smime.compress(v), [123, None, {}], MESSAGE),
+    ("decrypt(message)", lambda v: smime.decrypt(v, ALICE), [123, None, {}], MESSAGE),
     ("decrypt(identity)", lambda v: smime.decrypt(SEALED, v), [123, None, {}, PATH, [ALICE]],
      IDENTITY),
     ("decrypt(garbage, identity)", lambda v: smime.decrypt(b"\x00garbage", v), [None],
      IDENTITY),  # the call is checked before the input is read
-    ("verify(message)", lambda v: smime.verify(v), [123, None, {}, PATH], MESSAGE),
-    ("verify(trust)", lambda v: smime.verify(SIGNED, v), [123, {}, PATH, [CA.certificate]],
+    ("verify(message)", lambda v: smime.verify(v), [123, None, {}], MESSAGE),
+    ("verify(trust)", lambda v: smime.verify(SIGNED, v), [123, {}, [1], [1.5, CA.certificate]],
      TRUST),
     ("verify(at=)", lambda v: smime.verify(SIGNED, at=v), ["2026-01-01", 0],
      "at must be a datetime or None"),
     ("verify(policy=)", lambda v: smime.verify(SIGNED, policy=v), [{}, "strict"],
      "policy must be a VerificationPolicy or None"),
-    ("unwrap(message)", lambda v: smime.unwrap(v), [123, None, {}, PATH], MESSAGE),
+    ("unwrap(message)", lambda v: smime.unwrap(v), [123, None, {}], MESSAGE),
     ("unwrap(identity)", lambda v: smime.unwrap(SEALED, v), [123, {}, PATH], IDENTITY),
-    ("unwrap(trust)", lambda v: smime.unwrap(SIGNED, None, v), [123, {}, [CA.certificate]],
+    ("unwrap(trust)", lambda v: smime.unwrap(SIGNED, None, v), [123, {}, [None]],
      TRUST),
     ("export_certificates", lambda v: smime.export_certificates(v), [123, None, {}, PATH],
      "certificates must be an x509.Certificate or a list of certificates"),
     ("export_certificates([...])", lambda v: smime.export_certificates([v]), [123, None],
      CERTIFICATE),
-    ("inspect(message)", lambda v: smime.inspect(v), [123, None, {}, 1.5, PATH], MESSAGE),
+    ("inspect(message)", lambda v: smime.inspect(v), [123, None, {}, 1.5], MESSAGE),
     ("inspect(identity)", lambda v: smime.inspect(SEALED, v), [123, {}, PATH], IDENTITY),
     ("load_identity(source)", lambda v: smime.load_identity(v), [123, {}, 1.5, [1]],
      "the identity must be bytes, PEM text or a path"),
@@ -74,7 +74,7 @@ CASES: list[tuple[str, Call, list[object], str]] = [
     ("load_certificates", lambda v: smime.load_certificates(v), [123, None, {}, 1.5, [1]],
      CERTIFICATE),
     ("TrustStore.from_pem", lambda v: smime.TrustStore.from_pem(v), [123, None], CERTIFICATE),
-    ("send(message)", lambda v: smime.send(v, MockTransport()), [123, None, {}, PATH], MESSAGE),
+    ("send(message)", lambda v: smime.send(v, MockTransport()), [123, None, {}], MESSAGE),
     ("send(transport)", lambda v: smime.send(LETTER, v), [123, None, {}, PATH],
      "transport must be a transport: an object with a send("),
     ("asend(transport)", lambda v: asyncio.run(smime.asend(LETTER, v)), [123, None],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from email.message import Message
 from typing import TYPE_CHECKING, TypeAlias
 
 from asn1crypto import x509 as asn1_x509
@@ -12,11 +11,22 @@ from cryptography import x509
 
 from ..errors import CertificateError, UsageError
 from ..keys import CertificateLike, Identity, check_identity, load_certificates, to_certificate
+from ..mime.message import MessageSource
+from ..validation import TrustStore
 
 if TYPE_CHECKING:
     from ..store import CertificateStore
 
-MessageInput: TypeAlias = bytes | bytearray | memoryview | str | Message
+#: What ``trust=`` takes (for the error that names them).
+TRUST_TYPES = (
+    "a TrustStore, a path (str or os.PathLike) to a PEM/DER file or folder, PEM/DER bytes, "
+    "a certificate, or a list of these"
+)
+TrustInput: TypeAlias = (
+    "TrustStore | CertificateLike | Sequence[TrustStore | CertificateLike] | None"
+)
+
+MessageInput: TypeAlias = MessageSource
 RecipientInput: TypeAlias = CertificateLike | Identity | str
 
 
@@ -88,3 +98,32 @@ def recipient_certificates(
             certs = load_certificates(item)  # type: ignore[arg-type]
             out.extend((to_certificate(c), None) for c in certs)
     return out
+
+
+_TRUST_ITEMS = (
+    TrustStore, x509.Certificate, asn1_x509.Certificate, str, bytes, bytearray, memoryview,
+    os.PathLike,
+)
+
+
+def trust_store(trust: TrustInput) -> TrustStore:
+    """``trust=`` as a TrustStore: a store as it is, else read as ``TrustStore.from_pem``
+    reads (a ``str`` is a path or PEM text here, never a message). Nothing is trusted by
+    default: None is the empty store."""
+    if trust is None:
+        return TrustStore.from_certificates([])
+    if isinstance(trust, TrustStore):
+        return trust
+    items: list[object] = list(trust) if isinstance(trust, (list, tuple)) else [trust]
+    for item in items:
+        if not isinstance(item, _TRUST_ITEMS):
+            raise UsageError.wrong_type("trust", item, TRUST_TYPES)
+    found: list[x509.Certificate] = []
+    for item in items:
+        if isinstance(item, TrustStore):
+            found.extend(item.certificates)
+        elif isinstance(item, (x509.Certificate, asn1_x509.Certificate)):
+            found.append(to_certificate(item))
+        else:
+            found.extend(TrustStore.from_pem(item).certificates)  # type: ignore[arg-type]
+    return TrustStore.from_certificates(found)

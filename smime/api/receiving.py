@@ -70,7 +70,7 @@ from ..validation import (
 )
 from ..validation.revocation import given_crls, given_ocsp_responses, given_revocation_problems
 from . import _records
-from ._input import MessageInput
+from ._input import MessageInput, TrustInput, trust_store
 
 if TYPE_CHECKING:
     from ..store import CertificateStore
@@ -262,7 +262,7 @@ def _inside(checks: _Checks, part: mime.SMIMEPart) -> _Checks:
 
 
 def _checks(
-    trust: TrustStore | None,
+    trust: TrustInput,
     crls: Iterable[bytes | str] | None,
     ocsp_responses: Iterable[bytes] | None,
     at: dt.datetime | None,
@@ -273,10 +273,6 @@ def _checks(
     certificates: CertificatesInput = None,
     store: CertificateStore | None = None,
 ) -> _Checks:
-    if trust is not None and not isinstance(trust, TrustStore):
-        raise UsageError.wrong_type(
-            "trust", trust, "a TrustStore (such as smime.TrustStore.from_pem(...)) or None"
-        )
     if at is not None and not isinstance(at, dt.datetime):
         raise UsageError.wrong_type("at", at, "a datetime or None")
     if policy is not None and not isinstance(policy, VerificationPolicy):
@@ -292,7 +288,7 @@ def _checks(
             f"part={part!r} is not a part path; use one like '2' or '1.2' (see result.covers)"
         )
     return _Checks(
-        trust=trust if trust is not None else TrustStore.from_certificates([]),
+        trust=trust_store(trust),
         crls=given_crls(crls),
         ocsp_responses=given_ocsp_responses(ocsp_responses),
         at=at,
@@ -583,7 +579,7 @@ def _merged(
 @accepts_limits
 def verify(
     message: MessageInput,
-    trust: TrustStore | None = None,
+    trust: TrustInput = None,
     *,
     certificates: CertificatesInput = None,
     store: CertificateStore | None = None,
@@ -601,7 +597,9 @@ def verify(
 
     An invalid signature is a result (``result.valid`` False, ``result.problems`` saying
     why), never an exception; malformed input raises :class:`~smime.errors.ParseError`.
-    ``trust`` holds the roots you trust (nothing is trusted without it); ``crls`` and
+    ``trust`` holds the roots you trust (nothing is trusted without it): a
+    :class:`~smime.TrustStore`, or what ``TrustStore.from_pem`` reads (a path as ``str`` or
+    ``Path``, PEM/DER bytes, certificates, a list of these); ``crls`` and
     ``ocsp_responses`` add revocation data to what the message carries; ``at`` fixes the
     validation time (default: the signing time when the policy says so, else now);
     ``revocation`` is ``"soft-fail"``, ``"hard-fail"`` or ``"off"``; ``fetch=True`` fetches
@@ -777,7 +775,7 @@ def _peel(
 def unwrap(
     message: MessageInput,
     identity: Identity | None = None,
-    trust: TrustStore | None = None,
+    trust: TrustInput = None,
     *,
     certificates: CertificatesInput = None,
     store: CertificateStore | None = None,

@@ -52,12 +52,13 @@ __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "s
 
 
 def _entity_input(message: MessageInput) -> bytes | str | Message:
-    """What prepare_entity takes; bytes stay bytes, so plain mail skips the email parser."""
-    if isinstance(message, (bytearray, memoryview)):
-        return bytes(message)
+    """What prepare_entity takes; bytes stay bytes, so plain mail skips the email parser.
+    A path or file object is read here (:func:`smime.mime.input_bytes`, the one rule)."""
     if isinstance(message, mime.WireMessage) and not message.parsed:
         return message.as_bytes()  # what we built: its bytes, without parsing it
-    return message
+    if isinstance(message, (str, bytes, Message)):
+        return message
+    return mime.input_bytes(message)
 
 
 #: Keys that sign with SHA-512 whatever digest was asked for (RFC 8419, RFC 9882).

@@ -12,7 +12,7 @@ from smime.core.names import subject_text
 from smime.store import StoredCertificate
 
 from ._io import STDIO, CLIError, printable, read_input, write_output
-from .commands import Subparsers, command, verification_text
+from .commands import Subparsers, command, trust_store, verification_text
 from .progress import Progress
 
 __all__ = ["register"]
@@ -23,7 +23,7 @@ def _harvest_signed(
 ) -> int | None:
     """Import what a signed message carries, validated against --trust; None when ``data``
     is not a signed message. Status 1 when the signature or any certificate was refused."""
-    trust = (smime.TrustStore.from_pem(list(args.trust)) if args.trust
+    trust = (trust_store(list(args.trust)) if args.trust
              else smime.TrustStore.from_certificates([]))
     try:
         result = smime.verify(data, trust)
@@ -131,7 +131,8 @@ def register(sub: Subparsers) -> None:
                      help="default: standard input")
     imp.add_argument("--trust", action="append", default=[], metavar="ROOTS",
                      help="trusted roots for verifying a signed message and validating the "
-                     "certificates it carries (repeatable; required for signed mail)")
+                     "certificates it carries: a file, folder or 'system' (repeatable; required "
+                     "for signed mail)")
     actions.add_parser("list", help="list the stored certificates", allow_abbrev=False)
     exp = actions.add_parser("export", help="write certificates as PEM", allow_abbrev=False)
     exp.add_argument("email", nargs="?", metavar="EMAIL",

@@ -15,7 +15,9 @@ import smime
 from smime import options
 from smime.api import looks_like_address
 from smime.core.cmsfile import detect_raw_cms, read_raw_cms
-from smime.inspection import Node
+from smime.core.pkcs12 import looks_like_pkcs12
+from smime.core.views import key_description
+from smime.inspection import Node, certificate_node
 from smime.validation.revocation import given_crls
 
 from ._io import (
@@ -27,7 +29,12 @@ from ._io import (
     read_input,
     write_output,
 )
-from .identity import add_identity_options, load_identity, optional_identity
+from .identity import (
+    add_identity_options,
+    load_identity,
+    load_pkcs12_input,
+    optional_identity,
+)
 from .progress import Progress
 
 __all__ = ["register"]
@@ -138,7 +145,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
                 )
             recipients.append(value)
         else:
-            recipients.extend(smime.load_certificates(read_file(value)))
+            recipients.extend(_certificates_of("--recipient", value))
     data = read_input(args.input, progress)
     progress.step("encrypting", len(data))
     sealed = smime.encrypt(
@@ -212,21 +219,67 @@ def _crl_file(path: str) -> bytes:
     return data
 
 
-def _certificate_file(path: str) -> list[Any]:
-    """The certificates of a --certfile (PEM bundle, DER, PKCS#7); an error names the file."""
+#: What to give instead of a PKCS#12 file, per option that takes certificates.
+_INSTEAD_OF_PKCS12 = {
+    "--recipient": "give the recipient's certificate (PEM or DER), which "
+                   "'openssl pkcs12 -in FILE -nokeys -clcerts' prints",
+    "--trust": "give the root CA's certificate (PEM or DER), or 'system'",
+    "--certfile": "give the certificates as PEM, DER or PKCS#7, which "
+                  "'openssl pkcs12 -in FILE -nokeys' prints",
+}
+
+
+def _certificates_of(flag: str, path: str) -> list[Any]:
+    """The certificates of a file given to ``flag`` (PEM bundle, DER, PKCS#7); an error
+    names the option and the file, and a PKCS#12 file is called what it is."""
     data = read_file(path)
+    if looks_like_pkcs12(data):
+        raise CLIError(
+            f"{flag} {path} is a PKCS#12 file (a private key with its certificate), not a "
+            f"certificate file: {_INSTEAD_OF_PKCS12[flag]}"
+        )
     try:
         return list(smime.load_certificates(data))
     except smime.errors.LoadError as exc:
-        raise CLIError(f"--certfile {path}: {exc}") from None
+        raise CLIError(f"{flag} {path}: {exc}") from None
+
+
+def _certificate_file(path: str) -> list[Any]:
+    """The certificates of a --certfile (PEM bundle, DER, PKCS#7); an error names the file."""
+    return _certificates_of("--certfile", path)
+
+
+#: ``--trust system``: the operating system's root bundle.
+SYSTEM_TRUST = "system"
+
+
+def trust_store(values: list[str]) -> smime.TrustStore:
+    """The roots of every ``--trust``: files, folders, or ``system`` (the operating
+    system's CA bundle, as ``TrustStore.from_system`` finds it; ``./system`` is a file)."""
+    stores: list[smime.TrustStore] = []
+    for value in values:
+        if value == SYSTEM_TRUST:
+            try:
+                stores.append(smime.TrustStore.from_system())
+            except smime.errors.LoadError as exc:
+                raise CLIError(
+                    f"--trust system: {str(exc).split('; pass your roots')[0]}; give your "
+                    "roots with --trust FILE"
+                ) from None
+        elif not os.path.exists(value):
+            raise CLIError(f"cannot read {value}: No such file or directory")
+        elif os.path.isdir(value):
+            stores.append(smime.TrustStore.from_pem(value))
+        else:
+            stores.append(smime.TrustStore.from_certificates(_certificates_of("--trust", value)))
+    return smime.TrustStore.from_certificates(
+        [cert for store in stores for cert in store.certificates]
+    )
 
 
 def run_verify(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
-    for path in args.trust:
-        if not os.path.exists(path):
-            raise CLIError(f"cannot read {path}: No such file or directory")
-    trust = smime.TrustStore.from_pem(list(args.trust))
+    trust = trust_store(list(args.trust))
     crls = [_crl_file(path) for path in args.crl]
     certificates = [cert for path in args.certfile for cert in _certificate_file(path)]
     policy = smime.VerificationPolicy(allow_weak_algorithms=args.allow_weak_algorithms)
@@ -259,12 +312,55 @@ def printable_tree(node: Node) -> Node:
     )
 
 
+def _bare_certificates(data: bytes) -> list[Any] | None:
+    """The certificates of input that is a certificate file (PEM or DER), else None (a
+    message, raw CMS such as a .p7b...). A message starts with a header, never ``-----``."""
+    first = data.lstrip()[:200].split(b"\n", 1)[0].rstrip()
+    if first.startswith(b"Bag Attributes"):  # what 'openssl pkcs12 -nokeys' writes
+        pass
+    elif first.startswith(b"-----BEGIN"):
+        if not first.endswith(b"CERTIFICATE-----"):
+            return None
+    elif not data.startswith(b"\x30") or detect_raw_cms(data) is not None:
+        return None
+    try:
+        return list(smime.load_certificates(data))
+    except smime.errors.LoadError:
+        return None
+
+
+def _certificate_tree(title: str, certs: list[Any], fields: tuple[tuple[str, str], ...] = (),
+                      ) -> Node:
+    return Node("file", title, fields, tuple(certificate_node(cert) for cert in certs))
+
+
+def _key_file_tree(args: argparse.Namespace, data: bytes) -> Node | None:
+    """The certificates of input that is a PKCS#12 or certificate file, else None."""
+    if args.in_form is not None:
+        return None
+    if looks_like_pkcs12(data):
+        # a key file: the password options open it (--identity is not needed with it)
+        found = load_pkcs12_input(args, data)
+        fields = (("key", key_description(found.certificate)),
+                  ("chain", f"{len(found.chain)} certificate(s)"))
+        return _certificate_tree("PKCS#12 identity", [found.certificate, *found.chain], fields)
+    certs = _bare_certificates(data)
+    if certs is None:
+        return None
+    return _certificate_tree(
+        "certificate" if len(certs) == 1 else f"{len(certs)} certificates", certs
+    )
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
-    identity = optional_identity(args)
     data = read_input(args.input, progress)
-    is_raw_input(data, args.in_form)
-    tree = smime.inspect(data, identity=identity)
+    tree = _key_file_tree(args, data)
+    identity = None
+    if tree is None:
+        identity = optional_identity(args)
+        is_raw_input(data, args.in_form)
+        tree = smime.inspect(data, identity=identity)
     text = json_text(tree.to_dict()) if args.json else str(printable_tree(tree))
     # with a key the tree shows decrypted headers: private like the decrypted content
     write_output(args.output, (text + "\n").encode("utf-8"), progress,
@@ -326,8 +422,8 @@ def register(sub: Subparsers) -> None:
   smime verify --trust roots.pem --in-form der --content contract.pdf contract.pdf.p7s
 """, run_verify)
     p.add_argument("--trust", action="append", required=True, metavar="ROOTS",
-                   help="trusted root certificates: a PEM bundle, DER file or folder "
-                   "(repeatable)")
+                   help="trusted root certificates: a PEM bundle, DER file or folder, or "
+                   "'system' for the operating system's CA bundle (repeatable)")
     p.add_argument("--certfile", action="append", default=[], metavar="CERTS",
                    help="certificates the message may lack: the signer's or intermediates "
                    "(PEM bundle, DER or PKCS#7; repeatable); they add no trust")
@@ -351,10 +447,12 @@ def register(sub: Subparsers) -> None:
                    help="write the signed content to CONTENT ('-': standard output, and the "
                    "report moves to standard error)")
 
-    p = command(sub, "inspect", "show a message's MIME parts and S/MIME layers (no key needed)",
-                """
+    p = command(sub, "inspect", "show a message's MIME parts and S/MIME layers (no key needed), "
+                "or the certificates of a certificate or PKCS#12 file", """
   smime inspect signed.eml
   smime inspect --json --identity bob.p12 sealed.eml
+  smime inspect bob.pem
+  smime inspect --password-env P12_PASSWORD bob.p12
 """, run_inspect)
     add_in_form(p)
     add_input(p)

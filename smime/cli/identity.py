@@ -172,3 +172,21 @@ def _load(args: argparse.Namespace, password: str | None, chain: list[str] | Non
         if asked:
             raise CLIError(_password_sentence(exc, Password(password, None))) from None
         raise
+
+
+def load_pkcs12_input(args: argparse.Namespace, data: bytes) -> smime.Identity:
+    """The identity in PKCS#12 input (``smime inspect bob.p12``), opened with the password
+    options, the environment or a prompt, as ``--identity`` is."""
+    name = "the input" if args.input in (None, "-") else args.input
+    password = password_from(args, "SMIME_PASSWORD")
+    try:
+        return smime.load_identity(data, password=password.value)
+    except smime.errors.PasswordError as exc:
+        if exc.reason == "missing":
+            asked = ask_password(f"Password for {name}: ")
+            if asked is not None:
+                try:
+                    return smime.load_identity(data, password=asked)
+                except smime.errors.PasswordError as again:
+                    raise CLIError(_password_sentence(again, Password(asked, None))) from None
+        raise CLIError(_password_sentence(exc, password)) from None

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from ..errors import LoadError, PasswordError, UnsupportedError
 from .names import name_text
 
-__all__ = ["PKCS12Contents", "read_pkcs12_bags"]
+__all__ = ["PKCS12Contents", "looks_like_pkcs12", "read_pkcs12_bags"]
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
@@ -118,6 +118,19 @@ def _certificate(value: asn1_x509.Certificate, skipped: list[str]) -> x509.Certi
             label = "(unreadable name)"
         skipped.append(f"certificate {label}, which is not strict X.509 DER")
         return None
+
+
+def looks_like_pkcs12(data: bytes) -> bool:
+    """Whether ``data`` is a PKCS#12 file (a PFX: version 3, data or signed-data inside),
+    so that a refusal can say so rather than report the DER a certificate parser met."""
+    if not data or data[0] != 0x30:
+        return False
+    try:
+        pfx = asn1_pkcs12.Pfx.load(data, strict=True)
+        return bool(pfx["version"].native == "v3"
+                    and pfx["auth_safe"]["content_type"].native in ("data", "signed_data"))
+    except Exception:  # asn1crypto's ValueError, TypeError...: not one
+        return False
 
 
 def read_pkcs12_bags(data: bytes, password: bytes | None) -> PKCS12Contents:

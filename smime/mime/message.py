@@ -10,23 +10,26 @@ from __future__ import annotations
 import email
 import email.errors
 import io
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from email.policy import Compat32, EmailPolicy, Policy
-from typing import Any
+from typing import Any, BinaryIO, TypeAlias
 
 from ..core.wire import FIELD_NAME
-from ..errors import ParseError, SMIMEError, UsageError
+from ..errors import LoadError, ParseError, SMIMEError, UsageError
 from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
 from ._raw import check_raw_depth
 
 __all__ = [
     "MAX_DEPTH",
+    "MESSAGE_TYPES",
     "POLICY",
+    "MessageSource",
     "check_depth",
     "check_is_message",
     "flatten",
@@ -36,9 +39,18 @@ __all__ = [
     "to_message",
 ]
 
+#: Everything a message argument may be (see :func:`input_bytes`).
+MessageSource: TypeAlias = (
+    bytes | bytearray | memoryview | str | Message | os.PathLike[str] | BinaryIO
+)
+
 _HEADER_LINE = re.compile(f"{FIELD_NAME}:".encode("ascii"))
-#: What a message argument may be (for the error that names them).
-MESSAGE_TYPES = "bytes, str or an email.message.Message"
+#: What a message argument may be (for the error that names them). A ``str`` is the
+#: message's text, never a file name: pass a ``pathlib.Path`` for a file.
+MESSAGE_TYPES = (
+    "bytes, str (the message text), an email.message.Message, a path (os.PathLike) "
+    "or a binary file object"
+)
 #: What the ``email`` package raises on input it cannot cope with (its own bugs included).
 MESSAGE_FAILURES = (
     IndexError,
@@ -116,11 +128,12 @@ def parse_bytes(data: bytes, *, require_headers: bool = True) -> EmailMessage:
     return msg
 
 
-def to_message(data: bytes | bytearray | memoryview | str | Message) -> EmailMessage:
+def to_message(data: MessageSource) -> EmailMessage:
     """Parse ``data`` (LF or CRLF line ends) into an ``EmailMessage`` with :data:`POLICY`.
 
     An ``EmailMessage`` is returned as it is; another ``Message`` (``compat32``) is
-    flattened and parsed again. ``str`` input is taken as UTF-8. ``ParseError`` when the
+    flattened and parsed again. ``str`` input is taken as UTF-8; a path or a binary file
+    object is read (see :func:`input_bytes`). ``ParseError`` when the
     input is not a message (empty, or not starting with a header field or an empty line:
     see :func:`check_is_message`) or nests parts deeper than :data:`MAX_DEPTH`. Plain text
     is not a message: give it a ``Content-Type`` header, or build an ``EmailMessage``.
@@ -131,9 +144,7 @@ def to_message(data: bytes | bytearray | memoryview | str | Message) -> EmailMes
         return parse_bytes(message_bytes(data))
     if isinstance(data, str):
         return parse_bytes(data.encode("utf-8", "surrogateescape"))
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return parse_bytes(bytes(data))
-    raise UsageError.wrong_type("the message", data, MESSAGE_TYPES)
+    return parse_bytes(input_bytes(data))
 
 
 class _FaithfulCompat32(Compat32):
@@ -164,15 +175,36 @@ def _flatten_policy(policy: Policy) -> Policy:
     return _FaithfulCompat32(linesep="\r\n", cte_type="8bit", mangle_from_=False)
 
 
-def input_bytes(message: bytes | bytearray | memoryview | str | Message) -> bytes:
+def input_bytes(message: MessageSource) -> bytes:
     """What the caller handed over, as bytes: bytes as they are, text as UTF-8, a message
-    flattened faithfully (:func:`message_bytes`)."""
+    flattened faithfully (:func:`message_bytes`), a path's file or a binary file object's
+    content as read. The one rule every function that takes a message follows; a ``str``
+    is message text (a file name would be ambiguous with it), so files come as paths."""
     if isinstance(message, Message):
         return message_bytes(message)
     if isinstance(message, str):
         return message.encode("utf-8", "surrogateescape")
     if isinstance(message, (bytes, bytearray, memoryview)):
         return bytes(message)
+    if isinstance(message, os.PathLike):
+        try:
+            with open(message, "rb") as file:
+                return file.read()
+        except OSError as exc:
+            raise LoadError(
+                f"cannot read the message file {os.fsdecode(message)!r}: {exc.strerror or exc}"
+            ) from exc
+    read = getattr(message, "read", None)
+    if callable(read):
+        data = read()
+        if isinstance(data, str):
+            raise UsageError(
+                "the message file object is open in text mode: open it with 'rb', so the "
+                "bytes a signature covers are read unchanged"
+            )
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise UsageError.wrong_type("the message file object's read()", data, "bytes")
+        return bytes(data)
     raise UsageError.wrong_type("the message", message, MESSAGE_TYPES)
 
 

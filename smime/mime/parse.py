@@ -19,7 +19,7 @@ from ._encode import qp_decode
 from ._headers import header_text
 from ._policy import MAX_DEPTH
 from ._raw import EntityHeaders, RawEntity, read_entity, split_multipart
-from .message import check_is_message, input_bytes, reading, to_message
+from .message import MessageSource, check_is_message, input_bytes, reading, to_message
 
 __all__ = ["PartKind", "SMIMEPart", "classify_part", "find_smime_part", "with_content"]
 
@@ -198,7 +198,7 @@ def _found(entity: RawEntity, path: str, outer: tuple[tuple[str, str], ...]) -> 
     )
 
 
-def find_smime_part(message: bytes | bytearray | memoryview | str | Message) -> SMIMEPart | None:
+def find_smime_part(message: MessageSource) -> SMIMEPart | None:
     """The first S/MIME part, depth first from the whole message; None if there is none.
 
     The whole message is looked at first, then the parts of its multiparts (a signed part

@@ -8,8 +8,10 @@ CRLF): re-serialising a signed message could break its signature. Any object wit
 from __future__ import annotations
 
 import inspect
+from email.message import Message
 
 from ..errors import InvalidOptionError, UsageError
+from ..mime import input_bytes
 from .async_smtp import AsyncSMTPTransport
 from .base import (
     AsyncBaseTransport,
@@ -77,7 +79,14 @@ def send(
             f"{type(transport).__name__} is asynchronous: use "
             "`await smime.transports.asend(message, transport)`"
         )
-    return transport.send(message, sender=sender, recipients=recipients)
+    return transport.send(_read(message), sender=sender, recipients=recipients)
+
+
+def _read(message: MessageInput) -> bytes | str | Message:
+    """A path or file object read once here, so every transport gets what it knows."""
+    if isinstance(message, (bytes, str, Message)):
+        return message
+    return input_bytes(message)
 
 
 async def asend(
@@ -89,7 +98,7 @@ async def asend(
 ) -> SendResult:
     """:func:`send` for asyncio code; takes asynchronous and synchronous transports."""
     _check_transport(transport)
-    result = transport.send(message, sender=sender, recipients=recipients)
+    result = transport.send(_read(message), sender=sender, recipients=recipients)
     if inspect.isawaitable(result):
         return await result
     return result

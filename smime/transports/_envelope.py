@@ -11,16 +11,16 @@ import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import Message
 from typing import NamedTuple, TypeAlias
 
 from ..core.wire import to_wire
 from ..errors import ParseError
 from ..mime import input_bytes
+from ..mime.message import MessageSource
 
 __all__ = ["Envelope", "MessageInput", "Prepared", "RecipientsInput", "envelope", "prepare"]
 
-MessageInput: TypeAlias = bytes | bytearray | memoryview | str | Message
+MessageInput: TypeAlias = MessageSource
 RecipientsInput: TypeAlias = str | Iterable[str] | None
 
 
