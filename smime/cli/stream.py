@@ -63,6 +63,17 @@ class _Peeked:
         return False
 
 
+def _raw_form(head: bytes) -> str | None:
+    """The form of a raw CMS file by its start, as smime.stream tells it (BER with
+    indefinite lengths too), or None for a MIME message."""
+    found = detect_raw_cms(head)
+    if found is None and head[:1] == b"\x30":
+        return "der"
+    if found is None and head.lstrip()[:10] == b"-----BEGIN":
+        return "pem"
+    return found
+
+
 #: Enough of the input to tell a raw CMS file (DER or PEM) from a MIME message.
 _PEEK = 1 << 12
 
@@ -87,7 +98,7 @@ def _source(args: argparse.Namespace, stack: contextlib.ExitStack) -> IO[bytes]:
     seekable = file.seekable()
     start = file.tell() if seekable else 0
     head = file.read(_PEEK)
-    found = detect_raw_cms(head)
+    found = _raw_form(head)
     if (found or "smime") != form:
         what = "a MIME message" if found is None else f"a raw CMS file ({found.upper()})"
         raise CLIError(f"the input is {what}, not --in-form {form}"
