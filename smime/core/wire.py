@@ -173,8 +173,10 @@ B64_BACKEND = "binascii" if _pybase64 is None else "pybase64"
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_ALPHABET = bytes(sorted(set(range(256)) - set(_ALPHABET)))
 _WHITESPACE = b" \t\r\n\x0b\x0c"
-#: Raw bytes per encoded block: 57-byte lines, so every block but the last ends a line.
-_BLOCK = 57 * 16384
+#: Raw bytes per encoded block: 57-byte lines, so every block but the last ends a line;
+#: small enough to stay in the CPU's cache between the encoding and the CRLF pass (a
+#: block of 57 * 16384 bytes ran 3x slower).
+_BLOCK = 57 * 4096
 
 
 def _encode_lines(data: bytes | memoryview) -> bytes:
