@@ -187,3 +187,19 @@ def test_progress_only_on_a_terminal_of_its_own(pki: TestPKI, tmp_path: Path) ->
     assert "reading ... 100%" in alone and "Traceback" not in alone
     shared = _pty_run(args, same_terminal=True, tmp_path=tmp_path)
     assert "reading ..." not in shared and "smime.p7m" in shared
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
+def test_decrypt_into_a_named_pipe_does_not_read_it_back(
+    pki: TestPKI, tmp_path: Path,
+) -> None:
+    sealed = run("encrypt", "--stream", "--recipient", pki["bob"].cert_path, "--cipher",
+                 "aes-256-cbc", stdin=message(1 << 16)).stdout
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    proc = run("decrypt", "--stream", "--identity", pki["bob"].p12_path, "-o", fifo,
+               stdin=sealed, env=with_password(pki))
+    received, _ = reader.communicate(timeout=60)
+    assert received.endswith(b"\r\n") and len(received) > 1 << 16
+    assert b"does not detect tampering" in proc.stderr  # CBC, and not known to be signed

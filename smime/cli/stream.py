@@ -154,8 +154,8 @@ def _recipients(args: argparse.Namespace) -> tuple[list[Any], smime.CertificateS
 
 def _signed_output(path: str) -> bool:
     """Whether the decrypted message written to ``path`` is itself signed (so tampering
-    would show); unknown, so not, on standard output."""
-    if path == STDIO:
+    would show); unknown, so not, on standard output, a pipe or a device."""
+    if path == STDIO or not os.path.isfile(path):  # a pipe or device: not to be read back
         return False
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
