@@ -18,6 +18,7 @@ import smime
 import smime.stream as stream
 from smime.errors import DecryptionError, ParseError, UsageError
 from smime.problems import ProblemCode
+from smime.stream._io import BLOCK
 from smime.testing import TestPKI as PKI
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,8 +172,8 @@ def test_truncated_cbc_at_a_block_boundary(pki: PKI, tmp_path: Path) -> None:
     stream.encrypt(tmp_path / "d", tmp_path / "e", identity.certificate, cipher="aes-256-cbc",
                    format="der")
     der = (tmp_path / "e").read_bytes()
-    first = der.index(b"\x04\x83\x10\x00\x00")  # the first 1 MiB segment's header
-    for cut in (first + 5 + (1 << 20), len(der) - 10):
+    first = der.index(b"\x04\x83" + BLOCK.to_bytes(3, "big"))  # the first segment's header
+    for cut in (first + 5 + BLOCK, len(der) - 10):
         sink = io.BytesIO()
         with pytest.raises(DecryptionError):
             stream.decrypt(io.BytesIO(der[:cut]), sink, identity)

@@ -71,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         progress = args.progress = Progress()
+        if getattr(args, "stream", False):
+            from .stream import run_streaming  # smime.stream only when asked for
+
+            return run_streaming(args)
         status: int = args.func(args)
         return status
     except KeyboardInterrupt:

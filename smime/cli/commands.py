@@ -93,6 +93,13 @@ def add_output(parser: argparse.ArgumentParser, what: str = "the result") -> Non
                         help=f"write {what} to OUT (default: standard output)")
 
 
+def add_stream(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stream", action="store_true",
+                        help="work in blocks, in memory independent of the message's size "
+                        "(as openssl cms -stream; the CMS is written in BER with indefinite "
+                        "lengths)")
+
+
 def command(
     sub: Subparsers, name: str, summary: str, examples: str,
     run: Callable[[argparse.Namespace], int],
@@ -384,6 +391,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--digest", default="sha256", choices=options.DIGESTS, help="default: sha256")
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS signatures (RSA keys only)")
     add_out_form(p)
+    add_stream(p)
     add_input(p)
     add_output(p, "the signed message")
 
@@ -401,6 +409,7 @@ def register(sub: Subparsers) -> None:
                    help="RSA key transport (default: auto)")
     p.add_argument("--store", metavar="DB", help="a certificate store (see smime certs)")
     add_out_form(p)
+    add_stream(p)
     add_input(p)
     add_output(p, "the encrypted message")
 
@@ -412,6 +421,7 @@ def register(sub: Subparsers) -> None:
                    help="refuse content that may have been altered: encrypted without "
                    "integrity (AES-CBC) and not a signed message whose signature matches it")
     add_in_form(p)
+    add_stream(p)
     add_input(p)
     add_output(p, "the decrypted message")
 
@@ -442,6 +452,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--content", metavar="FILE",
                    help="the signed content of a detached signature (a .p7s file), as "
                    "openssl cms -verify -content")
+    add_stream(p)
     add_input(p)
     p.add_argument("-o", "--output", metavar="CONTENT",
                    help="write the signed content to CONTENT ('-': standard output, and the "

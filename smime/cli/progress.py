@@ -6,20 +6,33 @@ silent, so scripts never have to filter it out.
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TextIO
+from typing import IO, Any, TextIO
 
-__all__ = ["THRESHOLD", "Progress"]
+__all__ = ["THRESHOLD", "Progress", "shares_terminal"]
 
 #: Inputs up to this size finish before anyone looks: no progress line.
 THRESHOLD = 4 * 1024 * 1024
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def _is_terminal(stream: IO[Any]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def shares_terminal(stream: IO[Any], other: IO[Any]) -> bool:
+    """Whether ``other`` writes to the same terminal as ``stream`` (a progress line there
+    would land in the middle of the output)."""
+    if not (_is_terminal(stream) and _is_terminal(other)):
+        return False
+    try:
+        mine, theirs = os.fstat(stream.fileno()), os.fstat(other.fileno())
+    except (AttributeError, ValueError, OSError):
+        return True  # cannot tell: assume one screen
+    return mine.st_rdev == theirs.st_rdev
 
 
 class Progress:

@@ -17,8 +17,9 @@ from ..errors import ParseError, UsageError
 __all__ = ["BLOCK", "Output", "Progress", "Reader", "Source", "Target", "opened"]
 
 #: Bytes read or handed on at a time: large enough that per-call overhead vanishes, small
-#: enough that a few of them in flight stay far below the memory bound.
-BLOCK = 1 << 20
+#: enough that a few of them in flight stay far below the memory bound and in the CPU's
+#: cache (1 MiB blocks made encryption ~1.4x slower: each pass over a fresh block missed).
+BLOCK = 1 << 17
 
 Source: TypeAlias = "str | os.PathLike[str] | BinaryIO | IO[bytes]"
 Target: TypeAlias = "str | os.PathLike[str] | BinaryIO | IO[bytes]"

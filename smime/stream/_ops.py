@@ -33,7 +33,7 @@ from ..cms import (
     verify_signed_digests,
 )
 from ..core.der import StreamReader
-from ..core.wire import b64_encode, to_crlf
+from ..core.wire import b64_encode, has_long_line, to_crlf
 from ..errors import DecryptionError, InvalidOptionError, ParseError, SMIMEError, UsageError
 from ..keys import Identity, check_identity
 from ..limits import Limits, accepts_limits
@@ -100,25 +100,7 @@ def _safe_text(data: bytes) -> bool:
         return False
     if (b" " in data or b"\t" in data) and (b" \r" in data or b"\t\r" in data):
         return False
-    return _short_lines(data)
-
-
-def _short_lines(data: bytes, limit: int = 999) -> bool:
-    """Whether no line of ``data`` is longer than ``limit`` bytes (998 and its CR).
-
-    A longer line holds a whole window of ``limit // 2`` bytes aligned on a multiple of
-    it, so only windows without a line break are looked at more closely: one C-level
-    ``find`` per window, not one Python step per line.
-    """
-    step = limit // 2
-    find = data.find
-    for start in range(0, len(data) - step + 1, step):
-        if find(b"\n", start, start + step) < 0:
-            begin = data.rfind(b"\n", 0, start) + 1
-            end = find(b"\n", start + step)
-            if (len(data) if end < 0 else end) - begin > limit:
-                return False
-    return True
+    return not has_long_line(data)
 
 
 def _sample_body(head: bytes) -> bytes | None:
@@ -213,7 +195,7 @@ def _pem_writer(write: Callable[[bytes], object]) -> tuple[Callable[[bytes], Non
                                                             Callable[[], None]]:
     """A writer of PEM (RFC 7468) around a base64 writer."""
     write(b"-----BEGIN " + _PEM_LABEL + b"-----\n")
-    encoder = Base64Writer(lambda data: write(data.replace(b"\r\n", b"\n")))
+    encoder = Base64Writer(write, crlf=False)
 
     def close() -> None:
         encoder.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from ..core.wire import b64_decode, b64_encode_blocks, to_crlf
+from ..core.wire import b64_decode, b64_encode_blocks, b64_lines, to_crlf
 from ..errors import ParseError
 
 __all__ = [
@@ -19,8 +19,6 @@ __all__ = [
 #: A header block larger than this is not mail we stream (the caps of smime.Limits allow
 #: 64 KiB a field; real messages have a few KiB of headers).
 MAX_HEAD = 4 * 1024 * 1024
-#: Raw bytes per base64 block: whole 57-byte lines, so every block ends a line.
-_B64_BLOCK = 57 * 16384
 _WHITESPACE = b" \t\r\n\x0b\x0c"
 
 
@@ -83,29 +81,38 @@ def b64_decoded(blocks: Iterable[bytes], what: str) -> Iterator[bytes]:
 
 
 class Base64Writer:
-    """Bytes in, base64 in 76-column CRLF lines out, encoded a large block at a time."""
+    """Bytes in, base64 in 76-column lines out (CRLF, or LF for PEM), each block encoded
+    as it comes by one C call: a partial last line waits (under 57 bytes) to be completed
+    by the next block, so no block is joined with others or copied."""
 
-    def __init__(self, write: Callable[[bytes], object]) -> None:
+    def __init__(self, write: Callable[[bytes], object], *, crlf: bool = True) -> None:
         self._write = write
-        self._pending: list[bytes] = []
-        self._size = 0
+        self._crlf = crlf
+        self._carry = b""
+
+    def _encode(self, data: bytes | memoryview) -> None:
+        if not self._crlf:
+            self._write(b64_lines(data))
+            return
+        for block in b64_encode_blocks(data):
+            self._write(block)
 
     def write(self, data: bytes) -> None:
-        if not data:
-            return
-        self._pending.append(data)
-        self._size += len(data)
-        if self._size >= _B64_BLOCK:
-            joined = b"".join(self._pending)
-            whole = len(joined) - len(joined) % 57
-            for out in b64_encode_blocks(memoryview(joined)[:whole]):
-                self._write(out)
-            rest = joined[whole:]
-            self._pending = [rest] if rest else []
-            self._size = len(rest)
+        view = memoryview(data)
+        if self._carry:
+            take = 57 - len(self._carry)
+            self._carry += view[:take].tobytes()
+            view = view[take:]
+            if len(self._carry) < 57:
+                return
+            self._encode(self._carry)
+            self._carry = b""
+        whole = len(view) - len(view) % 57
+        if whole:
+            self._encode(view[:whole])
+        self._carry = view[whole:].tobytes()
 
     def close(self) -> None:
-        if self._pending:
-            for out in b64_encode_blocks(b"".join(self._pending)):
-                self._write(out)
-        self._pending, self._size = [], 0
+        if self._carry:
+            self._encode(self._carry)
+        self._carry = b""
