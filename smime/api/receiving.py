@@ -387,44 +387,10 @@ def _verify_part(
         inner = info.content or b""
     view = mime.signed_view(inner)
     content = mime.parse_inner(view.entity, headers, exact=part.raw_cms)
-    # The signed headers are the ones shown: bind the signer to the From among them, and to
-    # the outer From only when the signature covers none.
-    binding = view.headers if _carries(view.headers, "from") else headers
-    senders = _sender_addresses(binding)
-    sender_header = _sender_addresses(binding, "sender")
-    policy = checks.policy
-    if part.raw_cms and not senders and not sender_header:
-        # A raw CMS file (a signed document) names no sender to bind the signer to; signed
-        # content that carries a From is still bound to it.
-        policy = replace(policy, require_sender_match=False)
-    signers = tuple(
-        _signer_result(
-            check,
-            info,
-            helpers=signed.helpers,
-            trust=checks.trust,
-            senders=senders,
-            sender_header=sender_header,
-            crls=checks.crls,
-            ocsp_responses=checks.ocsp_responses,
-            at=checks.at,
-            revocation=checks.revocation,
-            fetch=checks.fetch,
-            policy=policy,
-        )
-        for check in info.signers
+    signers, problems, warnings = judge_signers(
+        info, checks, helpers=signed.helpers, outer_headers=headers,
+        signed_headers=view.headers, raw=part.raw_cms, notes=notes,
     )
-    problems: list[Problem] = []
-    if not signers:
-        problems.append(
-            Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)")
-        )
-    # Each problem once, in order of appearance: dict keys, so linear in the signers.
-    problems.extend(p for signer in signers for p in signer.problems)
-    warnings = [*notes, *(p for signer in signers for p in signer.warnings)]
-    fatal, minor = _header_mismatches(headers, view.headers, checks.policy)
-    problems.extend(fatal)
-    warnings.extend(minor)
     covers = _join(checks.base, part.path)
     unsigned = (*checks.outside, *(_join(checks.base, p) for p in part.other_parts))
     partial = _partial_signature(covers, unsigned, checks.part)
@@ -447,6 +413,52 @@ def _verify_part(
     )
     _records.verified(result)
     return result, inner
+
+
+def judge_signers(
+    info: SignedDataInfo,
+    checks: _Checks,
+    *,
+    helpers: Sequence[x509.Certificate],
+    outer_headers: Sequence[tuple[str, str]],
+    signed_headers: Sequence[tuple[str, str]],
+    raw: bool,
+    notes: Sequence[Problem] = (),
+) -> tuple[tuple[SignerResult, ...], list[Problem], list[Problem]]:
+    """Each signer's result, then the layer's problems and warnings (in-memory and streamed
+    verification both ask this).
+
+    The signed headers are the ones shown: the signer is bound to the From among them, and
+    to the outer From only when the signature covers none. A raw CMS file (a signed
+    document) names no sender to bind the signer to; signed content that carries a From
+    is still bound to it.
+    """
+    binding = signed_headers if _carries(signed_headers, "from") else outer_headers
+    senders = _sender_addresses(binding)
+    sender_header = _sender_addresses(binding, "sender")
+    policy = checks.policy
+    if raw and not senders and not sender_header:
+        policy = replace(policy, require_sender_match=False)
+    signers = tuple(
+        _signer_result(
+            check, info, helpers=helpers, trust=checks.trust, senders=senders,
+            sender_header=sender_header, crls=checks.crls,
+            ocsp_responses=checks.ocsp_responses, at=checks.at, revocation=checks.revocation,
+            fetch=checks.fetch, policy=policy,
+        )
+        for check in info.signers
+    )
+    problems: list[Problem] = []
+    if not signers:
+        problems.append(
+            Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)")
+        )
+    problems.extend(p for signer in signers for p in signer.problems)
+    warnings = [*notes, *(p for signer in signers for p in signer.warnings)]
+    fatal, minor = _header_mismatches(outer_headers, signed_headers, checks.policy)
+    problems.extend(fatal)
+    warnings.extend(minor)
+    return signers, problems, warnings
 
 
 def _join(base: str, path: str) -> str:

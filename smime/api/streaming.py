@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .. import mime
@@ -14,18 +13,16 @@ from ..cms import SignedDataInfo
 from ..options import (
     RevocationMode,
 )
-from ..problems import Problem, ProblemCode
+from ..problems import Problem
 from ..results import VerificationResult
 from ..validation import TrustStore, ValidationContext, VerificationPolicy
+from . import _records
 from ._input import RecipientInput
 from .receiving import (
     CertificatesInput,
-    _carries,
     _Checks,
     _checks,
-    _header_mismatches,
-    _sender_addresses,
-    _signer_result,
+    judge_signers,
 )
 from .sending import micalg, recipient_specs, signer_specs
 
@@ -72,32 +69,12 @@ def signed_result(
     the signer to, so the policy's sender match does not apply.
     """
     view = mime.signed_view(entity_head)
-    if not mail and not view.headers and checks.policy.require_sender_match:
-        checks = replace(checks, policy=replace(checks.policy, require_sender_match=False))
     content = mime.parse_inner(view.entity, outer_headers)
-    binding = view.headers if _carries(view.headers, "from") else outer_headers
-    senders = _sender_addresses(binding)
-    sender_header = _sender_addresses(binding, "sender")
-    signers = tuple(
-        _signer_result(
-            check, info, helpers=(*info.certificates, *checks.certificates),
-            trust=checks.trust, senders=senders, sender_header=sender_header,
-            crls=checks.crls, ocsp_responses=checks.ocsp_responses, at=checks.at,
-            revocation=checks.revocation, fetch=checks.fetch, policy=checks.policy,
-        )
-        for check in info.signers
+    signers, problems, warnings = judge_signers(
+        info, checks, helpers=(*info.certificates, *checks.certificates),
+        outer_headers=outer_headers, signed_headers=view.headers, raw=not mail, notes=notes,
     )
-    problems: list[Problem] = []
-    if not signers:
-        problems.append(
-            Problem(ProblemCode.NO_SIGNERS, "the message carries no signature (no signers)")
-        )
-    problems.extend(p for signer in signers for p in signer.problems)
-    warnings = [*notes, *(p for signer in signers for p in signer.warnings)]
-    fatal, minor = _header_mismatches(outer_headers, view.headers, checks.policy)
-    problems.extend(fatal)
-    warnings.extend(minor)
-    return VerificationResult(
+    result = VerificationResult(
         content=content,
         signers=signers,
         problems=tuple(dict.fromkeys(problems)),
@@ -110,3 +87,5 @@ def signed_result(
             (*checks.ocsp_responses, *info.ocsp_responses), checks.revocation, checks.fetch,
             checks.policy),
     )
+    _records.verified(result)
+    return result
