@@ -135,3 +135,27 @@ def test_send_sparkpost_posts_the_exact_message(signed: bytes, tmp_path: Path) -
                       env={"SPARKPOST_API_KEY": "wrong"}, status=2)
         expect_error(refused, "401")
         assert "wrong" not in refused.stderr.decode()
+
+
+def test_partly_refused_send_exits_3_and_names_who(signed: bytes) -> None:
+    """Documented in docs/reference/cli.md: 3 when the message went out to some
+    recipients but others were refused."""
+    from transport_servers import RecordingHandler, smtp_server
+
+    handler = RecordingHandler(refuse={"dave@example.com"})
+    with smtp_server(handler) as server:
+        proc = run("send", "--smtp", f"127.0.0.1:{server.port}", "--no-starttls",
+                   "--to", "carol@example.com", "--to", "dave@example.com", stdin=signed,
+                   status=3)
+    assert "sent to carol@example.com" in proc.stdout.decode()
+    assert "dave@example.com was refused: 550" in proc.stderr.decode()
+    assert [r.rcpt_tos for r in handler.received] == [["carol@example.com"]]
+
+
+@pytest.mark.parametrize("form", ["eml", "mbox", "maildir"])
+def test_file_outcome_says_where_it_went(signed: bytes, tmp_path: Path, form: str) -> None:
+    target = tmp_path / f"out-{form}"
+    proc = run("send", "--file", target, "--format", form, stdin=signed)
+    line = proc.stdout.decode().strip()
+    assert str(target) in line and "recipients in its headers: bob@example.com" in line
+    assert "nobody" not in line and "(0)" not in line

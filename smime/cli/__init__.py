@@ -31,7 +31,8 @@ examples:
 Passwords come from --password-file FILE, --password-fd N, --password-env NAME or
 SMIME_PASSWORD (the SMTP password: SMIME_SMTP_PASSWORD), else a prompt on a terminal; the
 SparkPost key from SPARKPOST_API_KEY: never from the command line.
-Exit status: 0 success (verify: valid), 1 signature not valid, 2 usage or input error.
+Exit status: 0 success (verify: valid), 1 signature not valid, 2 usage or input error,
+3 send: some recipients refused or not confirmed.
 """
 
 

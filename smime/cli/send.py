@@ -14,7 +14,10 @@ from .commands import Subparsers, add_input, command
 from .identity import add_password_options, ask_password, password_from
 from .progress import Progress
 
-__all__ = ["register"]
+__all__ = ["PARTLY_SENT", "register"]
+
+#: Exit status when some recipients were refused or not confirmed (others were sent to).
+PARTLY_SENT = 3
 
 def host_and_port(value: str, default: int) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
@@ -74,16 +77,25 @@ def run_send(args: argparse.Namespace) -> int:
     progress.step("sending", len(data))
     result = transport.send(data, sender=args.sender, recipients=args.to or None)
     progress.clear()
-    accepted = ", ".join(result.accepted) or "nobody"
-    print(printable(f"sent to {accepted}"
-                    + (f" ({result.server_id})" if result.server_id else "")))
+    print(printable(_outcome(args, result)))
     for address, (code, text) in result.rejected.items():
         print(printable(f"smime: warning: {address} was refused: {code} {text}"),
               file=sys.stderr)
     if result.unconfirmed:
         print(printable(f"smime: warning: not confirmed for {', '.join(result.unconfirmed)}: "
                         f"{result.reply}"), file=sys.stderr)
-    return 0
+    return 0 if result.ok else PARTLY_SENT
+
+
+def _outcome(args: argparse.Namespace, result: transports.SendResult) -> str:
+    """One line: where the message went, in the terms of the transport used."""
+    to = ", ".join(result.accepted)
+    if args.file:
+        where = {"mbox": f"appended to the mbox {args.file} (key {result.server_id})",
+                 "maildir": f"delivered to the Maildir {args.file} as {result.server_id}"}.get(
+            args.format, f"written to {result.server_id or args.file}")
+        return f"{where}; recipients in its headers: {to or 'none'}"
+    return f"sent to {to or 'nobody'}" + (f" ({result.server_id})" if result.server_id else "")
 
 
 def register(sub: Subparsers) -> None:
