@@ -47,3 +47,12 @@ def body_text(msg: EmailMessage) -> str:
     part = msg.get_body(("plain", "html")) if msg.is_multipart() else msg
     assert part is not None
     return str(part.get_content())
+
+
+def tlv(tag: int, *parts: bytes) -> bytes:
+    """One definite-length DER element."""
+    body = b"".join(parts)
+    if len(body) < 0x80:
+        return bytes((tag, len(body))) + body
+    size = (len(body).bit_length() + 7) // 8
+    return bytes((tag, 0x80 | size)) + len(body).to_bytes(size, "big") + body

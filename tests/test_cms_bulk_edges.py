@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
+from helpers import tlv
 
 from smime.cms.enveloped import (
     RecipientSpec,
@@ -25,15 +26,6 @@ from smime.testing import issue_certificate, make_ca
 
 SECRET = b"Content-Type: text/plain\r\n\r\nThe vault code is 0451.\r\n"
 ENVELOPED_DATA = asn1_core.ObjectIdentifier("1.2.840.113549.1.7.3").dump()
-
-
-def tlv(tag: int, *parts: bytes) -> bytes:
-    """One definite-length DER element."""
-    body = b"".join(parts)
-    if len(body) < 0x80:
-        return bytes((tag, len(body))) + body
-    size = (len(body).bit_length() + 7) // 8
-    return bytes((tag, 0x80 | size)) + len(body).to_bytes(size, "big") + body
 
 
 class Envelope:

@@ -17,6 +17,7 @@ from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from helpers import tlv
 
 from smime.cms.signed import (
     EncryptionKeyPreference,
@@ -31,15 +32,6 @@ from smime.testing import issue_certificate, make_ca
 CONTENT = b"Content-Type: text/plain\r\n\r\nEncrypt to my other certificate, please.\r\n"
 KEY_PREFERENCE = "1.2.840.113549.1.9.16.2.11"
 MS_KEY_PREFERENCE = "1.3.6.1.4.1.311.16.4"
-
-
-def tlv(tag: int, *parts: bytes) -> bytes:
-    """One definite-length DER element."""
-    body = b"".join(parts)
-    if len(body) < 0x80:
-        return bytes((tag, len(body))) + body
-    size = (len(body).bit_length() + 7) // 8
-    return bytes((tag, 0x80 | size)) + len(body).to_bytes(size, "big") + body
 
 
 def oid(dotted: str) -> bytes:

@@ -8,17 +8,16 @@ not); the two results must be equal. Likewise every signed message of the corpus
 from __future__ import annotations
 
 import datetime as dt
-import email
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from test_validation_pkits import signer_and_certificates
 
 import smime
 from smime.errors import LoadError, SMIMEError
@@ -67,22 +66,6 @@ def _both(monkeypatch: pytest.MonkeyPatch, run: Callable[[], Any]) -> tuple[Any,
     return fast, slow
 
 
-def _signer_and_certificates(path: Path) -> tuple[bytes, list[bytes]]:
-    message = email.message_from_bytes(path.read_bytes())
-    signature = next(
-        part.get_payload(decode=True) for part in message.walk()
-        if part.get_content_type() in ("application/pkcs7-signature",
-                                       "application/x-pkcs7-signature")
-    )
-    assert isinstance(signature, bytes)
-    signed = asn1_cms.ContentInfo.load(signature)["content"]
-    certs = [c.chosen for c in signed["certificates"]]
-    sid = signed["signer_infos"][0]["sid"].chosen
-    signer = next(c for c in certs if c.issuer == sid["issuer"]
-                  and c.serial_number == sid["serial_number"].native)
-    return signer.dump(), [c.dump() for c in certs if c is not signer]
-
-
 @pytest.mark.corpus
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 def test_pkits_verdicts_are_the_same_either_way(
@@ -95,7 +78,7 @@ def test_pkits_verdicts_are_the_same_either_way(
     assert len(cases) > 180
     compared = 0
     for path in cases:
-        signer, certificates = _signer_and_certificates(path)
+        signer, certificates = signer_and_certificates(path)
         for revocation, given in (("off", ()), ("soft-fail", ()), ("hard-fail", ()),
                                   ("hard-fail", crls)):
             for weak in (False, True):

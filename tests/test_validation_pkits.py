@@ -82,7 +82,7 @@ def pkits(corpus: Path) -> Pkits:
     return Pkits(folder, trust, crls)
 
 
-def _signer_and_certificates(path: Path) -> tuple[bytes, list[bytes]]:
+def signer_and_certificates(path: Path) -> tuple[bytes, list[bytes]]:
     message = email.message_from_bytes(path.read_bytes())
     signature = next(
         part.get_payload(decode=True) for part in message.walk()
@@ -103,7 +103,7 @@ DEFAULT = VerificationPolicy(allow_weak_algorithms=False)  # a strict client
 
 def _validate(pkits: Pkits, name: str, policy: VerificationPolicy = DEFAULT,
               revocation: str = "hard-fail") -> ChainResult:
-    signer, certificates = _signer_and_certificates(pkits.folder / "smime" / f"{name}.eml")
+    signer, certificates = signer_and_certificates(pkits.folder / "smime" / f"{name}.eml")
     return validate_certificate(
         signer, trust=pkits.trust, intermediates=certificates, crls=pkits.crls, at=AT,
         revocation=revocation, policy=policy, use_cache=False,
@@ -125,7 +125,7 @@ def test_pkits_case(name: str, pkits: Pkits) -> None:
     result = _validate(pkits, name)
     if name == "SignedValidNameChainingUIDsTest6":
         assert [p.code for p in result.problems] == [ProblemCode.INVALID_CHAIN], _says(result)
-        signer, _ = _signer_and_certificates(pkits.folder / "smime" / f"{name}.eml")
+        signer, _ = signer_and_certificates(pkits.folder / "smime" / f"{name}.eml")
         original = (pkits.folder / "certs" / "UIDCACert.crt").read_bytes()
         fixed = validate_certificate(signer, trust=pkits.trust, intermediates=[original],
                                      crls=pkits.crls, at=AT, revocation="hard-fail")
