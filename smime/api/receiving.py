@@ -251,6 +251,15 @@ class _Checks:
     base: str = ""  # where in the message the current layer's content sits (unwrap)
     outside: tuple[str, ...] = ()  # the message's parts beside it
 
+    def context(self, info: SignedDataInfo) -> ValidationContext:
+        """What the signers of ``info`` were judged with: these checks, and the revocation
+        data the SignedData carried."""
+        return ValidationContext(
+            self.trust, (*self.crls, *info.crls),
+            (*self.ocsp_responses, *info.ocsp_responses), self.revocation, self.fetch,
+            self.policy,
+        )
+
 
 def _inside(checks: _Checks, part: mime.SMIMEPart) -> _Checks:
     """The checks for the layer inside ``part``: its paths are relative to that part."""
@@ -406,10 +415,7 @@ def _verify_part(
         warnings=tuple(dict.fromkeys(warnings)),
         unsigned_parts=unsigned,
         signed_headers=view.headers,
-        verified_with=ValidationContext(
-            checks.trust, (*checks.crls, *info.crls),
-            (*checks.ocsp_responses, *info.ocsp_responses), checks.revocation, checks.fetch,
-            checks.policy),
+        verified_with=checks.context(info),
     )
     _records.verified(result)
     return result, inner

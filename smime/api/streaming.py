@@ -15,7 +15,7 @@ from ..options import (
 )
 from ..problems import Problem
 from ..results import VerificationResult
-from ..validation import TrustStore, ValidationContext, VerificationPolicy
+from ..validation import TrustStore, VerificationPolicy
 from . import _records
 from ._input import RecipientInput
 from .receiving import (
@@ -82,10 +82,7 @@ def signed_result(
         detached=detached,
         warnings=tuple(dict.fromkeys(warnings)),
         signed_headers=view.headers,
-        verified_with=ValidationContext(
-            checks.trust, (*checks.crls, *info.crls),
-            (*checks.ocsp_responses, *info.ocsp_responses), checks.revocation, checks.fetch,
-            checks.policy),
+        verified_with=checks.context(info),
     )
     _records.verified(result)
     return result
