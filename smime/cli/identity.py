@@ -152,13 +152,13 @@ def load_identity(args: argparse.Namespace) -> smime.Identity:
 
 def _password_sentence(exc: smime.errors.PasswordError, password: Password) -> str:
     """What went wrong, in the command line's terms (flags and variables, not keywords)."""
-    text = str(exc).split(": pass password=None")[0]
+    if exc.reason == "unencrypted":  # the library's sentence names its keyword: say ours
+        return ("the private key is not encrypted, but a password was given "
+                f"({password.source}): give none")
     if exc.reason == "missing":
-        return (f"{text} (no password given: use --password-file, --password-fd or "
+        return (f"{exc} (no password given: use --password-file, --password-fd or "
                 "--password-env, set SMIME_PASSWORD, or run on a terminal to be asked)")
-    if exc.reason == "unencrypted":
-        return f"{text}, but a password was given ({password.source}): give none"
-    return f"{text} (the password from {password.source or 'the prompt'})"
+    return f"{exc} (the password from {password.source or 'the prompt'})"
 
 
 def _load(args: argparse.Namespace, password: str | None, chain: list[str] | None,
