@@ -103,3 +103,14 @@ def test_our_own_files_read_the_same_way(pki: smime.testing.TestPKI) -> None:
     contents = read_pkcs12_bags(user.p12_path.read_bytes(), pki.password.encode())
     assert user.certificate in contents.certificates
     assert contents.skipped == ()
+
+
+def test_a_hostile_iteration_count_is_refused_not_run(keytool_p12: Path) -> None:
+    """The MAC's key derivation is a Python loop: a file asking for billions of rounds is
+    refused at once rather than left to run for hours."""
+    from asn1crypto import pkcs12 as asn1_pkcs12
+
+    pfx = asn1_pkcs12.Pfx.load(keytool_p12.read_bytes())
+    pfx["mac_data"]["iterations"] = 2**31 - 1
+    with pytest.raises(LoadError, match="iterations"):
+        read_pkcs12_bags(pfx.dump(force=True), PASSWORD.encode())

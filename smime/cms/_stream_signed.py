@@ -164,9 +164,8 @@ def digest_blocks(names: Iterable[str], blocks: Iterable[bytes]) -> dict[str, by
 
 def signer_digest_names(der: bytes) -> list[str]:
     """The digests the signers of a SignedData use (those we can compute)."""
-    signed = _signed(der)
     out: list[str] = []
-    for si in signed["signer_infos"]:
+    for si in _signed(der)["signer_infos"]:
         try:
             name = digest_name(si["digest_algorithm"]["algorithm"].dotted)
         except (SMIMEError, ValueError, TypeError, KeyError):
@@ -181,7 +180,12 @@ def _signed(der: bytes) -> Any:
     kind = info["content_type"].native
     if kind != "signed_data":
         raise ParseError(f"expected a CMS signed-data structure, but this ContentInfo holds {kind}")
-    return info["content"]
+    try:  # the SignedData's own fields, which every caller reads first
+        signed = info["content"]
+        list(signed["signer_infos"])
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ParseError(f"malformed CMS SignedData: {exc}") from None
+    return signed
 
 
 def verify_signed_digests(

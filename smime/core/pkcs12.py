@@ -37,6 +37,19 @@ _CIPHERS = {"aes128_cbc": (algorithms.AES, 16), "aes192_cbc": (algorithms.AES, 2
             "aes256_cbc": (algorithms.AES, 32)}
 
 
+#: Iteration counts beyond these make a hostile file cost minutes (the MAC key derivation
+#: runs one hash call per iteration in Python; PBKDF2 runs in C). Real files use 2,048
+#: (OpenSSL) to 600,000.
+MAX_MAC_ITERATIONS = 1_000_000
+MAX_PBKDF2_ITERATIONS = 10_000_000
+
+
+def _check_iterations(count: object, most: int, what: str) -> None:
+    if not isinstance(count, int) or not 0 < count <= most:
+        raise LoadError(f"the PKCS#12 file asks for {count} {what} iterations "
+                        f"(at most {most:,} are read)")
+
+
 @dataclass(frozen=True)
 class PKCS12Contents:
     """What a PKCS#12 file holds that could be read, and what was skipped (and why)."""
@@ -72,16 +85,22 @@ def _kdf(password: bytes | None, salt: bytes, iterations: int, size: int, name: 
 
 
 def _check_mac(pfx: asn1_pkcs12.Pfx, content: bytes, password: bytes | None) -> None:
-    mac_data = pfx["mac_data"]
-    if mac_data.native is None:
-        return
-    name = mac_data["mac"]["digest_algorithm"]["algorithm"].native
+    try:
+        mac_data = pfx["mac_data"]
+        if mac_data.native is None:
+            return
+        name = mac_data["mac"]["digest_algorithm"]["algorithm"].native
+        salt, iterations = mac_data["mac_salt"].native, mac_data["iterations"].native
+        digest = mac_data["mac"]["digest"].native
+    except Exception as exc:  # asn1crypto's ValueError, TypeError...
+        raise LoadError(f"not a PKCS#12 file: its MAC data is malformed: {exc}") from None
     if name not in _HASHES:
         raise UnsupportedError(f"the PKCS#12 file's MAC uses {name}, which we cannot check")
+    _check_iterations(iterations, MAX_MAC_ITERATIONS, "MAC")
     size = hashlib.new(name).digest_size
-    key = _kdf(password, mac_data["mac_salt"].native, mac_data["iterations"].native, size, name)
+    key = _kdf(password, salt, iterations, size, name)
     expected = hmac.new(key, content, name).digest()
-    if not hmac.compare_digest(expected, mac_data["mac"]["digest"].native):
+    if not hmac.compare_digest(expected, digest):
         raise PasswordError("cannot open the PKCS#12 file: wrong password", reason="wrong")
 
 
@@ -100,8 +119,10 @@ def _decrypt(info: asn1_cms.EncryptedContentInfo, password: bytes | None) -> byt
     if cipher is None or prf not in _HASHES:
         raise UnsupportedError(f"unsupported PBES2 scheme in the PKCS#12 file: "
                                f"{scheme['algorithm'].native} with {prf}")
+    iterations = kdf["iteration_count"].native
+    _check_iterations(iterations, MAX_PBKDF2_ITERATIONS, "PBKDF2")
     key = PBKDF2HMAC(_HASHES[prf](), cipher[1], kdf["salt"].native,
-                     kdf["iteration_count"].native).derive(password or b"")
+                     iterations).derive(password or b"")
     decryptor = Cipher(cipher[0](key), modes.CBC(scheme["parameters"].native)).decryptor()
     padded = decryptor.update(info["encrypted_content"].native) + decryptor.finalize()
     unpadder = padding.PKCS7(128).unpadder()
