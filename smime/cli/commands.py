@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from email.message import Message
-from typing import Any
+from typing import Any, Literal
 
 import smime
 from smime import options
@@ -98,6 +98,18 @@ def add_stream(parser: argparse.ArgumentParser) -> None:
                         help="work in blocks, in memory independent of the message's size "
                         "(as openssl cms -stream; the CMS is written in BER with indefinite "
                         "lengths)")
+
+
+def add_message_io(
+    parser: argparse.ArgumentParser, what: str, *, form: Literal["in", "out"]
+) -> None:
+    """The options of a command that reads one message and writes another (sign, encrypt,
+    decrypt): the wire form of the side that is CMS (``form``: "in" or "out"), --stream,
+    IN and -o OUT, in that order in ``--help``."""
+    (add_in_form if form == "in" else add_out_form)(parser)
+    add_stream(parser)
+    add_input(parser)
+    add_output(parser, what)
 
 
 def command(
@@ -390,10 +402,7 @@ def register(sub: Subparsers) -> None:
                    help="opaque signed-data (application/pkcs7-mime) instead of multipart/signed")
     p.add_argument("--digest", default="sha256", choices=options.DIGESTS, help="default: sha256")
     p.add_argument("--pss", action="store_true", help="RSASSA-PSS signatures (RSA keys only)")
-    add_out_form(p)
-    add_stream(p)
-    add_input(p)
-    add_output(p, "the signed message")
+    add_message_io(p, "the signed message", form="out")
 
     p = command(sub, "encrypt", "encrypt a message for one or more recipients", """
   smime encrypt --recipient bob.pem --recipient alice.pem signed.eml -o sealed.eml
@@ -408,10 +417,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--key-transport", default="auto", choices=options.KEY_TRANSPORT_CHOICES,
                    help="RSA key transport (default: auto)")
     p.add_argument("--store", metavar="DB", help="a certificate store (see smime certs)")
-    add_out_form(p)
-    add_stream(p)
-    add_input(p)
-    add_output(p, "the encrypted message")
+    add_message_io(p, "the encrypted message", form="out")
 
     p = command(sub, "decrypt", "decrypt a message with your identity", """
   smime decrypt --identity bob.p12 --password-file ~/.smime-pass sealed.eml -o opened.eml
@@ -420,10 +426,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--require-authenticated", action="store_true",
                    help="refuse content that may have been altered: encrypted without "
                    "integrity (AES-CBC) and not a signed message whose signature matches it")
-    add_in_form(p)
-    add_stream(p)
-    add_input(p)
-    add_output(p, "the decrypted message")
+    add_message_io(p, "the decrypted message", form="in")
 
     p = command(sub, "verify", "verify a signed message; exit status 0 when valid, 1 when not",
                 """
