@@ -42,18 +42,23 @@ def validity_problems(
         if index and cert.fingerprint(hashes.SHA256()) in anchors:
             continue
         if at > cert.not_valid_after_utc + TOLERANCE:
-            problems.append(Problem(
-                ProblemCode.EXPIRED,
-                f"{_who(cert, index == 0)} expired on {_day(cert.not_valid_after_utc)} "
-                f"(validation time {_day(at)})",
-            ))
+            problems.append(_out_of_date(_who(cert, index == 0), cert.not_valid_after_utc,
+                                         expired=True, at=at))
         elif at < cert.not_valid_before_utc - TOLERANCE:
-            problems.append(Problem(
-                ProblemCode.NOT_YET_VALID,
-                f"{_who(cert, index == 0)} is not valid until {_day(cert.not_valid_before_utc)} "
-                f"(validation time {_day(at)})",
-            ))
+            problems.append(_out_of_date(_who(cert, index == 0), cert.not_valid_before_utc,
+                                         expired=False, at=at))
     return problems
+
+
+def _out_of_date(
+    who: str, when: dt.datetime, *, expired: bool, at: dt.datetime | None = None
+) -> Problem:
+    """EXPIRED ("expired on ``when``") or NOT_YET_VALID ("is not valid until ``when``"):
+    one sentence whether our own check or pyhanko found it (``at``: the validation time)."""
+    code, says = ((ProblemCode.EXPIRED, "expired on") if expired
+                  else (ProblemCode.NOT_YET_VALID, "is not valid until"))
+    checked = f" (validation time {_day(at)})" if at is not None else ""
+    return Problem(code, f"{who} {says} {_day(when)}{checked}")
 
 
 def untrusted_problem(chain: Sequence[x509.Certificate], trust: TrustStore) -> Problem:
@@ -94,11 +99,9 @@ def problem_from_error(exc: Exception, chain: Sequence[x509.Certificate], inputs
     ):
         return untrusted_problem(chain, inputs.trust)
     if isinstance(exc, ExpiredError):
-        return Problem(ProblemCode.EXPIRED,
-                       f"a certificate in the chain expired on {_day(exc.expired_dt)}")
+        return _out_of_date("a certificate in the chain", exc.expired_dt, expired=True)
     if isinstance(exc, NotYetValidError):
-        return Problem(ProblemCode.NOT_YET_VALID,
-                       f"a certificate in the chain is not valid until {_day(exc.valid_from)}")
+        return _out_of_date("a certificate in the chain", exc.valid_from, expired=False)
     if isinstance(exc, RevokedError):
         who = "the signer's certificate" if is_signer else "a CA certificate in the chain"
         reason = exc.reason.human_friendly if exc.reason else "no reason given"
