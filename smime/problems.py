@@ -8,35 +8,46 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Problem", "ProblemCode", "plain_reason"]
+__all__ = ["Problem", "ProblemCode", "StableCode", "plain_reason"]
 
 
-class ProblemCode(str, enum.Enum):
+class StableCode(str, enum.Enum):
+    """Codes that are part of the API, for programs to branch on: each a ``str`` whose value
+    is its name in lower case (``NO_SIGNERS = enum.auto()`` is ``"no_signers"``), so a code
+    is written once and cannot be misspelt against its name."""
+
+    @staticmethod
+    def _generate_next_value_(name: str, start: int, count: int, last_values: list[Any]) -> str:
+        return name.lower()
+
+
+class ProblemCode(StableCode):
     """Why a signature or signer is not (fully) valid."""
 
-    NO_SIGNERS = "no_signers"
-    BAD_SIGNATURE = "bad_signature"
-    DIGEST_MISMATCH = "digest_mismatch"
-    CONTENT_TYPE_MISMATCH = "content_type_mismatch"
-    MISSING_CERTIFICATE = "missing_certificate"
-    UNTRUSTED = "untrusted"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not_yet_valid"
-    REVOKED = "revoked"
-    REVOCATION_UNKNOWN = "revocation_unknown"
-    KEY_USAGE = "key_usage"
-    EXTENDED_KEY_USAGE = "extended_key_usage"
-    SENDER_MISMATCH = "sender_mismatch"
-    NO_SENDER = "no_sender"
-    WEAK_ALGORITHM = "weak_algorithm"
-    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
-    INVALID_CHAIN = "invalid_chain"
-    SIGNING_TIME_INVALID = "signing_time_invalid"
-    MALFORMED = "malformed"
-    UNAUTHENTICATED_CONTENT = "unauthenticated_content"  # unwrap: CBC, no valid signature inside
-    HEADER_MISMATCH = "header_mismatch"
-    PARTIAL_SIGNATURE = "partial_signature"
+    NO_SIGNERS = enum.auto()
+    BAD_SIGNATURE = enum.auto()
+    DIGEST_MISMATCH = enum.auto()
+    CONTENT_TYPE_MISMATCH = enum.auto()
+    MISSING_CERTIFICATE = enum.auto()
+    UNTRUSTED = enum.auto()
+    EXPIRED = enum.auto()
+    NOT_YET_VALID = enum.auto()
+    REVOKED = enum.auto()
+    REVOCATION_UNKNOWN = enum.auto()
+    KEY_USAGE = enum.auto()
+    EXTENDED_KEY_USAGE = enum.auto()
+    SENDER_MISMATCH = enum.auto()
+    NO_SENDER = enum.auto()
+    WEAK_ALGORITHM = enum.auto()
+    UNSUPPORTED_ALGORITHM = enum.auto()
+    INVALID_CHAIN = enum.auto()
+    SIGNING_TIME_INVALID = enum.auto()
+    MALFORMED = enum.auto()
+    UNAUTHENTICATED_CONTENT = enum.auto()  # unwrap: CBC, no valid signature inside
+    HEADER_MISMATCH = enum.auto()
+    PARTIAL_SIGNATURE = enum.auto()
 
 
 @dataclass(frozen=True)

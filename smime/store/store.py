@@ -41,7 +41,7 @@ from ..core.times import utc
 from ..core.views import card_html
 from ..errors import CertificateError, InvalidOptionError, StoreError, UsageError
 from ..keys import CertificateLike, certificate_emails, to_certificate
-from ..problems import ProblemCode
+from ..problems import ProblemCode, StableCode
 from ..validation import (
     TrustStore,
     ValidationContext,
@@ -149,17 +149,17 @@ class SignedResult(Protocol):
 # ----------------------------------------------------------------------------- results
 
 
-class HarvestReason(str, enum.Enum):
+class HarvestReason(StableCode):
     """Why :meth:`CertificateStore.harvest` did not keep a certificate (stable codes)."""
 
-    SIGNATURE_NOT_VALID = "signature_not_valid"
-    NO_TRUST = "no_trust"
-    UNTRUSTED = "untrusted"
-    REVOKED = "revoked"
-    NOT_VALID_NOW = "not_valid_now"
-    CANNOT_ENCRYPT = "cannot_encrypt"
-    ADDRESS_MISMATCH = "address_mismatch"
-    MALFORMED = "malformed"
+    SIGNATURE_NOT_VALID = enum.auto()
+    NO_TRUST = enum.auto()
+    UNTRUSTED = enum.auto()
+    REVOKED = enum.auto()
+    NOT_VALID_NOW = enum.auto()
+    CANNOT_ENCRYPT = enum.auto()
+    ADDRESS_MISMATCH = enum.auto()
+    MALFORMED = enum.auto()
 
 
 @dataclass(frozen=True)
