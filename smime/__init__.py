@@ -45,21 +45,18 @@ if TYPE_CHECKING:
 #: Public names whose modules load on first use, so that ``import smime`` stays cheap: the
 #: store needs sqlite3, the transports asyncio, smtplib and http, path validation pyhanko,
 #: and the operations the email package and asn1crypto. Each module loads once, whole.
-_LAZY = {
-    **dict.fromkeys(("compress", "decrypt", "encrypt", "export_certificates",
-                     "load_certificates", "sign", "unwrap", "verify"), "api"),
-    "inspect": "inspection",
-    "Identity": "keys",
-    "load_identity": "keys",
-    **dict.fromkeys(("DecryptedMessage", "DecryptionInfo", "Layer", "SignerResult",
-                     "UnwrapResult", "VerificationResult"), "results"),
-    "CertificateStore": "store",
-    "HarvestResult": "store",
-    "asend": "transports",
-    "send": "transports",
-    "TrustStore": "validation",
-    "VerificationPolicy": "validation",
+_LAZY_FROM = {
+    "api": ("compress", "decrypt", "encrypt", "export_certificates", "load_certificates",
+            "sign", "unwrap", "verify"),
+    "inspection": ("inspect",),
+    "keys": ("Identity", "load_identity"),
+    "results": ("DecryptedMessage", "DecryptionInfo", "Layer", "SignerResult",
+                "UnwrapResult", "VerificationResult"),
+    "store": ("CertificateStore", "HarvestResult"),
+    "transports": ("asend", "send"),
+    "validation": ("TrustStore", "VerificationPolicy"),
 }
+_LAZY = {name: module for module, names in _LAZY_FROM.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -48,6 +49,17 @@ def test_every_public_name_resolves() -> None:
     for name in smime.__all__:
         assert getattr(smime, name) is namespace[name]
     assert set(smime.__all__) <= set(dir(smime))
+
+
+def test_type_checkers_see_the_names_getattr_loads() -> None:
+    """The ``TYPE_CHECKING`` imports of ``smime/__init__.py`` and its lazy table agree,
+    module by module: a name added to one and not the other is caught here."""
+    tree = ast.parse((ROOT / "smime" / "__init__.py").read_text(encoding="utf-8"))
+    block = next(node for node in tree.body
+                 if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    typed = {str(node.module): {alias.name for alias in node.names}
+             for node in block.body if isinstance(node, ast.ImportFrom)}
+    assert typed == {module: set(names) for module, names in smime._LAZY_FROM.items()}
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
