@@ -215,3 +215,19 @@ def test_missing_extras_name_the_pip_extra(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_file_transport_is_a_transport_too(tmp_path: Any) -> None:
     assert isinstance(FileTransport(tmp_path), Transport)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1", "mail.example.com",
+                                  "127.0.0.2", "localhost.example.com"])
+def test_smtp_and_sparkpost_send_a_secret_in_clear_to_the_same_hosts_only(host: str) -> None:
+    def allowed(make: Any) -> bool:
+        try:
+            make()
+        except InvalidOptionError:
+            return False
+        return True
+
+    url_host = f"[{host}]" if ":" in host else host
+    smtp = allowed(lambda: SMTPTransport(host, starttls=False, username="a", password="pw"))
+    api = allowed(lambda: SparkPostTransport("key", base_url=f"http://{url_host}:8025/api/v1"))
+    assert smtp == api == (host in ("localhost", "127.0.0.1", "::1"))

@@ -33,6 +33,7 @@ from .base import (
     Prepared,
     RecipientsRefusedError,
     SendResult,
+    is_loopback,
 )
 
 __all__ = [
@@ -59,7 +60,6 @@ _T = TypeVar("_T")
 _QUEUED = re.compile(r"queued as\s+<?([\w.@-]+)", re.IGNORECASE)
 _KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _LINE_START_DOT = re.compile(rb"^\.", re.MULTILINE)
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 # --- the steps a shell carries out ------------------------------------------------------
@@ -216,7 +216,7 @@ def check_options(host: str, *, starttls: bool, ssl: bool, username: str | None,
     """Refuse settings that would leak a password: AUTH in clear to another machine."""
     if password is not None and username is None:
         raise InvalidOptionError("password=... needs username=...")
-    if username is not None and not (starttls or ssl) and host not in _LOOPBACK:
+    if username is not None and not (starttls or ssl) and not is_loopback(host):
         raise InvalidOptionError(
             "username=... with starttls=False and ssl=False would send the password in "
             "clear; use starttls=True or ssl=True"

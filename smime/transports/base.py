@@ -68,6 +68,15 @@ class NetworkTimeoutError(NetworkError):
     """The server did not answer within the transport's ``timeout``."""
 
 
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: the one place a transport may send its secret
+    (an SMTP password, a SparkPost API key) without TLS, for a local test server."""
+    return host in _LOOPBACK
+
+
 def missing_extra(module: str, extra: str, what: str) -> MissingExtraError:
     return MissingExtraError(
         f"{what} needs the optional dependency {module!r}: pip install 'smime-sdk[{extra}]'"

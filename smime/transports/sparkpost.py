@@ -39,6 +39,7 @@ from .base import (
     NetworkTimeoutError,
     Prepared,
     SendResult,
+    is_loopback,
     missing_extra,
 )
 
@@ -51,7 +52,6 @@ DEFAULT_BASE_URL = "https://api.sparkpost.com/api/v1"
 EU_BASE_URL = "https://api.eu.sparkpost.com/api/v1"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _FORCED_OFF = ("open_tracking", "click_tracking", "perform_substitutions")
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _sleep = time.sleep
 _Client = TypeVar("_Client")
 _asleep = asyncio.sleep
@@ -112,7 +112,7 @@ class _SparkPost(Generic[_Client]):
         url = (base_url or (EU_BASE_URL if eu else DEFAULT_BASE_URL)).rstrip("/")
         parts = urlsplit(url)
         if parts.scheme != "https" and not (
-            parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK
+            parts.scheme == "http" and is_loopback(parts.hostname or "")
         ):
             raise InvalidOptionError(
                 f"base_url must be an https:// URL (http:// only for a local test server): {url}"
