@@ -445,6 +445,22 @@ def test_a_lazy_message_pickles_as_its_bytes_parsed_or_not_or_modified() -> None
     assert copied["Subject"] == "changed" and copied.as_bytes() == changed.as_bytes()
 
 
+def test_a_pickle_carries_each_certificate_once(world: World) -> None:
+    result = round_trip(world.verified)
+    signer = result.signers[0]
+    assert signer.certificate is signer.chain[0]  # one object again, from one DER
+    assert {id(c) for c in result.certificates} <= {id(c) for c in signer.chain}
+    der = world.pki["alice"].certificate.public_bytes(serialization.Encoding.DER)
+    assert pickle.dumps(world.verified).count(der) == 1
+
+
+def test_unpickled_trust_stores_are_shared(world: World) -> None:
+    first, second = round_trip(world.trust), round_trip(world.verified).verified_with.trust
+    assert first is second and first == world.trust
+    smime.clear_caches()
+    assert round_trip(world.trust) is not first
+
+
 def test_caches_stay_behind(world: World) -> None:
     store = TrustStore.from_pem(world.pki.root_path)
     cold = pickle.dumps(store)
