@@ -20,6 +20,7 @@ the pool logs in again on a fresh session and the operation is retried once.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -157,6 +158,8 @@ def _binding() -> Any:
 
 _CALL_LOCKS: dict[str, threading.RLock] = {}
 _CALL_LOCKS_GUARD = threading.Lock()
+#: SHA-256 of the PIN this process logged in with, per (module, slot, token label).
+_LOGINS: dict[tuple[str, int, str], bytes] = {}
 
 
 def _call_lock(module: str) -> threading.RLock:
@@ -322,7 +325,8 @@ class _Pool:
         else:
             try:
                 session = token.open(user_pin=pin)
-            except p11.UserAlreadyLoggedIn:  # another user of the module logged in
+            except p11.UserAlreadyLoggedIn:  # the login is the module's, not the session's
+                self._check_known_pin(token, pin)
                 session = token.open()
             except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange) as exc:
                 raise PasswordError(f"wrong PIN for token {token.label!r}",
@@ -332,8 +336,23 @@ class _Pool:
             except p11.PinExpired as exc:
                 raise LoadError(f"the user PIN of token {token.label!r} has expired; "
                                 "change it with the token's tools") from exc
+        if isinstance(pin, str):
+            with _CALL_LOCKS_GUARD:
+                _LOGINS[self._login_key(token)] = hashlib.sha256(pin.encode()).digest()
         self.need_login = False
         return session
+
+    def _login_key(self, token: Any) -> tuple[str, int, str]:
+        return self.module, token.slot.slot_id, token.label
+
+    def _check_known_pin(self, token: Any, pin: Any) -> None:
+        """The token is logged in already, so PKCS#11 cannot check this PIN; when this
+        process logged in with another PIN, this one is wrong (as C_Login would have said)."""
+        with _CALL_LOCKS_GUARD:
+            known = _LOGINS.get(self._login_key(token))
+        if known is not None and isinstance(pin, str) and not hmac.compare_digest(
+                known, hashlib.sha256(pin.encode()).digest()):
+            raise PasswordError(f"wrong PIN for token {token.label!r}", reason="wrong")
 
     def find_key(self, session: Any) -> Any:
         """The private key the URI (at load) or the recorded attributes (later) name."""
@@ -526,16 +545,25 @@ class _TokenKeyMixin:
             )
         return _reopen, (pool.uri.text(), pool.module)
 
-    def _failed(self, exc: Exception) -> Exception:
-        return TokenError(f"the token refused the operation: {_named(exc)}")
+    def _refused(self, exc: Exception, what: str) -> Exception | None:
+        """UnsupportedError when the token does not do ``what`` with these parameters."""
+        p11 = self._pool.p11
+        if isinstance(exc, (p11.ArgumentsBad, p11.MechanismInvalid,
+                            p11.MechanismParamInvalid, p11.FunctionNotSupported)):
+            return UnsupportedError(f"the PKCS#11 token does not do {what} ({_named(exc)})")
+        return None
 
-    def _sign_raw(self, mechanism: str, payload: bytes, param: Any = None) -> bytes:
+    def _sign_raw(self, mechanism: str, payload: bytes, param: Any = None,
+                  what: str = "") -> bytes:
         p11 = self._pool.p11
         mech = getattr(p11.Mechanism, mechanism)
+
+        def failed(exc: Exception) -> Exception:
+            return self._refused(exc, what or mechanism) or TokenError(
+                f"the token refused to sign: {_named(exc)}")
+
         signature: bytes = self._pool.run(
-            lambda key: key.sign(payload, mechanism=mech, mechanism_param=param),
-            self._failed,
-        )
+            lambda key: key.sign(payload, mechanism=mech, mechanism_param=param), failed)
         return signature
 
 
@@ -565,7 +593,8 @@ class TokenRSAPrivateKey(_TokenKeyMixin, rsa.RSAPrivateKey):
         digest, name = _digest(bytes(data), algorithm)
         p11 = self._pool.p11
         if isinstance(padding, _padding.PKCS1v15):
-            return self._sign_raw("RSA_PKCS", _DIGEST_INFO[name] + digest)
+            return self._sign_raw("RSA_PKCS", _DIGEST_INFO[name] + digest,
+                                  what=f"RSA PKCS#1 v1.5 signatures with {name}")
         if isinstance(padding, _padding.PSS):
             salt = self._salt_length(padding, len(digest))
             hash_mech, _mgf = _MECHANISM_HASHES[name]
@@ -573,6 +602,7 @@ class TokenRSAPrivateKey(_TokenKeyMixin, rsa.RSAPrivateKey):
             return self._sign_raw(
                 "RSA_PKCS_PSS", digest,
                 (getattr(p11.Mechanism, hash_mech), getattr(p11.MGF, mgf), salt),
+                what=f"RSA-PSS signatures with {name}",
             )
         raise UnsupportedError(f"RSA padding {padding.name} is not supported with a PKCS#11 key")
 
@@ -591,7 +621,7 @@ class TokenRSAPrivateKey(_TokenKeyMixin, rsa.RSAPrivateKey):
         cryptography raises, so the CMS layer treats them alike (Bleichenbacher)."""
         p11 = self._pool.p11
         if isinstance(padding, _padding.PKCS1v15):
-            mech, param = p11.Mechanism.RSA_PKCS, None
+            mech, param, what = p11.Mechanism.RSA_PKCS, None, "RSA PKCS#1 v1.5 decryption"
         elif isinstance(padding, _padding.OAEP):
             name = padding.algorithm.name
             if name not in _HASH_NAMES:
@@ -601,13 +631,15 @@ class TokenRSAPrivateKey(_TokenKeyMixin, rsa.RSAPrivateKey):
             label = padding._label or None  # OAEP exposes no public accessor for it
             mech = p11.Mechanism.RSA_PKCS_OAEP
             param = (getattr(p11.Mechanism, hash_mech), getattr(p11.MGF, mgf), label)
+            what = (f"RSA-OAEP decryption with {name} (SoftHSM2 2.6 does OAEP with SHA-1 "
+                    "only)")
         else:
             raise UnsupportedError(
                 f"RSA padding {padding.name} is not supported with a PKCS#11 key"
             )
         plain: bytes = self._pool.run(
             lambda key: key.decrypt(bytes(ciphertext), mechanism=mech, mechanism_param=param),
-            _decryption_failed,
+            lambda exc: self._refused(exc, what) or _decryption_failed(exc),
         )
         return plain
 
@@ -670,6 +702,10 @@ class TokenECPrivateKey(_TokenKeyMixin, ec.EllipticCurvePrivateKey):
         size = (self.curve.key_size + 7) // 8
 
         def derive(key: Any) -> bytes:
+            if not hasattr(key, "derive_key"):  # python-pkcs11 adds it when CKA_DERIVE is set
+                raise UnsupportedError(
+                    f"the token key {self._pool.uri.text()} does not allow key derivation "
+                    "(CKA_DERIVE is false), so it cannot agree ECDH keys: set CKA_DERIVE")
             secret = key.derive_key(
                 p11.KeyType.GENERIC_SECRET, size * 8,
                 mechanism=p11.Mechanism.ECDH1_DERIVE,
@@ -683,7 +719,11 @@ class TokenECPrivateKey(_TokenKeyMixin, ec.EllipticCurvePrivateKey):
                 secret.destroy()
             return value
 
-        shared: bytes = self._pool.run(derive, _decryption_failed)
+        shared: bytes = self._pool.run(
+            derive, lambda exc: UnsupportedError(
+                f"the PKCS#11 token does not do ECDH (CKM_ECDH1_DERIVE): {_named(exc)}")
+            if isinstance(exc, (p11.MechanismInvalid, p11.FunctionNotSupported))
+            else _decryption_failed(exc))
         return shared
 
     def __copy__(self) -> TokenECPrivateKey:
