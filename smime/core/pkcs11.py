@@ -164,8 +164,8 @@ _LOGINS: dict[tuple[str, int, str], bytes] = {}
 
 def _call_lock(module: str) -> threading.RLock:
     """The one lock for calls into ``module`` (see the module docstring)."""
-    with _CALL_LOCKS_GUARD:
-        return _CALL_LOCKS.setdefault(module, threading.RLock())
+    with _CALL_LOCKS_GUARD:  # by the file, however its path is spelt (symlinks)
+        return _CALL_LOCKS.setdefault(os.path.realpath(module), threading.RLock())
 
 
 def _library(module: str) -> Any:
@@ -440,7 +440,16 @@ class _Pool:
         """``operation(key object)`` on a pooled session; retried once on a fresh session
         after a reset; other token errors become ``failed(exc)``."""
         for attempt in (1, 2):
-            session, key, generation = self._acquire()
+            try:
+                session, key, generation = self._acquire()
+            except self.p11.PKCS11Error as exc:  # no session: the token is gone or busy
+                if attempt == 1 and (isinstance(exc, self.resets) or _not_initialised(exc)):
+                    with self.cond:
+                        self.need_login, self.token = True, None
+                    continue
+                raise TokenError(
+                    f"cannot open a session on the token behind {self.uri.text()}: "
+                    f"{_named(exc)}") from exc
             try:
                 with self.lock:
                     result = operation(key)
