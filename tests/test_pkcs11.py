@@ -312,6 +312,53 @@ def test_a_token_key_decrypts_what_openssl_encrypts(token, openssl, tmp_path, na
     assert body_text(opened).strip() == "For the token."
 
 
+@pytest.fixture(scope="module")
+def openssl_engine(token, openssl) -> dict[str, str]:
+    """The environment for ``openssl -engine pkcs11`` (libengine-pkcs11-openssl) on the
+    token's module: OpenSSL then reads the same RFC 7512 URIs."""
+    engines = subprocess.run([openssl, "version", "-e"], capture_output=True, text=True,
+                             check=True).stdout.split('"')[1]
+    if not os.path.exists(os.path.join(engines, "pkcs11.so")):
+        _missing("OpenSSL's pkcs11 engine (libengine-pkcs11-openssl) is not installed",
+                 "SMIME_REQUIRE_PEERS")
+    conf = token.folder / "openssl.cnf"
+    conf.write_text("openssl_conf = init\n[init]\nengines = engines\n[engines]\n"
+                    "pkcs11 = pkcs11\n[pkcs11]\nengine_id = pkcs11\n"
+                    f"MODULE_PATH = {token.module}\ninit = 0\n")
+    return {**os.environ, "OPENSSL_CONF": str(conf)}
+
+
+def test_openssl_signs_with_the_same_uri_and_we_verify(token, openssl, openssl_engine, trust,
+                                                        tmp_path) -> None:
+    """OpenSSL's pkcs11 engine finds the key by the URI smime takes: one convention."""
+    (tmp_path / "letter.eml").write_bytes(PLAIN)
+    done = subprocess.run(
+        [openssl, "cms", "-sign", "-engine", "pkcs11", "-keyform", "engine",
+         "-inkey", token.uri("alice", f";type=private?pin-value={PIN}"),
+         "-signer", str(token.pki["alice"].cert_path), "-certfile",
+         str(token.pki.intermediate_path), "-in", str(tmp_path / "letter.eml")],
+        capture_output=True, timeout=120, env=openssl_engine,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    result = smime.verify(done.stdout, trust=trust)
+    assert result.valid, result.problems
+    assert result.signers[0].certificate == token.pki["alice"].certificate
+
+
+def test_openssl_decrypts_with_the_token_key_what_we_encrypt(token, openssl, openssl_engine,
+                                                              tmp_path) -> None:
+    sealed = smime.encrypt(PLAIN, [token.pki["alice"].certificate], key_transport="rsa-pkcs1v15")
+    (tmp_path / "sealed.eml").write_bytes(sealed.as_bytes())
+    done = subprocess.run(
+        [openssl, "cms", "-decrypt", "-engine", "pkcs11", "-keyform", "engine",
+         "-inkey", token.uri("alice", f";type=private?pin-value={PIN}"),
+         "-recip", str(token.pki["alice"].cert_path), "-in", str(tmp_path / "sealed.eml")],
+        capture_output=True, timeout=120, env=openssl_engine,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Balance: 1,234.56 EUR" in done.stdout
+
+
 @pytest.mark.parametrize("name", RSA_KEYS + EC_KEYS)
 def test_a_token_key_decrypts_what_we_encrypt(token, name) -> None:
     me = identity(token, name)
