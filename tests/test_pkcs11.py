@@ -559,6 +559,32 @@ def test_the_cli_signs_with_a_token_uri(token, openssl, tmp_path) -> None:
     )
     assert wrong.returncode != 0
     assert "wrong PIN" in wrong.stderr.decode() and "Traceback" not in wrong.stderr.decode()
+    env.pop("SMIME_PKCS11_MODULE")
+    missing = subprocess.run(
+        [sys.executable, "-m", "smime", "sign", "--identity", token.uri("alice"),
+         "--pkcs11-module", token.module, str(tmp_path / "msg.eml")],
+        capture_output=True, timeout=120, env=env,
+    )
+    assert missing.returncode == 2
+    assert "needs a PIN" in missing.stderr.decode() and "--password-file" in \
+        missing.stderr.decode()
+
+
+def test_the_cli_decrypts_with_a_token_key_and_a_certificate_file(token, tmp_path) -> None:
+    cert = token.folder / "made-ec.pem"
+    sealed = smime.encrypt(letter_from("made-ec"), [cert.read_bytes()])
+    (tmp_path / "sealed.eml").write_bytes(sealed.as_bytes())
+    (tmp_path / "pin").write_text(PIN + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMIME_PKCS11_MODULE": token.module}
+    env.pop("SMIME_PASSWORD", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "smime", "decrypt", "--key", token.uri("made-ec"),
+         "--cert", str(cert), "--password-file", str(tmp_path / "pin"),
+         str(tmp_path / "sealed.eml")],
+        capture_output=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Balance: 1,234.56 EUR" in done.stdout
 
 
 def test_rsa_and_ec_key_types_are_what_the_cms_layer_expects(token) -> None:
