@@ -423,6 +423,16 @@ def test_an_unknown_object_or_token_is_a_load_error(token) -> None:
         smime.load_identity(token.uri("nobody"), module=token.module, pin=PIN)
     with pytest.raises(smime.errors.LoadError, match="no token matches"):
         smime.load_identity("pkcs11:token=absent;object=alice", module=token.module, pin=PIN)
+    with pytest.raises(smime.errors.LoadError, match="no token matches"):
+        smime.load_identity(token.uri("alice", ";library-manufacturer=Other"),
+                            module=token.module, pin=PIN)
+    found = smime.load_identity(token.uri("alice", ";library-manufacturer=SoftHSM"),
+                                module=token.module, pin=PIN)
+    assert found.certificate == token.pki["alice"].certificate
+    with pytest.raises(smime.errors.LoadError, match=r"4 private keys .* name one"):
+        smime.load_identity(f"pkcs11:token={LABEL}", module=token.module, pin=PIN)
+    by_id = smime.load_identity(f"pkcs11:token={LABEL};id=%03", module=token.module, pin=PIN)
+    assert by_id.certificate == identity(token, "made-rsa").certificate
 
 
 def test_a_certificate_of_another_key_is_refused(token) -> None:

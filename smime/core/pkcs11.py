@@ -279,7 +279,12 @@ class _Pool:
     def find_token(self) -> Any:
         lib = _library(self.module)
         found = []
-        for slot in lib.get_slots(token_present=True):
+        version = ".".join(str(part) for part in lib.library_version)
+        have = {"library-manufacturer": lib.manufacturer_id,
+                "library-description": lib.library_description, "library-version": version}
+        wrong_library = any(self.uri.path[name] != value.strip()
+                            for name, value in have.items() if name in self.uri.path)
+        for slot in [] if wrong_library else lib.get_slots(token_present=True):
             try:
                 token = slot.get_token()
             except (self.p11.TokenNotPresent, self.p11.TokenNotRecognised):
