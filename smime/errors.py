@@ -26,6 +26,7 @@ __all__ = [
     "SMIMEError",
     "SMIMEWarning",
     "StoreError",
+    "TokenError",
     "TransportError",
     "UnsupportedError",
     "UsageError",
@@ -157,6 +158,10 @@ class PasswordError(LoadError):
 class StoreError(SMIMEError):
     """The certificate store's SQLite file failed: it cannot be opened, is not a database or
     is damaged, stayed locked past the timeout, or the store was closed."""
+
+
+class TokenError(SMIMEError):
+    """A PKCS#11 token failed an operation, or could not be reached (after one retry)."""
 
 
 class TransportError(SMIMEError):

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from .core.certs import email_addresses
 from .core.names import certificate_label, subject_text
 from .core.pickling import certificate_der, load_certificate
+from .core.pkcs11 import TokenECPrivateKey, TokenRSAPrivateKey, is_pkcs11_uri, open_token_key
 from .core.pkcs12 import looks_like_pkcs12, read_pkcs12_bags
 from .core.pqkeys import seed_form
 from .core.views import card_html, certificate_facts, key_description
@@ -87,6 +88,11 @@ class Identity:
     # a pickled Identity is as secret as an unencrypted key file (docs/reference/pickling.md).
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if isinstance(self.key, (TokenRSAPrivateKey, TokenECPrivateKey)):
+            return _unpickle_identity, (  # a token key pickles as its URI and module
+                type(self), certificate_der(self.certificate), self.key,
+                tuple(certificate_der(c) for c in self.chain),
+            )
         try:
             key = self.key.private_bytes(
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
@@ -138,10 +144,12 @@ class Identity:
 
 
 def _unpickle_identity(
-    cls: type[Identity], cert: bytes, key: bytes, chain: tuple[bytes, ...]
+    cls: type[Identity], cert: bytes, key: bytes | PrivateKey, chain: tuple[bytes, ...]
 ) -> Identity:
     """The Identity a pickle carries. Its RSA key's consistency was checked where it was
     loaded; checking again costs 0.1-0.5 s a key here, in every worker."""
+    if not isinstance(key, bytes):
+        return cls(load_certificate(cert), key, tuple(load_certificate(c) for c in chain))
     private_key = serialization.load_der_private_key(
         key, None, unsafe_skip_rsa_key_validation=True
     )
@@ -487,6 +495,9 @@ def load_identity(
     cert: CertificateLike | None = None,
     key: Source | PrivateKey | None = None,
     chain: Sequence[CertificateLike] | CertificateLike | None = None,
+    module: str | os.PathLike[str] | None = None,
+    pin: str | bytes | None = None,
+    certificate: CertificateLike | None = None,
 ) -> Identity:
     """Load a signing/decryption identity.
 
@@ -496,12 +507,24 @@ def load_identity(
     certificate can be passed as ``source``. Objects work too: ``cert=`` a certificate
     object with ``key=`` its cryptography private key, or ``source=`` what cryptography's
     ``pkcs12.load_pkcs12`` returned.
+
+    ``load_identity("pkcs11:token=HR;object=alice", module="/usr/lib/softhsm/libsofthsm2.so",
+    pin="1234")`` uses a key on a PKCS#11 token (RFC 7512 URI): the key never leaves it;
+    the certificate is the token's (same CKA_ID), or ``certificate=`` (a path or object).
+    The PIN is ``pin`` (or ``password``), else the URI's pin-value or pin-source.
     """
-    pw = _password_bytes(password)
     extra: list[x509.Certificate] = []
     if chain is not None:
         items = chain if isinstance(chain, (list, tuple)) else [chain]
         extra = load_certificates(list(items))
+    if is_pkcs11_uri(source):
+        if key is not None:
+            raise UsageError("a PKCS#11 URI names the key: pass no key=")
+        return _identity_from_token(str(source), module, pin if pin is not None else password,
+                                    certificate if certificate is not None else cert, extra)
+    if module is not None or pin is not None or certificate is not None:
+        raise UsageError("module=, pin= and certificate= go with a pkcs11: URI as the source")
+    pw = _password_bytes(password)
     if source is not None:
         if cert is not None or key is not None:
             raise UsageError("pass either a PKCS#12/PEM source or cert= and key=, not both")
@@ -527,6 +550,23 @@ def load_identity(
             "a cryptography private key, PEM/DER bytes, PEM text or a path",
         )
     return _match(private_key, certs, extra)
+
+
+def _identity_from_token(
+    uri: str,
+    module: str | os.PathLike[str] | None,
+    pin: str | bytes | None,
+    certificate: CertificateLike | None,
+    extra: list[x509.Certificate],
+) -> Identity:
+    """The identity of a key on a PKCS#11 token, with its certificate from the token or
+    ``certificate``."""
+    given = load_certificates([certificate]) if certificate is not None else []
+    key, certs = open_token_key(uri, module=module, pin=pin, certificates=given)
+    if not certs:
+        raise LoadError(f"the token holds no certificate for the key {uri.split('?')[0]}: "
+                        "pass certificate= (a path or object)")
+    return _match(key, certs, extra)
 
 
 def _identity_from_loaded_pkcs12(p12: pkcs12.PKCS12KeyAndCertificates) -> Identity:

@@ -175,12 +175,21 @@ def test_page_examples_run(
         assert len(servers.sparkpost.requests) > posted, f"{page.name} posted nothing"
 
 
+#: Pages whose examples need what the runner cannot provide; their fragments are not counted.
+NEEDS_INFRASTRUCTURE = {
+    "docs/guides/hardware-keys.md": "a PKCS#11 token (tests/test_pkcs11.py drives SoftHSM2)",
+    "docs/guides/directory.md": "an LDAP server (tests/test_directory.py starts slapd)",
+    "docs/guides/millions.md": "a Dask or Spark cluster (tests/test_batch_dask.py)",
+    "docs/reference/pickling.md": "a key file in each worker (tests/test_pickle.py)",
+}
+
+
 def test_every_page_with_examples_is_run() -> None:
     names = {str(p.relative_to(ROOT)) for p in pages()}
     assert {"README.md", "docs/index.md", "docs/security.md", "docs/guides/verifying.md",
             "docs/guides/sending.md", "docs/reference/results.md"} <= names
     fragments = [b for p in (ROOT / "README.md", *DOCS.rglob("*.md")) for b in blocks(p)
-                 if b.fragment]
+                 if b.fragment and b.page not in NEEDS_INFRASTRUCTURE]
     assert len(fragments) <= 3, f"fragments should stay rare: {fragments}"
 
 

@@ -41,6 +41,7 @@ from smime.errors import (
     SMIMEError,
     SMIMEWarning,
     StoreError,
+    TokenError,
     TransportError,
     UnsupportedError,
     UsageError,
@@ -165,6 +166,7 @@ def _errors(w: World) -> dict[type, list[Any]]:
         PasswordError: [PasswordError("wrong password", reason="wrong"),
                         PasswordError("needs a password", reason="missing")],
         StoreError: [StoreError("locked")],
+        TokenError: [TokenError("the token did not answer")],
         TransportError: [TransportError("refused", code=554, text="no relay", status=None)],
         MissingExtraError: [MissingExtraError("install smime-sdk[sparkpost]")],
         RecipientsRefusedError: [RecipientsRefusedError(

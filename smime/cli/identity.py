@@ -107,14 +107,20 @@ def ask_password(prompt: str) -> str | None:
 
 def add_identity_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     group = parser.add_argument_group(
-        "identity", "a PKCS#12 file, or a certificate and its private key"
-        + ("" if required else " (optional)")
+        "identity", "a PKCS#12 file, a key on a PKCS#11 token (a pkcs11: URI), or a "
+        "certificate and its private key" + ("" if required else " (optional)")
     )
     group.add_argument("--identity", metavar="P12",
-                       help="PKCS#12 file (.p12/.pfx) with your certificate and key")
+                       help="PKCS#12 file (.p12/.pfx) with your certificate and key, or a "
+                       "pkcs11: URI (RFC 7512) naming a key on a token")
     group.add_argument("--cert", metavar="PEM", help="your certificate (PEM or DER)")
-    group.add_argument("--key", metavar="PEM", help="your private key (PEM or DER)")
-    add_password_options(group, env="SMIME_PASSWORD", what="PKCS#12 or key")
+    group.add_argument("--key", metavar="PEM",
+                       help="your private key (PEM or DER), or a pkcs11: URI")
+    group.add_argument("--pkcs11-module", metavar="SO",
+                       help="the PKCS#11 library of the token, e.g. "
+                       "/usr/lib/softhsm/libsofthsm2.so (default: the SMIME_PKCS11_MODULE "
+                       "environment variable, else the URI's module-path)")
+    add_password_options(group, env="SMIME_PASSWORD", what="PKCS#12, key or token PIN")
 
 
 def optional_identity(args: argparse.Namespace) -> smime.Identity | None:
@@ -135,7 +141,7 @@ def load_identity(args: argparse.Namespace) -> smime.Identity:
             raise CLIError("--cert and --key go together: give both")
         raise CLIError("an identity is needed: --identity P12, or --cert PEM --key PEM")
     for path in (args.identity, args.cert, args.key, *(chain or [])):
-        if path is not None and not os.path.exists(path):
+        if path is not None and not _is_uri(path) and not os.path.exists(path):
             raise CLIError(f"cannot read {path}: No such file or directory")
     password = password_from(args, "SMIME_PASSWORD")
     try:
@@ -144,10 +150,29 @@ def load_identity(args: argparse.Namespace) -> smime.Identity:
         if exc.reason == "unencrypted" and password.implicit:
             return _load(args, None, chain)  # SMIME_PASSWORD may be meant for other files
         if exc.reason == "missing":
-            asked = ask_password(f"Password for {args.identity or args.key}: ")
+            asked = ask_password(_prompt(args))
             if asked is not None:
                 return _load(args, asked, chain, asked=True)
         raise CLIError(_password_sentence(exc, password)) from None
+
+
+def _is_uri(value: str) -> bool:
+    return value[:7].lower() == "pkcs11:"
+
+
+def _token_uri(args: argparse.Namespace) -> str | None:
+    """The pkcs11: URI given as --identity or --key, if one is."""
+    for value in (args.identity, args.key):
+        if value is not None and _is_uri(value):
+            return str(value)
+    return None
+
+
+def _prompt(args: argparse.Namespace) -> str:
+    uri = _token_uri(args)
+    if uri is not None:
+        return f"PIN for {uri.split('?')[0]}: "
+    return f"Password for {args.identity or args.key}: "
 
 
 def _password_sentence(exc: smime.errors.PasswordError, password: Password) -> str:
@@ -164,6 +189,12 @@ def _password_sentence(exc: smime.errors.PasswordError, password: Password) -> s
 def _load(args: argparse.Namespace, password: str | None, chain: list[str] | None,
           *, asked: bool = False) -> smime.Identity:
     try:
+        uri = _token_uri(args)
+        if uri is not None:
+            module = (getattr(args, "pkcs11_module", None)
+                      or os.environ.get("SMIME_PKCS11_MODULE") or None)
+            return smime.load_identity(uri, module=module, pin=password,
+                                       certificate=args.cert, chain=chain)
         if args.identity:
             return smime.load_identity(args.identity, password=password, chain=chain)
         return smime.load_identity(cert=args.cert, key=args.key, password=password,
