@@ -20,10 +20,12 @@ without OpenLDAP's headers and a compiler, which python-ldap needs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
 import ipaddress
 import math
 import os
+import re
 import ssl
 import time
 from collections.abc import Hashable, Iterable, Sequence
@@ -245,7 +247,12 @@ class LDAPDirectory:
         return DirectoryLookup(address, tuple(usable), tuple(rejected))
 
     def _key(self, address: str) -> Hashable:
-        return (self.url, self.base, self._bind_dn, self.max_entries, self.max_certificates,
+        """Everything that decides what the server answers and how far it is vouched for:
+        an answer fetched without TLS, or as another user, never serves this directory."""
+        secret = (hashlib.sha256(self._password.encode()).digest()
+                  if self._password is not None else None)
+        return (self.url, self.base, self._ssl, self._starttls, self._ca_file, self.timeout,
+                self._bind_dn, secret, self.max_entries, self.max_certificates,
                 self.max_value_size, address)
 
     def _fetched(self, address: str) -> tuple[x509.Certificate, ...]:
@@ -300,10 +307,8 @@ class LDAPDirectory:
             if result.get("result") not in (0, 4):  # success, sizeLimitExceeded (partial)
                 raise self._refused("search", result)
             entries = [r for r in (conn.response or ()) if r.get("type") == "searchResEntry"]
-        except LDAPException as exc:
-            raise TransportError(f"LDAP directory {self.url}: {exc}") from exc
-        except OSError as exc:
-            raise TransportError(f"LDAP directory {self.url}: {exc}") from exc
+        except (LDAPException, OSError) as exc:
+            raise TransportError(f"LDAP directory {self.url}: {_reason(exc)}") from exc
         finally:
             try:
                 conn.unbind()
@@ -373,6 +378,16 @@ def _address(email: str) -> str:
             or any(ord(ch) < 0x20 or ch == "\x7f" for ch in address)):
         raise InvalidOptionError(f"{email!r} is not an email address to look up")
     return address
+
+
+def _reason(exc: BaseException) -> str:
+    """ldap3's error text without the tuple reprs it wraps around it."""
+    text = str(exc)
+    while (match := re.fullmatch(r"""\(["'](.*)["'],\)""", text, re.S)) is not None:
+        text = match.group(1)
+    if "doesn't match any name" in text:
+        return "the server's TLS certificate does not name this host"
+    return text
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
