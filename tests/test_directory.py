@@ -36,7 +36,7 @@ from smime.testing import TestPKI, issue_certificate, make_ca
 
 pytest.importorskip("ldap3")
 
-from smime.directory import LDAPDirectory, escape_filter_value  # noqa: E402
+from smime.directory import LDAPDirectory, escape_filter_value
 
 BASE = "dc=example,dc=com"
 ROOT_DN = f"cn=admin,{BASE}"
@@ -258,7 +258,7 @@ def test_a_certificate_from_an_untrusted_ca_is_not_used(directory_server: Slapd)
     assert found.certificates == ()
     assert [r.reason for r in found.rejected] == [HarvestReason.UNTRUSTED]
     assert found.rejected[0].certificate == directory_server.rogue.certificate
-    with pytest.raises(CertificateError, match="no usable certificate for mallory@example.com"):
+    with pytest.raises(CertificateError, match=r"no usable certificate for mallory@example\.com"):
         smime.encrypt(_message(), "mallory@example.com", store=directory)
     # what trust= adds: without it the TLS-authenticated directory is the authority
     assert _directory(directory_server, trust=None).find("mallory@example.com") == (
@@ -352,6 +352,8 @@ def test_plaintext_with_the_opt_out_and_a_trust_store(
 @pytest.mark.interop
 def test_the_server_certificate_is_checked(directory_server: Slapd) -> None:
     port = directory_server.ldaps_url.rsplit(":", 1)[1]
+    assert _directory(directory_server).find("alice@example.com") is not None  # now cached
+    # ...but not for a directory whose TLS settings differ: a hit is never weaker than a miss
     unknown_ca = LDAPDirectory(directory_server.ldaps_url, BASE)  # system roots only
     with pytest.raises(TransportError, match="certificate verify failed"):
         unknown_ca.find("alice@example.com")
