@@ -36,7 +36,7 @@ from smime.testing import TestPKI, issue_certificate, make_ca
 
 pytest.importorskip("ldap3")
 
-from smime.directory import LDAPDirectory, escape_filter_value
+from smime.directory import DirectoryLookup, LDAPDirectory, escape_filter_value
 
 BASE = "dc=example,dc=com"
 ROOT_DN = f"cn=admin,{BASE}"
@@ -150,6 +150,8 @@ access to * by * read
         + _entry("oscar", "oscar@example.com", userCertificate_binary=[_der(expired.certificate)])
         + _entry("eve", "eve@example.com",
                  userCertificate_binary=[_der(pki["alice"].certificate)])
+        + _entry("erin", "erin@example.com",
+                 userCertificate_binary=[_der(pki["erin"].certificate)])
         + _entry("junk", "junk@example.com", userCertificate_binary=[b"\x30\x03\x02\x01\x00"])
     )
     (folder / "data.ldif").write_text(ldif)
@@ -271,7 +273,9 @@ def test_expired_unreadable_and_unknown_entries_are_not_used(directory_server: S
     expired = directory.lookup("oscar@example.com")
     assert expired.certificates == ()
     assert [r.reason for r in expired.rejected] == [HarvestReason.NOT_VALID_NOW]
-    assert directory.lookup("junk@example.com").certificates == ()
+    sign_only = directory.lookup("erin@example.com")  # Ed25519: signs, cannot receive
+    assert [r.reason for r in sign_only.rejected] == [HarvestReason.CANNOT_ENCRYPT]
+    assert directory.lookup("junk@example.com") == DirectoryLookup("junk@example.com", (), ())
     assert directory.find("nobody@example.com") is None
     # ...while at a time it was valid, it is
     then = directory_server.expired.certificate.not_valid_before_utc + dt.timedelta(days=1)

@@ -337,7 +337,8 @@ def encrypt(
     that reads their KEMRecipientInfo reads authEnveloped-data.
     ``key_transport="auto"`` likewise uses RSA-OAEP only for RSA recipients who announced
     it, else PKCS#1 v1.5, the one every client reads. Addresses are resolved through
-    ``store`` (a :class:`~smime.CertificateStore`).
+    ``store`` (a :class:`~smime.CertificateStore`, an LDAP directory, any
+    :class:`smime.store.CertificateSource`).
 
     ``format="der"`` or ``"pem"`` returns a raw CMS ``.p7m`` file instead (as ``openssl
     cms -encrypt -binary -outform`` writes it) of the message's bytes exactly as given.
