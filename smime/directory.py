@@ -45,7 +45,14 @@ from .core.certs import extension
 from .core.names import certificate_label
 from .core.times import now as _now
 from .core.times import utc
-from .errors import InvalidOptionError, LoadError, TransportError, UnsupportedError, UsageError
+from .errors import (
+    InvalidOptionError,
+    LoadError,
+    SMIMEError,
+    TransportError,
+    UnsupportedError,
+    UsageError,
+)
 from .keys import CertificateLike, load_certificates, to_certificate
 from .store import RejectedCertificate, check_recipient
 from .validation import TrustStore, ValidationContext, normalize_address
@@ -111,8 +118,9 @@ class LDAPDirectory:
     ``intermediates`` and the chain a PKCS#7 entry carries; without it the TLS-authenticated
     directory is the authority, and certificates are still checked for the address,
     validity and usage. ``bind_dn``/``password`` bind (default: anonymous). ``timeout``
-    bounds connecting and each answer, in seconds. ``cache_ttl`` is how long an answer is
-    reused (0: not at all). ``max_entries``, ``max_certificates`` and ``max_value_size``
+    bounds connecting, each read, and the whole exchange after the handshake, in seconds.
+    ``cache_ttl`` is how long an answer is reused (0: not at all). ``max_entries``,
+    ``max_certificates``, ``max_value_size`` and ``max_response_size`` (bytes read in all)
     cap what a hostile directory can make this read and validate.
     """
 
@@ -133,6 +141,7 @@ class LDAPDirectory:
         max_entries: int = 8,
         max_certificates: int = 16,
         max_value_size: int = 64 * 1024,
+        max_response_size: int = 1024 * 1024,
     ) -> None:
         if not isinstance(url, str):
             raise UsageError.wrong_type("url", url, "an ldap:// or ldaps:// URL")
@@ -185,12 +194,14 @@ class LDAPDirectory:
         self.cache_ttl = float(cache_ttl)
         for name, count in (("max_entries", max_entries),
                             ("max_certificates", max_certificates),
-                            ("max_value_size", max_value_size)):
+                            ("max_value_size", max_value_size),
+                            ("max_response_size", max_response_size)):
             if not isinstance(count, int) or isinstance(count, bool) or count < 1:
                 raise InvalidOptionError(f"{name}= must be a positive int, not {count!r}")
         self.max_entries = max_entries
         self.max_certificates = max_certificates
         self.max_value_size = max_value_size
+        self.max_response_size = max_response_size
 
     def __repr__(self) -> str:
         return f"LDAPDirectory({self.url!r}, {self.base!r})"
@@ -253,7 +264,7 @@ class LDAPDirectory:
                   if self._password is not None else None)
         return (self.url, self.base, self._ssl, self._starttls, self._ca_file, self.timeout,
                 self._bind_dn, secret, self.max_entries, self.max_certificates,
-                self.max_value_size, address)
+                self.max_value_size, self.max_response_size, address)
 
     def _fetched(self, address: str) -> tuple[x509.Certificate, ...]:
         """The certificates the server holds for ``address``, from the cache while fresh."""
@@ -298,6 +309,10 @@ class LDAPDirectory:
             if self._starttls and not conn.start_tls():
                 raise TransportError(f"LDAP directory {self.url}: StartTLS failed: "
                                      f"{conn.last_error or conn.result}")
+            # ldap3 reads a whole answer, however large and slow, before returning it: this
+            # connection (ours, not ldap3's class) reads through a budget of bytes and time.
+            conn.socket = _Budget(conn.socket, self.max_response_size,
+                                  time.monotonic() + self.timeout)
             if self._bind_dn is not None and not conn.bind():
                 raise self._refused("bind", conn.result)
             conn.search(self.base, query, search_scope=ldap3.SUBTREE,
@@ -307,8 +322,13 @@ class LDAPDirectory:
             if result.get("result") not in (0, 4):  # success, sizeLimitExceeded (partial)
                 raise self._refused("search", result)
             entries = [r for r in (conn.response or ()) if r.get("type") == "searchResEntry"]
+        except SMIMEError:
+            raise
         except (LDAPException, OSError) as exc:
             raise TransportError(f"LDAP directory {self.url}: {_reason(exc)}") from exc
+        except Exception as exc:  # ldap3 decoding a malformed answer: KeyError, IndexError...
+            raise TransportError(f"LDAP directory {self.url} sent an answer that cannot be "
+                                 f"read ({type(exc).__name__}: {exc})") from exc
         finally:
             try:
                 conn.unbind()
@@ -378,6 +398,29 @@ def _address(email: str) -> str:
             or any(ord(ch) < 0x20 or ch == "\x7f" for ch in address)):
         raise InvalidOptionError(f"{email!r} is not an email address to look up")
     return address
+
+
+class _Budget:
+    """A socket whose reads stop, with an OSError, past ``limit`` bytes or ``deadline``."""
+
+    def __init__(self, sock: Any, limit: int, deadline: float) -> None:
+        self._sock = sock
+        self._left = limit
+        self._limit = limit
+        self._deadline = deadline
+
+    def recv(self, size: int) -> bytes:
+        if time.monotonic() > self._deadline:
+            raise TimeoutError("the directory did not finish its answer in time")
+        data: bytes = self._sock.recv(size)
+        self._left -= len(data)
+        if self._left < 0:
+            raise OSError(f"the directory's answer exceeds max_response_size={self._limit} "
+                          "bytes")
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def _reason(exc: BaseException) -> str:

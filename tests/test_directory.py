@@ -9,15 +9,17 @@ StartTLS) and ldaps with a server certificate from a test TLS CA, and stops it a
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import ipaddress
 import pickle
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -30,7 +32,13 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import smime
-from smime.errors import CertificateError, InvalidOptionError, TransportError, UsageError
+from smime.errors import (
+    CertificateError,
+    InvalidOptionError,
+    TransportError,
+    UnsupportedError,
+    UsageError,
+)
 from smime.store import CertificateSource, HarvestReason
 from smime.testing import TestPKI, issue_certificate, make_ca
 
@@ -135,6 +143,7 @@ access to * by * read
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)
     expired = issue_certificate(pki.intermediate, "oscar@example.com", not_before=past,
                                 not_after=past + dt.timedelta(days=30))
+    shared = [issue_certificate(pki.intermediate, "team@example.com") for _ in range(3)]
     carol = pkcs7.serialize_certificates(
         [pki["carol"].certificate, pki.intermediate.certificate], serialization.Encoding.DER)
     ldif = (
@@ -152,6 +161,9 @@ access to * by * read
                  userCertificate_binary=[_der(pki["alice"].certificate)])
         + _entry("erin", "erin@example.com",
                  userCertificate_binary=[_der(pki["erin"].certificate)])
+        + "".join(_entry(f"team{i}", "team@example.com",
+                         userCertificate_binary=[_der(member.certificate)])
+                  for i, member in enumerate(shared))
         + _entry("junk", "junk@example.com", userCertificate_binary=[b"\x30\x03\x02\x01\x00"])
     )
     (folder / "data.ldif").write_text(ldif)
@@ -322,6 +334,107 @@ def test_caps_on_what_the_directory_returns(directory_server: Slapd, pki: TestPK
     assert one.find("carol@example.com") is None  # the PKCS#7's second certificate is cut
     assert _directory(directory_server, intermediates=[], max_certificates=2).find(
         "carol@example.com") == pki["carol"].certificate
+
+
+@pytest.mark.interop
+def test_at_most_max_entries_are_read(directory_server: Slapd) -> None:
+    """Three entries share team@; slapd stops at the size limit the client sends."""
+    assert len(_directory(directory_server).certificates("team@example.com")) == 3
+    assert len(_directory(directory_server, max_entries=2).certificates("team@example.com")) == 2
+
+
+def _hostile_server(send: Callable[[socket.socket], bool]) -> Iterator[str]:
+    """A plain-TCP 'directory' on 127.0.0.1 that answers any request by calling ``send``
+    until it returns False (then hangs up)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)  # the search request
+                while not stop.is_set() and send(conn):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"ldap://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(10)
+
+
+def _hostile(url: str, pki: TestPKI, **options: object) -> LDAPDirectory:
+    return LDAPDirectory(url, BASE, starttls=False, allow_plaintext=True,
+                         trust=smime.TrustStore.from_pem(pki.root_path), **options)  # type: ignore[arg-type]
+
+
+def test_a_huge_answer_is_cut_at_max_response_size(pki: TestPKI) -> None:
+    """An LDAPMessage announcing 4 MiB, then the bytes: the client stops at its budget.
+    (Unbudgeted, ldap3 gathers an answer by concatenation: quadratic in its size.)"""
+    sent = [0]
+
+    def flood(conn: socket.socket) -> bool:
+        if sent[0] == 0:
+            conn.sendall(b"\x30\x84" + (4 * 1024 * 1024).to_bytes(4, "big"))
+        conn.sendall(bytes(65536))
+        sent[0] += 65536
+        return sent[0] < 4 * 1024 * 1024
+
+    for url in _hostile_server(flood):
+        with pytest.raises(TransportError, match="exceeds max_response_size=262144"):
+            _hostile(url, pki, max_response_size=256 * 1024).find("alice@example.com")
+
+
+def test_a_dripping_answer_is_cut_at_the_timeout(pki: TestPKI) -> None:
+    """A byte every 0.2 s never trips a per-read timeout; the whole answer has one too."""
+    first = [True]
+
+    def drip(conn: socket.socket) -> bool:
+        conn.sendall(b"\x30\x84\x00\x10\x00\x00" if first[0] else b"\x00")
+        first[0] = False
+        time.sleep(0.2)
+        return time.monotonic() - started < 8
+
+    started = time.monotonic()
+    for url in _hostile_server(drip):
+        with pytest.raises(TransportError, match="in time"):
+            _hostile(url, pki, timeout=1).find("alice@example.com")
+        assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("answer", [
+    b"\x30\x03\x02\x01\x00",  # an LDAPMessage with no operation
+    b"\x30\x06\x02\x01\x01\x64\x01\x00",  # a searchResEntry that is one zero byte
+    b"\x30\x05\x02\x01\x01\x65\x00",  # an empty searchResDone
+    b"\x30\x0c\x02\x01\x01\x64\x07\x04\x00\x30\x03\x30\x01\x00",  # a broken attribute
+])
+def test_a_malformed_answer_is_a_transport_error(pki: TestPKI, answer: bytes) -> None:
+    """ldap3 raised IndexError or KeyError on these; the caller gets TransportError."""
+    sent = [False]
+
+    def once(conn: socket.socket) -> bool:
+        if not sent[0]:
+            conn.sendall(answer)
+            sent[0] = True
+        time.sleep(0.1)
+        return True
+
+    for url in _hostile_server(once):
+        with pytest.raises(TransportError, match="cannot be read"):
+            _hostile(url, pki, timeout=1).find("alice@example.com")
+
+
+def test_a_missing_ldap3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ldap3", None)  # import ldap3 now raises ImportError
+    directory = LDAPDirectory("ldaps://127.0.0.1:1", BASE)
+    with pytest.raises(UnsupportedError, match=r"smime-sdk\[ldap\]"):
+        directory.find("alice@example.com")
 
 
 @pytest.mark.parametrize("address", ["", "no-at-sign", "a@b\nc", 42])
