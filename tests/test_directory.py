@@ -581,6 +581,9 @@ def test_store_must_be_a_certificate_source(pki: TestPKI) -> None:
     signed = smime.sign(_message(), pki["bob"].identity)
     with pytest.raises(UsageError, match="CertificateSource"):
         smime.verify(signed, trust=pki.root_path, store="ldaps://example.org")  # type: ignore[arg-type]
+    # a str has .find (it returned -1, encrypted "to" it, and failed with AttributeError)
+    with pytest.raises(UsageError, match="store must be a CertificateStore"):
+        smime.encrypt(_message(), "alice@example.com", store="contacts.db")  # type: ignore[arg-type]
 
 
 def test_a_directory_pickles_and_holds_no_connection() -> None:

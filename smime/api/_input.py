@@ -75,6 +75,10 @@ def recipient_certificates(
     for item in items:
         if not isinstance(item, _RECIPIENT_CLASSES):
             raise UsageError.wrong_type("each recipient", item, RECIPIENT_TYPES)
+    if store is not None:
+        from ..store import check_source  # sqlite3 loads only for callers with a store
+
+        check_source(store)
     out: list[tuple[x509.Certificate, str | None]] = []
     for item in items:
         if isinstance(item, Identity):

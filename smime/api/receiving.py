@@ -288,11 +288,9 @@ def _checks(
         raise UsageError.wrong_type("policy", policy, "a VerificationPolicy or None")
     check_option("revocation", revocation, REVOCATION_MODES)
     if store is not None:
-        from ..store import CertificateSource  # sqlite3 loads only for callers with a store
+        from ..store import check_source  # sqlite3 loads only for callers with a store
 
-        if not isinstance(store, CertificateSource):
-            raise UsageError.wrong_type("store", store, "a CertificateStore, an LDAPDirectory "
-                                        "(any smime.store.CertificateSource) or None")
+        check_source(store)
     if part is not None and (not isinstance(part, str) or not _PART_PATH.fullmatch(part)):
         raise InvalidOptionError(
             f"part={part!r} is not a part path; use one like '2' or '1.2' (see result.covers)"

@@ -15,8 +15,9 @@ from typing import Protocol, runtime_checkable
 from cryptography import x509
 
 from ..cms import SignerIdentifier
+from ..errors import UsageError
 
-__all__ = ["CertificateSource"]
+__all__ = ["CertificateSource", "check_source"]
 
 
 @runtime_checkable
@@ -35,3 +36,11 @@ class CertificateSource(Protocol):
     def signer_certificates(self, identifier: SignerIdentifier) -> tuple[x509.Certificate, ...]:
         """Every certificate the SignerInfo's identifier names."""
         ...
+
+
+def check_source(store: object) -> CertificateSource:
+    """``store`` when it is a certificate source; else the one UsageError for ``store=``."""
+    if not isinstance(store, CertificateSource):
+        raise UsageError.wrong_type("store", store, "a CertificateStore, an LDAPDirectory "
+                                    "(any smime.store.CertificateSource) or None")
+    return store
