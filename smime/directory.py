@@ -4,7 +4,8 @@
 publishes: ``userSMIMECertificate`` (PKCS#7 certs-only, RFC 2798) and ``userCertificate``
 (``;binary``, RFC 4523). It is a :class:`smime.store.CertificateSource`, so it goes
 wherever a :class:`~smime.CertificateStore` does: ``encrypt(msg, "bob@example.org",
-store=directory)``.
+store=directory)``, and ``verify(..., store=directory)`` for a signer's certificate that a
+message omits (by issuer and serial number).
 
 A directory is untrusted input. Each certificate it returns is checked as ``harvest``
 checks one (:func:`smime.store.check_recipient`: it names the address, is valid now, can
@@ -42,7 +43,7 @@ from ._log import Lazy
 from ._log import directory as _LOG
 from .cms import SignerIdentifier
 from .core.certs import extension
-from .core.names import certificate_label
+from .core.names import UNREADABLE, certificate_label, name_text
 from .core.times import now as _now
 from .core.times import utc
 from .errors import (
@@ -226,11 +227,27 @@ class LDAPDirectory:
         return ()
 
     def signer_certificates(self, identifier: SignerIdentifier) -> tuple[x509.Certificate, ...]:
-        """Always (): the directory is searched by address, and a signed message names
-        its signer by issuer and serial or key identifier; signers carry their own."""
+        """The certificates the directory holds under the issuer and serial number a
+        SignerInfo names (``userCertificate`` by certificateExactMatch, RFC 4523), for
+        ``verify(..., store=directory)`` when a message omits its signer's certificate.
+
+        A signer named by key identifier has no LDAP match, so finds nothing. What is
+        found is only a candidate: ``verify`` checks the signature with it and validates
+        its chain against ``trust=``.
+        """
         if not isinstance(identifier, SignerIdentifier):
             raise UsageError.wrong_type("identifier", identifier, "a smime.cms.SignerIdentifier")
-        return ()
+        if identifier.issuer is None or identifier.serial_number is None:
+            return ()
+        issuer = name_text(identifier.issuer)
+        if issuer == UNREADABLE:
+            return ()
+        # GSER (RFC 3641): the DN a quoted string, its quotes doubled
+        quoted = issuer.replace('"', '""')
+        gser = f'{{ serialNumber {identifier.serial_number}, issuer rdnSequence:"{quoted}" }}'
+        query = f"(userCertificate={escape_filter_value(gser)})"
+        found = self._fetched(query)
+        return tuple(c for c in found if identifier.matches(c))
 
     # ------------------------------------------------------------------ lookups
 
@@ -238,7 +255,7 @@ class LDAPDirectory:
         """Search the directory (or the cache) for ``email`` and judge what it holds."""
         address = _address(email)
         moment = utc(at) if at is not None else _now()
-        fetched = self._fetched(address)
+        fetched = self._fetched(f"(mail={escape_filter_value(address)})")
         helpers = (*fetched, *self._intermediates)
         usable: list[x509.Certificate] = []
         rejected: list[RejectedCertificate] = []
@@ -257,24 +274,24 @@ class LDAPDirectory:
         usable.sort(key=lambda c: c.not_valid_before_utc, reverse=True)
         return DirectoryLookup(address, tuple(usable), tuple(rejected))
 
-    def _key(self, address: str) -> Hashable:
+    def _key(self, query: str) -> Hashable:
         """Everything that decides what the server answers and how far it is vouched for:
         an answer fetched without TLS, or as another user, never serves this directory."""
         secret = (hashlib.sha256(self._password.encode()).digest()
                   if self._password is not None else None)
         return (self.url, self.base, self._ssl, self._starttls, self._ca_file, self.timeout,
                 self._bind_dn, secret, self.max_entries, self.max_certificates,
-                self.max_value_size, self.max_response_size, address)
+                self.max_value_size, self.max_response_size, query)
 
-    def _fetched(self, address: str) -> tuple[x509.Certificate, ...]:
-        """The certificates the server holds for ``address``, from the cache while fresh."""
+    def _fetched(self, query: str) -> tuple[x509.Certificate, ...]:
+        """The certificates of the entries ``query`` finds, from the cache while fresh."""
         if self.cache_ttl <= 0:
-            return self._search(address)
-        key = self._key(address)
+            return self._search(query)
+        key = self._key(query)
         hit = _CACHE.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        found = self._search(address)
+        found = self._search(query)
         _CACHE.put(key, (time.monotonic() + self.cache_ttl, found))
         return found
 
@@ -297,11 +314,11 @@ class LDAPDirectory:
             receive_timeout=max(1, math.ceil(self.timeout)),
         )
 
-    def _search(self, address: str) -> tuple[x509.Certificate, ...]:
+    def _search(self, query: str) -> tuple[x509.Certificate, ...]:
+        """One search: ``query`` is a filter whose values are escaped already."""
         ldap3 = _ldap3()
         from ldap3.core.exceptions import LDAPException
 
-        query = f"(mail={escape_filter_value(address)})"
         started = time.monotonic()
         conn = self._connection(ldap3)
         try:
@@ -336,10 +353,10 @@ class LDAPDirectory:
                 _LOG.debug("directory %s: closing the connection failed", self.url)
         if len(entries) > self.max_entries or result.get("result") == 4:
             _LOG.warning("directory %s: more than %d entries for %s; read the first %d",
-                         self.url, self.max_entries, address, self.max_entries)
-        found = self._certificates(entries[: self.max_entries], address)
+                         self.url, self.max_entries, query, self.max_entries)
+        found = self._certificates(entries[: self.max_entries], query)
         _LOG.debug("directory %s: %s: %d entr(y/ies), %d certificate(s) in %.3f s", self.url,
-                   address, min(len(entries), self.max_entries), len(found),
+                   query, min(len(entries), self.max_entries), len(found),
                    time.monotonic() - started)
         return found
 
@@ -351,7 +368,7 @@ class LDAPDirectory:
             f"({code}){': ' + text if text else ''}", code=code, text=text)
 
     def _certificates(
-        self, entries: Sequence[dict[str, Any]], address: str
+        self, entries: Sequence[dict[str, Any]], query: str
     ) -> tuple[x509.Certificate, ...]:
         """The certificates of the entries' certificate attributes, each read as the
         untrusted input it is: an unreadable or oversized value is skipped, and at most
@@ -364,16 +381,16 @@ class LDAPDirectory:
                 if kind not in (SMIME_ATTRIBUTE, CERTIFICATE_ATTRIBUTE):
                     continue
                 for value in values if isinstance(values, list) else [values]:
-                    for cert in self._read(value, kind, entry.get("dn"), address):
+                    for cert in self._read(value, kind, entry.get("dn"), query):
                         if len(out) >= self.max_certificates:
                             _LOG.warning("directory %s: more than %d certificates for %s; "
                                          "the rest are ignored", self.url,
-                                         self.max_certificates, address)
+                                         self.max_certificates, query)
                             return tuple(out.values())
                         out.setdefault(cert.fingerprint(hashes.SHA256()), cert)
         return tuple(out.values())
 
-    def _read(self, value: object, kind: str, dn: object, address: str) -> list[x509.Certificate]:
+    def _read(self, value: object, kind: str, dn: object, query: str) -> list[x509.Certificate]:
         if not isinstance(value, bytes):
             return []
         if len(value) > self.max_value_size:
@@ -384,7 +401,7 @@ class LDAPDirectory:
             certs = load_certificates(value)
         except LoadError as exc:
             _LOG.info("directory %s: %s of %s (for %s) cannot be read: %s", self.url, kind,
-                      dn, address, exc)
+                      dn, query, exc)
             return []
         return [to_certificate(c) for c in certs]
 

@@ -30,8 +30,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from test_api_certificates import bare_message
 
 import smime
+from smime.cms import SignerIdentifier
 from smime.errors import (
     CertificateError,
     InvalidOptionError,
@@ -575,6 +577,28 @@ def test_verify_and_unwrap_accept_a_directory(directory_server: Slapd, pki: Test
     sealed = smime.encrypt(signed, "alice@example.com", store=directory)
     opened = smime.unwrap(sealed, pki["alice"].identity, trust=pki.root_path, store=directory)
     assert opened.verifications[0].valid
+
+
+@pytest.mark.interop
+def test_verify_finds_a_signer_certificate_the_message_omits(
+    directory_server: Slapd, pki: TestPKI
+) -> None:
+    """By issuer and serial number (certificateExactMatch on userCertificate)."""
+    directory = _directory(directory_server)
+    alice = pki["alice"].certificate
+    issuer = alice.issuer.public_bytes()
+    assert directory.signer_certificates(
+        SignerIdentifier(issuer=issuer, serial_number=alice.serial_number)) == (alice,)
+    assert directory.signer_certificates(
+        SignerIdentifier(issuer=issuer, serial_number=alice.serial_number + 1)) == ()
+    ski = alice.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    assert directory.signer_certificates(SignerIdentifier(key_identifier=ski)) == ()
+    message = bare_message(pki)
+    helpers = [pki.intermediate.certificate]
+    assert not smime.verify(message, pki.root_path, certificates=helpers).valid
+    result = smime.verify(message, pki.root_path, certificates=helpers, store=directory)
+    assert result.valid, result.summary()
+    assert result.signers[0].certificate == alice
 
 
 def test_store_must_be_a_certificate_source(pki: TestPKI) -> None:
