@@ -593,6 +593,10 @@ def test_verify_finds_a_signer_certificate_the_message_omits(
         SignerIdentifier(issuer=issuer, serial_number=alice.serial_number + 1)) == ()
     ski = alice.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     assert directory.signer_certificates(SignerIdentifier(key_identifier=ski)) == ()
+    for hostile in ('x")(|(mail=*', "*", "x)(userCertificate=*"):  # a message names any issuer
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostile)])
+        assert directory.signer_certificates(SignerIdentifier(
+            issuer=name.public_bytes(), serial_number=alice.serial_number)) == ()
     message = bare_message(pki)
     helpers = [pki.intermediate.certificate]
     assert not smime.verify(message, pki.root_path, certificates=helpers).valid
