@@ -614,7 +614,7 @@ def test_store_must_be_a_certificate_source(pki: TestPKI) -> None:
         smime.encrypt(_message(), "alice@example.com", store="contacts.db")  # type: ignore[arg-type]
 
 
-def test_a_directory_pickles_and_holds_no_connection() -> None:
+def test_a_directory_holds_no_connection_and_pickles_without_trust() -> None:
     directory = LDAPDirectory("ldaps://ldap.example.org", BASE, timeout=3)
     copy = pickle.loads(pickle.dumps(directory))
     assert repr(copy) == repr(directory) == f"LDAPDirectory('ldaps://ldap.example.org', {BASE!r})"
