@@ -9,6 +9,7 @@ StartTLS) and ldaps with a server certificate from a test TLS CA, and stops it a
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import datetime as dt
 import ipaddress
@@ -564,6 +565,16 @@ def _wait_for(server: Slapd, count: int) -> bool:
     while server.searches() < count and time.monotonic() < deadline:
         time.sleep(0.02)
     return server.searches() == count
+
+
+@pytest.mark.interop
+def test_one_directory_serves_many_threads(directory_server: Slapd, pki: TestPKI) -> None:
+    directory = _directory(directory_server, cache_ttl=0)
+    addresses = ["alice@example.com", "carol@example.com", "dave@example.com"] * 4
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        found = list(pool.map(directory.find, addresses))
+    expected = {a: pki[a.split("@")[0]].certificate for a in addresses}
+    assert found == [expected[a] for a in addresses]
 
 
 # ----------------------------------------------------------------------------- as a store
