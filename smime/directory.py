@@ -54,7 +54,7 @@ from .errors import (
     UnsupportedError,
     UsageError,
 )
-from .keys import CertificateLike, load_certificates, to_certificate
+from .keys import CertificateLike, Source, load_certificates, to_certificate
 from .store import RejectedCertificate, check_recipient
 from .validation import TrustStore, ValidationContext, normalize_address
 
@@ -131,7 +131,7 @@ class LDAPDirectory:
         base: str,
         *,
         trust: TrustStore | ValidationContext | None = None,
-        intermediates: Iterable[CertificateLike] = (),
+        intermediates: Source | Iterable[CertificateLike] = (),
         ca_file: str | os.PathLike[str] | None = None,
         starttls: bool = True,
         allow_plaintext: bool = False,
@@ -178,8 +178,10 @@ class LDAPDirectory:
             raise UsageError.wrong_type("trust", trust, "a TrustStore, a ValidationContext "
                                         "or None")
         self._context = trust
-        self._intermediates = tuple(
-            load_certificates(list(intermediates)) if intermediates else ())
+        # a path, PEM bundle or DER is one source; a list holds sources or certificates
+        single = isinstance(intermediates, (str, bytes, bytearray, memoryview, os.PathLike))
+        self._intermediates = tuple(load_certificates(
+            intermediates if single else list(intermediates)))  # type: ignore[arg-type]
         self._ca_file = os.fspath(ca_file) if ca_file is not None else None
         if (bind_dn is None) != (password is None):
             raise InvalidOptionError("bind_dn= and password= go together (or neither, to "

@@ -465,7 +465,7 @@ def test_plaintext_with_the_opt_out_and_a_trust_store(
 ) -> None:
     directory = LDAPDirectory(directory_server.ldap_url, BASE, starttls=False,
                               allow_plaintext=True, trust=directory_server.trust,
-                              intermediates=[directory_server.intermediate])
+                              intermediates=pki.intermediate_path)  # a path: one PEM file
     assert directory.find("alice@example.com") == pki["alice"].certificate
 
 
