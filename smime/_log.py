@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-__all__ = ["ROOT", "Lazy", "api", "cache", "cms", "keys", "store", "transports",
-           "validation"]
+__all__ = ["ROOT", "Lazy", "api", "cache", "cms", "directory", "keys", "store",
+           "transports", "validation"]
 
 ROOT = "smime"
 logging.getLogger(ROOT).addHandler(logging.NullHandler())
@@ -30,6 +30,8 @@ transports = logging.getLogger(f"{ROOT}.transports")
 cache = logging.getLogger(f"{ROOT}.cache")
 #: The certificate store: what a harvest kept or skipped, and why.
 store = logging.getLogger(f"{ROOT}.store")
+#: LDAP directory lookups: what was searched, and each certificate refused and why.
+directory = logging.getLogger(f"{ROOT}.directory")
 #: Loading keys and identities (never the key or its password).
 keys = logging.getLogger(f"{ROOT}.keys")
 

@@ -165,7 +165,8 @@ class TokenError(SMIMEError):
 
 
 class TransportError(SMIMEError):
-    """Sending failed; ``code`` and ``text`` carry the server's answer when there was one."""
+    """Sending failed, or a directory could not be searched; ``code`` and ``text`` carry the
+    server's answer when there was one."""
 
     def __init__(
         self,

@@ -70,6 +70,17 @@ def gpgsm() -> str:
 
 
 @pytest.fixture(scope="session")
+def slapd() -> str:
+    """OpenLDAP's server; Debian installs it in /usr/sbin, which a user's PATH may lack."""
+    path = shutil.which("slapd") or shutil.which("slapd", path="/usr/sbin:/usr/local/sbin")
+    if path is None:
+        _missing("interop peer 'slapd' is not installed (apt-get install slapd)",
+                 "SMIME_REQUIRE_PEERS")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
 def bc_peer() -> tuple[str, str]:
     """(java, classpath) to run tests/bc/SmimePeer.java against Bouncy Castle.
 

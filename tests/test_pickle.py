@@ -29,6 +29,7 @@ from cryptography.x509 import ocsp
 
 import smime
 from smime import algorithms
+from smime.directory import DirectoryLookup, LDAPDirectory
 from smime.errors import (
     CertificateError,
     DecryptionError,
@@ -227,6 +228,13 @@ def _values(w: World) -> dict[type, list[Any]]:
                                 rejected={"eve@example.com": (550, "no such user")},
                                 message_id="<1@example.com>", transport="smtp")],
         Envelope: [Envelope("alice@example.com", ("bob@example.com",), MESSAGE)],
+        LDAPDirectory: [LDAPDirectory("ldaps://directory.example.com", "dc=example,dc=com"),
+                        LDAPDirectory("ldap://127.0.0.1:3389", "o=test", trust=w.trust,
+                                      intermediates=[pki.intermediate.certificate],
+                                      allow_plaintext=True, starttls=False,
+                                      bind_dn="cn=reader", password="secret")],
+        DirectoryLookup: [DirectoryLookup("alice@example.com", (pki["alice"].certificate,),
+                                          tuple(w.refused.rejected))],
         algorithms.Cipher: list(algorithms.CIPHERS.values()),
         algorithms.Digest: list(algorithms.DIGESTS.values()),
         algorithms.KdfScheme: list(algorithms.KDF_SCHEMES.values())[:3],

@@ -15,7 +15,7 @@ from ..mime.message import MessageSource
 from ..validation import TrustStore
 
 if TYPE_CHECKING:
-    from ..store import CertificateStore
+    from ..store import CertificateSource
 
 #: What ``trust=`` takes (for the error that names them).
 TRUST_TYPES = (
@@ -65,7 +65,7 @@ def looks_like_address(value: object) -> bool:
 
 
 def recipient_certificates(
-    recipients: RecipientInput | Sequence[RecipientInput], store: CertificateStore | None
+    recipients: RecipientInput | Sequence[RecipientInput], store: CertificateSource | None
 ) -> list[tuple[x509.Certificate, str | None]]:
     """Each recipient's certificate, with the address it was looked up by (if any)."""
     items: list[object]
@@ -75,6 +75,10 @@ def recipient_certificates(
     for item in items:
         if not isinstance(item, _RECIPIENT_CLASSES):
             raise UsageError.wrong_type("each recipient", item, RECIPIENT_TYPES)
+    if store is not None:
+        from ..store import check_source  # sqlite3 loads only for callers with a store
+
+        check_source(store)
     out: list[tuple[x509.Certificate, str | None]] = []
     for item in items:
         if isinstance(item, Identity):
@@ -88,9 +92,7 @@ def recipient_certificates(
                 )
             cert = store.find(address)
             if cert is None:
-                raise CertificateError(
-                    f"the certificate store has no usable certificate for {address}"
-                )
+                raise CertificateError(f"{store!r} has no usable certificate for {address}")
             out.append((cert, address))
         elif isinstance(item, x509.Certificate):
             out.append((item, None))

@@ -73,7 +73,7 @@ from . import _records
 from ._input import MessageInput, TrustInput, trust_store
 
 if TYPE_CHECKING:
-    from ..store import CertificateStore
+    from ..store import CertificateSource
 
 __all__ = ["decrypt", "unwrap", "verify"]
 
@@ -246,7 +246,7 @@ class _Checks:
     fetch: bool
     policy: VerificationPolicy
     certificates: tuple[x509.Certificate, ...] = ()  # the caller's extra certificates
-    store: CertificateStore | None = None  # searched for signers the message lacks
+    store: CertificateSource | None = None  # searched for signers the message lacks
     part: str = ""  # the part the caller accepts a signature on; "" the whole message
     base: str = ""  # where in the message the current layer's content sits (unwrap)
     outside: tuple[str, ...] = ()  # the message's parts beside it
@@ -280,7 +280,7 @@ def _checks(
     policy: VerificationPolicy | None,
     part: str | None = None,
     certificates: CertificatesInput = None,
-    store: CertificateStore | None = None,
+    store: CertificateSource | None = None,
 ) -> _Checks:
     if at is not None and not isinstance(at, dt.datetime):
         raise UsageError.wrong_type("at", at, "a datetime or None")
@@ -288,10 +288,9 @@ def _checks(
         raise UsageError.wrong_type("policy", policy, "a VerificationPolicy or None")
     check_option("revocation", revocation, REVOCATION_MODES)
     if store is not None:
-        from ..store import CertificateStore  # sqlite3 loads only for callers with a store
+        from ..store import check_source  # sqlite3 loads only for callers with a store
 
-        if not isinstance(store, CertificateStore):
-            raise UsageError.wrong_type("store", store, "a CertificateStore or None")
+        check_source(store)
     if part is not None and (not isinstance(part, str) or not _PART_PATH.fullmatch(part)):
         raise InvalidOptionError(
             f"part={part!r} is not a part path; use one like '2' or '1.2' (see result.covers)"
@@ -600,7 +599,7 @@ def verify(
     trust: TrustInput = None,
     *,
     certificates: CertificatesInput = None,
-    store: CertificateStore | None = None,
+    store: CertificateSource | None = None,
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,
@@ -796,7 +795,7 @@ def unwrap(
     trust: TrustInput = None,
     *,
     certificates: CertificatesInput = None,
-    store: CertificateStore | None = None,
+    store: CertificateSource | None = None,
     crls: Iterable[bytes | str] | None = None,
     ocsp_responses: Iterable[bytes] | None = None,
     at: dt.datetime | None = None,

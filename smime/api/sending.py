@@ -45,7 +45,7 @@ from ..options import (
 from ._input import MessageInput, RecipientInput, identities, recipient_certificates
 
 if TYPE_CHECKING:
-    from ..store import CertificateStore
+    from ..store import CertificateSource
 
 __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "sign"]
 
@@ -186,7 +186,7 @@ def _capabilities_for(
     cert: x509.Certificate,
     address: str | None,
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None,
-    store: CertificateStore | None,
+    store: CertificateSource | None,
 ) -> tuple[str, ...] | None:
     """What a recipient is known to support: given by the caller, or harvested in the store."""
     from ..keys import certificate_emails
@@ -249,7 +249,7 @@ def recipient_specs(
     key_transport: KeyTransportChoice,
     identify_by: IdentifyBy,
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None,
-    store: CertificateStore | None,
+    store: CertificateSource | None,
     check_usage: bool,
 ) -> tuple[list[RecipientSpec], CipherName]:
     """(RecipientSpecs, cipher) as :func:`encrypt` (and ``smime.stream.encrypt``) choose
@@ -294,7 +294,7 @@ def encrypt(
     key_transport: KeyTransportChoice = ...,
     identify_by: IdentifyBy = ...,
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
-    store: CertificateStore | None = ...,
+    store: CertificateSource | None = ...,
     check_usage: bool = ...,
     format: Literal["smime"] = ...,
 ) -> EmailMessage: ...
@@ -309,7 +309,7 @@ def encrypt(
     key_transport: KeyTransportChoice = ...,
     identify_by: IdentifyBy = ...,
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
-    store: CertificateStore | None = ...,
+    store: CertificateSource | None = ...,
     check_usage: bool = ...,
     format: Literal["der", "pem"],
 ) -> bytes: ...
@@ -323,7 +323,7 @@ def encrypt(
     key_transport: KeyTransportChoice = "auto",
     identify_by: IdentifyBy = "issuer_and_serial",
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-    store: CertificateStore | None = None,
+    store: CertificateSource | None = None,
     check_usage: bool = True,
     format: WireFormat = "smime",
 ) -> EmailMessage | bytes:
@@ -337,7 +337,8 @@ def encrypt(
     that reads their KEMRecipientInfo reads authEnveloped-data.
     ``key_transport="auto"`` likewise uses RSA-OAEP only for RSA recipients who announced
     it, else PKCS#1 v1.5, the one every client reads. Addresses are resolved through
-    ``store`` (a :class:`~smime.CertificateStore`).
+    ``store`` (a :class:`~smime.CertificateStore`, an LDAP directory, any
+    :class:`smime.store.CertificateSource`).
 
     ``format="der"`` or ``"pem"`` returns a raw CMS ``.p7m`` file instead (as ``openssl
     cms -encrypt -binary -outform`` writes it) of the message's bytes exactly as given.

@@ -123,6 +123,12 @@ def reduce_fields(obj: Any) -> tuple[Callable[[type[_T], dict[str, Any]], _T], t
     return _rebuild, (type(obj), {name: _portable(getattr(obj, name)) for name in names})
 
 
+def reduce_attributes(obj: Any) -> tuple[Callable[[type[_T], dict[str, Any]], _T], tuple[Any, ...]]:
+    """``__reduce__`` for a plain class whose instance attributes are all settings
+    (no connection, lock or cache): :func:`reduce_fields` over ``vars(obj)``."""
+    return _rebuild, (type(obj), {name: _portable(value) for name, value in vars(obj).items()})
+
+
 #: Field names per dataclass (``dataclasses.fields`` builds a tuple on every call).
 _FIELDS: dict[type, tuple[str, ...]] = {}
 

@@ -9,7 +9,8 @@ from the layers above it.
 from __future__ import annotations
 
 from ._match import KeyPreference
+from .source import CertificateSource, check_source
 from .store import *  # noqa: F403  (the layer's face: store.py's public names)
 from .store import __all__ as _store_names
 
-__all__ = [*_store_names, "KeyPreference"]
+__all__ = [*_store_names, "CertificateSource", "KeyPreference", "check_source"]

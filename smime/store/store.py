@@ -62,6 +62,7 @@ __all__ = [
     "RejectedCertificate",
     "SignedResult",
     "StoredCertificate",
+    "check_recipient",
 ]
 
 _T = TypeVar("_T")
@@ -783,6 +784,41 @@ def _check_encryption(
         refusal = RejectedCertificate(cert, role, HarvestReason.MALFORMED,
                                       f"the preferred encryption certificate cannot be read: {exc}")
     return refusal, (() if refusal is not None else shared)
+
+
+def check_recipient(
+    cert: x509.Certificate, address: str, *, context: ValidationContext | None,
+    intermediates: Sequence[x509.Certificate] = (), at: dt.datetime | None = None,
+) -> RejectedCertificate | None:
+    """Why a certificate from elsewhere (a directory) must not be encrypted to for
+    ``address``, or None when it may.
+
+    The checks ``harvest`` makes of a stated encryption certificate: it names the
+    address, is valid at ``at`` (default now), can receive (key type, KeyUsage,
+    emailProtection) and, given a ``context``, chains to its trust store (``intermediates``
+    help build the path; they are not trusted).
+    """
+    role = "encryption"
+    moment = utc(at) if at is not None else _now()
+    try:
+        named = signer_addresses(cert)
+        if normalize_address(address) not in named:
+            return RejectedCertificate(
+                cert, role, HarvestReason.ADDRESS_MISMATCH,
+                f"the certificate {certificate_label(cert)} does not name {address} "
+                f"(it names {', '.join(named) or 'no email address'})")
+        refusal = _validity(cert, role, moment)
+        problem = receive_problem(cert, moment) if refusal is None else None
+        if problem is not None:
+            refusal = RejectedCertificate(cert, role, HarvestReason.CANNOT_ENCRYPT,
+                                          f"the certificate cannot receive encrypted mail: "
+                                          f"{problem}")
+        if refusal is None and context is not None:
+            refusal = _chain(cert, role, intermediates, context, moment)
+    except MALFORMED as exc:
+        refusal = RejectedCertificate(cert, role, HarvestReason.MALFORMED,
+                                      f"the certificate cannot be read: {exc}")
+    return refusal
 
 
 def _validity(cert: x509.Certificate, role: str, moment: dt.datetime) -> RejectedCertificate | None:

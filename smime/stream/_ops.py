@@ -52,7 +52,7 @@ from ._io import BLOCK, Output, Progress, Reader, Source, Target, opened
 from ._wire import Base64Writer, b64_decoded, crlf_blocks, split_head
 
 if TYPE_CHECKING:
-    from ..store import CertificateStore
+    from ..store import CertificateSource
 
 __all__ = ["OutputFormat", "decrypt", "encrypt", "sign", "verify"]
 
@@ -321,7 +321,7 @@ def encrypt(
     key_transport: KeyTransportChoice = "auto",
     identify_by: IdentifyBy = "issuer_and_serial",
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-    store: CertificateStore | None = None,
+    store: CertificateSource | None = None,
     check_usage: bool = True,
     format: OutputFormat = "smime",
     progress: Progress | None = None,
