@@ -1,0 +1,438 @@
+"""Many messages at once, on any ``concurrent.futures`` executor: threads, processes, Dask.
+
+Each function takes an iterable of messages and the arguments of the operation of the same
+name (:func:`smime.sign` for :func:`sign`, ...), keywords included, and gives one
+:class:`BatchItem` per message, in input order. A message that fails gives its exception
+in its own item; the rest of the batch goes on::
+
+    items = smime.batch.sign(paths, alice, executor=pool)
+    for item in items:
+        if item.ok:
+            deliver(item.value)
+        else:
+            log(item.index, item.error)
+
+``sign``, ``encrypt``, ... return a list; ``imap_sign``, ``imap_encrypt``, ... are the
+same calls as generators that yield the items in order while the executor works ahead on
+at most ``in_flight`` chunks, so a run of millions of messages holds a bounded number of
+messages and results in memory (``multiprocessing.Pool.map`` and ``imap`` are the model:
+the same arguments, a list or a lazy iterator).
+
+``executor=None`` works in the calling thread. A ``ThreadPoolExecutor`` gets the
+arguments as they are. Any other executor (``ProcessPoolExecutor``,
+``dask.distributed.Client.get_executor()``, ...) may run the work in another process, so
+the identity, trust store and options are pickled once per call and that one payload
+travels with each chunk of ``chunksize`` messages, not with each message; each worker
+process unpickles it once, on its first chunk, and keeps it (keyed by a digest of the
+payload) for the next chunks and for later batches with the same arguments. Messages
+travel as they are given: bytes, or paths that the workers read (on a cluster, paths the
+workers can open). A pickled :class:`~smime.Identity` carries its private key to every
+worker: where that is not wanted, load the identity in the workers instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import os
+import pickle
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any, Generic, TypeVar
+
+from . import api
+from .errors import SMIMEError, UsageError
+from .keys import Identity
+from .mime.message import MessageSource
+from .results import DecryptedMessage, UnwrapResult, VerificationResult
+from .validation import TrustStore
+
+__all__ = [
+    "BatchItem",
+    "decrypt",
+    "encrypt",
+    "imap_decrypt",
+    "imap_encrypt",
+    "imap_sign",
+    "imap_unwrap",
+    "imap_verify",
+    "sign",
+    "unwrap",
+    "verify",
+]
+
+T = TypeVar("T")
+
+#: Messages per chunk when the number of messages is not known in advance.
+DEFAULT_CHUNKSIZE = 64
+#: The largest chunk chosen for a known number of messages (the smallest is 1).
+MAX_CHUNKSIZE = 256
+#: Decoded payloads a worker process keeps (one per distinct set of batch arguments).
+CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class BatchItem(Generic[T]):
+    """The outcome for one message of a batch: its ``index`` in the input, and either the
+    ``value`` the operation returned or the ``error`` it raised (the other is None).
+
+    An invalid signature is a value (a :class:`~smime.VerificationResult` whose ``valid``
+    is False), as from :func:`smime.verify`; ``error`` holds what the single call would have
+    raised (a :class:`~smime.errors.ParseError` for garbage, ...).
+    """
+
+    index: int
+    value: T | None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the operation returned a value (no exception)."""
+        return self.error is None
+
+    def result(self) -> T:
+        """The value, or raise the error (as ``concurrent.futures.Future.result`` does)."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One operation with everything but the message: what each chunk runs."""
+
+    operation: str
+    args: tuple[Any, ...]
+    options: dict[str, Any]
+
+    def run(self, messages: Sequence[Any]) -> list[tuple[Any, Exception | None]]:
+        function = getattr(api, self.operation)
+        out: list[tuple[Any, Exception | None]] = []
+        for message in messages:
+            try:
+                out.append((function(message, *self.args, **self.options), None))
+            except Exception as exc:  # the message's own failure: reported in its item
+                out.append((None, exc))
+        return out
+
+
+class _JobCache:
+    """The payloads a worker process has unpickled, by digest, the latest few kept."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._jobs: OrderedDict[str, _Job] = OrderedDict()
+        self._lock = threading.Lock()
+        self.decoded = 0
+
+    def get(self, token: str, payload: bytes) -> _Job:
+        with self._lock:
+            known = self._jobs.get(token)
+            if known is not None:
+                self._jobs.move_to_end(token)
+                return known
+        job: _Job = pickle.loads(payload)
+        with self._lock:
+            self.decoded += 1
+            self._jobs[token] = job
+            while len(self._jobs) > self._size:
+                self._jobs.popitem(last=False)
+        return job
+
+    def clear(self) -> None:
+        with self._lock:
+            self._jobs.clear()
+
+
+_CACHE = _JobCache(CACHE_SIZE)
+
+
+def _run_here(job: _Job, messages: Sequence[Any]) -> list[tuple[Any, Exception | None]]:
+    return job.run(messages)
+
+
+def _portable(error: Exception) -> Exception:
+    """``error`` if it survives pickling back to the caller, else an SMIMEError naming it."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return SMIMEError(f"{type(error).__name__}: {error}")
+    return error
+
+
+def _run_shipped(
+    token: str, payload: bytes, messages: Sequence[Any]
+) -> list[tuple[Any, Exception | None]]:
+    """The task a worker process runs: the arguments unpickled once per process."""
+    out = _CACHE.get(token, payload).run(messages)
+    return [(value, None if error is None else _portable(error)) for value, error in out]
+
+
+def _workers(executor: Executor) -> int:
+    """How many tasks the executor runs at once, when it says (the stdlib pools do)."""
+    count = getattr(executor, "_max_workers", None)
+    return count if isinstance(count, int) and count > 0 else os.cpu_count() or 1
+
+
+def _chunksize(messages: Iterable[Any], executor: Executor, chunksize: int | None) -> int:
+    if chunksize is not None:
+        if not isinstance(chunksize, int) or isinstance(chunksize, bool) or chunksize < 1:
+            raise UsageError.wrong_type("chunksize", chunksize, "a positive int or None")
+        return chunksize
+    try:
+        count = len(messages)  # type: ignore[arg-type]
+    except TypeError:
+        return DEFAULT_CHUNKSIZE
+    # About four chunks per worker: enough to even out the load, few enough to keep the
+    # cost of each task (a round trip, the payload) small beside the messages' work.
+    return max(1, min(MAX_CHUNKSIZE, -(-count // (4 * _workers(executor)))))
+
+
+def _check_call(operation: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    """A keyword the operation does not take is the caller's error, raised now (TypeError,
+    as the single call raises it), not once per message."""
+    signature = inspect.signature(getattr(api, operation))
+    signature.bind(None, *args, **options)
+
+
+def _read_trust(trust: Any) -> Any:
+    """A path or PEM/DER data read once here, not once per message in every worker."""
+    if isinstance(trust, (bytearray, memoryview)):
+        trust = bytes(trust)
+    if isinstance(trust, (str, bytes, os.PathLike)):
+        return TrustStore.from_pem(trust)
+    return trust
+
+
+def _items(
+    operation: str,
+    messages: Iterable[Any],
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    executor: Executor | None,
+    chunksize: int | None,
+    in_flight: int | None,
+) -> Iterator[BatchItem[Any]]:
+    _check_call(operation, args, options)
+    if in_flight is not None and (
+        not isinstance(in_flight, int) or isinstance(in_flight, bool) or in_flight < 1
+    ):
+        raise UsageError.wrong_type("in_flight", in_flight, "a positive int or None")
+    if executor is not None and not isinstance(executor, Executor):
+        raise UsageError.wrong_type(
+            "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
+            "dask.distributed.Client.get_executor()) or None"
+        )
+    job = _Job(operation, args, options)
+    local = executor is None or isinstance(executor, ThreadPoolExecutor)
+    # Pickled now, so that arguments that cannot travel fail the call, not the first next().
+    payload = None if local else _pickled(job)
+    return _generate(job, payload, messages, executor, chunksize, in_flight)
+
+
+def _pickled(job: _Job) -> bytes:
+    try:
+        return pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise UsageError(
+            f"the arguments of {job.operation} cannot travel to another process ({exc}); "
+            "pass values that pickle, or use executor=None or a ThreadPoolExecutor"
+        ) from exc
+
+
+def _generate(
+    job: _Job,
+    payload: bytes | None,
+    messages: Iterable[Any],
+    executor: Executor | None,
+    chunksize: int | None,
+    in_flight: int | None,
+) -> Iterator[BatchItem[Any]]:
+    if executor is None:
+        function = getattr(api, job.operation)
+        for index, message in enumerate(messages):
+            try:
+                value = function(message, *job.args, **job.options)
+            except Exception as exc:  # the message's own failure: reported in its item
+                yield BatchItem(index, None, exc)
+            else:
+                yield BatchItem(index, value)
+        return
+    size = _chunksize(messages, executor, chunksize)
+    limit = in_flight or 2 * _workers(executor)
+    submit: Callable[[list[Any]], Future[list[tuple[Any, Exception | None]]]]
+    if payload is None:
+        def submit(chunk: list[Any]) -> Future[list[tuple[Any, Exception | None]]]:
+            return executor.submit(_run_here, job, chunk)
+    else:
+        shipped = payload
+        token = hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+        def submit(chunk: list[Any]) -> Future[list[tuple[Any, Exception | None]]]:
+            return executor.submit(_run_shipped, token, shipped, chunk)
+
+    pending: deque[Future[list[tuple[Any, Exception | None]]]] = deque()
+    index = 0
+    iterator = iter(messages)
+    try:
+        while True:
+            while len(pending) < limit:
+                chunk = list(itertools.islice(iterator, size))
+                if not chunk:
+                    break
+                pending.append(submit(chunk))
+            if not pending:
+                return
+            for value, error in pending.popleft().result():
+                yield BatchItem(index, value, error)
+                index += 1
+    finally:
+        for future in pending:  # the consumer stopped early, or the executor failed
+            future.cancel()
+
+
+def imap_sign(
+    messages: Iterable[MessageSource],
+    signers: Identity | Sequence[Identity],
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.sign` each message (``options`` are its keywords), items yielded in input
+    order as they are ready; at most ``in_flight`` chunks of ``chunksize`` messages are
+    submitted ahead (default: twice the executor's workers)."""
+    return _items("sign", messages, (signers,), options, executor, chunksize, in_flight)
+
+
+def imap_encrypt(
+    messages: Iterable[MessageSource],
+    recipients: Any,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.encrypt` each message to the same ``recipients`` (as :func:`imap_sign`)."""
+    return _items("encrypt", messages, (recipients,), options, executor, chunksize, in_flight)
+
+
+def imap_decrypt(
+    messages: Iterable[MessageSource],
+    identity: Identity,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[DecryptedMessage]]:
+    """:func:`smime.decrypt` each message with ``identity`` (as :func:`imap_sign`)."""
+    return _items("decrypt", messages, (identity,), options, executor, chunksize, in_flight)
+
+
+def imap_verify(
+    messages: Iterable[MessageSource],
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[VerificationResult]]:
+    """:func:`smime.verify` each message against ``trust`` (as :func:`imap_sign`); a trust
+    path or PEM data is read once, here."""
+    return _items("verify", messages, (_read_trust(trust),), options, executor, chunksize,
+                  in_flight)
+
+
+def imap_unwrap(
+    messages: Iterable[MessageSource],
+    identity: Identity | None = None,
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[UnwrapResult]]:
+    """:func:`smime.unwrap` each message (as :func:`imap_sign`)."""
+    return _items("unwrap", messages, (identity, _read_trust(trust)), options, executor,
+                  chunksize, in_flight)
+
+
+def sign(
+    messages: Iterable[MessageSource],
+    signers: Identity | Sequence[Identity],
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.sign` each message; one :class:`BatchItem` per message, in input order."""
+    return list(imap_sign(messages, signers, executor=executor, chunksize=chunksize,
+                          in_flight=in_flight, **options))
+
+
+def encrypt(
+    messages: Iterable[MessageSource],
+    recipients: Any,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.encrypt` each message to the same ``recipients``, in input order."""
+    return list(imap_encrypt(messages, recipients, executor=executor, chunksize=chunksize,
+                             in_flight=in_flight, **options))
+
+
+def decrypt(
+    messages: Iterable[MessageSource],
+    identity: Identity,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[DecryptedMessage]]:
+    """:func:`smime.decrypt` each message with ``identity``, in input order."""
+    return list(imap_decrypt(messages, identity, executor=executor, chunksize=chunksize,
+                             in_flight=in_flight, **options))
+
+
+def verify(
+    messages: Iterable[MessageSource],
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[VerificationResult]]:
+    """:func:`smime.verify` each message against ``trust``, in input order."""
+    return list(imap_verify(messages, trust, executor=executor, chunksize=chunksize,
+                            in_flight=in_flight, **options))
+
+
+def unwrap(
+    messages: Iterable[MessageSource],
+    identity: Identity | None = None,
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[UnwrapResult]]:
+    """:func:`smime.unwrap` each message, in input order."""
+    return list(imap_unwrap(messages, identity, trust, executor=executor, chunksize=chunksize,
+                            in_flight=in_flight, **options))
