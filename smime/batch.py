@@ -181,8 +181,6 @@ def _workers(executor: Executor) -> int:
 
 def _chunksize(messages: Iterable[Any], executor: Executor, chunksize: int | None) -> int:
     if chunksize is not None:
-        if not isinstance(chunksize, int) or isinstance(chunksize, bool) or chunksize < 1:
-            raise UsageError.wrong_type("chunksize", chunksize, "a positive int or None")
         return chunksize
     try:
         count = len(messages)  # type: ignore[arg-type]
@@ -219,10 +217,11 @@ def _items(
     in_flight: int | None,
 ) -> Iterator[BatchItem[Any]]:
     _check_call(operation, args, options)
-    if in_flight is not None and (
-        not isinstance(in_flight, int) or isinstance(in_flight, bool) or in_flight < 1
-    ):
-        raise UsageError.wrong_type("in_flight", in_flight, "a positive int or None")
+    for name, value in (("chunksize", chunksize), ("in_flight", in_flight)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise UsageError(f"{name} must be a positive int or None, not {value!r}")
     if executor is not None and not isinstance(executor, Executor):
         raise UsageError.wrong_type(
             "executor", executor, "a concurrent.futures.Executor (thread or process pool, "

@@ -1,0 +1,250 @@
+"""smime.batch: results in input order, a bad message's error in its own item, any
+executor (none, threads, processes), the generator form's bounded lookahead, the
+arguments unpickled once per worker process, and the layer's cost per message."""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import pytest
+
+import smime
+import smime.batch
+from smime.errors import ParseError, SMIMEError, UsageError
+
+
+def statement(i: int) -> bytes:
+    """A small message that says which one it is (its Subject and body)."""
+    return (
+        f"From: carol@example.com\r\nTo: bob@example.com\r\nSubject: statement {i}\r\n"
+        f"Content-Type: text/plain; charset=us-ascii\r\n\r\nStatement number {i}.\r\n"
+    ).encode()
+
+
+GARBAGE = b"\x00\x01 this is not a message"
+
+
+def hostile_signed() -> bytes:
+    """multipart/signed whose signature part is not DER: a ParseError, not a result."""
+    return (
+        b"From: carol@example.com\r\nContent-Type: multipart/signed; "
+        b'protocol="application/pkcs7-signature"; micalg=sha-256; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
+        b"Content-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n"
+        b"\r\nMIIB////\r\n--b--\r\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def carol(pki):
+    return pki["carol"].identity
+
+
+@pytest.fixture(scope="module")
+def trust(pki):
+    return smime.TrustStore.from_pem(pki.root_path)
+
+
+def subject(message: object) -> str:
+    return str(smime.unwrap(message).content["Subject"])
+
+
+@pytest.fixture(scope="module")
+def process_pool():
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        yield pool
+
+
+EXECUTORS = ["none", "threads", "processes"]
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request, process_pool):
+    if request.param == "none":
+        yield None
+    elif request.param == "threads":
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            yield pool
+    else:
+        yield process_pool
+
+
+def test_sign_then_verify_in_order_with_errors_in_their_slots(executor, carol, trust):
+    messages = [statement(i) for i in range(30)]
+    messages[5] = GARBAGE
+    messages[17] = hostile_signed()
+    signed = smime.batch.sign(messages, carol, executor=executor, chunksize=4)
+    assert [item.index for item in signed] == list(range(30))
+    assert [i for i, item in enumerate(signed) if not item.ok] == [5]
+    assert isinstance(signed[5].error, ParseError) and signed[5].value is None
+    with pytest.raises(ParseError):
+        signed[5].result()
+
+    to_verify = [item.value if item.ok else GARBAGE for item in signed]
+    to_verify[17] = hostile_signed()
+    checked = smime.batch.verify(to_verify, trust, executor=executor, chunksize=3)
+    assert [i for i, item in enumerate(checked) if not item.ok] == [5, 17]
+    assert isinstance(checked[17].error, ParseError)
+    for i, item in enumerate(checked):
+        if i not in (5, 17):
+            result = item.result()
+            assert result.valid, result.problems
+            assert result.content["Subject"] == f"statement {i}"
+
+
+def test_encrypt_decrypt_and_unwrap_in_order(executor, pki, carol, trust):
+    bob = pki["bob"].identity
+    messages = [statement(i) for i in range(12)]
+    sealed = smime.batch.encrypt(messages, [bob.certificate], executor=executor,
+                                 cipher="aes-256-gcm")
+    assert all(item.ok for item in sealed)
+    inputs = [item.value for item in sealed]
+    inputs[3] = GARBAGE
+    opened = smime.batch.decrypt(inputs, bob, executor=executor, chunksize=5)
+    assert [item.ok for item in opened] == [i != 3 for i in range(12)]
+    for i, item in enumerate(opened):
+        if i != 3:
+            assert item.result()["Subject"] == f"statement {i}"
+    wrong = smime.batch.decrypt(inputs[:2], carol, executor=executor)
+    assert all(isinstance(item.error, smime.errors.DecryptionError) for item in wrong)
+
+    signed_sealed = [smime.encrypt(smime.sign(statement(i), carol), bob.certificate)
+                     for i in range(4)]
+    layers = smime.batch.unwrap(signed_sealed, bob, trust, executor=executor)
+    assert [item.result().content["Subject"] for item in layers] == [
+        f"statement {i}" for i in range(4)]
+    assert all(item.result().valid for item in layers)
+
+
+def test_a_trust_path_is_read_once_by_the_caller(pki, carol, monkeypatch):
+    signed = [smime.sign(statement(i), carol) for i in range(3)]
+    reads = []
+    original = smime.TrustStore.from_pem.__func__
+
+    def counting(cls, source):
+        reads.append(source)
+        return original(cls, source)
+
+    monkeypatch.setattr(smime.TrustStore, "from_pem", classmethod(counting))
+    items = smime.batch.verify(signed, str(pki.root_path))
+    assert all(item.result().valid for item in items)
+    assert reads == [str(pki.root_path)]
+
+
+def test_options_are_forwarded_and_checked_once(carol):
+    der = smime.batch.sign([statement(1)], carol, format="der", detached=False)
+    assert isinstance(der[0].result(), bytes) and der[0].result()[:1] == b"\x30"
+    with pytest.raises(TypeError, match="digets"):
+        smime.batch.sign([statement(1)], carol, digets="sha256")
+    with pytest.raises(TypeError, match="digets"):
+        smime.batch.imap_sign([statement(1)], carol, digets="sha256")  # before any next()
+    bad = smime.batch.sign([statement(1), statement(2)], carol, digest="md4")
+    assert all(isinstance(item.error, smime.errors.InvalidOptionError) for item in bad)
+
+
+@pytest.mark.parametrize("keyword, value", [
+    ("executor", "threads"), ("chunksize", 0), ("chunksize", 2.5), ("in_flight", -1),
+])
+def test_bad_batch_arguments_are_usage_errors(carol, keyword, value):
+    with pytest.raises(UsageError, match=keyword):
+        smime.batch.sign([statement(1)], carol, **{keyword: value})
+
+
+def test_arguments_that_cannot_travel_are_a_usage_error_at_the_call(carol, process_pool):
+    with pytest.raises(UsageError, match="cannot travel"):
+        smime.batch.imap_sign([statement(1)], carol, executor=process_pool,
+                              signing_time=lambda: None)
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """A thread pool that records how many submitted chunks are not yet collected."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_generator_form_holds_a_bounded_number_of_messages(carol):
+    pulled = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal pulled
+        for i in itertools.count():
+            pulled += 1
+            yield statement(i)
+
+    with CountingExecutor() as pool:
+        stream = smime.batch.imap_sign(endless(), carol, executor=pool, chunksize=4,
+                                       in_flight=3)
+        for consumed, item in enumerate(itertools.islice(stream, 50), start=1):
+            assert item.index == consumed - 1
+            assert subject(item.result()) == f"statement {item.index}"
+            # never more than in_flight chunks read ahead of what was consumed
+            assert pulled <= consumed + 3 * 4
+            assert pool.submitted * 4 == pulled
+        stream.close()  # the consumer stops: what is pending is cancelled, nothing more read
+        assert pulled <= 50 + 3 * 4
+        before = pulled
+        time.sleep(0.05)
+        assert pulled == before
+
+
+def probe_decoded(_: object) -> int:
+    return smime.batch._CACHE.decoded
+
+
+def test_arguments_are_unpickled_once_per_worker_process(carol, pki):
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        messages = [statement(i) for i in range(20)]
+        items = smime.batch.sign(messages, carol, executor=pool, chunksize=2)  # 10 chunks
+        assert all(item.ok for item in items)
+        assert pool.submit(probe_decoded, None).result() == 1
+        smime.batch.sign(messages, carol, executor=pool, chunksize=2)  # the same arguments
+        assert pool.submit(probe_decoded, None).result() == 1
+        smime.batch.sign(messages[:4], pki["alice"].identity, executor=pool, chunksize=2)
+        assert pool.submit(probe_decoded, None).result() == 2
+
+
+class Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("not this one")
+
+
+def test_an_error_that_cannot_travel_back_is_named_in_an_smime_error(monkeypatch):
+    def fails(message, *args, **options):
+        raise Unpicklable("the cause")
+
+    monkeypatch.setattr(smime.api, "sign", fails)
+    job = smime.batch._Job("sign", (None,), {})
+    payload = pickle.dumps(job)
+    [(value, error)] = smime.batch._run_shipped("t-unpicklable", payload, [b"x"])
+    assert value is None and type(error) is SMIMEError
+    assert "Unpicklable: the cause" in str(error)
+    pickle.dumps(error)
+
+
+def test_per_message_cost_of_the_batch_layer_is_small(carol):
+    """The layer (executor=None) against a plain loop over smime.sign: the best of several
+    interleaved runs, so that another process's burst does not decide it."""
+    messages = [statement(i) for i in range(150)]
+    for message in messages[:10]:
+        smime.sign(message, carol)  # warm the signer's caches
+    plain, batched = [], []
+    for _ in range(5):
+        start = time.perf_counter()
+        for message in messages:
+            smime.sign(message, carol)
+        plain.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for item in smime.batch.imap_sign(messages, carol):
+            item.result()
+        batched.append(time.perf_counter() - start)
+    assert min(batched) <= min(plain) * 1.10, (min(batched), min(plain))
