@@ -11,7 +11,8 @@ file (``StoreError``), the network (``TransportError``) or the call itself
 
 from __future__ import annotations
 
-from typing import Literal
+from types import MappingProxyType
+from typing import Any, Literal
 
 __all__ = [
     "CertificateError",
@@ -34,6 +35,29 @@ __all__ = [
 
 class SMIMEError(Exception):
     """Root of every exception the library raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles with its attributes (``reason``, ``code``, ``result``...), without
+        calling ``__init__`` again: a process pool sends errors back by pickling them, and
+        Exception's own pickling calls ``cls(*args)``, which fails for keyword-only
+        arguments. A read-only mapping (``rejected``) travels as a dict."""
+        state = dict(self.__dict__)
+        frozen = tuple(name for name, value in state.items()
+                       if isinstance(value, MappingProxyType))
+        for name in frozen:
+            state[name] = dict(state[name])
+        return _unpickle_error, (type(self), self.args, state, frozen)
+
+
+def _unpickle_error(
+    cls: type[SMIMEError], args: tuple[Any, ...], state: dict[str, Any], frozen: tuple[str, ...]
+) -> SMIMEError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    for name in frozen:
+        error.__dict__[name] = MappingProxyType(error.__dict__[name])
+    return error
 
 
 class SMIMEWarning(UserWarning):

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import pem as asn1_pem
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .core.certs import email_addresses
 from .core.names import certificate_label, subject_text
+from .core.pickling import certificate_der, load_certificate
 from .core.pkcs12 import looks_like_pkcs12, read_pkcs12_bags
 from .core.pqkeys import seed_form
 from .core.views import card_html, certificate_facts, key_description
@@ -82,6 +83,43 @@ class Identity:
                 f"{certificate_label(self.certificate)}"
             )
 
+    # Pickling: for process pools, Dask, Ray. The key travels as unencrypted PKCS#8 DER, so
+    # a pickled Identity is as secret as an unencrypted key file (docs/reference/pickling.md).
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        try:
+            key = self.key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        except Exception as exc:  # a hardware (HSM, smart card) key never leaves its device
+            raise UsageError(
+                f"this Identity cannot be pickled: its private key ({type(self.key).__name__}) "
+                "cannot be exported; load the identity in the worker instead (for instance "
+                "smime.load_identity(...) in the executor's initializer) and send only what "
+                "names it, such as a file path"
+            ) from exc
+        return _unpickle_identity, (
+            type(self), certificate_der(self.certificate), key,
+            tuple(certificate_der(c) for c in self.chain),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Same certificate and chain; the key is then the same (it must be the
+        certificate's), though cryptography's key objects compare by identity."""
+        if not isinstance(other, Identity):
+            return NotImplemented
+        return (self.certificate, self.chain) == (other.certificate, other.chain)
+
+    def __hash__(self) -> int:
+        return hash((self.certificate, self.chain))
+
+    def __copy__(self) -> Identity:
+        return self  # immutable: no need to export and reload the key
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Identity:
+        return self
+
     @property
     def email_addresses(self) -> tuple[str, ...]:
         return certificate_emails(self.certificate)
@@ -97,6 +135,18 @@ class Identity:
         )
         return card_html("identity", certificate_label(self.certificate, short=True),
                          certificate_facts(self.certificate), chain)
+
+
+def _unpickle_identity(
+    cls: type[Identity], cert: bytes, key: bytes, chain: tuple[bytes, ...]
+) -> Identity:
+    """The Identity a pickle carries. Its RSA key's consistency was checked where it was
+    loaded; checking again costs 0.1-0.5 s a key here, in every worker."""
+    private_key = serialization.load_der_private_key(
+        key, None, unsafe_skip_rsa_key_validation=True
+    )
+    return cls(load_certificate(cert), _private_key_object(private_key),
+               tuple(load_certificate(c) for c in chain))
 
 
 def check_identity(value: object, what: str = "identity") -> Identity:

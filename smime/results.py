@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from dataclasses import dataclass, field, fields
+from email.message import EmailMessage, Message
 from typing import Any
 
 from cryptography import x509
 
 from .core.names import issuer_text, subject_text
+from .core.pickling import reduce_fields
 from .core.views import card_html, certificate_facts, content_preview, preformatted_html
 from .errors import VerificationError
 from .mime import WireMessage
@@ -56,6 +57,15 @@ def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
     return [p.to_dict() for p in problems]
 
 
+def _compared(result: Any) -> tuple[Any, ...]:
+    """The fields equality looks at, a message as its bytes: an EmailMessage compares by
+    identity, so a result that came back from another process would equal nothing."""
+    return tuple(
+        value.as_bytes() if isinstance(value, Message) else value
+        for value in (getattr(result, item.name) for item in fields(result) if item.compare)
+    )
+
+
 def _lines(lines: Iterable[str]) -> str:
     """The lines joined, each kept one line: a name or an address from a message cannot add
     a line of its own (shown as ``\\n``), so every line of a summary is what it says."""
@@ -82,6 +92,10 @@ class SignerResult:
     problems: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
     """Reported but not fatal under the policy (e.g. SHA-1 on old mail)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Certificates travel as DER (cryptography's do not pickle)."""
+        return reduce_fields(self)
 
     @property
     def valid(self) -> bool:
@@ -165,6 +179,18 @@ class VerificationResult:
     wrapped message/rfc822), as ``(name, value)``. ``content`` shows these; a From here is
     the one checked against the signer. Empty: every header shown, From included, comes
     from outside the signature and is unsigned (the From check still binds the outer From)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Certificates travel as DER (cryptography's do not pickle)."""
+        return reduce_fields(self)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _compared(self) == _compared(other)
+
+    def __hash__(self) -> int:
+        return hash(_compared(self))
 
     @property
     def valid(self) -> bool:
@@ -287,6 +313,10 @@ class Layer:
     result: VerificationResult | DecryptionInfo | tuple[x509.Certificate, ...] | None = None
     path: str = ""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Certificates travel as DER (cryptography's do not pickle)."""
+        return reduce_fields(self)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, JSON-safe: ``kind``; ``path`` (a part path, or None for the whole
         content); ``result``: the layer's result's ``to_dict()``, a list of certificates
@@ -311,6 +341,14 @@ class UnwrapResult:
     warnings: tuple[Problem, ...] = ()
     """Reported, not refused: ``unauthenticated_content`` for an encrypted layer without
     integrity (AES-CBC) that no valid signature inside covers (see ``require_authenticated``)."""
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _compared(self) == _compared(other)
+
+    def __hash__(self) -> int:
+        return hash(_compared(self))
 
     @property
     def signed(self) -> bool:

@@ -95,6 +95,29 @@ class WireMessage(EmailMessage):
     def __bytes__(self) -> bytes:
         return self.as_bytes()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its bytes (the tree, once modified, as written out) and any attribute
+        a subclass adds (``DecryptedMessage.decryption``); the other process parses it
+        again when it looks inside, as here."""
+        extra = {name: value for name, value in self.__dict__.items()
+                 if name not in _STATE and name not in _OWN}
+        policy = self.__dict__["policy"]
+        return _unpickle, (type(self), self.as_bytes(), None if policy is POLICY else policy,
+                           extra)
+
+
+#: WireMessage's own attributes, which a pickle does not carry as they are.
+_OWN = ("_wire", "_parsed_shape", "policy")
+
+
+def _unpickle(
+    cls: type[WireMessage], wire: bytes, policy: Policy | None, extra: dict[str, Any]
+) -> WireMessage:
+    message = cls.__new__(cls)
+    WireMessage.__init__(message, wire, POLICY if policy is None else policy)
+    message.__dict__.update(extra)
+    return message
+
 
 def _shape(message: Message) -> list[tuple[Any, ...]]:
     """What serialising the tree depends on, taken part by part without recursion: two

@@ -17,6 +17,7 @@ import datetime as dt
 import enum
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -36,6 +37,7 @@ from .._log import store as _LOG
 from ..cms import SignerIdentifier
 from ..core.certs import MALFORMED, can_receive, receive_problem
 from ..core.names import certificate_label
+from ..core.pickling import reduce_fields
 from ..core.times import now as _now
 from ..core.times import utc
 from ..core.views import card_html
@@ -178,6 +180,10 @@ class StoredCertificate:
     preferred: bool = False
     can_encrypt: bool = True
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """The certificate travels as DER (cryptography's do not pickle)."""
+        return reduce_fields(self)
+
 
 @dataclass(frozen=True)
 class RejectedCertificate:
@@ -187,6 +193,10 @@ class RejectedCertificate:
     role: str
     reason: HarvestReason
     message: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """The certificate travels as DER (cryptography's do not pickle)."""
+        return reduce_fields(self)
 
     def __str__(self) -> str:
         return self.message
@@ -362,6 +372,31 @@ class CertificateStore:
 
     def __repr__(self) -> str:
         return f"CertificateStore({str(self.path)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its file's absolute path (and timeout) and opens that file again on
+        load, with a connection and lock of its own: SQLite lets several processes share
+        the file. An in-memory store lives in one process only, so it refuses."""
+        if str(self.path) in ("", ":memory:"):
+            raise UsageError(
+                "an in-memory CertificateStore cannot be pickled: its certificates exist only "
+                "in this process; give CertificateStore a file path to share it with workers"
+            )
+        return _reopen, (type(self), os.path.abspath(self.path), self._timeout)
+
+    def __eq__(self, other: object) -> bool:
+        """Stores on the same file are equal (what one writes, the other reads)."""
+        if not isinstance(other, CertificateStore):
+            return NotImplemented
+        return self._where() == other._where()
+
+    def __hash__(self) -> int:
+        return hash(self._where())
+
+    def _where(self) -> str:
+        if str(self.path) in ("", ":memory:"):
+            return f":memory:{id(self)}"  # each in-memory database is its own
+        return os.path.realpath(self.path)
 
     def _repr_html_(self) -> str:
         try:
@@ -637,6 +672,10 @@ class CertificateStore:
             rows = self._query("SELECT der FROM certificates ORDER BY not_before DESC")
             certs = tuple(_load(r[0]) for r in rows)
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def _reopen(cls: type[CertificateStore], path: str, timeout: float) -> CertificateStore:
+    return cls(path, timeout=timeout)
 
 
 # ----------------------------------------------------------------------------- judging

@@ -7,9 +7,9 @@ A transport's one job is to move the exact bytes of a finished message; :func:`e
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from .._log import transports as _LOG
 from ..errors import TransportError
@@ -96,6 +96,11 @@ class SendResult:
         object.__setattr__(self, "rejected", MappingProxyType(dict(self.rejected)))
         object.__setattr__(self, "unconfirmed", tuple(self.unconfirmed))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """``rejected`` (read-only, which does not pickle) travels as a dict."""
+        state = {item.name: getattr(self, item.name) for item in fields(self)}
+        return _unpickle_send_result, (type(self), {**state, "rejected": dict(self.rejected)})
+
     @property
     def ok(self) -> bool:
         """True when every recipient was accepted."""
@@ -114,6 +119,10 @@ class SendResult:
                 f"the server did not accept every recipient: {self.reply}", text=self.reply
             )
         return self
+
+
+def _unpickle_send_result(cls: type[SendResult], state: dict[str, Any]) -> SendResult:
+    return cls(**state)
 
 
 def sent(result: SendResult) -> SendResult:

@@ -28,6 +28,7 @@ from .._log import Lazy
 from .._log import validation as _LOG
 from ..algorithms import WEAK_DIGESTS
 from ..core.names import certificate_label
+from ..core.pickling import reduce_fields
 from ..errors import LoadError, UnsupportedError
 from ..keys import CertificateLike, to_certificate
 from ..options import RevocationMode
@@ -99,6 +100,10 @@ class ChainResult:
 
     def __bool__(self) -> bool:
         return self.valid
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Certificates travel as DER (cryptography's do not pickle)."""
+        return reduce_fields(self)
 
 
 def validation_cache_info() -> CacheInfo:

@@ -8,7 +8,9 @@ instead of trusting whatever a message happened to carry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from ..core.pickling import reduce_fields
 from ..options import RevocationMode
 from .policy import DEFAULT_POLICY, VerificationPolicy
 from .revocation import CrlLike, OcspLike
@@ -27,3 +29,7 @@ class ValidationContext:
     revocation: RevocationMode = "soft-fail"
     fetch: bool = False
     policy: VerificationPolicy = DEFAULT_POLICY
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """CRL and OCSP objects travel as DER (cryptography's do not pickle)."""
+        return reduce_fields(self)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.utils import CryptographyDeprecationWarning
 
 from ..core.names import subject_text
+from ..core.pickling import certificate_der, load_certificate
 from ..core.views import card_html, certificate_facts
 from ..errors import LoadError, SMIMEError
 from ..keys import CertificateLike, load_certificates, to_certificate
@@ -210,6 +211,16 @@ class TrustStore:
     def __hash__(self) -> int:
         return hash(self._identity)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as the anchors' DER; the parsed forms are per process, made on demand."""
+        return _unpickle_trust_store, (type(self), tuple(certificate_der(c) for c in self))
+
+    def __copy__(self) -> TrustStore:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TrustStore:
+        return self
+
     def __bool__(self) -> bool:
         return True  # an empty store is still a store (and means "trust nothing")
 
@@ -223,6 +234,10 @@ class TrustStore:
             for cert in self
         )
         return card_html("trust store", repr(self)[len("TrustStore("):-1], (), roots)
+
+
+def _unpickle_trust_store(cls: type[TrustStore], anchors: tuple[bytes, ...]) -> TrustStore:
+    return cls(load_certificate(der) for der in anchors)
 
 
 def _read_folder(folder: Path) -> list[x509.Certificate]:

@@ -1,0 +1,102 @@
+"""Pickling for values that hold ``cryptography`` objects, which do not pickle themselves.
+
+A process pool, Dask or Ray moves arguments and results between processes by pickling
+them. Certificates, CRLs and OCSP responses travel as their DER here, read-only mappings
+as dicts: :func:`reduce_fields` swaps each for a stand-in whose own ``__reduce__`` is the
+call that rebuilds it, so the unpickled value holds real ``cryptography`` objects again.
+Private keys are :class:`~smime.keys.Identity`'s business (it says what a pickle carries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+
+__all__ = ["certificate_der", "load_certificate", "reduce_fields"]
+
+_T = TypeVar("_T")
+_DER = serialization.Encoding.DER
+
+
+def certificate_der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(_DER)
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    """A certificate from the DER a pickle carries (it parsed once already, where it came
+    from, and was checked there)."""
+    return x509.load_der_x509_certificate(der)
+
+
+def _load_crl(der: bytes) -> x509.CertificateRevocationList:
+    return x509.load_der_x509_crl(der)
+
+
+def _load_ocsp(der: bytes) -> ocsp.OCSPResponse:
+    return ocsp.load_der_ocsp_response(der)
+
+
+def _read_only(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+class _Portable:
+    """Stands in for an object that does not pickle: it pickles as the call that remakes it."""
+
+    __slots__ = ("data", "make")
+
+    def __init__(self, make: Callable[[Any], Any], data: Any) -> None:
+        self.make = make
+        self.data = data
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.make, (self.data,)
+
+
+def _portable(value: Any) -> Any:
+    """``value`` with every certificate, CRL, OCSP response and read-only mapping in it
+    (looking inside tuples and lists) replaced by a stand-in."""
+    if isinstance(value, x509.Certificate):
+        return _Portable(load_certificate, value.public_bytes(_DER))
+    if type(value) in (tuple, list):  # not a NamedTuple: it would not take one argument
+        return type(value)(_portable(item) for item in value)
+    if isinstance(value, x509.CertificateRevocationList):
+        return _Portable(_load_crl, value.public_bytes(_DER))
+    if isinstance(value, ocsp.OCSPResponse):
+        return _Portable(_load_ocsp, value.public_bytes(_DER))
+    if isinstance(value, MappingProxyType):
+        return _Portable(_read_only, {k: _portable(v) for k, v in value.items()})
+    return value
+
+
+def _restored(value: Any) -> Any:
+    """The objects back in place of stand-ins: a pickle has already made them, but
+    ``copy.copy`` hands over what :func:`reduce_fields` returned as it is."""
+    if isinstance(value, _Portable):
+        return value.make(_restored(value.data))
+    if type(value) in (tuple, list):
+        return type(value)(_restored(item) for item in value)
+    if type(value) is dict:
+        return {k: _restored(v) for k, v in value.items()}
+    return value
+
+
+def reduce_fields(obj: Any) -> tuple[Callable[[type[_T], dict[str, Any]], _T], tuple[Any, ...]]:
+    """``__reduce__`` for a dataclass: its fields, made portable, set again on load without
+    calling ``__init__`` (as pickle does for any object); caches outside the fields stay
+    behind and are rebuilt on demand."""
+    state = {item.name: _portable(getattr(obj, item.name)) for item in fields(obj)}
+    return _rebuild, (type(obj), state)
+
+
+def _rebuild(cls: type[_T], state: dict[str, Any]) -> _T:
+    obj = cls.__new__(cls)
+    for name, value in state.items():
+        object.__setattr__(obj, name, _restored(value))
+    return obj
