@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import io
 import itertools
 import os
 import pickle
@@ -45,7 +46,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any, Generic, TypeVar
 
+from cryptography import x509
+
 from . import api
+from .core.pickling import certificate_der, load_certificate
 from .errors import SMIMEError, UsageError
 from .keys import Identity
 from .mime.message import MessageSource
@@ -234,9 +238,21 @@ def _items(
     return _generate(job, payload, messages, executor, chunksize, in_flight)
 
 
+class _Pickler(pickle.Pickler):
+    """Certificates given as ``cryptography`` objects (recipients, ``certificates=``), which
+    do not pickle themselves, travel as their DER; this pickler alone, no global registry."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, x509.Certificate):
+            return load_certificate, (certificate_der(obj),)
+        return NotImplemented
+
+
 def _pickled(job: _Job) -> bytes:
+    out = io.BytesIO()
     try:
-        return pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(job)
+        return out.getvalue()
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise UsageError(
             f"the arguments of {job.operation} cannot travel to another process ({exc}); "
