@@ -28,6 +28,11 @@ payload) for the next chunks and for later batches with the same arguments. Mess
 travel as they are given: bytes, or paths that the workers read (on a cluster, paths the
 workers can open). A pickled :class:`~smime.Identity` carries its private key to every
 worker: where that is not wanted, load the identity in the workers instead.
+
+``encrypt(pairs, None)`` encrypts each message to its own recipients: each item is then a
+``(message, recipients)`` pair. A failure of the executor itself (a worker process that
+died, a cluster that went away) is not a message's fault: it is raised, and the chunks
+still pending are cancelled.
 """
 
 from __future__ import annotations
@@ -108,18 +113,29 @@ class BatchItem(Generic[T]):
 
 @dataclass(frozen=True)
 class _Job:
-    """One operation with everything but the message: what each chunk runs."""
+    """One operation with everything but the message: what each chunk runs. ``paired``:
+    each item is a ``(message, recipients)`` pair (encrypt, one set of recipients each)."""
 
     operation: str
     args: tuple[Any, ...]
     options: dict[str, Any]
+    paired: bool = False
+
+    def call(self, function: Callable[..., Any], item: Any) -> Any:
+        if not self.paired:
+            return function(item, *self.args, **self.options)
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise UsageError.wrong_type(
+                "each item (recipients=None)", item, "a (message, recipients) tuple"
+            )
+        return function(item[0], item[1], *self.args, **self.options)
 
     def run(self, messages: Sequence[Any]) -> list[tuple[Any, Exception | None]]:
         function = getattr(api, self.operation)
         out: list[tuple[Any, Exception | None]] = []
         for message in messages:
             try:
-                out.append((function(message, *self.args, **self.options), None))
+                out.append((self.call(function, message), None))
             except Exception as exc:  # the message's own failure: reported in its item
                 out.append((None, exc))
         return out
@@ -170,10 +186,13 @@ def _portable(error: Exception) -> Exception:
 
 
 def _run_shipped(
-    token: str, payload: bytes, messages: Sequence[Any]
+    token: str, payload: bytes, chunk: bytes, serial: int
 ) -> list[tuple[Any, Exception | None]]:
-    """The task a worker process runs: the arguments unpickled once per process."""
-    out = _CACHE.get(token, payload).run(messages)
+    """The task a worker process runs: the arguments unpickled once per process, the
+    chunk's messages each time. ``serial`` (unused here) makes every task of every call
+    distinct, so that an executor that deduplicates equal tasks (Dask's ``pure``
+    default) never hands one chunk's output, a random content key included, to another."""
+    out = _CACHE.get(token, payload).run(pickle.loads(chunk))
     return [(value, None if error is None else _portable(error)) for value, error in out]
 
 
@@ -219,8 +238,10 @@ def _items(
     executor: Executor | None,
     chunksize: int | None,
     in_flight: int | None,
+    *,
+    paired: bool = False,
 ) -> Iterator[BatchItem[Any]]:
-    _check_call(operation, args, options)
+    _check_call(operation, (None, *args) if paired else args, options)
     for name, value in (("chunksize", chunksize), ("in_flight", in_flight)):
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 1
@@ -231,10 +252,10 @@ def _items(
             "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
             "dask.distributed.Client.get_executor()) or None"
         )
-    job = _Job(operation, args, options)
+    job = _Job(operation, args, options, paired)
     local = executor is None or isinstance(executor, ThreadPoolExecutor)
     # Pickled now, so that arguments that cannot travel fail the call, not the first next().
-    payload = None if local else _pickled(job)
+    payload = None if local else _pickled(job, f"the arguments of {operation}")
     return _generate(job, payload, messages, executor, chunksize, in_flight)
 
 
@@ -248,15 +269,16 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def _pickled(job: _Job) -> bytes:
+def _pickled(value: Any, what: str) -> bytes:
     out = io.BytesIO()
     try:
-        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(job)
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
         return out.getvalue()
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise UsageError(
-            f"the arguments of {job.operation} cannot travel to another process ({exc}); "
-            "pass values that pickle, or use executor=None or a ThreadPoolExecutor"
+            f"{what} cannot travel to another process ({exc}); pass values that pickle "
+            "(bytes or paths for messages, not open files), or use executor=None or a "
+            "ThreadPoolExecutor"
         ) from exc
 
 
@@ -272,7 +294,7 @@ def _generate(
         function = getattr(api, job.operation)
         for index, message in enumerate(messages):
             try:
-                value = function(message, *job.args, **job.options)
+                value = job.call(function, message)
             except Exception as exc:  # the message's own failure: reported in its item
                 yield BatchItem(index, None, exc)
             else:
@@ -287,9 +309,11 @@ def _generate(
     else:
         shipped = payload
         token = hashlib.blake2b(payload, digest_size=16).hexdigest()
+        serials = itertools.count(int.from_bytes(os.urandom(8), "big"))
 
         def submit(chunk: list[Any]) -> Future[list[tuple[Any, Exception | None]]]:
-            return executor.submit(_run_shipped, token, shipped, chunk)
+            items = _pickled(chunk, "a message")
+            return executor.submit(_run_shipped, token, shipped, items, next(serials))
 
     pending: deque[Future[list[tuple[Any, Exception | None]]]] = deque()
     index = 0
@@ -327,7 +351,7 @@ def imap_sign(
 
 
 def imap_encrypt(
-    messages: Iterable[MessageSource],
+    messages: Iterable[Any],
     recipients: Any,
     *,
     executor: Executor | None = None,
@@ -335,7 +359,12 @@ def imap_encrypt(
     in_flight: int | None = None,
     **options: Any,
 ) -> Iterator[BatchItem[EmailMessage | bytes]]:
-    """:func:`smime.encrypt` each message to the same ``recipients`` (as :func:`imap_sign`)."""
+    """:func:`smime.encrypt` each message to the same ``recipients`` (as :func:`imap_sign`);
+    with ``recipients=None``, each item is a ``(message, recipients)`` pair, for a run in
+    which every message has its own recipients."""
+    if recipients is None:
+        return _items("encrypt", messages, (), options, executor, chunksize, in_flight,
+                      paired=True)
     return _items("encrypt", messages, (recipients,), options, executor, chunksize, in_flight)
 
 
@@ -397,7 +426,7 @@ def sign(
 
 
 def encrypt(
-    messages: Iterable[MessageSource],
+    messages: Iterable[Any],
     recipients: Any,
     *,
     executor: Executor | None = None,
@@ -405,7 +434,8 @@ def encrypt(
     in_flight: int | None = None,
     **options: Any,
 ) -> list[BatchItem[EmailMessage | bytes]]:
-    """:func:`smime.encrypt` each message to the same ``recipients``, in input order."""
+    """:func:`smime.encrypt` each message to the same ``recipients``, in input order; with
+    ``recipients=None``, each item is a ``(message, recipients)`` pair."""
     return list(imap_encrypt(messages, recipients, executor=executor, chunksize=chunksize,
                              in_flight=in_flight, **options))
 

@@ -8,7 +8,7 @@ import itertools
 import pickle
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 
@@ -213,6 +213,51 @@ def test_arguments_are_unpickled_once_per_worker_process(carol, pki):
         assert pool.submit(probe_decoded, None).result() == 2
 
 
+def test_each_message_may_have_its_own_recipients(executor, pki, carol):
+    bob, alice = pki["bob"].identity, pki["alice"].identity
+    owners = [bob, alice, carol, bob]
+    pairs = [(statement(i), owner.certificate) for i, owner in enumerate(owners)]
+    pairs.insert(2, statement(99))  # not a pair: a UsageError in its slot
+    sealed = smime.batch.encrypt(pairs, None, executor=executor, chunksize=2)
+    assert [item.ok for item in sealed] == [True, True, False, True, True]
+    assert isinstance(sealed[2].error, UsageError)
+    del sealed[2]
+    for i, (item, owner) in enumerate(zip(sealed, owners, strict=True)):
+        assert smime.decrypt(item.result(), owner)["Subject"] == f"statement {i}"
+        other = alice if owner is not alice else bob
+        with pytest.raises(smime.errors.DecryptionError):
+            smime.decrypt(item.result(), other)
+
+
+class Deduplicating(Executor):
+    """Hands back the earlier future for a task equal to one already submitted, as Dask
+    does for its ``pure`` tasks (an executor of its own kind: arguments are shipped)."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.seen: dict[bytes, object] = {}
+
+    def submit(self, fn, /, *args, **kwargs):
+        key = pickle.dumps((fn, args))
+        if key not in self.seen:
+            self.seen[key] = self.pool.submit(fn, *args, **kwargs)
+        return self.seen[key]
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        self.pool.shutdown(wait, cancel_futures=cancel_futures)
+
+
+def test_equal_chunks_are_distinct_tasks_for_a_deduplicating_executor(pki):
+    """Two equal messages encrypted in chunks of one must not share one output (one
+    content-encryption key): every task carries a serial number of its own."""
+    bob = pki["bob"].identity
+    with Deduplicating() as pool:
+        sealed = smime.batch.encrypt([statement(1)] * 3, bob.certificate, executor=pool,
+                                     chunksize=1)
+    outputs = {item.result().as_bytes() for item in sealed}
+    assert len(outputs) == 3
+
+
 class Unpicklable(Exception):
     def __reduce__(self):
         raise TypeError("not this one")
@@ -225,7 +270,8 @@ def test_an_error_that_cannot_travel_back_is_named_in_an_smime_error(monkeypatch
     monkeypatch.setattr(smime.api, "sign", fails)
     job = smime.batch._Job("sign", (None,), {})
     payload = pickle.dumps(job)
-    [(value, error)] = smime.batch._run_shipped("t-unpicklable", payload, [b"x"])
+    [(value, error)] = smime.batch._run_shipped("t-unpicklable", payload,
+                                                pickle.dumps([b"x"]), 0)
     assert value is None and type(error) is SMIMEError
     assert "Unpicklable: the cause" in str(error)
     pickle.dumps(error)
