@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import pickle
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
 from . import api
+from ._ship import dumps
 from .keys import Identity
 from .mime.message import MessageSource
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
@@ -44,11 +46,23 @@ __all__ = ["decrypt", "encrypt", "sign", "unwrap", "verify"]
 T = TypeVar("T")
 
 
+def _call_shipped(payload: bytes) -> Any:
+    """In the worker: the operation and its arguments, unpickled, and the call."""
+    name, args, options = pickle.loads(payload)
+    return getattr(api, name)(*args, **options)
+
+
 async def _run(
     executor: Executor | None, function: Callable[..., T], *args: Any, **options: Any
 ) -> T:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, functools.partial(function, *args, **options))
+    if executor is None or isinstance(executor, ThreadPoolExecutor):
+        call = functools.partial(function, *args, **options)
+        return await loop.run_in_executor(executor, call)
+    # Another process: the arguments go pickled, certificates as their DER.
+    payload = dumps((function.__name__, args, options), f"the arguments of {function.__name__}")
+    result: T = await loop.run_in_executor(executor, _call_shipped, payload)
+    return result
 
 
 async def sign(

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import io
 import itertools
 import os
 import pickle
@@ -51,10 +50,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any, Generic, TypeVar
 
-from cryptography import x509
-
 from . import api
-from .core.pickling import certificate_der, load_certificate
+from ._ship import dumps
 from .errors import SMIMEError, UsageError
 from .keys import Identity
 from .mime.message import MessageSource
@@ -255,31 +252,8 @@ def _items(
     job = _Job(operation, args, options, paired)
     local = executor is None or isinstance(executor, ThreadPoolExecutor)
     # Pickled now, so that arguments that cannot travel fail the call, not the first next().
-    payload = None if local else _pickled(job, f"the arguments of {operation}")
+    payload = None if local else dumps(job, f"the arguments of {operation}")
     return _generate(job, payload, messages, executor, chunksize, in_flight)
-
-
-class _Pickler(pickle.Pickler):
-    """Certificates given as ``cryptography`` objects (recipients, ``certificates=``), which
-    do not pickle themselves, travel as their DER; this pickler alone, no global registry."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, x509.Certificate):
-            return load_certificate, (certificate_der(obj),)
-        return NotImplemented
-
-
-def _pickled(value: Any, what: str) -> bytes:
-    out = io.BytesIO()
-    try:
-        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-        return out.getvalue()
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        raise UsageError(
-            f"{what} cannot travel to another process ({exc}); pass values that pickle "
-            "(bytes or paths for messages, not open files), or use executor=None or a "
-            "ThreadPoolExecutor"
-        ) from exc
 
 
 def _generate(
@@ -312,7 +286,7 @@ def _generate(
         serials = itertools.count(int.from_bytes(os.urandom(8), "big"))
 
         def submit(chunk: list[Any]) -> Future[list[tuple[Any, Exception | None]]]:
-            items = _pickled(chunk, "a message")
+            items = dumps(chunk, "a message")
             return executor.submit(_run_shipped, token, shipped, items, next(serials))
 
     pending: deque[Future[list[tuple[Any, Exception | None]]]] = deque()

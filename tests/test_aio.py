@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 from transport_servers import RecordingHandler, smtp_server
@@ -108,6 +108,27 @@ def test_every_operation_round_trips(pki, carol, trust):
     inner, opened = asyncio.run(main())
     assert smime.verify(inner, trust).valid
     assert opened.valid and opened.content["Subject"] == "statement 7"
+
+
+def test_a_process_pool_runs_every_operation(pki, carol, trust):
+    """Arguments and results cross the process boundary; a bare cryptography certificate
+    (which does not pickle itself) travels as its DER."""
+    bob = pki["bob"].identity
+
+    async def main(pool):
+        signed = await smime.aio.sign(statement(3), carol, executor=pool)
+        sealed = await smime.aio.encrypt(signed, bob.certificate, executor=pool)
+        inner = await smime.aio.decrypt(sealed, bob, executor=pool)
+        result = await smime.aio.verify(inner, trust, executor=pool)
+        opened = await smime.aio.unwrap(sealed, bob, trust, executor=pool)
+        with pytest.raises(ParseError):
+            await smime.aio.verify(b"\x00 garbage", trust, executor=pool)
+        return result, opened
+
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        result, opened = asyncio.run(main(pool))
+    assert result.valid and result.content["Subject"] == "statement 3"
+    assert opened.valid and opened.content["Subject"] == "statement 3"
 
 
 def test_the_pipeline_sends_over_one_connection_with_bounded_concurrency(pki, carol):
