@@ -277,20 +277,22 @@ def test_an_error_that_cannot_travel_back_is_named_in_an_smime_error(monkeypatch
     pickle.dumps(error)
 
 
-def test_per_message_cost_of_the_batch_layer_is_small(carol):
-    """The layer (executor=None) against a plain loop over smime.sign: the best of several
-    interleaved runs, so that another process's burst does not decide it."""
-    messages = [statement(i) for i in range(150)]
-    for message in messages[:10]:
-        smime.sign(message, carol)  # warm the signer's caches
-    plain, batched = [], []
-    for _ in range(5):
-        start = time.perf_counter()
-        for message in messages:
-            smime.sign(message, carol)
-        plain.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        for item in smime.batch.imap_sign(messages, carol):
-            item.result()
-        batched.append(time.perf_counter() - start)
-    assert min(batched) <= min(plain) * 1.10, (min(batched), min(plain))
+def test_per_message_cost_of_the_batch_layer_is_small(carol, monkeypatch):
+    """The layer's own work per message (executor=None, around an operation that does
+    nothing) against what signing a small message costs: at most 5 %. Best of several
+    runs each, so that a neighbour's burst does not decide it."""
+    messages = [statement(i) for i in range(200)]
+
+    def best(run, repeat=7):
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            run()
+            times.append((time.perf_counter() - start) / len(messages))
+        return min(times)
+
+    sign = best(lambda: [smime.sign(m, carol) for m in messages], repeat=3)
+    monkeypatch.setattr(smime.api, "sign", lambda message, *args, **options: message)
+    layer = best(lambda: [item.result() for item in smime.batch.imap_sign(messages, carol)])
+    bare = best(lambda: [smime.api.sign(m, carol) for m in messages])
+    assert layer - bare <= 0.05 * sign, (layer, bare, sign)
