@@ -52,8 +52,7 @@ class SMIMEError(Exception):
 def _unpickle_error(
     cls: type[SMIMEError], args: tuple[Any, ...], state: dict[str, Any], frozen: tuple[str, ...]
 ) -> SMIMEError:
-    error = cls.__new__(cls, *args)
-    error.args = args
+    error = cls.__new__(cls, *args)  # BaseException.__new__ keeps args, as __init__ would
     error.__dict__.update(state)
     for name in frozen:
         error.__dict__[name] = MappingProxyType(error.__dict__[name])

@@ -18,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
+from .._cache import LRUCache
+
 __all__ = ["certificate_der", "load_certificate", "reduce_fields"]
 
 _T = TypeVar("_T")
@@ -59,13 +61,34 @@ class _Portable:
         return self.make, (self.data,)
 
 
+#: One stand-in per certificate: a result names its signer's certificate three times or
+#: more (signer, chain, the message's certificates), and pickle writes an object it has
+#: already written as a reference, so the DER travels, and is parsed, once. Keyed by
+#: ``id()`` (hashing a certificate hashes its DER); the entry holds the certificate, so
+#: the id cannot pass to another object while the entry lives.
+_STAND_INS: LRUCache[tuple[x509.Certificate, _Portable]] = LRUCache("pickling.certificates", 256)
+#: Field values that need no look inside.
+_PLAIN = frozenset({str, bytes, int, bool, float, type(None)})
+
+
+def _stand_in(cert: x509.Certificate) -> _Portable:
+    entry = _STAND_INS.get(id(cert))
+    if entry is None or entry[0] is not cert:
+        entry = (cert, _Portable(load_certificate, cert.public_bytes(_DER)))
+        _STAND_INS.put(id(cert), entry)
+    return entry[1]
+
+
 def _portable(value: Any) -> Any:
     """``value`` with every certificate, CRL, OCSP response and read-only mapping in it
     (looking inside tuples and lists) replaced by a stand-in."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is tuple or kind is list:  # not a NamedTuple: it would not take one argument
+        return kind([_portable(item) for item in value])
     if isinstance(value, x509.Certificate):
-        return _Portable(load_certificate, value.public_bytes(_DER))
-    if type(value) in (tuple, list):  # not a NamedTuple: it would not take one argument
-        return type(value)(_portable(item) for item in value)
+        return _stand_in(value)
     if isinstance(value, x509.CertificateRevocationList):
         return _Portable(_load_crl, value.public_bytes(_DER))
     if isinstance(value, ocsp.OCSPResponse):
@@ -78,11 +101,14 @@ def _portable(value: Any) -> Any:
 def _restored(value: Any) -> Any:
     """The objects back in place of stand-ins: a pickle has already made them, but
     ``copy.copy`` hands over what :func:`reduce_fields` returned as it is."""
-    if isinstance(value, _Portable):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is _Portable:
         return value.make(_restored(value.data))
-    if type(value) in (tuple, list):
-        return type(value)(_restored(item) for item in value)
-    if type(value) is dict:
+    if kind is tuple or kind is list:
+        return kind([_restored(item) for item in value])
+    if kind is dict:
         return {k: _restored(v) for k, v in value.items()}
     return value
 
@@ -91,8 +117,14 @@ def reduce_fields(obj: Any) -> tuple[Callable[[type[_T], dict[str, Any]], _T], t
     """``__reduce__`` for a dataclass: its fields, made portable, set again on load without
     calling ``__init__`` (as pickle does for any object); caches outside the fields stay
     behind and are rebuilt on demand."""
-    state = {item.name: _portable(getattr(obj, item.name)) for item in fields(obj)}
-    return _rebuild, (type(obj), state)
+    names = _FIELDS.get(type(obj))
+    if names is None:
+        names = _FIELDS[type(obj)] = tuple(item.name for item in fields(obj))
+    return _rebuild, (type(obj), {name: _portable(getattr(obj, name)) for name in names})
+
+
+#: Field names per dataclass (``dataclasses.fields`` builds a tuple on every call).
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _rebuild(cls: type[_T], state: dict[str, Any]) -> _T:

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.utils import CryptographyDeprecationWarning
 
+from .._cache import LRUCache
 from ..core.names import subject_text
 from ..core.pickling import certificate_der, load_certificate
 from ..core.views import card_html, certificate_facts
@@ -213,7 +214,8 @@ class TrustStore:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickles as the anchors' DER; the parsed forms are per process, made on demand."""
-        return _unpickle_trust_store, (type(self), tuple(certificate_der(c) for c in self))
+        return _unpickle_trust_store, (
+            type(self), tuple(certificate_der(c) for c in self), self._identity)
 
     def __copy__(self) -> TrustStore:
         return self  # immutable
@@ -236,8 +238,21 @@ class TrustStore:
         return card_html("trust store", repr(self)[len("TrustStore("):-1], (), roots)
 
 
-def _unpickle_trust_store(cls: type[TrustStore], anchors: tuple[bytes, ...]) -> TrustStore:
-    return cls(load_certificate(der) for der in anchors)
+#: Stores this process unpickled, by identity: every result of a batch names the store it
+#: was verified with, so the same anchors arrive again and again.
+_UNPICKLED: LRUCache[TrustStore] = LRUCache("validation.unpickled_trust_stores", 16)
+
+
+def _unpickle_trust_store(
+    cls: type[TrustStore], anchors: tuple[bytes, ...], identity: bytes
+) -> TrustStore:
+    """The store a pickle carries: the one already made here from the same anchors (it
+    is immutable), else a new one."""
+    found = _UNPICKLED.get((cls, identity))
+    if found is None:
+        found = cls(load_certificate(der) for der in anchors)
+        _UNPICKLED.put((cls, found.identity), found)
+    return found
 
 
 def _read_folder(folder: Path) -> list[x509.Certificate]:
