@@ -47,7 +47,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from typing import Any, Generic, TypeVar
 
 from . import api
@@ -239,6 +239,11 @@ def _items(
     paired: bool = False,
 ) -> Iterator[BatchItem[Any]]:
     _check_call(operation, (None, *args) if paired else args, options)
+    if isinstance(messages, (str, bytes, bytearray, memoryview, Message, os.PathLike)):
+        raise UsageError(
+            f"messages must be an iterable of messages, not one {type(messages).__name__}: "
+            f"pass a list, or call smime.{operation} for a single message"
+        )
     for name, value in (("chunksize", chunksize), ("in_flight", in_flight)):
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 1

@@ -146,6 +146,15 @@ def test_options_are_forwarded_and_checked_once(carol):
     assert all(isinstance(item.error, smime.errors.InvalidOptionError) for item in bad)
 
 
+@pytest.mark.parametrize("form", ["bytes", "str", "path"])
+def test_one_message_instead_of_many_is_a_usage_error(carol, form, tmp_path):
+    path = tmp_path / "one.eml"
+    path.write_bytes(statement(1))
+    single = {"bytes": statement(1), "str": statement(1).decode(), "path": path}[form]
+    with pytest.raises(UsageError, match="iterable of messages"):
+        smime.batch.sign(single, carol)
+
+
 @pytest.mark.parametrize("keyword, value", [
     ("executor", "threads"), ("chunksize", 0), ("chunksize", 2.5), ("in_flight", -1),
 ])
