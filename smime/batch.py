@@ -42,8 +42,7 @@ import inspect
 import itertools
 import os
 import pickle
-import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from email.message import EmailMessage, Message
 from typing import Any, Generic, TypeVar
 
 from . import api
+from ._cache import LRUCache
 from ._ship import dumps
 from .errors import SMIMEError, UsageError
 from .keys import Identity
@@ -138,39 +138,9 @@ class _Job:
         return out
 
 
-class _JobCache:
-    """The payloads a worker process has unpickled, by digest, the latest few kept."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._jobs: OrderedDict[str, _Job] = OrderedDict()
-        self._lock = threading.Lock()
-        self.decoded = 0
-
-    def get(self, token: str, payload: bytes) -> _Job:
-        with self._lock:
-            known = self._jobs.get(token)
-            if known is not None:
-                self._jobs.move_to_end(token)
-                return known
-        job: _Job = pickle.loads(payload)
-        with self._lock:
-            self.decoded += 1
-            self._jobs[token] = job
-            while len(self._jobs) > self._size:
-                self._jobs.popitem(last=False)
-        return job
-
-    def clear(self) -> None:
-        with self._lock:
-            self._jobs.clear()
-
-
-_CACHE = _JobCache(CACHE_SIZE)
-
-
-def _run_here(job: _Job, messages: Sequence[Any]) -> list[tuple[Any, Exception | None]]:
-    return job.run(messages)
+#: The payloads this (worker) process has unpickled, by digest: ``smime.cache_info()``
+#: counts each unpickling as a miss.
+_JOBS: LRUCache[_Job] = LRUCache("batch.jobs", CACHE_SIZE)
 
 
 def _portable(error: Exception) -> Exception:
@@ -189,7 +159,8 @@ def _run_shipped(
     chunk's messages each time. ``serial`` (unused here) makes every task of every call
     distinct, so that an executor that deduplicates equal tasks (Dask's ``pure``
     default) never hands one chunk's output, a random content key included, to another."""
-    out = _CACHE.get(token, payload).run(pickle.loads(chunk))
+    job = _JOBS.get_or_make(token, lambda: pickle.loads(payload))
+    out = job.run(pickle.loads(chunk))
     return [(value, None if error is None else _portable(error)) for value, error in out]
 
 
@@ -284,7 +255,7 @@ def _generate(
     submit: Callable[[list[Any]], Future[list[tuple[Any, Exception | None]]]]
     if payload is None:
         def submit(chunk: list[Any]) -> Future[list[tuple[Any, Exception | None]]]:
-            return executor.submit(_run_here, job, chunk)
+            return executor.submit(job.run, chunk)
     else:
         shipped = payload
         token = hashlib.blake2b(payload, digest_size=16).hexdigest()
