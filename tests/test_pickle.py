@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 
 import smime
+import smime.batch
 from smime import algorithms
 from smime.directory import DirectoryLookup, LDAPDirectory
 from smime.errors import (
@@ -240,6 +241,8 @@ def _values(w: World) -> dict[type, list[Any]]:
         algorithms.KdfScheme: list(algorithms.KDF_SCHEMES.values())[:3],
         algorithms.MlKem: list(algorithms.ML_KEMS.values()),
         algorithms.SignatureAlgorithm: list(algorithms.SIGNATURE_ALGORITHMS.values())[:5],
+        smime.batch.BatchItem: [smime.batch.BatchItem(0, w.verified),
+                                smime.batch.BatchItem(1, b"\x30\x03\x02\x01\x01")],
         **_errors(w),
     }
 

@@ -9,6 +9,8 @@ Private keys are :class:`~smime.keys.Identity`'s business (it says what a pickle
 
 from __future__ import annotations
 
+import io
+import pickle
 from collections.abc import Callable
 from dataclasses import fields
 from types import MappingProxyType
@@ -19,8 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
 from .._cache import LRUCache
+from ..errors import UsageError
 
-__all__ = ["certificate_der", "load_certificate", "reduce_fields"]
+__all__ = ["certificate_der", "dumps", "load_certificate", "reduce_attributes", "reduce_fields"]
 
 _T = TypeVar("_T")
 _DER = serialization.Encoding.DER
@@ -138,3 +141,28 @@ def _rebuild(cls: type[_T], state: dict[str, Any]) -> _T:
     for name, value in state.items():
         object.__setattr__(obj, name, _restored(value))
     return obj
+
+
+class _Pickler(pickle.Pickler):
+    """Sends a bare ``cryptography`` certificate (a recipient, ``certificates=``) as its
+    DER: this pickler's own rule, nothing registered globally."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, x509.Certificate):
+            return load_certificate, (certificate_der(obj),)
+        return NotImplemented
+
+
+def dumps(value: Any, what: str) -> bytes:
+    """``value`` pickled for another process (:mod:`smime.batch`, :mod:`smime.aio`); a
+    UsageError naming ``what`` when it cannot be."""
+    out = io.BytesIO()
+    try:
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        return out.getvalue()
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise UsageError(
+            f"{what} cannot travel to another process ({exc}); pass values that pickle "
+            "(bytes or paths for messages, not open files), or use executor=None or a "
+            "ThreadPoolExecutor"
+        ) from exc

@@ -1,0 +1,433 @@
+"""Many messages at once, on any ``concurrent.futures`` executor: threads, processes, Dask.
+
+Each function takes an iterable of messages and the arguments of the operation of the same
+name (:func:`smime.sign` for :func:`sign`, ...), keywords included, and gives one
+:class:`BatchItem` per message, in input order. A message that fails gives its exception
+in its own item; the rest of the batch goes on::
+
+    items = smime.batch.sign(paths, alice, executor=pool)
+    for item in items:
+        if item.ok:
+            deliver(item.value)
+        else:
+            log(item.index, item.error)
+
+``sign``, ``encrypt``, ... return a list; ``imap_sign``, ``imap_encrypt``, ... are the
+same calls as generators that yield the items in order while the executor works ahead on
+at most ``in_flight`` chunks, so a run of millions of messages holds a bounded number of
+messages and results in memory (``multiprocessing.Pool.map`` and ``imap`` are the model:
+the same arguments, a list or a lazy iterator).
+
+``executor=None`` works in the calling thread. A ``ThreadPoolExecutor`` gets the
+arguments as they are. Any other executor (``ProcessPoolExecutor``,
+``dask.distributed.Client.get_executor()``, ...) may run the work in another process, so
+the identity, trust store and options are pickled once per call and that one payload
+travels with each chunk of ``chunksize`` messages, not with each message; each worker
+process unpickles it once, on its first chunk, and keeps it (keyed by a digest of the
+payload) for the next chunks and for later batches with the same arguments. Messages
+travel as they are given: bytes, or paths that the workers read (on a cluster, paths the
+workers can open). A pickled :class:`~smime.Identity` carries its private key to every
+worker: where that is not wanted, load the identity in the workers instead.
+
+``encrypt(pairs, None)`` encrypts each message to its own recipients: each item is then a
+``(message, recipients)`` pair. A failure of the executor itself (a worker process that
+died, a cluster that went away) is not a message's fault: it is raised, and the chunks
+still pending are cancelled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import os
+import pickle
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from typing import Any, Generic, TypeVar
+
+from . import api
+from ._cache import LRUCache
+from .core.pickling import dumps
+from .errors import SMIMEError, UsageError
+from .keys import Identity
+from .mime.message import MessageSource
+from .results import DecryptedMessage, UnwrapResult, VerificationResult
+from .validation import TrustStore
+
+__all__ = [
+    "BatchItem",
+    "decrypt",
+    "encrypt",
+    "imap_decrypt",
+    "imap_encrypt",
+    "imap_sign",
+    "imap_unwrap",
+    "imap_verify",
+    "sign",
+    "unwrap",
+    "verify",
+]
+
+T = TypeVar("T")
+
+#: Messages per chunk when the number of messages is not known in advance.
+DEFAULT_CHUNKSIZE = 64
+#: The largest chunk chosen for a known number of messages (the smallest is 1).
+MAX_CHUNKSIZE = 256
+#: Decoded payloads a worker process keeps (one per distinct set of batch arguments).
+CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class BatchItem(Generic[T]):
+    """The outcome for one message of a batch: its ``index`` in the input, and either the
+    ``value`` the operation returned or the ``error`` it raised (the other is None).
+
+    An invalid signature is a value (a :class:`~smime.VerificationResult` whose ``valid``
+    is False), as from :func:`smime.verify`; ``error`` holds what the single call would have
+    raised (a :class:`~smime.errors.ParseError` for garbage, ...).
+    """
+
+    index: int
+    value: T | None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the operation returned a value (no exception)."""
+        return self.error is None
+
+    def result(self) -> T:
+        """The value, or raise the error (as ``concurrent.futures.Future.result`` does)."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One operation with everything but the message: what each chunk runs. ``paired``:
+    each item is a ``(message, recipients)`` pair (encrypt, one set of recipients each)."""
+
+    operation: str
+    args: tuple[Any, ...]
+    options: dict[str, Any]
+    paired: bool = False
+
+    def call(self, function: Callable[..., Any], item: Any) -> Any:
+        if not self.paired:
+            return function(item, *self.args, **self.options)
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise UsageError.wrong_type(
+                "each item (recipients=None)", item, "a (message, recipients) tuple"
+            )
+        return function(item[0], item[1], *self.args, **self.options)
+
+    def run(self, messages: Sequence[Any]) -> list[tuple[Any, Exception | None]]:
+        function = getattr(api, self.operation)
+        out: list[tuple[Any, Exception | None]] = []
+        for message in messages:
+            try:
+                out.append((self.call(function, message), None))
+            except Exception as exc:  # the message's own failure: reported in its item
+                out.append((None, exc))
+        return out
+
+
+#: The payloads this (worker) process has unpickled, by digest: ``smime.cache_info()``
+#: counts each unpickling as a miss.
+_JOBS: LRUCache[_Job] = LRUCache("batch.jobs", CACHE_SIZE)
+
+
+def _portable(error: Exception) -> Exception:
+    """``error`` if it survives pickling back to the caller, else an SMIMEError naming it."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return SMIMEError(f"{type(error).__name__}: {error}")
+    return error
+
+
+def _run_shipped(
+    token: str, payload: bytes, chunk: bytes, serial: int
+) -> list[tuple[Any, Exception | None]]:
+    """The task a worker process runs: the arguments unpickled once per process, the
+    chunk's messages each time. ``serial`` (unused here) makes every task of every call
+    distinct, so that an executor that deduplicates equal tasks (Dask's ``pure``
+    default) never hands one chunk's output, a random content key included, to another."""
+    job = _JOBS.get_or_make(token, lambda: pickle.loads(payload))
+    out = job.run(pickle.loads(chunk))
+    return [(value, None if error is None else _portable(error)) for value, error in out]
+
+
+def _workers(executor: Executor) -> int:
+    """How many tasks the executor runs at once, when it says (the stdlib pools do)."""
+    count = getattr(executor, "_max_workers", None)
+    return count if isinstance(count, int) and count > 0 else os.cpu_count() or 1
+
+
+def _chunksize(messages: Iterable[Any], executor: Executor, chunksize: int | None) -> int:
+    if chunksize is not None:
+        return chunksize
+    try:
+        count = len(messages)  # type: ignore[arg-type]
+    except TypeError:
+        return DEFAULT_CHUNKSIZE
+    # About four chunks per worker: enough to even out the load, few enough to keep the
+    # cost of each task (a round trip, the payload) small beside the messages' work.
+    return max(1, min(MAX_CHUNKSIZE, -(-count // (4 * _workers(executor)))))
+
+
+def _check_call(operation: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    """A keyword the operation does not take is the caller's error, raised now (TypeError,
+    as the single call raises it), not once per message."""
+    signature = inspect.signature(getattr(api, operation))
+    signature.bind(None, *args, **options)
+
+
+def _read_trust(trust: Any) -> Any:
+    """A path or PEM/DER data read once here, not once per message in every worker."""
+    if isinstance(trust, (bytearray, memoryview)):
+        trust = bytes(trust)
+    if isinstance(trust, (str, bytes, os.PathLike)):
+        return TrustStore.from_pem(trust)
+    return trust
+
+
+def _items(
+    operation: str,
+    messages: Iterable[Any],
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    executor: Executor | None,
+    chunksize: int | None,
+    in_flight: int | None,
+    *,
+    paired: bool = False,
+) -> Iterator[BatchItem[Any]]:
+    _check_call(operation, (None, *args) if paired else args, options)
+    if isinstance(messages, (str, bytes, bytearray, memoryview, Message, os.PathLike)):
+        raise UsageError(
+            f"messages must be an iterable of messages, not one {type(messages).__name__}: "
+            f"pass a list, or call smime.{operation} for a single message"
+        )
+    for name, value in (("chunksize", chunksize), ("in_flight", in_flight)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise UsageError(f"{name} must be a positive int or None, not {value!r}")
+    if executor is not None and not isinstance(executor, Executor):
+        raise UsageError.wrong_type(
+            "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
+            "dask.distributed.Client.get_executor()) or None"
+        )
+    job = _Job(operation, args, options, paired)
+    local = executor is None or isinstance(executor, ThreadPoolExecutor)
+    # Pickled now, so that arguments that cannot travel fail the call, not the first next().
+    payload = None if local else dumps(job, f"the arguments of {operation}")
+    return _generate(job, payload, messages, executor, chunksize, in_flight)
+
+
+def _generate(
+    job: _Job,
+    payload: bytes | None,
+    messages: Iterable[Any],
+    executor: Executor | None,
+    chunksize: int | None,
+    in_flight: int | None,
+) -> Iterator[BatchItem[Any]]:
+    if executor is None:
+        function = getattr(api, job.operation)
+        for index, message in enumerate(messages):
+            try:
+                value = job.call(function, message)
+            except Exception as exc:  # the message's own failure: reported in its item
+                yield BatchItem(index, None, exc)
+            else:
+                yield BatchItem(index, value)
+        return
+    size = _chunksize(messages, executor, chunksize)
+    limit = in_flight or 2 * _workers(executor)
+    submit: Callable[[list[Any]], Future[list[tuple[Any, Exception | None]]]]
+    if payload is None:
+        def submit(chunk: list[Any]) -> Future[list[tuple[Any, Exception | None]]]:
+            return executor.submit(job.run, chunk)
+    else:
+        shipped = payload
+        token = hashlib.blake2b(payload, digest_size=16).hexdigest()
+        serials = itertools.count(int.from_bytes(os.urandom(8), "big"))
+
+        def submit(chunk: list[Any]) -> Future[list[tuple[Any, Exception | None]]]:
+            items = dumps(chunk, "a message")
+            return executor.submit(_run_shipped, token, shipped, items, next(serials))
+
+    pending: deque[Future[list[tuple[Any, Exception | None]]]] = deque()
+    index = 0
+    iterator = iter(messages)
+    try:
+        while True:
+            while len(pending) < limit:
+                chunk = list(itertools.islice(iterator, size))
+                if not chunk:
+                    break
+                pending.append(submit(chunk))
+            if not pending:
+                return
+            for value, error in pending.popleft().result():
+                yield BatchItem(index, value, error)
+                index += 1
+    finally:
+        for future in pending:  # the consumer stopped early, or the executor failed
+            future.cancel()
+
+
+def imap_sign(
+    messages: Iterable[MessageSource],
+    signers: Identity | Sequence[Identity],
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.sign` each message (``options`` are its keywords), items yielded in input
+    order as they are ready; at most ``in_flight`` chunks of ``chunksize`` messages are
+    submitted ahead (default: twice the executor's workers)."""
+    return _items("sign", messages, (signers,), options, executor, chunksize, in_flight)
+
+
+def imap_encrypt(
+    messages: Iterable[Any],
+    recipients: Any,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.encrypt` each message to the same ``recipients`` (as :func:`imap_sign`);
+    with ``recipients=None``, each item is a ``(message, recipients)`` pair, for a run in
+    which every message has its own recipients."""
+    if recipients is None:
+        return _items("encrypt", messages, (), options, executor, chunksize, in_flight,
+                      paired=True)
+    return _items("encrypt", messages, (recipients,), options, executor, chunksize, in_flight)
+
+
+def imap_decrypt(
+    messages: Iterable[MessageSource],
+    identity: Identity,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[DecryptedMessage]]:
+    """:func:`smime.decrypt` each message with ``identity`` (as :func:`imap_sign`)."""
+    return _items("decrypt", messages, (identity,), options, executor, chunksize, in_flight)
+
+
+def imap_verify(
+    messages: Iterable[MessageSource],
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[VerificationResult]]:
+    """:func:`smime.verify` each message against ``trust`` (as :func:`imap_sign`); a trust
+    path or PEM data is read once, here."""
+    return _items("verify", messages, (_read_trust(trust),), options, executor, chunksize,
+                  in_flight)
+
+
+def imap_unwrap(
+    messages: Iterable[MessageSource],
+    identity: Identity | None = None,
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> Iterator[BatchItem[UnwrapResult]]:
+    """:func:`smime.unwrap` each message (as :func:`imap_sign`)."""
+    return _items("unwrap", messages, (identity, _read_trust(trust)), options, executor,
+                  chunksize, in_flight)
+
+
+def sign(
+    messages: Iterable[MessageSource],
+    signers: Identity | Sequence[Identity],
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.sign` each message; one :class:`BatchItem` per message, in input order."""
+    return list(imap_sign(messages, signers, executor=executor, chunksize=chunksize,
+                          in_flight=in_flight, **options))
+
+
+def encrypt(
+    messages: Iterable[Any],
+    recipients: Any,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[EmailMessage | bytes]]:
+    """:func:`smime.encrypt` each message to the same ``recipients``, in input order; with
+    ``recipients=None``, each item is a ``(message, recipients)`` pair."""
+    return list(imap_encrypt(messages, recipients, executor=executor, chunksize=chunksize,
+                             in_flight=in_flight, **options))
+
+
+def decrypt(
+    messages: Iterable[MessageSource],
+    identity: Identity,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[DecryptedMessage]]:
+    """:func:`smime.decrypt` each message with ``identity``, in input order."""
+    return list(imap_decrypt(messages, identity, executor=executor, chunksize=chunksize,
+                             in_flight=in_flight, **options))
+
+
+def verify(
+    messages: Iterable[MessageSource],
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[VerificationResult]]:
+    """:func:`smime.verify` each message against ``trust``, in input order."""
+    return list(imap_verify(messages, trust, executor=executor, chunksize=chunksize,
+                            in_flight=in_flight, **options))
+
+
+def unwrap(
+    messages: Iterable[MessageSource],
+    identity: Identity | None = None,
+    trust: Any = None,
+    *,
+    executor: Executor | None = None,
+    chunksize: int | None = None,
+    in_flight: int | None = None,
+    **options: Any,
+) -> list[BatchItem[UnwrapResult]]:
+    """:func:`smime.unwrap` each message, in input order."""
+    return list(imap_unwrap(messages, identity, trust, executor=executor, chunksize=chunksize,
+                            in_flight=in_flight, **options))
