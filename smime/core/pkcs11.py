@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from cryptography import x509
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_Public = TypeVar("_Public", rsa.RSAPublicKey, ec.EllipticCurvePublicKey)
 
 #: What to install when python-pkcs11 is missing.
 EXTRA_HINT = "pip install 'smime-sdk[pkcs11]'"
@@ -528,10 +529,22 @@ def _not_exportable() -> NoReturn:
 # ---------------------------------------------------------------------------- the keys
 
 
-class _TokenKeyMixin:
-    """What both key types share: the pool, pickling by URI, no export."""
+class _TokenKeyMixin(Generic[_Public]):
+    """What both key types share: the pool, the public key read once, pickling by URI,
+    no export."""
 
-    _pool: _Pool
+    _public: _Public
+
+    def __init__(self, pool: _Pool, public: _Public) -> None:
+        self._pool = pool
+        self._public = public
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    def public_key(self) -> _Public:
+        return self._public
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._pool.uri.text()}>"
@@ -577,19 +590,8 @@ class _TokenKeyMixin:
         return signature
 
 
-class TokenRSAPrivateKey(_TokenKeyMixin, rsa.RSAPrivateKey):
+class TokenRSAPrivateKey(_TokenKeyMixin[rsa.RSAPublicKey], rsa.RSAPrivateKey):
     """An RSA key on a token: PKCS#1 v1.5 and PSS signatures, v1.5 and OAEP decryption."""
-
-    def __init__(self, pool: _Pool, public: rsa.RSAPublicKey) -> None:
-        self._pool = pool
-        self._public = public
-
-    @property
-    def key_size(self) -> int:
-        return self._public.key_size
-
-    def public_key(self) -> rsa.RSAPublicKey:
-        return self._public
 
     def private_numbers(self) -> rsa.RSAPrivateNumbers:
         _not_exportable()
@@ -664,23 +666,12 @@ def _decryption_failed(exc: Exception) -> Exception:
     return ValueError("Decryption failed")
 
 
-class TokenECPrivateKey(_TokenKeyMixin, ec.EllipticCurvePrivateKey):
+class TokenECPrivateKey(_TokenKeyMixin[ec.EllipticCurvePublicKey], ec.EllipticCurvePrivateKey):
     """An EC key on a token: ECDSA signatures and ECDH (CKM_ECDH1_DERIVE)."""
-
-    def __init__(self, pool: _Pool, public: ec.EllipticCurvePublicKey) -> None:
-        self._pool = pool
-        self._public = public
 
     @property
     def curve(self) -> ec.EllipticCurve:
         return self._public.curve
-
-    @property
-    def key_size(self) -> int:
-        return self._public.key_size
-
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self._public
 
     def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
         _not_exportable()
