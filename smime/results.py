@@ -165,6 +165,10 @@ class VerificationResult:
     wrapped message/rfc822), as ``(name, value)``. ``content`` shows these; a From here is
     the one checked against the signer. Empty: every header shown, From included, comes
     from outside the signature and is unsigned (the From check still binds the outer From)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """The message's header section as a reader should see it: the protected one (RFC
+    9788 ``hp``, or ``protected-headers="v1"``) when the signed part carries one, outer
+    fields ignored; else the signed fields followed by the outer ones they do not repeat."""
 
     @property
     def valid(self) -> bool:
@@ -311,6 +315,15 @@ class UnwrapResult:
     warnings: tuple[Problem, ...] = ()
     """Reported, not refused: ``unauthenticated_content`` for an encrypted layer without
     integrity (AES-CBC) that no valid signature inside covers (see ``require_authenticated``)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """The header section to show: the protected one (RFC 9788) when the payload carries
+    one, else the outer fields (and signed ones, as a signature layer shows them)."""
+    header_protection: str = ""
+    """How the headers were protected: ``"cipher"`` or ``"clear"`` (RFC 9788 ``hp``),
+    ``"v1"`` (the older ``protected-headers="v1"``), ``""`` not at all."""
+    outer_headers: tuple[tuple[str, str], ...] = ()
+    """The message's own header fields, outside every layer (what anyone could read or
+    change on the way)."""
 
     @property
     def signed(self) -> bool:

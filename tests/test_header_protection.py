@@ -1,0 +1,237 @@
+"""RFC 9788 header protection: what we send, field by field, and what we read back.
+
+RFC 9788's appendix messages (built on RFC 9216's keys) were not retrievable here, so the
+structure is checked against the RFC's text: the ``hp`` parameter on the cryptographic
+payload's root, every non-structural header field copied inside it, ``HP-Outer`` fields
+recording what was shown outside (``hp="cipher"`` only), the ``hcp_baseline`` policy, and
+the Legacy Display Element (``hp-legacy-display="1"``).
+"""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from helpers import PLAIN, run
+
+import smime
+from smime.errors import InvalidOptionError, UsageError
+from smime.problems import ProblemCode
+
+FIELDS = [
+    ("From", "Alice <alice@example.com>"),
+    ("To", "Bob <bob@example.com>"),
+    ("Subject", "Quarterly statement"),
+    ("Date", "Sun, 29 Nov 2026 08:00:00 +0000"),
+    ("Message-ID", "<statement-1@example.com>"),
+]
+WITH_KEYWORDS = PLAIN.replace(b"MIME-Version", b"Keywords: money, secret\r\nMIME-Version")
+
+
+@pytest.fixture(scope="module")
+def trust(pki):
+    return smime.TrustStore.from_pem(pki.root_path)
+
+
+def _fields(part: Message, *, structural: bool = False) -> list[tuple[str, str]]:
+    return [
+        (name, str(value)) for name, value in part.items()
+        if structural or not (name.lower().startswith("content-") or name == "MIME-Version")
+    ]
+
+
+def _decrypted_root(sealed: bytes, pki) -> Message:
+    opened = smime.decrypt(sealed, pki["bob"].identity)
+    # decrypt() puts the outer fields in front only where the entity lacks them; the
+    # payload root is the decrypted entity itself.
+    return message_from_bytes(opened.as_bytes())
+
+
+# --- sending: signed only (hp="clear") -----------------------------------------------
+
+
+def test_signed_payload_carries_every_header_field_with_hp_clear(pki):
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True)
+    outer = message_from_bytes(signed.as_bytes())
+    payload = outer.get_payload()[0]
+    assert payload.get_param("hp") == "clear"
+    assert _fields(payload) == FIELDS
+    # RFC 9788 §2.2: HP-Outer belongs to hp="cipher" only
+    assert payload.get_all("HP-Outer") is None
+    # signed only: nothing is hidden, the outside keeps every field as it was
+    assert _fields(outer) == FIELDS
+    assert payload.get_content_type() == "text/plain"
+    assert "Balance: 1,234.56 EUR" in payload.get_payload()
+
+
+def test_signed_protected_headers_verify_and_are_the_result_headers(pki, trust):
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True)
+    result = smime.verify(signed, trust)
+    assert result.valid, result.problems
+    assert result.signed_headers == tuple(FIELDS)
+    assert result.headers == tuple(FIELDS)
+
+
+def test_without_protect_headers_nothing_changes(pki):
+    plain = smime.sign(PLAIN, pki["alice"].identity).as_bytes()
+    assert b"hp=" not in plain and b"HP-Outer" not in plain
+
+
+# --- sending: encrypted (hp="cipher") ------------------------------------------------
+
+
+def test_encrypted_payload_follows_hcp_baseline_field_by_field(pki):
+    sealed = smime.encrypt(WITH_KEYWORDS, pki["bob"].certificate, protect_headers=True)
+    outer = message_from_bytes(sealed.as_bytes())
+    # outside: Subject obscured, Keywords left out, the rest as it was
+    assert _fields(outer) == [
+        ("From", "Alice <alice@example.com>"), ("To", "Bob <bob@example.com>"),
+        ("Subject", "[...]"), ("Date", "Sun, 29 Nov 2026 08:00:00 +0000"),
+        ("Message-ID", "<statement-1@example.com>"),
+    ]
+    root = _decrypted_root(sealed.as_bytes(), pki)
+    assert root.get_param("hp") == "cipher"
+    protected = [f for f in _fields(root) if f[0] != "HP-Outer"]
+    assert protected == [*FIELDS, ("Keywords", "money, secret")]
+    # HP-Outer: exactly what was shown outside, in order; nothing for Keywords
+    assert root.get_all("HP-Outer") == [
+        "From: Alice <alice@example.com>", "To: Bob <bob@example.com>", "Subject: [...]",
+        "Date: Sun, 29 Nov 2026 08:00:00 +0000", "Message-ID: <statement-1@example.com>",
+    ]
+
+
+def test_legacy_display_element_repeats_the_hidden_subject(pki):
+    sealed = smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True)
+    root = _decrypted_root(sealed.as_bytes(), pki)
+    assert root.get_content_type() == "multipart/mixed"
+    element, body = root.get_payload()
+    assert element.get_content_type() == "text/plain"
+    assert element.get_param("hp-legacy-display") == "1"
+    assert element.get("Content-Disposition") == "inline"
+    assert element.get_payload().strip() == "Subject: Quarterly statement"
+    assert "Balance: 1,234.56 EUR" in body.get_payload()
+    # not shown to a client that reads header protection
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    assert opened.content.get_content_type() == "text/plain"
+    assert "Balance: 1,234.56 EUR" in opened.content.get_payload()
+
+
+def test_no_legacy_display_when_asked_or_when_nothing_is_hidden(pki):
+    cert = pki["bob"].certificate
+    without = smime.encrypt(PLAIN, cert, protect_headers=True, legacy_display=False)
+    assert _decrypted_root(without.as_bytes(), pki).get_content_type() == "text/plain"
+    open_policy = smime.encrypt(PLAIN, cert, protect_headers=True,
+                                header_confidentiality="hcp_no_confidentiality")
+    root = _decrypted_root(open_policy.as_bytes(), pki)
+    assert root.get_content_type() == "text/plain"
+    assert message_from_bytes(open_policy.as_bytes())["Subject"] == "Quarterly statement"
+    assert root.get_all("HP-Outer")[2] == "Subject: Quarterly statement"
+
+
+def test_a_callable_policy_decides_the_outside(pki):
+    def hide_recipients(name: str, value: str) -> str | None:
+        return None if name.lower() == "to" else "[...]" if name == "Subject" else value
+
+    sealed = smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True,
+                           header_confidentiality=hide_recipients)
+    outer = message_from_bytes(sealed.as_bytes())
+    assert outer["To"] is None and outer["Subject"] == "[...]"
+    root = _decrypted_root(sealed.as_bytes(), pki)
+    assert root["To"] == "Bob <bob@example.com>"
+    assert not any(v.startswith("To:") for v in root.get_all("HP-Outer"))
+    element = root.get_payload()[0]
+    assert "To: Bob <bob@example.com>" in element.get_payload()
+
+
+@pytest.mark.parametrize(
+    ("policy", "error"),
+    [("hcp_strict", InvalidOptionError), (42, UsageError),
+     (lambda n, v: 1, UsageError), (lambda n, v: 1 / 0, UsageError)],
+)
+def test_bad_policies_are_clear_errors(pki, policy, error):
+    with pytest.raises(error):
+        smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True,
+                      header_confidentiality=policy)
+
+
+def test_protect_headers_refuses_raw_cms_output(pki):
+    with pytest.raises(UsageError):
+        smime.sign(PLAIN, pki["alice"].identity, protect_headers=True, format="der")
+    with pytest.raises(UsageError):
+        smime.sign(PLAIN, pki["alice"].identity, header_confidentiality="hcp_baseline")
+
+
+# --- sign then encrypt ----------------------------------------------------------------
+
+
+def test_sign_then_encrypt_keeps_hp_cipher_under_the_signature(pki, trust):
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True,
+                        header_confidentiality="hcp_baseline")
+    sealed = smime.encrypt(signed, pki["bob"].certificate, protect_headers=True)
+    outer = message_from_bytes(sealed.as_bytes())
+    assert outer["Subject"] == "[...]" and outer["From"] == "Alice <alice@example.com>"
+    inner = message_from_bytes(smime.decrypt(sealed, pki["bob"].identity).as_bytes())
+    assert inner.get_content_type() == "multipart/signed"
+    root = inner.get_payload()[0]
+    assert root.get_param("hp") == "cipher"
+    assert "Subject: [...]" in root.get_all("HP-Outer")
+    opened = smime.unwrap(sealed, pki["bob"].identity, trust)
+    assert opened.valid, opened.summary()
+    assert dict(opened.headers)["Subject"] == "Quarterly statement"
+    assert not [w for w in opened.warnings if w.code is ProblemCode.HEADER_MISMATCH]
+
+
+def test_encrypting_a_message_signed_without_hidden_headers_is_refused(pki):
+    cert = pki["bob"].certificate
+    for signed in (smime.sign(PLAIN, pki["alice"].identity),
+                   smime.sign(PLAIN, pki["alice"].identity, protect_headers=True)):
+        with pytest.raises(UsageError, match="header_confidentiality"):
+            smime.encrypt(signed, cert, protect_headers=True)
+    clear = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True)
+    sealed = smime.encrypt(clear, cert, protect_headers=True,
+                           header_confidentiality="hcp_no_confidentiality")
+    assert message_from_bytes(sealed.as_bytes())["Subject"] == "Quarterly statement"
+
+
+# --- OpenSSL reads what we write -------------------------------------------------------
+
+
+@pytest.mark.interop
+def test_openssl_verifies_our_protected_signature_and_sees_the_headers(pki, openssl, tmp_path):
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True)
+    path = tmp_path / "signed.eml"
+    path.write_bytes(signed.as_bytes())
+    out = run(openssl, "cms", "-verify", "-in", path, "-CAfile", pki.root_path,
+              "-purpose", "smimesign").stdout
+    content = message_from_bytes(out)
+    assert content.get_param("hp") == "clear"
+    assert _fields(content) == FIELDS
+
+
+@pytest.mark.interop
+def test_openssl_decrypts_and_verifies_our_sign_then_encrypt(pki, openssl, tmp_path):
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True,
+                        header_confidentiality="hcp_baseline")
+    sealed = smime.encrypt(signed, pki["bob"].certificate, protect_headers=True)
+    (tmp_path / "sealed.eml").write_bytes(sealed.as_bytes())
+    inner = run(openssl, "cms", "-decrypt", "-in", tmp_path / "sealed.eml",
+                "-recip", pki["bob"].cert_path, "-inkey", pki["bob"].key_path).stdout
+    (tmp_path / "inner.eml").write_bytes(inner)
+    out = run(openssl, "cms", "-verify", "-in", tmp_path / "inner.eml",
+              "-CAfile", pki.root_path, "-purpose", "smimesign").stdout
+    root = message_from_bytes(out)
+    assert root.get_param("hp") == "cipher"
+    assert [f for f in _fields(root) if f[0] != "HP-Outer"] == FIELDS
+    assert "Subject: [...]" in root.get_all("HP-Outer")
+
+
+@pytest.mark.interop
+def test_openssl_decrypts_our_protected_headers(pki, openssl, tmp_path):
+    sealed = smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True)
+    (tmp_path / "sealed.eml").write_bytes(sealed.as_bytes())
+    out = run(openssl, "cms", "-decrypt", "-in", tmp_path / "sealed.eml",
+              "-recip", pki["bob"].cert_path, "-inkey", pki["bob"].key_path).stdout
+    root = message_from_bytes(out)
+    assert root.get_param("hp") == "cipher"
+    assert [f for f in _fields(root) if f[0] != "HP-Outer"] == FIELDS
