@@ -235,3 +235,106 @@ def test_openssl_decrypts_our_protected_headers(pki, openssl, tmp_path):
     root = message_from_bytes(out)
     assert root.get_param("hp") == "cipher"
     assert [f for f in _fields(root) if f[0] != "HP-Outer"] == FIELDS
+
+
+# --- receiving ---------------------------------------------------------------------
+
+
+def _mismatches(problems) -> list[str]:
+    return [str(p) for p in problems if p.code is ProblemCode.HEADER_MISMATCH]
+
+
+def test_unwrap_shows_the_protected_headers_and_no_mismatch_for_hidden_ones(pki):
+    sealed = smime.encrypt(WITH_KEYWORDS, pki["bob"].certificate, protect_headers=True)
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    assert opened.header_protection == "cipher"
+    assert opened.headers == (*FIELDS, ("Keywords", "money, secret"))
+    assert dict(opened.outer_headers)["Subject"] == "[...]"
+    assert opened.content["Subject"] == "Quarterly statement"
+    assert opened.content.get_all("Keywords") == ["money, secret"]
+    assert _mismatches(opened.warnings) == []
+
+
+def test_unwrap_reports_an_outer_field_changed_on_the_way(pki):
+    sealed = smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True).as_bytes()
+    tampered = sealed.replace(b"Subject: [...]", b"Subject: Urgent: pay now", 1)
+    opened = smime.unwrap(tampered, pki["bob"].identity)
+    found = _mismatches(opened.warnings)
+    assert len(found) == 1 and "Urgent: pay now" in found[0] and "HP-Outer" in found[0]
+    assert dict(opened.headers)["Subject"] == "Quarterly statement"
+    assert opened.content["Subject"] == "Quarterly statement"
+
+
+def test_unwrap_reports_and_ignores_an_outer_field_added_on_the_way(pki):
+    sealed = smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True).as_bytes()
+    tampered = b"Reply-To: mallory@evil.example\r\n" + sealed
+    opened = smime.unwrap(tampered, pki["bob"].identity)
+    found = _mismatches(opened.warnings)
+    assert len(found) == 1 and "Reply-To" in found[0] and "added on the way" in found[0]
+    assert "Reply-To" not in dict(opened.headers)
+    assert opened.content["Reply-To"] is None
+
+
+def test_a_changed_outer_from_makes_a_protected_signature_invalid(pki, trust):
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True).as_bytes()
+    forged = signed.replace(b"From: Alice <alice@example.com>",
+                            b"From: Mallory <mallory@example.com>", 1)
+    result = smime.verify(forged, trust)
+    assert not result.valid
+    assert any("mallory@example.com" in m for m in _mismatches(result.problems))
+    # the signer is bound to the protected From, which the signature covers
+    assert dict(result.headers)["From"] == "Alice <alice@example.com>"
+    assert all(signer.valid for signer in result.signers)
+
+
+def test_sign_then_encrypt_with_a_changed_outer_from_is_not_valid(pki, trust):
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True,
+                        header_confidentiality="hcp_baseline")
+    sealed = smime.encrypt(signed, pki["bob"].certificate, protect_headers=True).as_bytes()
+    forged = sealed.replace(b"From: Alice <alice@example.com>",
+                            b"From: Mallory <mallory@example.com>", 1)
+    opened = smime.unwrap(forged, pki["bob"].identity, trust)
+    assert not opened.valid
+    problems = opened.verifications[0].problems
+    assert any("mallory" in m and "HP-Outer" in m for m in _mismatches(problems))
+
+
+def test_unprotected_messages_keep_the_outer_headers(pki, trust):
+    signed = smime.sign(PLAIN, pki["alice"].identity)
+    result = smime.verify(signed, trust)
+    assert result.headers == tuple(FIELDS)
+    opened = smime.unwrap(smime.encrypt(PLAIN, pki["bob"].certificate), pki["bob"].identity)
+    assert opened.header_protection == ""
+    assert opened.headers == tuple(FIELDS) == opened.outer_headers
+
+
+V1_PAYLOAD = (
+    b'Content-Type: multipart/mixed; boundary="v1b"; protected-headers="v1"\r\n'
+    b"From: Alice <alice@example.com>\r\n"
+    b"To: Bob <bob@example.com>\r\n"
+    b"Subject: Secret plans\r\n"
+    b"\r\n"
+    b"--v1b\r\n"
+    b'Content-Type: text/rfc822-headers; protected-headers="v1"\r\n'
+    b"Content-Disposition: inline\r\n\r\n"
+    b"Subject: Secret plans\r\n\r\n"
+    b"--v1b\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Meet at noon.\r\n"
+    b"--v1b--\r\n"
+)
+
+
+def test_protected_headers_v1_from_thunderbird_enigmail_k9(pki):
+    der = smime.encrypt(V1_PAYLOAD, pki["bob"].certificate, format="der",
+                        cipher="aes-256-gcm")
+    sealed = smime.mime.build_pkcs7_mime(
+        der, smime_type="authEnveloped-data",
+        outer_headers=[("From", "Alice <alice@example.com>"), ("To", "Bob <bob@example.com>"),
+                       ("Subject", "...")],
+    )
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    assert opened.header_protection == "v1"
+    assert dict(opened.headers)["Subject"] == "Secret plans"
+    assert opened.content["Subject"] == "Secret plans"
+    assert _mismatches(opened.warnings) == []
