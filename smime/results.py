@@ -28,6 +28,7 @@ __all__ = [
     "DecryptedMessage",
     "DecryptionInfo",
     "Layer",
+    "ProtectedPart",
     "SignerResult",
     "UnwrapResult",
     "VerificationResult",
@@ -307,6 +308,52 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class ProtectedPart:
+    """One part of a partly protected message (``UnwrapResult.parts``) and its protection.
+
+    ``content`` is what the protection held (the decrypted or signed content) as a message
+    of its own, never spliced into the unprotected message around it (EFAIL); None for an
+    unprotected part (read it in ``UnwrapResult.content``)."""
+
+    path: str
+    content_type: str
+    filename: str = ""
+    encrypted: bool = False
+    authenticated: bool = False
+    """The part is protected against change: AES-GCM, or a valid signature covers it."""
+    signed_by: tuple[str, ...] = ()
+    signature_valid: bool | None = None
+    """None: not signed."""
+    content: EmailMessage | None = None
+
+    @property
+    def protected(self) -> bool:
+        return self.encrypted or self.signature_valid is not None
+
+    def describe(self) -> str:
+        """``attachment readme.txt.p7m (part 2) was encrypted (aes-256-cbc, ...)``."""
+        name = f"attachment {self.filename}" if self.filename else self.content_type
+        what = []
+        if self.encrypted:
+            what.append("encrypted")
+        if self.signature_valid is not None:
+            who = ", ".join(self.signed_by) or "an unknown signer"
+            what.append(f"signed by {who} ({'VALID' if self.signature_valid else 'NOT VALID'})")
+        verdict = " and ".join(what) if what else "not protected"
+        if what and not self.authenticated:
+            verdict += ", not authenticated"
+        return f"{name} (part {self.path}) was {verdict}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: every field but ``content``."""
+        return {
+            "path": self.path, "content_type": self.content_type, "filename": self.filename,
+            "encrypted": self.encrypted, "authenticated": self.authenticated,
+            "signed_by": list(self.signed_by), "signature_valid": self.signature_valid,
+        }
+
+
+@dataclass(frozen=True)
 class UnwrapResult:
     """The innermost content and every layer on the way, outermost first."""
 
@@ -324,14 +371,28 @@ class UnwrapResult:
     outer_headers: tuple[tuple[str, str], ...] = ()
     """The message's own header fields, outside every layer (what anyone could read or
     change on the way)."""
+    parts: tuple[ProtectedPart, ...] = ()
+    """For a partly protected message (an encrypted attachment next to plain text, a
+    signed part in an unsigned multipart/mixed): every part with its protection, in
+    order. Then ``content`` is the whole message as received and the protected content is
+    each protected part's own ``content``. Empty when the protection covers the message."""
 
     @property
     def signed(self) -> bool:
-        return any(layer.kind == "signed" for layer in self.layers)
+        """A signature covers the message (not only a part of it: see ``parts``)."""
+        return any(layer.kind == "signed" for layer in self._whole_layers())
 
     @property
     def encrypted(self) -> bool:
-        return any(layer.kind == "encrypted" for layer in self.layers)
+        """The message was encrypted (not only a part of it: see ``parts``)."""
+        return any(layer.kind == "encrypted" for layer in self._whole_layers())
+
+    def _whole_layers(self) -> tuple[Layer, ...]:
+        """The layers around the whole message: those before the first one on a part."""
+        for i, layer in enumerate(self.layers):
+            if layer.path:
+                return self.layers[:i]
+        return self.layers
 
     @property
     def verifications(self) -> tuple[VerificationResult, ...]:
@@ -359,6 +420,10 @@ class UnwrapResult:
                 lines.append(f"encrypted{where}: {result.cipher}, {protection}")
             else:
                 lines.append(f"{layer.kind}{where}")
+        protected = [part for part in self.parts if part.protected]
+        if protected:
+            rest = "; the rest was not" if len(protected) < len(self.parts) else ""
+            lines.append("; ".join(part.describe() for part in protected) + rest)
         lines.extend(f"warning: {p}" for p in self.warnings)
         return _lines(lines) or "no S/MIME layers"
 

@@ -53,6 +53,7 @@ from ..results import (
     DecryptedMessage,
     DecryptionInfo,
     Layer,
+    ProtectedPart,
     SignerResult,
     UnwrapResult,
     VerificationResult,
@@ -869,6 +870,13 @@ def unwrap(
     the layers: a signed part 1 inside an encrypted part 2 is ``"2.1"``.
 
     ``limits`` caps the work of every layer, decompression included (:class:`smime.Limits`).
+
+    When only a part is protected (an encrypted attachment, a signed part in an unsigned
+    multipart/mixed) and ``part=`` does not name it, ``content`` is the whole message as
+    received and ``parts`` lists every part with its protection; the protected part's
+    plaintext is that entry's own ``content``. ``headers`` is the header section to show:
+    the protected one when the payload carries one (RFC 9788); outer fields that differ
+    from it without the sender's ``HP-Outer`` record are ``header_mismatch`` warnings.
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
                      certificates, store)
@@ -884,6 +892,7 @@ def unwrap(
     headers: tuple[tuple[str, str], ...] = ()
     outermost: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
+    before: list[tuple[EmailMessage, bytes]] = []  # each layer's surroundings, as peeled
     opened_unauthenticated = False
     try:
         for _ in range(MAX_LAYERS):
@@ -899,6 +908,7 @@ def unwrap(
             peeled = _peel(found, headers, identity, checks)
             if peeled is None:
                 break
+            before.append((current, raw))
             layers.append(peeled.layer)
             current = peeled.message
             if peeled.layer.kind == "certs-only":
@@ -931,11 +941,48 @@ def unwrap(
                 outermost, section.headers, checks.policy, section, label_inside="protected"
             )
             warnings += [*fatal, *minor]
+    parts: tuple[ProtectedPart, ...] = ()
+    split = next((i for i, layer in enumerate(layers) if layer.path), None)
+    if split is not None and not checks.part:
+        # Only a part is protected: the message stays whole, the protected content is that
+        # part's own (never spliced into the unprotected message: EFAIL).
+        container, container_raw = before[split]
+        parts = _part_protection(container_raw, layers[split:], current)
+        current = container
     return UnwrapResult(
         content=current, layers=tuple(layers), warnings=tuple(dict.fromkeys(warnings)),
         headers=shown, header_protection=section.form if section is not None else "",
-        outer_headers=outermost,
+        outer_headers=outermost, parts=parts,
     )
+
+
+def _part_protection(
+    container: bytes, layers: Sequence[Layer], plaintext: EmailMessage
+) -> tuple[ProtectedPart, ...]:
+    """Every part of ``container`` with its protection; ``layers`` were peeled off the
+    part at ``layers[0].path``, leaving ``plaintext``."""
+    decrypted = [layer.result for layer in layers if isinstance(layer.result, DecryptionInfo)]
+    checked = [layer.result for layer in layers if isinstance(layer.result, VerificationResult)]
+    signature_valid = None if not checked else all(
+        bool(r.signers) and all(s.valid for s in r.signers)
+        and all(p.code is ProblemCode.PARTIAL_SIGNATURE for p in r.problems)
+        for r in checked
+    )
+    signed_by = tuple(dict.fromkeys(
+        address for r in checked for signer in r.signers for address in signer.email_addresses
+    ))
+    out = []
+    for info in mime.leaf_parts(container):
+        if info.path != layers[0].path:
+            out.append(ProtectedPart(info.path, info.content_type, info.filename))
+            continue
+        out.append(ProtectedPart(
+            info.path, info.content_type, info.filename,
+            encrypted=bool(decrypted),
+            authenticated=bool(signature_valid) or any(d.authenticated for d in decrypted),
+            signed_by=signed_by, signature_valid=signature_valid, content=plaintext,
+        ))
+    return tuple(out)
 
 
 def _payload_message(current: EmailMessage, entity: bytes) -> EmailMessage:

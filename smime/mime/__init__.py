@@ -28,6 +28,7 @@ from .protect import (
     without_legacy_display,
 )
 from .signed_view import SignedView, signed_view
+from .tree import PartInfo, leaf_parts
 
 __all__ = [
     "HCP_NAMES",
@@ -35,6 +36,7 @@ __all__ = [
     "POLICY",
     "SMIME_TYPES",
     "HeaderPolicy",
+    "PartInfo",
     "PartKind",
     "PreparedEntity",
     "ProtectedEntity",
@@ -51,6 +53,7 @@ __all__ = [
     "header_policy",
     "header_text",
     "input_bytes",
+    "leaf_parts",
     "message_bytes",
     "parse_inner",
     "prepare_entity",
