@@ -338,3 +338,26 @@ def test_protected_headers_v1_from_thunderbird_enigmail_k9(pki):
     assert dict(opened.headers)["Subject"] == "Secret plans"
     assert opened.content["Subject"] == "Secret plans"
     assert _mismatches(opened.warnings) == []
+
+
+# --- inspect ---------------------------------------------------------------------------
+
+
+def test_inspect_puts_protected_and_outer_headers_side_by_side(pki):
+    sealed = smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True).as_bytes()
+    tampered = b"Reply-To: mallory@evil.example\r\n" + sealed.replace(
+        b"To: Bob <bob@example.com>", b"To: Eve <eve@example.com>", 1)
+    (node,) = smime.inspect(tampered, pki["bob"].identity).find("header-protection")
+    assert node.title == 'protected header section (hp="cipher")'
+    rows = dict(node.fields)
+    assert rows["Subject"].endswith("shown as the sender's HP-Outer records")
+    assert "'Quarterly statement'" in rows["Subject"] and "'[...]'" in rows["Subject"]
+    assert rows["From"].endswith(": same")
+    assert rows["To"].endswith("DIFFERS outside")
+    assert rows["Reply-To"].endswith("ADDED outside (not protected)")
+    # without a key nothing inside an encryption is shown
+    assert smime.inspect(tampered).find("header-protection") == []
+    signed = smime.sign(PLAIN, pki["alice"].identity, protect_headers=True)
+    (clear,) = smime.inspect(signed).find("header-protection")
+    assert clear.title == 'protected header section (hp="clear")'
+    assert all(value.endswith(": same") for _, value in clear.fields)
