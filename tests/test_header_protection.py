@@ -9,6 +9,7 @@ the Legacy Display Element (``hp-legacy-display="1"``).
 
 from __future__ import annotations
 
+import io
 from email import message_from_bytes
 from email.message import Message
 
@@ -16,6 +17,7 @@ import pytest
 from helpers import PLAIN, run
 
 import smime
+import smime.stream
 from smime.errors import InvalidOptionError, UsageError
 from smime.problems import ProblemCode
 
@@ -361,3 +363,60 @@ def test_inspect_puts_protected_and_outer_headers_side_by_side(pki):
     (clear,) = smime.inspect(signed).find("header-protection")
     assert clear.title == 'protected header section (hp="clear")'
     assert all(value.endswith(": same") for _, value in clear.fields)
+
+
+# --- the streaming API ---------------------------------------------------------------
+
+
+def _boundaries_named(data: bytes) -> bytes:
+    """``data`` with every boundary we made replaced by one name (they are random)."""
+    import re
+
+    return re.sub(rb"=_smime_[0-9a-f]{32}", b"=_smime_B", data)
+
+
+@pytest.mark.parametrize("detached", [True, False])
+def test_stream_sign_protects_headers_as_sign_does(pki, trust, tmp_path, detached):
+    out = tmp_path / "signed.eml"
+    smime.stream.sign(io.BytesIO(PLAIN), out, pki["alice"].identity, protect_headers=True,
+                      detached=detached)
+    streamed = smime.verify(out.read_bytes(), trust)
+    in_memory = smime.verify(
+        smime.sign(PLAIN, pki["alice"].identity, protect_headers=True, detached=detached), trust)
+    assert streamed.valid and streamed.headers == tuple(FIELDS)
+    assert streamed.content.as_bytes() == in_memory.content.as_bytes()
+    checked = smime.stream.verify(out, trust=trust)
+    assert checked.valid and checked.headers == tuple(FIELDS)
+    assert checked.signed_headers == tuple(FIELDS)
+
+
+def test_stream_encrypt_protects_a_large_body_in_blocks(pki, tmp_path):
+    body = b"".join(b"line %07d of a long report\r\n" % i for i in range(120_000))
+    message = PLAIN.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n" + body
+    src, out = tmp_path / "big.eml", tmp_path / "sealed.eml"
+    src.write_bytes(message)
+    smime.stream.encrypt(src, out, pki["bob"].certificate, protect_headers=True)
+    sealed = out.read_bytes()
+    assert message_from_bytes(sealed[:2000])["Subject"] == "[...]"
+    streamed = smime.decrypt(sealed, pki["bob"].identity).as_bytes()
+    in_memory = smime.decrypt(
+        smime.encrypt(message, pki["bob"].certificate, protect_headers=True),
+        pki["bob"].identity).as_bytes()
+    assert _boundaries_named(streamed) == _boundaries_named(in_memory)
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    assert opened.header_protection == "cipher" and opened.headers == tuple(FIELDS)
+    assert opened.content.get_payload(decode=True).replace(b"\r\n", b"\n") == body.replace(
+        b"\r\n", b"\n")
+
+
+def test_stream_sign_then_encrypt(pki, trust, tmp_path):
+    signed, sealed = tmp_path / "signed.eml", tmp_path / "sealed.eml"
+    smime.stream.sign(io.BytesIO(PLAIN), signed, pki["alice"].identity, protect_headers=True,
+                      header_confidentiality="hcp_baseline")
+    with pytest.raises(UsageError, match="already S/MIME"):
+        smime.stream.encrypt(signed, sealed, pki["bob"].certificate, protect_headers=True)
+    smime.stream.encrypt(signed, sealed, pki["bob"].certificate)
+    opened = smime.unwrap(sealed.read_bytes(), pki["bob"].identity, trust)
+    assert opened.valid and opened.header_protection == "cipher"
+    assert dict(opened.headers)["Subject"] == "Quarterly statement"
+    assert message_from_bytes(sealed.read_bytes())["Subject"] == "[...]"
