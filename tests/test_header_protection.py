@@ -9,6 +9,7 @@ the Legacy Display Element (``hp-legacy-display="1"``).
 
 from __future__ import annotations
 
+import email.policy
 import io
 from email import message_from_bytes
 from email.message import Message
@@ -43,11 +44,17 @@ def _fields(part: Message, *, structural: bool = False) -> list[tuple[str, str]]
     ]
 
 
+def _text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(part.get_content_charset() or "ascii").replace("\r\n", "\n")
+
+
 def _decrypted_root(sealed: bytes, pki) -> Message:
     opened = smime.decrypt(sealed, pki["bob"].identity)
     # decrypt() puts the outer fields in front only where the entity lacks them; the
     # payload root is the decrypted entity itself.
-    return message_from_bytes(opened.as_bytes())
+    return message_from_bytes(opened.as_bytes(), policy=email.policy.default)
 
 
 # --- sending: signed only (hp="clear") -----------------------------------------------
@@ -106,27 +113,55 @@ def test_encrypted_payload_follows_hcp_baseline_field_by_field(pki):
 def test_legacy_display_element_repeats_the_hidden_subject(pki):
     sealed = smime.encrypt(PLAIN, pki["bob"].certificate, protect_headers=True)
     root = _decrypted_root(sealed.as_bytes(), pki)
-    assert root.get_content_type() == "multipart/mixed"
-    element, body = root.get_payload()
-    assert element.get_content_type() == "text/plain"
-    assert element.get_param("hp-legacy-display") == "1"
-    assert element.get("Content-Disposition") == "inline"
-    assert element.get_payload().strip() == "Subject: Quarterly statement"
-    assert "Balance: 1,234.56 EUR" in body.get_payload()
-    # not shown to a client that reads header protection
+    # RFC 9788 §4.5: in the main body part, marked, the hidden field and a blank line first
+    assert root.get_content_type() == "text/plain"
+    assert root.get_param("hp-legacy-display") == "1"
+    assert root.get_payload().startswith(
+        "Subject: Quarterly statement\r\n\r\nYour statement is attached.")
+    # a client that reads header protection takes it back out (§4.5.3)
     opened = smime.unwrap(sealed, pki["bob"].identity)
     assert opened.content.get_content_type() == "text/plain"
-    assert "Balance: 1,234.56 EUR" in opened.content.get_payload()
+    assert opened.content.get_param("hp-legacy-display") is None
+    assert opened.content.get_payload().startswith("Your statement is attached.")
+
+
+def test_legacy_display_goes_in_every_alternative_and_survives_encodings(pki):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@example.com", "bob@example.com", "Grüße"
+    msg.set_content("Plain text.\n")
+    msg.add_alternative("<html><body><p>HTML text.</p></body></html>\n", subtype="html",
+                        cte="base64")
+    msg.add_attachment(b"%PDF-1.4 not shown\n", maintype="application", subtype="pdf",
+                       filename="a.pdf")
+    sealed = smime.encrypt(msg, pki["bob"].certificate, protect_headers=True)
+    root = _decrypted_root(sealed.as_bytes(), pki)
+    assert root.get_content_type() == "multipart/mixed"
+    alternative, attachment = root.get_payload()
+    plain, html = alternative.get_payload()
+    assert plain.get_param("hp-legacy-display") == "1"
+    assert _text(plain).startswith("Subject: Grüße\n\nPlain text.")
+    assert html.get_param("hp-legacy-display") == "1"
+    assert ('<div class="header-protection-legacy-display"><pre>Subject: Grüße'
+            in _text(html))
+    assert attachment.get_param("hp-legacy-display") is None  # not a main body part
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    shown_plain, shown_html = opened.content.get_payload()[0].get_payload()
+    assert _text(shown_plain) == "Plain text.\n"
+    assert "Grüße" not in _text(shown_html) and "<p>HTML text.</p>" in _text(shown_html)
 
 
 def test_no_legacy_display_when_asked_or_when_nothing_is_hidden(pki):
     cert = pki["bob"].certificate
     without = smime.encrypt(PLAIN, cert, protect_headers=True, legacy_display=False)
-    assert _decrypted_root(without.as_bytes(), pki).get_content_type() == "text/plain"
+    root = _decrypted_root(without.as_bytes(), pki)
+    assert root.get_param("hp-legacy-display") is None
+    assert root.get_payload().startswith("Your statement")
     open_policy = smime.encrypt(PLAIN, cert, protect_headers=True,
                                 header_confidentiality="hcp_no_confidentiality")
     root = _decrypted_root(open_policy.as_bytes(), pki)
-    assert root.get_content_type() == "text/plain"
+    assert root.get_param("hp-legacy-display") is None
     assert message_from_bytes(open_policy.as_bytes())["Subject"] == "Quarterly statement"
     assert root.get_all("HP-Outer")[2] == "Subject: Quarterly statement"
 
@@ -142,8 +177,8 @@ def test_a_callable_policy_decides_the_outside(pki):
     root = _decrypted_root(sealed.as_bytes(), pki)
     assert root["To"] == "Bob <bob@example.com>"
     assert not any(v.startswith("To:") for v in root.get_all("HP-Outer"))
-    element = root.get_payload()[0]
-    assert "To: Bob <bob@example.com>" in element.get_payload()
+    assert root.get_payload().startswith(
+        "To: Bob <bob@example.com>\r\nSubject: Quarterly statement\r\n\r\n")
 
 
 @pytest.mark.parametrize(
@@ -420,3 +455,130 @@ def test_stream_sign_then_encrypt(pki, trust, tmp_path):
     assert opened.valid and opened.header_protection == "cipher"
     assert dict(opened.headers)["Subject"] == "Quarterly statement"
     assert message_from_bytes(sealed.read_bytes())["Subject"] == "[...]"
+
+
+# --- RFC 9788's own examples -------------------------------------------------------------
+# The appendix messages themselves (signed and encrypted with RFC 9216's keys) were not
+# retrievable here; their decrypted payloads, as the RFC prints them, were. They are read
+# below inside an encryption of our own, with the outer header section the RFC describes.
+
+RFC_C_3_1_2 = (  # RFC 9788 Appendix C.3.1.2: smime-signed-enc-hp-baseline, its payload
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Transfer-Encoding: 7bit\r\n"
+    b"Subject: smime-signed-enc-hp-baseline\r\n"
+    b"Message-ID: <smime-signed-enc-hp-baseline@example>\r\n"
+    b"From: Alice <alice@smime.example>\r\n"
+    b"To: Bob <bob@smime.example>\r\n"
+    b"Date: Sat, 20 Feb 2021 10:09:02 -0500\r\n"
+    b"User-Agent: Sample MUA Version 1.0\r\n"
+    b"HP-Outer: Subject: [...]\r\n"
+    b"HP-Outer: Message-ID: <smime-signed-enc-hp-baseline@example>\r\n"
+    b"HP-Outer: From: Alice <alice@smime.example>\r\n"
+    b"HP-Outer: To: Bob <bob@smime.example>\r\n"
+    b"HP-Outer: Date: Sat, 20 Feb 2021 10:09:02 -0500\r\n"
+    b"HP-Outer: User-Agent: Sample MUA Version 1.0\r\n"
+    b'Content-Type: text/plain; charset="utf-8"; hp="cipher"\r\n'
+    b"\r\n"
+    b"This is the\r\nsmime-signed-enc-hp-baseline\r\nmessage.\r\n"
+)
+RFC_FIELDS = [
+    ("Subject", "smime-signed-enc-hp-baseline"),
+    ("Message-ID", "<smime-signed-enc-hp-baseline@example>"),
+    ("From", "Alice <alice@smime.example>"),
+    ("To", "Bob <bob@smime.example>"),
+    ("Date", "Sat, 20 Feb 2021 10:09:02 -0500"),
+    ("User-Agent", "Sample MUA Version 1.0"),
+]
+RFC_E_1 = (  # RFC 9788 Appendix E.1: a text/plain Legacy Display Element
+    b"Date: Fri, 21 Jan 2022 20:40:48 -0500\r\n"
+    b"From: Alice <alice@example.net>\r\n"
+    b"To: Bob <bob@example.net>\r\n"
+    b"Subject: Dinner plans\r\n"
+    b"Message-ID: <text-plain-legacy-display@lhp.example>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: text/plain; charset="us-ascii"; hp-legacy-display="1";\r\n'
+    b' hp="cipher"\r\n'
+    b"HP-Outer: Date: Fri, 21 Jan 2022 20:40:48 -0500\r\n"
+    b"HP-Outer: From: Alice <alice@example.net>\r\n"
+    b"HP-Outer: To: Bob <bob@example.net>\r\n"
+    b"HP-Outer: Subject: [...]\r\n"
+    b"HP-Outer: Message-ID: <text-plain-legacy-display@lhp.example>\r\n"
+    b"\r\n"
+    b"Subject: Dinner plans\r\n"
+    b"\r\n"
+    b"Let's meet at Rama's Roti Shop at 8pm and go to the park\r\n"
+    b"from there.\r\n"
+)
+RFC_E_2 = (  # RFC 9788 Appendix E.2: the same as text/html
+    RFC_E_1.split(b"\r\n\r\n", 1)[0]
+    .replace(b"text/plain", b"text/html")
+    .replace(b"text-plain-legacy", b"text-html-legacy")
+    + b"\r\n\r\n"
+    b"<html><head><title></title></head><body>\r\n"
+    b'<div class="header-protection-legacy-display">\r\n'
+    b"<pre>Subject: Dinner plans</pre>\r\n"
+    b"</div>\r\n"
+    b"<p>\r\n"
+    b"Let's meet at Rama's Roti Shop at 8pm and go to the park\r\n"
+    b"from there.\r\n"
+    b"</p>\r\n"
+    b"</body>\r\n"
+    b"</html>\r\n"
+)
+
+
+def _sealed_payload(pki, payload: bytes, outer: list[tuple[str, str]]) -> bytes:
+    der = smime.encrypt(payload, pki["bob"].certificate, format="der", cipher="aes-256-gcm")
+    return smime.mime.build_pkcs7_mime(
+        der, smime_type="authEnveloped-data", outer_headers=outer).as_bytes()
+
+
+def _outer_of(payload: bytes) -> list[tuple[str, str]]:
+    """The outer header section the RFC describes: what its HP-Outer fields record."""
+    root = message_from_bytes(payload)
+    return [(v.split(": ", 1)[0], v.split(": ", 1)[1]) for v in root.get_all("HP-Outer")]
+
+
+def test_rfc_9788_c_3_1_2_payload_reads_as_the_rfc_says(pki):
+    sealed = _sealed_payload(pki, RFC_C_3_1_2, _outer_of(RFC_C_3_1_2))
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    assert opened.header_protection == "cipher"
+    assert opened.headers == tuple(RFC_FIELDS)
+    assert dict(opened.outer_headers)["Subject"] == "[...]"
+    assert _mismatches(opened.warnings) == []
+    assert opened.content.get_payload() == (
+        "This is the\r\nsmime-signed-enc-hp-baseline\r\nmessage.\r\n")
+    # the same payload behind a changed outer Subject is reported
+    tampered = sealed.replace(b"Subject: [...]", b"Subject: smime-signed", 1)
+    assert len(_mismatches(smime.unwrap(tampered, pki["bob"].identity).warnings)) == 1
+
+
+def test_we_build_the_rfc_9788_c_3_1_2_payload_field_by_field(pki):
+    message = (b"".join(f"{n}: {v}\r\n".encode() for n, v in RFC_FIELDS)
+               + b'MIME-Version: 1.0\r\nContent-Type: text/plain; charset="utf-8"\r\n'
+               + b"Content-Transfer-Encoding: 7bit\r\n\r\n"
+               + b"This is the\r\nsmime-signed-enc-hp-baseline\r\nmessage.\r\n")
+    sealed = smime.encrypt(message, pki["bob"].certificate, protect_headers=True,
+                           legacy_display=False)
+    ours = _decrypted_root(sealed.as_bytes(), pki)
+    theirs = message_from_bytes(RFC_C_3_1_2, policy=email.policy.default)
+    for field in ("HP-Outer", *(n for n, _ in RFC_FIELDS)):
+        assert [str(v) for v in ours.get_all(field)] == [
+            str(v) for v in theirs.get_all(field)], field
+    assert ours.get_params() == theirs.get_params()
+    assert ours["Content-Transfer-Encoding"] == theirs["Content-Transfer-Encoding"]
+    assert ours.get_payload() == theirs.get_payload()
+    assert _fields(message_from_bytes(sealed.as_bytes())) == _outer_of(RFC_C_3_1_2)
+
+
+@pytest.mark.parametrize("payload", [RFC_E_1, RFC_E_2], ids=["text", "html"])
+def test_rfc_9788_appendix_e_legacy_display_is_hidden(pki, payload):
+    sealed = _sealed_payload(pki, payload, _outer_of(payload))
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    assert dict(opened.headers)["Subject"] == "Dinner plans"
+    assert _mismatches(opened.warnings) == []
+    shown = opened.content.get_payload().replace("\r\n", "\n")
+    assert "Dinner plans" not in shown
+    assert "Let's meet at Rama's Roti Shop at 8pm and go to the park\nfrom there.\n" in shown
+    if payload is RFC_E_1:
+        assert shown == "Let's meet at Rama's Roti Shop at 8pm and go to the park\nfrom there.\n"

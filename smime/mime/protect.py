@@ -15,15 +15,22 @@ This module composes and reads that structure; it does no cryptography.
 
 from __future__ import annotations
 
+import codecs
+import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.message import Message
 from typing import Literal, TypeAlias
 
+from ..core.wire import b64_decode, b64_encode
 from ..errors import InvalidOptionError, ParseError, UsageError
-from ._encode import is_seven_bit_safe, qp_encode
+from ._encode import is_seven_bit_safe, qp_decode, qp_encode
 from ._headers import fold_header, header_text
 from ._raw import RawEntity, read_entity, split_multipart
-from .canonical import PreparedEntity, _with_param, fresh_boundary
+from .canonical import PreparedEntity, _with_param
 from .message import check_is_message, reading
 from .parse import _param
 
@@ -153,19 +160,172 @@ def _with_hp(fields: list[bytes], hp: HPValue) -> list[bytes]:
     return out
 
 
-def _legacy_display(shown: Sequence[tuple[str, str]]) -> bytes:
-    """The Legacy Display Element (RFC 9788 §4.5): the hidden user-facing fields as text."""
-    text = "".join(f"{name}: {value}\r\n" for name, value in shown) + "\r\n"
-    body = text.encode("utf-8")
-    seven_bit = body.isascii() and is_seven_bit_safe(body)
-    charset = "us-ascii" if seven_bit else "utf-8"
-    head = fold_header(
-        "Content-Type", f'text/plain; charset="{charset}"; hp-legacy-display="1"'
-    ) + "Content-Disposition: inline\r\n"
-    if not seven_bit:
-        head += "Content-Transfer-Encoding: quoted-printable\r\n"
-        body = qp_encode(body)
-    return head.encode("ascii") + b"\r\n" + body
+#: The class of the HTML element holding a Legacy Display Element (RFC 9788 §4.5.2).
+LEGACY_DISPLAY_CLASS = "header-protection-legacy-display"
+_HTML_BODY = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
+_HTML_ELEMENT = re.compile(
+    rb'<div\s+class="' + LEGACY_DISPLAY_CLASS.encode("ascii") + rb'"\s*>.*?</div>\s*',
+    re.IGNORECASE | re.DOTALL,
+)
+_MAX_NESTING = 8
+_MARKED = re.compile(rb"hp-legacy-display", re.IGNORECASE)
+TextRewrite: TypeAlias = Callable[[str, str, bytes], "tuple[bytes, str] | None"]
+
+
+def _codec(charset: str) -> str | None:
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
+
+
+def _decoded_body(entity: RawEntity) -> tuple[bytes, str]:
+    """The part's body decoded from its transfer encoding, and that encoding's name."""
+    cte = header_text(entity.headers.get("content-transfer-encoding") or "7bit").lower()
+    body = entity.body_bytes
+    if cte == "base64":
+        return b64_decode(body, lenient=True, what="text part"), cte
+    if cte == "quoted-printable":
+        return qp_decode(body), cte
+    return body, cte
+
+
+def _encoded_body(data: bytes, cte: str) -> tuple[bytes, str]:
+    """``data`` in a transfer encoding as safe as ``cte`` (7-bit safe stays 7-bit safe)."""
+    if cte == "base64":
+        return b64_encode(data), cte
+    if cte != "quoted-printable" and data.isascii() and is_seven_bit_safe(data):
+        return data, cte
+    return qp_encode(data), "quoted-printable"
+
+
+def _rewrite_text(entity: RawEntity, rewrite: TextRewrite, param: str | None) -> bytes | None:
+    """The text part with its decoded body rewritten, re-encoded, and its Content-Type
+    given ``hp-legacy-display=param`` (None: the parameter removed); None when unchanged."""
+    charset = (_param(entity.headers, "charset") or "us-ascii").strip()
+    body, cte = _decoded_body(entity)
+    done = rewrite(entity.content_type, charset, body)
+    if done is None:
+        return None
+    new_body, new_charset = done
+    encoded, new_cte = _encoded_body(new_body, cte)
+    if not entity.body_bytes.endswith(b"\r\n"):
+        encoded = encoded.removesuffix(b"\r\n")  # the delimiter's line break follows
+    fields = []
+    for field in _fields(entity.data[entity.start : entity.body - 2]):
+        name = field.partition(b":")[0].strip().lower()
+        if name == b"content-type":
+            value = header_text(field.partition(b":")[2].decode("ascii", "surrogateescape"))
+            if new_charset != charset:
+                value = _with_param(value, "charset", new_charset)
+            value = (_with_param(value, "hp-legacy-display", param) if param is not None
+                     else _without_param(value, "hp-legacy-display"))
+            field = fold_header("Content-Type", value).encode("ascii")
+        elif name == b"content-transfer-encoding" and new_cte != cte:
+            continue
+        fields.append(field)
+    if new_cte != cte:
+        fields.append(f"Content-Transfer-Encoding: {new_cte}\r\n".encode("ascii"))
+    return b"".join(fields) + b"\r\n" + encoded
+
+
+def _without_param(content_type: str, name: str) -> str:
+    scratch = Message()
+    scratch["Content-Type"] = content_type
+    scratch.del_param(name)
+    return header_text(scratch["Content-Type"])
+
+
+def _main_parts(
+    data: bytes, entity: RawEntity, rewrite: TextRewrite, param: str | None, depth: int = 0
+) -> bytes | None:
+    """``entity`` with its main body parts (RFC 9788 §4.5: the text part; every part of a
+    multipart/alternative; the first part of a multipart/mixed or /related) rewritten, as
+    bytes; None when none changed. Other parts are copied byte for byte."""
+    ctype = entity.content_type
+    if ctype in ("text/plain", "text/html"):
+        marked = (_param(entity.headers, "hp-legacy-display") or "").strip() == "1"
+        if param is None and not marked:
+            return None  # removing: only what the sender marked as an element
+        return _rewrite_text(entity, rewrite, param)
+    boundary = entity.boundary() if ctype.startswith("multipart/") else None
+    if boundary is None or depth >= _MAX_NESTING:
+        return None
+    spans, _closed = split_multipart(data, entity.body, entity.end, boundary)
+    if ctype == "multipart/alternative":
+        targets = range(len(spans))
+    elif ctype in ("multipart/mixed", "multipart/related"):
+        targets = range(min(1, len(spans)))
+    else:
+        return None
+    out: list[bytes] = []
+    pos = entity.start
+    changed = False
+    for i in targets:
+        start, end = spans[i]
+        new = _main_parts(data, read_entity(data, start, end), rewrite, param, depth + 1)
+        if new is not None:
+            out += [data[pos:start], new]
+            pos = end
+            changed = True
+    if not changed:
+        return None
+    out.append(data[pos : entity.end])
+    return b"".join(out)
+
+
+def _display_lines(shown: Sequence[tuple[str, str]]) -> str:
+    return "".join(f"{name}: {_readable(value)}\r\n" for name, value in shown)
+
+
+def _readable(value: str) -> str:
+    """A header value as a reader sees it: encoded words decoded."""
+    if "=?" not in value:
+        return value
+    try:
+        return header_text(str(make_header(decode_header(value))))
+    except (ValueError, LookupError, HeaderParseError):
+        return value
+
+
+def _injector(shown: Sequence[tuple[str, str]]) -> TextRewrite:
+    """A rewrite putting the Legacy Display Element in front of a text part's content."""
+    lines = _display_lines(shown)
+
+    def inject(ctype: str, charset: str, body: bytes) -> tuple[bytes, str] | None:
+        if ctype == "text/html":
+            element = (f'<div class="{LEGACY_DISPLAY_CLASS}"><pre>{html.escape(lines)}'
+                       "</pre></div>\r\n")
+        else:
+            element = lines + "\r\n"
+        codec = _codec(charset)
+        if codec is None:
+            return None
+        if codec == "ascii" and not element.isascii():
+            charset, codec = "utf-8", "utf-8"  # US-ASCII text is UTF-8 text too
+        try:
+            prefix = element.encode(codec)
+        except UnicodeEncodeError:
+            return None  # the part's charset cannot spell the value: no element there
+        if ctype == "text/html":
+            tag = _HTML_BODY.search(body)
+            if tag is not None:
+                return body[: tag.end()] + b"\r\n" + prefix + body[tag.end() :], charset
+        return prefix + body, charset
+
+    return inject
+
+
+def _strip(ctype: str, charset: str, body: bytes) -> tuple[bytes, str] | None:
+    """The Legacy Display Element taken out of a text part (RFC 9788 §4.5.3)."""
+    if ctype == "text/html":
+        found = _HTML_ELEMENT.search(body)
+        return (body[: found.start()] + body[found.end() :], charset) if found else None
+    end = body.find(b"\r\n\r\n")
+    if end < 0:
+        end = body.find(b"\n\n")
+        return (body[end + 2 :], charset) if end >= 0 else None
+    return body[end + 4 :], charset
 
 
 @dataclass(frozen=True)
@@ -213,17 +373,12 @@ def protect_entity(
         outer = fields
     head, rest = _split_head(prepared.chunks)
     if hidden and legacy_display:
-        inner = b"".join(bytes(c) for c in (head, *rest))
-        element = _legacy_display(hidden)
-        boundary = fresh_boundary([inner, element])
-        head = fold_header(
-            "Content-Type", f'multipart/mixed; boundary="{boundary.decode("ascii")}"'
-        ).encode("ascii")
-        rest = [
-            b"\r\n--" + boundary + b"\r\n" + element + b"\r\n--" + boundary + b"\r\n",
-            inner,
-            b"\r\n--" + boundary + b"--\r\n",
-        ]
+        entity = b"".join(bytes(c) for c in (head, *rest))
+        with reading("message"):
+            injected = _main_parts(entity, read_entity(entity, 0, len(entity)),
+                                   _injector(hidden), "1")
+        if injected is not None:
+            head, rest = _split_head((injected,))
     section = [fold_header(name, value).encode("ascii") for name, value in fields]
     if hp == "cipher":
         section += [
@@ -304,36 +459,15 @@ def protected_section(entity: bytes) -> ProtectedSection | None:
                         outer.append((field.strip(), shown.strip()))
                 continue
             headers.append((name, text))
-        first = _first_part(entity) if top.content_type == "multipart/mixed" else None
-        lde = first is not None and (_param(first.headers, "hp-legacy-display") or "") == "1"
+        lde = _MARKED.search(entity) is not None
     return ProtectedSection(form, tuple(headers), tuple(outer), lde)
 
 
 def without_legacy_display(entity: bytes) -> bytes:
-    """``entity`` as a client that understands header protection shows it: a
-    multipart/mixed payload loses its Legacy Display Element parts (RFC 9788 §4.5);
-    anything else is returned as it is."""
+    """``entity`` as a client that understands header protection shows it: each main body
+    part marked ``hp-legacy-display="1"`` loses its Legacy Display Element (RFC 9788
+    §4.5.3); anything else is returned as it is."""
     with reading("protected content"):
         top = read_entity(entity, 0, len(entity))
-        boundary = top.boundary()
-        if top.content_type != "multipart/mixed" or not boundary:
-            return entity
-        spans, _closed = split_multipart(entity, top.body, top.end, boundary)
-        kept = [
-            (start, end) for start, end in spans
-            if (_param(read_entity(entity, start, end).headers, "hp-legacy-display") or "")
-            .strip() != "1"
-        ]
-    if len(kept) == len(spans) or not kept:
-        return entity
-    root = entity[top.start : top.body]
-    if len(kept) == 1:
-        # The one part left takes the root's place, with the protected fields.
-        fields = [f for f in _fields(root[:-2]) if not _structural(
-            f.partition(b":")[0].decode("ascii", "replace").strip())]
-        return b"".join(fields) + entity[kept[0][0] : kept[0][1]]
-    out = [root]
-    for start, end in kept:
-        out += [b"--" + boundary + b"\r\n", entity[start:end], b"\r\n"]
-    out.append(b"--" + boundary + b"--\r\n")
-    return b"".join(out)
+        stripped = _main_parts(entity, top, _strip, None)
+    return entity if stripped is None else stripped

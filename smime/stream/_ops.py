@@ -211,12 +211,35 @@ def _with_header_protection(
                 "header_confidentiality=...)), then encrypt it without protect_headers"
             )
         marker = b"@@smime-stream-" + secrets.token_hex(16).encode("ascii") + b"@@"
-        wrapped = mime.protect_entity(mime.PreparedEntity((head, marker), outer), hp=hp,
-                                      policy=policy, legacy_display=legacy_display)
+        prepared = mime.PreparedEntity((head, marker), outer)
+        wrapped = None
+        if legacy_display:
+            # The element goes in front of the body; only a text body whose transfer
+            # encoding it keeps can take it without being read (a base64 or multipart
+            # body goes without one).
+            with contextlib.suppress(SMIMEError):
+                wrapped = mime.protect_entity(prepared, hp=hp, policy=policy)
+            if wrapped is not None and not _spliced(head, wrapped.entity, marker):
+                wrapped = None
+        if wrapped is None:
+            wrapped = mime.protect_entity(prepared, hp=hp, policy=policy, legacy_display=False)
         before, after = wrapped.entity.split(marker)
         run((before, wrapped.outer_headers, _then(body, after)))
 
     return protected
+
+
+def _spliced(head: bytes, entity: bytes, marker: bytes) -> bool:
+    """Whether the body can follow ``entity``'s head in place of ``marker`` unchanged: the
+    marker is there once, at the end, and the transfer encoding is the one it came with."""
+    def encoding(data: bytes) -> bytes:
+        for line in data.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n"):
+            if line.startswith(b"content-transfer-encoding:"):
+                return line.partition(b":")[2].strip()
+        return b"7bit"
+
+    return entity.count(marker) == 1 and entity.endswith(marker) and (
+        encoding(entity) == encoding(head) and encoding(head) != b"base64")
 
 
 def _then(body: Iterable[bytes], tail: bytes) -> Iterator[bytes]:
