@@ -6,9 +6,9 @@ header section into the root of the cryptographic payload, marks that part with 
 ``hp`` Content-Type parameter (``"clear"`` when only signed, ``"cipher"`` when
 encrypted), and for encrypted mail lets a *header confidentiality policy* (HCP) decide
 which values are shown outside; ``HP-Outer`` fields inside record what was shown, so a
-receiver can tell the sender's choices from tampering. A Legacy Display Element (a
-``text/plain`` part with ``hp-legacy-display="1"``) shows hidden values to clients that
-know nothing of it.
+receiver can tell the sender's choices from tampering. A Legacy Display Element (the
+hidden fields as text at the top of each main body part, marked ``hp-legacy-display="1"``)
+shows them to clients that know nothing of header protection.
 
 This module composes and reads that structure; it does no cryptography.
 """
@@ -353,8 +353,8 @@ def protect_entity(
     the payload's root part, whose Content-Type gets ``hp``. With ``hp="cipher"``,
     ``policy`` (default :func:`hcp_baseline`) decides each field's outside value, and an
     ``HP-Outer`` field inside records each one shown; when a user-facing field was hidden
-    or changed and ``legacy_display``, the payload becomes a multipart/mixed whose first
-    part is a Legacy Display Element repeating it. ``hp="clear"`` keeps every field outside.
+    or changed and ``legacy_display``, each main body part (RFC 9788 §4.5) begins with a
+    Legacy Display Element repeating it. ``hp="clear"`` keeps every field outside.
     """
     if hp not in ("clear", "cipher"):
         raise InvalidOptionError(f"hp={hp!r}: use 'clear' or 'cipher'")
