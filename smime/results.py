@@ -325,14 +325,18 @@ class ProtectedPart:
     signature_valid: bool | None = None
     """None: not signed."""
     content: EmailMessage | None = None
+    not_opened: str = ""
+    """Why an S/MIME part could not be opened (no key for it, damaged); "" otherwise."""
 
     @property
     def protected(self) -> bool:
-        return self.encrypted or self.signature_valid is not None
+        return self.encrypted or self.signature_valid is not None or bool(self.not_opened)
 
     def describe(self) -> str:
         """``attachment readme.txt.p7m (part 2) was encrypted (aes-256-cbc, ...)``."""
         name = f"attachment {self.filename}" if self.filename else self.content_type
+        if self.not_opened:
+            return f"{name} (part {self.path}) is S/MIME but was not opened: {self.not_opened}"
         what = []
         if self.encrypted:
             what.append("encrypted")
@@ -350,6 +354,7 @@ class ProtectedPart:
             "path": self.path, "content_type": self.content_type, "filename": self.filename,
             "encrypted": self.encrypted, "authenticated": self.authenticated,
             "signed_by": list(self.signed_by), "signature_valid": self.signature_valid,
+            "not_opened": self.not_opened or None,
         }
 
 

@@ -103,3 +103,49 @@ def test_whole_message_protection_lists_no_parts(pki):
     opened = smime.unwrap(sealed, pki["bob"].identity)
     assert opened.encrypted and opened.parts == ()
     assert "the rest was not" not in opened.summary()
+
+
+def _signed_entity(pki) -> bytes:
+    signed = smime.sign(SECRET, pki["alice"].identity).as_bytes()
+    head, _, body = signed.partition(b"\r\n\r\n")
+    return b"\r\n".join(
+        line for line in head.split(b"\r\n") if line.lower().startswith((b"content-", b" "))
+    ) + b"\r\n\r\n" + body
+
+
+def test_every_protected_part_is_opened_on_its_own(pki, trust):
+    raw = _mixed(TEXT, _signed_entity(pki), README, _encrypted_attachment(pki, "aes-256-gcm"))
+    opened = smime.unwrap(raw, pki["bob"].identity, trust)
+    assert [(p.path, p.encrypted, p.signature_valid, p.authenticated) for p in opened.parts] == [
+        ("1", False, None, False), ("2", False, True, True), ("3", False, None, False),
+        ("4", True, None, True),
+    ]
+    assert "The secret readme." in opened.parts[3].content.get_payload()
+    assert b"The secret readme." not in opened.content.as_bytes().split(b"--MIX")[4]
+    summary = opened.summary()
+    assert "signed by alice@example.com (VALID)" in summary
+    assert "attachment readme.txt.p7m (part 4) was encrypted" in summary
+    assert summary.count("the rest was not") == 1
+
+
+def test_a_part_without_its_key_is_reported_not_opened(pki, trust):
+    raw = _mixed(TEXT, _signed_entity(pki), _encrypted_attachment(pki))
+    opened = smime.unwrap(raw, trust=trust)  # no identity: the signature is still checked
+    assert opened.parts[1].signature_valid is True
+    third = opened.parts[2]
+    assert third.not_opened and "identity" in third.not_opened
+    assert "is S/MIME but was not opened" in opened.summary()
+
+
+def test_a_signed_part_is_bound_to_the_message_from(pki, trust):
+    raw = _mixed(TEXT, README, _signed_entity(pki)).replace(
+        b"From: alice@example.com", b"From: mallory@example.com", 1)
+    # the first S/MIME part is the signed one here: the main loop judges it
+    opened = smime.unwrap(raw, trust=trust)
+    assert opened.parts[2].signature_valid is False
+    raw = _mixed(TEXT, _encrypted_attachment(pki), _signed_entity(pki)).replace(
+        b"From: alice@example.com", b"From: mallory@example.com", 1)
+    # here it is opened beside the first: bound to the same From
+    opened = smime.unwrap(raw, pki["bob"].identity, trust)
+    assert opened.parts[2].signature_valid is False
+    assert opened.parts[2].signed_by == ("alice@example.com",)

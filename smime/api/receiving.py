@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import email.errors
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -893,6 +894,7 @@ def unwrap(
     outermost: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
     before: list[tuple[EmailMessage, bytes]] = []  # each layer's surroundings, as peeled
+    before_headers: list[tuple[tuple[str, str], ...]] = []
     opened_unauthenticated = False
     try:
         for _ in range(MAX_LAYERS):
@@ -909,6 +911,7 @@ def unwrap(
             if peeled is None:
                 break
             before.append((current, raw))
+            before_headers.append(headers)
             layers.append(peeled.layer)
             current = peeled.message
             if peeled.layer.kind == "certs-only":
@@ -947,7 +950,17 @@ def unwrap(
         # Only a part is protected: the message stays whole, the protected content is that
         # part's own (never spliced into the unprotected message: EFAIL).
         container, container_raw = before[split]
-        parts = _part_protection(container_raw, layers[split:], current)
+
+        def open_part(data: bytes) -> UnwrapResult:
+            return unwrap(data, identity, trust, certificates=certificates, store=store,
+                          crls=crls, ocsp_responses=ocsp_responses, at=at,
+                          revocation=revocation, fetch=fetch, policy=policy)
+
+        parts, more = _part_protection(
+            container_raw, layers[split:], current, headers=before_headers[split],
+            open_part=open_part,
+        )
+        warnings += more
         current = container
     return UnwrapResult(
         content=current, layers=tuple(layers), warnings=tuple(dict.fromkeys(warnings)),
@@ -956,11 +969,19 @@ def unwrap(
     )
 
 
+#: How deep unwrap opens S/MIME parts inside S/MIME parts beside the first one.
+_PART_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("smime_part_depth", default=0)
+_MAX_PART_DEPTH = 4
+
+
 def _part_protection(
-    container: bytes, layers: Sequence[Layer], plaintext: EmailMessage
-) -> tuple[ProtectedPart, ...]:
-    """Every part of ``container`` with its protection; ``layers`` were peeled off the
-    part at ``layers[0].path``, leaving ``plaintext``."""
+    container: bytes, layers: Sequence[Layer], plaintext: EmailMessage, *,
+    headers: Sequence[tuple[str, str]], open_part: Callable[[bytes], UnwrapResult],
+) -> tuple[tuple[ProtectedPart, ...], list[Problem]]:
+    """Every part of ``container`` with its protection, and the warnings of the S/MIME
+    parts opened here; ``layers`` were peeled off the part at ``layers[0].path``, leaving
+    ``plaintext``. Other S/MIME parts are opened each as a message of their own, with the
+    container's ``headers`` (so a signature is bound to its From)."""
     decrypted = [layer.result for layer in layers if isinstance(layer.result, DecryptionInfo)]
     checked = [layer.result for layer in layers if isinstance(layer.result, VerificationResult)]
     signature_valid = None if not checked else all(
@@ -972,7 +993,13 @@ def _part_protection(
         address for r in checked for signer in r.signers for address in signer.email_addresses
     ))
     out = []
+    warnings: list[Problem] = []
     for info in mime.leaf_parts(container):
+        if info.path != layers[0].path and info.smime:
+            part, found = _other_part(info, container, headers, open_part)
+            out.append(part)
+            warnings += found
+            continue
         if info.path != layers[0].path:
             out.append(ProtectedPart(info.path, info.content_type, info.filename))
             continue
@@ -982,7 +1009,39 @@ def _part_protection(
             authenticated=bool(signature_valid) or any(d.authenticated for d in decrypted),
             signed_by=signed_by, signature_valid=signature_valid, content=plaintext,
         ))
-    return tuple(out)
+    return tuple(out), warnings
+
+
+def _other_part(
+    info: mime.PartInfo, container: bytes, headers: Sequence[tuple[str, str]],
+    open_part: Callable[[bytes], UnwrapResult],
+) -> tuple[ProtectedPart, list[Problem]]:
+    """An S/MIME part beside the first one, opened on its own."""
+    plain = ProtectedPart(info.path, info.content_type, info.filename)
+    depth = _PART_DEPTH.get()
+    if depth >= _MAX_PART_DEPTH:
+        return replace(plain, not_opened="nested too deep"), []
+    token = _PART_DEPTH.set(depth + 1)
+    try:
+        entity = mime.parse_inner(container[info.start : info.end], headers).as_bytes()
+        opened = open_part(entity)
+    except SMIMEError as exc:
+        return replace(plain, not_opened=str(exc)), []
+    finally:
+        _PART_DEPTH.reset(token)
+    checked = opened.verifications
+    decrypted = [layer.result for layer in opened.layers
+                 if isinstance(layer.result, DecryptionInfo)]
+    where = f" (part {info.path})"
+    return replace(
+        plain,
+        encrypted=bool(decrypted),
+        authenticated=(bool(checked) and opened.valid) or any(d.authenticated for d in decrypted),
+        signed_by=tuple(dict.fromkeys(a for r in checked for s in r.signers
+                                      for a in s.email_addresses)),
+        signature_valid=opened.valid if checked else None,
+        content=opened.content,
+    ), [Problem(w.code, f"{w}{where}") for w in opened.warnings]
 
 
 def _payload_message(current: EmailMessage, entity: bytes) -> EmailMessage:

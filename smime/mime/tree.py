@@ -26,6 +26,9 @@ class PartInfo:
     content_type: str
     filename: str
     smime: str
+    start: int = 0
+    end: int = 0
+    """Where the part (its headers and body) lies in the data given."""
 
 
 def _smime(entity: RawEntity) -> str:
@@ -53,7 +56,8 @@ def leaf_parts(data: bytes) -> tuple[PartInfo, ...]:
             if smime or not boundary:
                 name = _param(entity.headers, "filename", "content-disposition") or _param(
                     entity.headers, "name") or ""
-                out.append(PartInfo(path, entity.content_type, name.strip(), smime))
+                out.append(PartInfo(path, entity.content_type, name.strip(), smime,
+                                    entity.start, entity.end))
                 continue
             parts, _ = split_multipart(data, entity.body, entity.end, boundary)
             stack.extend(reversed([
