@@ -582,3 +582,22 @@ def test_rfc_9788_appendix_e_legacy_display_is_hidden(pki, payload):
     assert "Let's meet at Rama's Roti Shop at 8pm and go to the park\nfrom there.\n" in shown
     if payload is RFC_E_1:
         assert shown == "Let's meet at Rama's Roti Shop at 8pm and go to the park\nfrom there.\n"
+
+
+@pytest.mark.parametrize("payload", [
+    # a marked element whose base64 is damaged: shown as it came
+    b'Content-Type: text/plain; hp="cipher"; hp-legacy-display="1"\r\n'
+    b"Content-Transfer-Encoding: base64\r\nSubject: x\r\n\r\n!!!not base64!!!\r\n",
+    # LF line ends, HP-Outer without a field name, an unknown hp value
+    b'Content-Type: text/plain; hp="cipher"; hp-legacy-display="1"\n'
+    b"Subject: x\nHP-Outer: no colon here\nHP-Outer: : empty\n\nSubject: x\n\nbody\n",
+    b'Content-Type: multipart/mixed; boundary=B; hp="bogus"\r\nSubject: x\r\n\r\n--B\r\n',
+    b'Content-Type: multipart/alternative; boundary=B; hp="cipher"\r\nSubject: x\r\n\r\n'
+    + b"--B\r\nContent-Type: text/html; hp-legacy-display=1\r\n\r\n<div class=\r\n" * 40,
+])
+def test_damaged_protected_payloads_read_without_raw_errors(pki, payload):
+    sealed = _sealed_payload(pki, payload, [("From", "a@example.com"), ("Subject", "[...]")])
+    opened = smime.unwrap(sealed, pki["bob"].identity)
+    assert opened.content is not None
+    assert opened.header_protection in ("cipher", "")
+    smime.inspect(sealed, pki["bob"].identity)

@@ -25,8 +25,8 @@ from email.header import decode_header, make_header
 from email.message import Message
 from typing import Literal, TypeAlias
 
-from ..core.wire import b64_decode, b64_encode
-from ..errors import InvalidOptionError, ParseError, UsageError
+from ..core.wire import b64_decode, b64_encode, to_crlf
+from ..errors import InvalidOptionError, ParseError, SMIMEError, UsageError
 from ._encode import is_seven_bit_safe, qp_decode, qp_encode
 from ._headers import fold_header, header_text
 from ._raw import RawEntity, read_entity, split_multipart
@@ -467,7 +467,11 @@ def without_legacy_display(entity: bytes) -> bytes:
     """``entity`` as a client that understands header protection shows it: each main body
     part marked ``hp-legacy-display="1"`` loses its Legacy Display Element (RFC 9788
     §4.5.3); anything else is returned as it is."""
-    with reading("protected content"):
-        top = read_entity(entity, 0, len(entity))
-        stripped = _main_parts(entity, top, _strip, None)
+    entity = to_crlf(entity, lone_cr=False)
+    try:
+        with reading("protected content"):
+            top = read_entity(entity, 0, len(entity))
+            stripped = _main_parts(entity, top, _strip, None)
+    except SMIMEError:
+        return entity  # a damaged element: shown as it came, not a failure to read the mail
     return entity if stripped is None else stripped
