@@ -601,3 +601,14 @@ def test_damaged_protected_payloads_read_without_raw_errors(pki, payload):
     assert opened.content is not None
     assert opened.header_protection in ("cipher", "")
     smime.inspect(sealed, pki["bob"].identity)
+
+
+def test_bcc_is_never_copied_inside(pki):
+    with_bcc = PLAIN.replace(b"MIME-Version", b"Bcc: carol@example.com\r\nMIME-Version")
+    sealed = smime.encrypt(with_bcc, pki["bob"].certificate, protect_headers=True)
+    root = _decrypted_root(sealed.as_bytes(), pki)
+    assert root["Bcc"] is None
+    assert not any(v.startswith("Bcc") for v in root.get_all("HP-Outer"))
+    assert message_from_bytes(sealed.as_bytes())["Bcc"] == "carol@example.com"
+    signed = smime.sign(with_bcc, pki["alice"].identity, protect_headers=True).as_bytes()
+    assert message_from_bytes(signed).get_payload()[0]["Bcc"] is None

@@ -793,6 +793,8 @@ def _decrypt_part(
         raise
     if refuse and not _signed_whole(decrypted.content, certificates):
         raise _refused("intact signature")
+    if not exact and mime.protected_section(decrypted.content) is not None:
+        headers = ()  # RFC 9788: the payload's own header section; outer fields are ignored
     out = DecryptedMessage(mime.parse_inner(decrypted.content, headers, exact=exact).as_bytes())
     out.decryption = DecryptionInfo(
         cipher=decrypted.cipher,

@@ -358,7 +358,10 @@ def protect_entity(
     """
     if hp not in ("clear", "cipher"):
         raise InvalidOptionError(f"hp={hp!r}: use 'clear' or 'cipher'")
-    fields = list(prepared.outer_headers)
+    # Bcc stays outside only, for the transport: inside, every recipient would read it
+    # (RFC 9788 §11.4 on Bcc).
+    fields = [(n, v) for n, v in prepared.outer_headers if n.lower() != "bcc"]
+    blind = [(n, v) for n, v in prepared.outer_headers if n.lower() == "bcc"]
     outer: list[tuple[str, str]] = []
     hidden: list[tuple[str, str]] = []
     if hp == "cipher":
@@ -385,7 +388,7 @@ def protect_entity(
             fold_header("HP-Outer", f"{name}: {value}").encode("ascii") for name, value in outer
         ]
     block = b"".join(_with_hp(_fields(head), hp) + section)
-    return ProtectedEntity((block, *rest), tuple(outer))
+    return ProtectedEntity((block, *rest), (*outer, *blind))
 
 
 def _first_part(entity: bytes) -> RawEntity | None:
