@@ -305,6 +305,9 @@ def _part_node_unsafe(
     if depth > MAX_DEPTH or count[0] > MAX_PARTS:
         return Node("error", "nested too deep or too many parts: not shown")
     children: list[Node] = []
+    form = _protection_form(view)
+    if form:
+        children.append(_protected_node(part, form))
     if part.is_multipart():
         payload = part.get_payload()
         fields.append(("parts", str(len(payload))))
@@ -320,6 +323,66 @@ def _part_node_unsafe(
         if mime.classify_part(view) == "pkcs7-mime" and isinstance(raw, bytes):
             children.append(_safe_cms(raw, None, identity, depth))
     return Node("mime", ctype, tuple(fields), tuple(children))
+
+
+def _protection_form(view: Message) -> str:
+    """``hp="cipher"``/``"clear"`` (RFC 9788) or ``protected-headers="v1"``, or ``""``."""
+    hp = str(view.get_param("hp", "") or "").strip().lower()
+    if hp in ("cipher", "clear"):
+        return f'hp="{hp}"'
+    legacy = str(view.get_param("protected-headers", "") or "").strip().lower()
+    return 'protected-headers="v1"' if legacy == "v1" else ""
+
+
+def _is_structural(name: str) -> bool:
+    lname = name.lower()
+    return lname.startswith("content-") or lname == "mime-version"
+
+
+def _protected_node(part: Message, form: str) -> Node:
+    """The header section a payload protects, its HP-Outer records; the outer values
+    are put beside them by :func:`_beside_outer` once the whole tree is read."""
+    protected: list[tuple[str, str]] = []
+    recorded: list[tuple[str, str]] = []
+    for name, value in part.raw_items():
+        if _is_structural(name):
+            continue
+        if name.lower() == "hp-outer":
+            field_name, _, shown = _shown(value).partition(":")
+            recorded.append((field_name.strip(), shown.strip()))
+        else:
+            protected.append((name, _shown(value)))
+    fields = [(f"{name} (protected)", value) for name, value in protected]
+    fields += [(f"{name} (HP-Outer)", value) for name, value in recorded]
+    return Node("header-protection", f"protected header section ({form})", tuple(fields))
+
+
+def _beside_outer(node: Node, outer: list[tuple[str, str]]) -> Node:
+    """Every header-protection node with the message's outer fields beside the protected
+    ones: ``same``, ``shown as recorded`` (HP-Outer), ``hidden``, or ``DIFFERS``."""
+    children = tuple(_beside_outer(child, outer) for child in node.children)
+    if node.kind != "header-protection":
+        return Node(node.kind, node.title, node.fields, children)
+    protected = {n[: -len(" (protected)")].lower(): (n, v) for n, v in node.fields
+                 if n.endswith(" (protected)")}
+    recorded = {n[: -len(" (HP-Outer)")].lower(): v for n, v in node.fields
+                if n.endswith(" (HP-Outer)")}
+    outside = {name.lower(): (name, value) for name, value in outer}
+    rows: list[tuple[str, str]] = []
+    for key in dict.fromkeys([*protected, *outside]):
+        name = (protected.get(key) or outside[key])[0].removesuffix(" (protected)")
+        inner = protected[key][1] if key in protected else None
+        out = outside[key][1] if key in outside else None
+        if out is None:
+            verdict = "hidden outside"
+        elif key in recorded and recorded[key] == out:
+            verdict = "shown as the sender's HP-Outer records" if out != inner else "same"
+        elif inner is None:
+            verdict = "ADDED outside (not protected)"
+        else:
+            verdict = "same" if out == inner else "DIFFERS outside"
+        rows.append((name, f"protected {inner!r} | outside {out!r}: {verdict}"))
+    return Node(node.kind, node.title, tuple(rows), children)
 
 
 def _smime_node(part: Message, identity: Identity | None, depth: int) -> Node:
@@ -362,7 +425,12 @@ def inspect(
                 return Node("file", f"raw CMS file ({form.upper()})", fields, (child,))
             message = data
         msg: EmailMessage = mime.to_message(message)
-        return _part_node(msg, identity, 0, [0])
+        root = _part_node(msg, identity, 0, [0])
+        if not root.find("header-protection"):
+            return root
+        outer = [(name, _shown(value)) for name, value in msg.raw_items()
+                 if not _is_structural(name)]
+        return _beside_outer(root, outer)
 
 
 # ---------------------------------------------------------------------------- result views

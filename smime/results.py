@@ -29,6 +29,7 @@ __all__ = [
     "DecryptedMessage",
     "DecryptionInfo",
     "Layer",
+    "ProtectedPart",
     "SignerResult",
     "UnwrapResult",
     "VerificationResult",
@@ -179,6 +180,10 @@ class VerificationResult:
     wrapped message/rfc822), as ``(name, value)``. ``content`` shows these; a From here is
     the one checked against the signer. Empty: every header shown, From included, comes
     from outside the signature and is unsigned (the From check still binds the outer From)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """The message's header section as a reader should see it: the protected one (RFC
+    9788 ``hp``, or ``protected-headers="v1"``) when the signed part carries one, outer
+    fields ignored; else the signed fields followed by the outer ones they do not repeat."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Certificates travel as DER (cryptography's do not pickle)."""
@@ -333,6 +338,57 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class ProtectedPart:
+    """One part of a partly protected message (``UnwrapResult.parts``) and its protection.
+
+    ``content`` is what the protection held (the decrypted or signed content) as a message
+    of its own, never spliced into the unprotected message around it (EFAIL); None for an
+    unprotected part (read it in ``UnwrapResult.content``)."""
+
+    path: str
+    content_type: str
+    filename: str = ""
+    encrypted: bool = False
+    authenticated: bool = False
+    """The part is protected against change: AES-GCM, or a valid signature covers it."""
+    signed_by: tuple[str, ...] = ()
+    signature_valid: bool | None = None
+    """None: not signed."""
+    content: EmailMessage | None = None
+    not_opened: str = ""
+    """Why an S/MIME part could not be opened (no key for it, damaged); "" otherwise."""
+
+    @property
+    def protected(self) -> bool:
+        return self.encrypted or self.signature_valid is not None or bool(self.not_opened)
+
+    def describe(self) -> str:
+        """``attachment readme.txt.p7m (part 2) was encrypted (aes-256-cbc, ...)``."""
+        name = f"attachment {self.filename}" if self.filename else self.content_type
+        if self.not_opened:
+            return f"{name} (part {self.path}) is S/MIME but was not opened: {self.not_opened}"
+        what = []
+        if self.encrypted:
+            what.append("encrypted")
+        if self.signature_valid is not None:
+            who = ", ".join(self.signed_by) or "an unknown signer"
+            what.append(f"signed by {who} ({'VALID' if self.signature_valid else 'NOT VALID'})")
+        verdict = " and ".join(what) if what else "not protected"
+        if what and not self.authenticated:
+            verdict += ", not authenticated"
+        return f"{name} (part {self.path}) was {verdict}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: every field but ``content``."""
+        return {
+            "path": self.path, "content_type": self.content_type, "filename": self.filename,
+            "encrypted": self.encrypted, "authenticated": self.authenticated,
+            "signed_by": list(self.signed_by), "signature_valid": self.signature_valid,
+            "not_opened": self.not_opened or None,
+        }
+
+
+@dataclass(frozen=True)
 class UnwrapResult:
     """The innermost content and every layer on the way, outermost first."""
 
@@ -341,6 +397,20 @@ class UnwrapResult:
     warnings: tuple[Problem, ...] = ()
     """Reported, not refused: ``unauthenticated_content`` for an encrypted layer without
     integrity (AES-CBC) that no valid signature inside covers (see ``require_authenticated``)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """The header section to show: the protected one (RFC 9788) when the payload carries
+    one, else the outer fields (and signed ones, as a signature layer shows them)."""
+    header_protection: str = ""
+    """How the headers were protected: ``"cipher"`` or ``"clear"`` (RFC 9788 ``hp``),
+    ``"v1"`` (the older ``protected-headers="v1"``), ``""`` not at all."""
+    outer_headers: tuple[tuple[str, str], ...] = ()
+    """The message's own header fields, outside every layer (what anyone could read or
+    change on the way)."""
+    parts: tuple[ProtectedPart, ...] = ()
+    """For a partly protected message (an encrypted attachment next to plain text, a
+    signed part in an unsigned multipart/mixed): every part with its protection, in
+    order. Then ``content`` is the whole message as received and the protected content is
+    each protected part's own ``content``. Empty when the protection covers the message."""
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -352,11 +422,20 @@ class UnwrapResult:
 
     @property
     def signed(self) -> bool:
-        return any(layer.kind == "signed" for layer in self.layers)
+        """A signature covers the message (not only a part of it: see ``parts``)."""
+        return any(layer.kind == "signed" for layer in self._whole_layers())
 
     @property
     def encrypted(self) -> bool:
-        return any(layer.kind == "encrypted" for layer in self.layers)
+        """The message was encrypted (not only a part of it: see ``parts``)."""
+        return any(layer.kind == "encrypted" for layer in self._whole_layers())
+
+    def _whole_layers(self) -> tuple[Layer, ...]:
+        """The layers around the whole message: those before the first one on a part."""
+        for i, layer in enumerate(self.layers):
+            if layer.path:
+                return self.layers[:i]
+        return self.layers
 
     @property
     def verifications(self) -> tuple[VerificationResult, ...]:
@@ -384,6 +463,10 @@ class UnwrapResult:
                 lines.append(f"encrypted{where}: {result.cipher}, {protection}")
             else:
                 lines.append(f"{layer.kind}{where}")
+        protected = [part for part in self.parts if part.protected]
+        if protected:
+            rest = "; the rest was not" if len(protected) < len(self.parts) else ""
+            lines.append("; ".join(part.describe() for part in protected) + rest)
         lines.extend(f"warning: {p}" for p in self.warnings)
         return _lines(lines) or "no S/MIME layers"
 

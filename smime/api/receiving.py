@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import email.errors
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -53,6 +54,7 @@ from ..results import (
     DecryptedMessage,
     DecryptionInfo,
     Layer,
+    ProtectedPart,
     SignerResult,
     UnwrapResult,
     VerificationResult,
@@ -394,10 +396,16 @@ def _verify_part(
         info = signed.info
         inner = info.content or b""
     view = mime.signed_view(inner)
-    content = mime.parse_inner(view.entity, headers, exact=part.raw_cms)
+    section = None if view.wrapped else mime.protected_section(view.entity)
+    signed_headers = _without_hp_outer(view.headers)
+    if section is not None:
+        # RFC 9788: the protected section is the header section; outer fields are ignored
+        content = mime.parse_inner(_shown_entity(view.entity, section), (), exact=part.raw_cms)
+    else:
+        content = mime.parse_inner(view.entity, headers, exact=part.raw_cms)
     signers, problems, warnings = judge_signers(
         info, checks, helpers=signed.helpers, outer_headers=headers,
-        signed_headers=view.headers, raw=part.raw_cms, notes=notes,
+        signed_headers=signed_headers, raw=part.raw_cms, notes=notes, section=section,
     )
     covers = _join(checks.base, part.path)
     unsigned = (*checks.outside, *(_join(checks.base, p) for p in part.other_parts))
@@ -413,8 +421,9 @@ def _verify_part(
         covers=covers,
         warnings=tuple(dict.fromkeys(warnings)),
         unsigned_parts=unsigned,
-        signed_headers=view.headers,
+        signed_headers=signed_headers,
         verified_with=checks.context(info),
+        headers=section.headers if section is not None else _merged(headers, signed_headers),
     )
     _records.verified(result)
     return result, inner
@@ -429,6 +438,7 @@ def judge_signers(
     signed_headers: Sequence[tuple[str, str]],
     raw: bool,
     notes: Sequence[Problem] = (),
+    section: mime.ProtectedSection | None = None,
 ) -> tuple[tuple[SignerResult, ...], list[Problem], list[Problem]]:
     """Each signer's result, then the layer's problems and warnings (in-memory and streamed
     verification both ask this).
@@ -436,7 +446,8 @@ def judge_signers(
     The signed headers are the ones shown: the signer is bound to the From among them, and
     to the outer From only when the signature covers none. A raw CMS file (a signed
     document) names no sender to bind the signer to; signed content that carries a From
-    is still bound to it.
+    is still bound to it. ``section``: the protected header section (RFC 9788) the signed
+    part carries; outer fields its ``HP-Outer`` records were shown on purpose.
     """
     binding = signed_headers if _carries(signed_headers, "from") else outer_headers
     senders = _sender_addresses(binding)
@@ -460,10 +471,21 @@ def judge_signers(
         )
     problems.extend(p for signer in signers for p in signer.problems)
     warnings = [*notes, *(p for signer in signers for p in signer.warnings)]
-    fatal, minor = _header_mismatches(outer_headers, signed_headers, checks.policy)
+    fatal, minor = _header_mismatches(outer_headers, signed_headers, checks.policy, section)
     problems.extend(fatal)
     warnings.extend(minor)
     return signers, problems, warnings
+
+
+def _without_hp_outer(headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The message's fields: HP-Outer fields are a record of the outside, not headers."""
+    return tuple((name, value) for name, value in headers if name.lower() != "hp-outer")
+
+
+def _shown_entity(entity: bytes, section: mime.ProtectedSection) -> bytes:
+    """The payload as a client that reads header protection shows it: without the Legacy
+    Display Element, which only repeats the protected fields for other clients."""
+    return mime.without_legacy_display(entity) if section.legacy_display else entity
 
 
 def _join(base: str, path: str) -> str:
@@ -503,8 +525,9 @@ _TEXT_FIELDS = {
     "subject": "Subject", "date": "Date", "message-id": "Message-ID",
     "in-reply-to": "In-Reply-To", "references": "References",
 }
-#: The Subject RFC 9788 header confidentiality puts outside: hidden on purpose, not changed.
-_OBSCURED_SUBJECT = "[...]"
+#: The Subjects header confidentiality puts outside, hidden on purpose, not changed: RFC
+#: 9788's, and the older ``protected-headers="v1"`` one (Thunderbird, Enigmail, K-9).
+_OBSCURED_SUBJECTS = ("[...]", "...")
 
 
 def _carries(headers: Sequence[tuple[str, str]], field: str) -> bool:
@@ -519,6 +542,9 @@ def _header_mismatches(
     outer: Sequence[tuple[str, str]],
     signed: Sequence[tuple[str, str]],
     policy: VerificationPolicy,
+    section: mime.ProtectedSection | None = None,
+    *,
+    label_inside: str = "signed",
 ) -> tuple[list[Problem], list[Problem]]:
     """HEADER_MISMATCH for each field the outside and the signature both carry, differing.
 
@@ -526,36 +552,56 @@ def _header_mismatches(
     it bind) while the policy binds at all: the outer one is what other programs show and
     the signer's address was not checked against it. Other fields (a mailing list's
     Subject tag, a rewritten To) are warnings: the signed value is the one shown.
+
+    With a protected header section (RFC 9788, ``section``), an outer value its
+    ``HP-Outer`` fields record was shown by the sender's choice and is no mismatch; an
+    outer field the section does not carry (and did not record) was added on the way.
     """
     fatal: list[Problem] = []
     minor: list[Problem] = []
     if not signed:
         return fatal, minor
+    exposed = section.hp_outer if section is not None else ()
     bound = {"from", "sender"} if policy.allow_sender_header else {"from"}
     for field, label in (*_ADDRESS_FIELDS.items(), *_TEXT_FIELDS.items()):
         outside, inside = _values(outer, field), _values(signed, field)
-        if not outside or not inside:
+        recorded = _values(exposed, field)
+        if outside and recorded and not _differs(field, outside, recorded):
+            continue  # shown outside as the sender's policy chose (HP-Outer)
+        if outside and not inside and section is not None:
+            minor.append(Problem(
+                ProblemCode.HEADER_MISMATCH,
+                f"the outer {label} {_quoted(outside)} is not in the protected header "
+                "section and the sender did not put it outside (no HP-Outer): it was added "
+                "on the way, and is ignored",
+            ))
             continue
-        if field in _ADDRESS_FIELDS:
-            differs = _address_set(outside, field) != _address_set(inside, field)
-        elif field == "subject" and _text(outside) == _OBSCURED_SUBJECT:
-            differs = False
-        elif field == "date":
-            differs = _date(outside) != _date(inside)
-        else:
-            differs = _text(outside) != _text(inside)
-        if not differs:
+        if not outside or not inside or not _differs(field, outside, inside):
             continue
         problem = Problem(
             ProblemCode.HEADER_MISMATCH,
-            f"the outer {label} {_quoted(outside)} differs from the signed {label} "
-            f"{_quoted(inside)}; the signed one is shown and checked",
+            f"the outer {label} {_quoted(outside)} differs from the {label_inside} {label} "
+            f"{_quoted(inside)}; the {label_inside} one is shown"
+            + (" and checked" if label_inside == "signed" else "")
+            + ("" if not exposed else " (the sender's HP-Outer records another value "
+               "outside: it was changed on the way)"),
         )
         if field in bound and policy.require_sender_match:
             fatal.append(problem)
         else:
             minor.append(problem)
     return fatal, minor
+
+
+def _differs(field: str, outside: Sequence[str], inside: Sequence[str]) -> bool:
+    """Whether two values of one field say different things to a reader."""
+    if field in _ADDRESS_FIELDS:
+        return _address_set(outside, field) != _address_set(inside, field)
+    if field == "subject" and _text(outside) in _OBSCURED_SUBJECTS:
+        return False
+    if field == "date":
+        return _date(outside) != _date(inside)
+    return _text(outside) != _text(inside)
 
 
 def _address_set(values: Sequence[str], field: str) -> frozenset[str]:
@@ -746,6 +792,8 @@ def _decrypt_part(
         raise
     if refuse and not _signed_whole(decrypted.content, certificates):
         raise _refused("intact signature")
+    if not exact and mime.protected_section(decrypted.content) is not None:
+        headers = ()  # RFC 9788: the payload's own header section; outer fields are ignored
     out = DecryptedMessage(mime.parse_inner(decrypted.content, headers, exact=exact).as_bytes())
     out.decryption = DecryptionInfo(
         cipher=decrypted.cipher,
@@ -824,6 +872,13 @@ def unwrap(
     the layers: a signed part 1 inside an encrypted part 2 is ``"2.1"``.
 
     ``limits`` caps the work of every layer, decompression included (:class:`smime.Limits`).
+
+    When only a part is protected (an encrypted attachment, a signed part in an unsigned
+    multipart/mixed) and ``part=`` does not name it, ``content`` is the whole message as
+    received and ``parts`` lists every part with its protection; the protected part's
+    plaintext is that entry's own ``content``. ``headers`` is the header section to show:
+    the protected one when the payload carries one (RFC 9788); outer fields that differ
+    from it without the sender's ``HP-Outer`` record are ``header_mismatch`` warnings.
     """
     checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
                      certificates, store)
@@ -837,13 +892,18 @@ def unwrap(
     # re-serialisation could fail on damaged 8-bit headers, or change what was sent.
     current: EmailMessage = mime.parse_inner(raw, (), exact=raw_cms)
     headers: tuple[tuple[str, str], ...] = ()
+    outermost: tuple[tuple[str, str], ...] = ()
     layers: list[Layer] = []
+    before: list[tuple[EmailMessage, bytes]] = []  # each layer's surroundings, as peeled
+    before_headers: list[tuple[tuple[str, str], ...]] = []
     opened_unauthenticated = False
     try:
         for _ in range(MAX_LAYERS):
             found = _inner_part(raw) if layers else mime.find_smime_part(raw)
             if found is None or found.der is None:
                 break
+            if not layers:
+                outermost = found.outer_headers
             headers = _merged(headers, found.outer_headers)
             opened_unauthenticated = opened_unauthenticated or (
                 require_authenticated and identity is not None and _without_integrity(found)
@@ -851,6 +911,8 @@ def unwrap(
             peeled = _peel(found, headers, identity, checks)
             if peeled is None:
                 break
+            before.append((current, raw))
+            before_headers.append(headers)
             layers.append(peeled.layer)
             current = peeled.message
             if peeled.layer.kind == "certs-only":
@@ -868,8 +930,130 @@ def unwrap(
     unvouched = _unvouched(layers)
     if unvouched and require_authenticated:
         raise _refused("valid signature")
-    warnings = tuple(_unauthenticated(layer) for layer in unvouched)
-    return UnwrapResult(content=current, layers=tuple(layers), warnings=warnings)
+    warnings = [_unauthenticated(layer) for layer in unvouched]
+    section = None
+    shown = headers
+    if layers and all(not layer.path for layer in layers):
+        section = mime.protected_section(raw)
+        last = layers[-1].result
+        if isinstance(last, VerificationResult):
+            shown = last.headers or headers  # judged, mismatches reported, by that layer
+        elif section is not None:
+            shown = section.headers
+            current = _payload_message(current, _shown_entity(raw, section))
+            fatal, minor = _header_mismatches(
+                outermost, section.headers, checks.policy, section, label_inside="protected"
+            )
+            warnings += [*fatal, *minor]
+    parts: tuple[ProtectedPart, ...] = ()
+    split = next((i for i, layer in enumerate(layers) if layer.path), None)
+    if split is not None and not checks.part:
+        # Only a part is protected: the message stays whole, the protected content is that
+        # part's own (never spliced into the unprotected message: EFAIL).
+        container, container_raw = before[split]
+
+        def open_part(data: bytes) -> UnwrapResult:
+            return unwrap(data, identity, trust, certificates=certificates, store=store,
+                          crls=crls, ocsp_responses=ocsp_responses, at=at,
+                          revocation=revocation, fetch=fetch, policy=policy)
+
+        parts, more = _part_protection(
+            container_raw, layers[split:], current, headers=before_headers[split],
+            open_part=open_part,
+        )
+        warnings += more
+        current = container
+    return UnwrapResult(
+        content=current, layers=tuple(layers), warnings=tuple(dict.fromkeys(warnings)),
+        headers=shown, header_protection=section.form if section is not None else "",
+        outer_headers=outermost, parts=parts,
+    )
+
+
+#: How deep unwrap opens S/MIME parts inside S/MIME parts beside the first one.
+_PART_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("smime_part_depth", default=0)
+_MAX_PART_DEPTH = 4
+
+
+def _part_protection(
+    container: bytes, layers: Sequence[Layer], plaintext: EmailMessage, *,
+    headers: Sequence[tuple[str, str]], open_part: Callable[[bytes], UnwrapResult],
+) -> tuple[tuple[ProtectedPart, ...], list[Problem]]:
+    """Every part of ``container`` with its protection, and the warnings of the S/MIME
+    parts opened here; ``layers`` were peeled off the part at ``layers[0].path``, leaving
+    ``plaintext``. Other S/MIME parts are opened each as a message of their own, with the
+    container's ``headers`` (so a signature is bound to its From)."""
+    decrypted = [layer.result for layer in layers if isinstance(layer.result, DecryptionInfo)]
+    checked = [layer.result for layer in layers if isinstance(layer.result, VerificationResult)]
+    signature_valid = None if not checked else all(
+        bool(r.signers) and all(s.valid for s in r.signers)
+        and all(p.code is ProblemCode.PARTIAL_SIGNATURE for p in r.problems)
+        for r in checked
+    )
+    signed_by = tuple(dict.fromkeys(
+        address for r in checked for signer in r.signers for address in signer.email_addresses
+    ))
+    out = []
+    warnings: list[Problem] = []
+    for info in mime.leaf_parts(container):
+        if info.path != layers[0].path and info.smime:
+            part, found = _other_part(info, container, headers, open_part)
+            out.append(part)
+            warnings += found
+            continue
+        if info.path != layers[0].path:
+            out.append(ProtectedPart(info.path, info.content_type, info.filename))
+            continue
+        out.append(ProtectedPart(
+            info.path, info.content_type, info.filename,
+            encrypted=bool(decrypted),
+            authenticated=bool(signature_valid) or any(d.authenticated for d in decrypted),
+            signed_by=signed_by, signature_valid=signature_valid, content=plaintext,
+        ))
+    return tuple(out), warnings
+
+
+def _other_part(
+    info: mime.PartInfo, container: bytes, headers: Sequence[tuple[str, str]],
+    open_part: Callable[[bytes], UnwrapResult],
+) -> tuple[ProtectedPart, list[Problem]]:
+    """An S/MIME part beside the first one, opened on its own."""
+    plain = ProtectedPart(info.path, info.content_type, info.filename)
+    depth = _PART_DEPTH.get()
+    if depth >= _MAX_PART_DEPTH:
+        return replace(plain, not_opened="nested too deep"), []
+    token = _PART_DEPTH.set(depth + 1)
+    try:
+        entity = mime.parse_inner(container[info.start : info.end], headers).as_bytes()
+        opened = open_part(entity)
+    except SMIMEError as exc:
+        return replace(plain, not_opened=str(exc)), []
+    finally:
+        _PART_DEPTH.reset(token)
+    checked = opened.verifications
+    decrypted = [layer.result for layer in opened.layers
+                 if isinstance(layer.result, DecryptionInfo)]
+    where = f" (part {info.path})"
+    return replace(
+        plain,
+        encrypted=bool(decrypted),
+        authenticated=(bool(checked) and opened.valid) or any(d.authenticated for d in decrypted),
+        signed_by=tuple(dict.fromkeys(a for r in checked for s in r.signers
+                                      for a in s.email_addresses)),
+        signature_valid=opened.valid if checked else None,
+        content=opened.content,
+    ), [Problem(w.code, f"{w}{where}") for w in opened.warnings]
+
+
+def _payload_message(current: EmailMessage, entity: bytes) -> EmailMessage:
+    """The protected payload as the content: its own header section, no outer field
+    merged in (RFC 9788); a decrypted message keeps saying how it was encrypted."""
+    shown = mime.parse_inner(entity, ())
+    if isinstance(current, DecryptedMessage):
+        out = DecryptedMessage(shown.as_bytes())
+        out.decryption = current.decryption
+        return out
+    return shown
 
 
 def _inner_part(raw: bytes) -> mime.SMIMEPart | None:

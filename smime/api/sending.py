@@ -47,6 +47,9 @@ from ._input import MessageInput, RecipientInput, identities, recipient_certific
 if TYPE_CHECKING:
     from ..store import CertificateSource
 
+#: What ``header_confidentiality=`` takes: a policy's name or the policy itself.
+HeaderConfidentiality = Literal["hcp_baseline", "hcp_no_confidentiality"] | mime.HeaderPolicy
+
 __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "sign"]
 
 
@@ -101,6 +104,9 @@ def sign(
     signed_attributes: bool = ...,
     encryption_certificate: x509.Certificate | None = ...,
     signing_time: dt.datetime | None = ...,
+    protect_headers: bool = ...,
+    header_confidentiality: HeaderConfidentiality | None = ...,
+    legacy_display: bool = ...,
     format: Literal["smime"] = ...,
 ) -> EmailMessage: ...
 
@@ -118,6 +124,9 @@ def sign(
     signed_attributes: bool = ...,
     encryption_certificate: x509.Certificate | None = ...,
     signing_time: dt.datetime | None = ...,
+    protect_headers: bool = ...,
+    header_confidentiality: HeaderConfidentiality | None = ...,
+    legacy_display: bool = ...,
     format: Literal["der", "pem"],
 ) -> bytes: ...
 
@@ -134,6 +143,9 @@ def sign(
     signed_attributes: bool = True,
     encryption_certificate: x509.Certificate | None = None,
     signing_time: dt.datetime | None = None,
+    protect_headers: bool = False,
+    header_confidentiality: HeaderConfidentiality | None = None,
+    legacy_display: bool = True,
     format: WireFormat = "smime",
 ) -> EmailMessage | bytes:
     """Sign ``message`` (RFC 8551): multipart/signed when ``detached``, else opaque signed-data.
@@ -146,8 +158,18 @@ def sign(
     ``format="der"`` or ``"pem"`` returns a raw CMS file instead (``.p7s`` when detached,
     ``.p7m`` when not, as ``openssl cms -sign -binary -outform`` writes them) over the
     message's bytes exactly as given: no canonical form, no headers kept outside.
+
+    ``protect_headers=True`` (RFC 9788) signs the header section too: From, To, Subject,
+    Date and the rest are copied into the signed part, marked ``hp="clear"``, so a reader
+    can tell when someone changed the copies outside. To encrypt the result next with
+    hidden headers, give the ``header_confidentiality`` policy here (as for
+    :func:`encrypt`): the signed part is then marked ``hp="cipher"``, its ``HP-Outer``
+    fields record what the policy shows outside, and the outer headers follow it already.
     """
     raw = _raw_content(message, format)
+    if raw is not None and protect_headers:
+        raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
+                         "no header section)")
     specs = signer_specs(
         signers, digest=digest, signature_padding=signature_padding,
         include_chain=include_chain, identify_by=identify_by,
@@ -159,6 +181,16 @@ def sign(
         der = create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
         return _raw_output(der, format)
     prepared = mime.prepare_entity(_entity_input(message))
+    if protect_headers:
+        protected = mime.protect_entity(
+            prepared, hp="clear" if header_confidentiality is None else "cipher",
+            policy=None if header_confidentiality is None
+            else mime.header_policy(header_confidentiality),
+            legacy_display=legacy_display,
+        )
+        prepared = mime.PreparedEntity(protected.chunks, protected.outer_headers)
+    elif header_confidentiality is not None:
+        raise UsageError("header_confidentiality= goes with protect_headers=True")
     der = create_signed_data(prepared.entity, specs, detached=detached, signing_time=signing_time)
     if detached:
         return mime.build_multipart_signed(
@@ -296,6 +328,9 @@ def encrypt(
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
     store: CertificateSource | None = ...,
     check_usage: bool = ...,
+    protect_headers: bool = ...,
+    header_confidentiality: HeaderConfidentiality = ...,
+    legacy_display: bool = ...,
     format: Literal["smime"] = ...,
 ) -> EmailMessage: ...
 
@@ -311,6 +346,9 @@ def encrypt(
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
     store: CertificateSource | None = ...,
     check_usage: bool = ...,
+    protect_headers: bool = ...,
+    header_confidentiality: HeaderConfidentiality = ...,
+    legacy_display: bool = ...,
     format: Literal["der", "pem"],
 ) -> bytes: ...
 
@@ -325,6 +363,9 @@ def encrypt(
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     store: CertificateSource | None = None,
     check_usage: bool = True,
+    protect_headers: bool = False,
+    header_confidentiality: HeaderConfidentiality = "hcp_baseline",
+    legacy_display: bool = True,
     format: WireFormat = "smime",
 ) -> EmailMessage | bytes:
     """Encrypt ``message`` for every recipient (certificates, PEM/DER, paths, or addresses).
@@ -342,8 +383,22 @@ def encrypt(
 
     ``format="der"`` or ``"pem"`` returns a raw CMS ``.p7m`` file instead (as ``openssl
     cms -encrypt -binary -outform`` writes it) of the message's bytes exactly as given.
+
+    ``protect_headers=True`` (RFC 9788) encrypts the header section with the content
+    (``hp="cipher"``); ``header_confidentiality`` decides what stays readable outside:
+    ``"hcp_baseline"`` (Subject becomes ``[...]``, Keywords and Comments are left out,
+    From, To, Cc, Date and Message-ID stay for delivery and threading),
+    ``"hcp_no_confidentiality"``, or a callable ``(name, value) -> value or None``.
+    ``HP-Outer`` fields inside record what was shown; ``legacy_display`` adds a text part
+    repeating hidden fields for clients without header protection. A message signed with
+    ``sign(..., protect_headers=True, header_confidentiality=...)`` is encrypted as it is:
+    its signed part already carries the protected headers.
     """
     raw = _raw_content(message, format)
+    if raw is not None and protect_headers:
+        raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
+                         "no header section)")
+    policy = mime.header_policy(header_confidentiality) if protect_headers else None
     specs, chosen = recipient_specs(
         recipients, cipher=cipher, key_transport=key_transport, identify_by=identify_by,
         capabilities=capabilities, store=store, check_usage=check_usage,
@@ -352,6 +407,8 @@ def encrypt(
         chunks = enveloped_data_chunks(raw, specs, cipher=chosen)
         return _raw_output(collect(chunks, len(chunks)), format)
     prepared = mime.prepare_entity(_entity_input(message))
+    if policy is not None:
+        prepared = _protected_for_encryption(prepared, policy, legacy_display=legacy_display)
     # The ciphertext is made block by block while base64 writes it: the message out is the
     # one large allocation (the entity is a view of the input where it was canonical).
     der = enveloped_data_chunks(prepared.chunks, specs, cipher=chosen)
@@ -359,6 +416,31 @@ def encrypt(
         "authEnveloped-data" if algorithms.CIPHERS[chosen].authenticated else "enveloped-data"
     )
     return mime.build_pkcs7_mime(der, smime_type=smime_type, outer_headers=prepared.outer_headers)
+
+
+def _protected_for_encryption(
+    prepared: mime.PreparedEntity, policy: mime.HeaderPolicy, *, legacy_display: bool
+) -> mime.PreparedEntity:
+    """The entity with its header section inside (``hp="cipher"``), or, for a message
+    already signed with protected headers, the signed entity as it is."""
+    head = bytes(prepared.chunks[0][:4096]).lower()
+    signed = head.startswith(b"content-type: multipart/signed") or (
+        b"application/pkcs7-mime" in head or b"application/x-pkcs7-mime" in head)
+    if not signed:
+        protected = mime.protect_entity(
+            prepared, hp="cipher", policy=policy, legacy_display=legacy_display
+        )
+        return mime.PreparedEntity(protected.chunks, protected.outer_headers)
+    hp = mime.carried_hp(prepared.entity)
+    if hp == "cipher" or (hp == "clear" and policy is mime.HCP_NAMES["hcp_no_confidentiality"]):
+        return prepared  # its outer headers already follow the signer's policy
+    raise UsageError(
+        "protect_headers=True: this message is already signed, and its signature "
+        + ("covers headers marked hp=\"clear\" (nothing hidden)" if hp == "clear"
+           else "does not cover its headers")
+        + "; sign it with protect_headers=True, header_confidentiality=... so that the "
+        "signed part carries the headers and HP-Outer fields, then encrypt that"
+    )
 
 
 @overload

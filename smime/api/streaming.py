@@ -22,6 +22,8 @@ from .receiving import (
     CertificatesInput,
     _Checks,
     _checks,
+    _merged,
+    _without_hp_outer,
     judge_signers,
 )
 from .sending import micalg, recipient_specs, signer_specs
@@ -69,10 +71,13 @@ def signed_result(
     the signer to, so the policy's sender match does not apply.
     """
     view = mime.signed_view(entity_head)
-    content = mime.parse_inner(view.entity, outer_headers)
+    section = None if view.wrapped else mime.protected_section(view.entity)
+    signed_headers = _without_hp_outer(view.headers)
+    content = mime.parse_inner(view.entity, () if section is not None else outer_headers)
     signers, problems, warnings = judge_signers(
         info, checks, helpers=(*info.certificates, *checks.certificates),
-        outer_headers=outer_headers, signed_headers=view.headers, raw=not mail, notes=notes,
+        outer_headers=outer_headers, signed_headers=signed_headers, raw=not mail, notes=notes,
+        section=section,
     )
     result = VerificationResult(
         content=content,
@@ -81,8 +86,10 @@ def signed_result(
         certificates=info.certificates,
         detached=detached,
         warnings=tuple(dict.fromkeys(warnings)),
-        signed_headers=view.headers,
+        signed_headers=signed_headers,
         verified_with=checks.context(info),
+        headers=section.headers if section is not None else _merged(outer_headers,
+                                                                    signed_headers),
     )
     _records.verified(result)
     return result

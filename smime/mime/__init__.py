@@ -16,28 +16,51 @@ from .canonical import PreparedEntity, prepare_entity
 from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
 from .message import input_bytes, message_bytes, to_message
 from .parse import PartKind, SMIMEPart, classify_part, find_smime_part, with_content
+from .protect import (
+    HCP_NAMES,
+    HeaderPolicy,
+    ProtectedEntity,
+    ProtectedSection,
+    carried_hp,
+    header_policy,
+    protect_entity,
+    protected_section,
+    without_legacy_display,
+)
 from .signed_view import SignedView, signed_view
+from .tree import PartInfo, leaf_parts
 
 __all__ = [
+    "HCP_NAMES",
     "MAX_DEPTH",
     "POLICY",
     "SMIME_TYPES",
+    "HeaderPolicy",
+    "PartInfo",
     "PartKind",
     "PreparedEntity",
+    "ProtectedEntity",
+    "ProtectedSection",
     "SMIMEPart",
     "SignedView",
     "WireMessage",
     "build_multipart_signed",
     "build_pkcs7_mime",
+    "carried_hp",
     "classify_part",
     "encodable_text",
     "find_smime_part",
+    "header_policy",
     "header_text",
     "input_bytes",
+    "leaf_parts",
     "message_bytes",
     "parse_inner",
     "prepare_entity",
+    "protect_entity",
+    "protected_section",
     "signed_view",
     "to_message",
     "with_content",
+    "without_legacy_display",
 ]

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from .. import mime
 from ..algorithms import CIPHERS, DIGESTS, digest_from_micalg
 from ..api.receiving import UNAUTHENTICATED_REFUSED, CertificatesInput
+from ..api.sending import HeaderConfidentiality
 from ..api.streaming import (
     Checks,
     RecipientInput,
@@ -191,6 +192,62 @@ def _protect(reader: Reader, form: str, out: Output, run: Callable[[Entity], Non
     run((whole.entity, whole.outer_headers, ()))
 
 
+def _with_header_protection(
+    run: Callable[[Entity], None], *, hp: Literal["clear", "cipher"],
+    policy: mime.HeaderPolicy | None, legacy_display: bool,
+) -> Callable[[Entity], None]:
+    """``run`` for the entity with its header section inside (RFC 9788), as
+    :func:`smime.mime.protect_entity` makes it; the body still passes in blocks (a marker
+    stands for it while the head and any Legacy Display Element are composed)."""
+
+    def protected(entity: Entity) -> None:
+        head, outer, body = entity
+        if head.lower().startswith((b"content-type: multipart/signed",
+                                    b"content-type: application/pkcs7-mime",
+                                    b"content-type: application/x-pkcs7-mime")):
+            raise UsageError(
+                "protect_headers=True: this message is already S/MIME; its protected headers "
+                "must be under its signature (smime.sign(..., protect_headers=True, "
+                "header_confidentiality=...)), then encrypt it without protect_headers"
+            )
+        marker = b"@@smime-stream-" + secrets.token_hex(16).encode("ascii") + b"@@"
+        prepared = mime.PreparedEntity((head, marker), outer)
+        wrapped = None
+        if legacy_display:
+            # The element goes in front of the body; only a text body whose transfer
+            # encoding it keeps can take it without being read (a base64 or multipart
+            # body goes without one).
+            with contextlib.suppress(SMIMEError):
+                wrapped = mime.protect_entity(prepared, hp=hp, policy=policy)
+            if wrapped is not None and not _spliced(head, wrapped.entity, marker):
+                wrapped = None
+        if wrapped is None:
+            wrapped = mime.protect_entity(prepared, hp=hp, policy=policy, legacy_display=False)
+        before, after = wrapped.entity.split(marker)
+        run((before, wrapped.outer_headers, _then(body, after)))
+
+    return protected
+
+
+def _spliced(head: bytes, entity: bytes, marker: bytes) -> bool:
+    """Whether the body can follow ``entity``'s head in place of ``marker`` unchanged: the
+    marker is there once, at the end, and the transfer encoding is the one it came with."""
+    def encoding(data: bytes) -> bytes:
+        for line in data.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n"):
+            if line.startswith(b"content-transfer-encoding:"):
+                return line.partition(b":")[2].strip()
+        return b"7bit"
+
+    return entity.count(marker) == 1 and entity.endswith(marker) and (
+        encoding(entity) == encoding(head) and encoding(head) != b"base64")
+
+
+def _then(body: Iterable[bytes], tail: bytes) -> Iterator[bytes]:
+    yield from body
+    if tail:
+        yield tail
+
+
 def _pem_writer(write: Callable[[bytes], object]) -> tuple[Callable[[bytes], None],
                                                             Callable[[], None]]:
     """A writer of PEM (RFC 7468) around a base64 writer."""
@@ -226,6 +283,9 @@ def sign(
     signed_attributes: bool = True,
     encryption_certificate: x509.Certificate | None = None,
     signing_time: dt.datetime | None = None,
+    protect_headers: bool = False,
+    header_confidentiality: HeaderConfidentiality | None = None,
+    legacy_display: bool = True,
     format: OutputFormat = "smime",
     progress: Progress | None = None,
 ) -> None:
@@ -233,8 +293,11 @@ def sign(
     blocks: multipart/signed when ``detached``, else opaque signed-data (BER, indefinite
     lengths). ``format="der"``/``"pem"`` write the raw CMS (a detached one is the .p7s
     alone) over the input's bytes as they are. ``progress(n)`` hears of each block read.
+    ``protect_headers``, ``header_confidentiality`` and ``legacy_display`` as for
+    :func:`smime.sign` (RFC 9788 header protection).
     """
     _check_format(format)
+    _check_protection(format, protect_headers, header_confidentiality, signing=True)
     specs = signer_specs(
         signer, digest=digest, signature_padding=signature_padding,
         include_chain=include_chain, identify_by=identify_by,
@@ -255,8 +318,27 @@ def sign(
             write(stream.finish())
             close()
 
-        _protect(reader, format, out, run)
+        task: Callable[[Entity], None] = run
+        if protect_headers:
+            task = _with_header_protection(
+                run, hp="clear" if header_confidentiality is None else "cipher",
+                policy=None if header_confidentiality is None
+                else mime.header_policy(header_confidentiality),
+                legacy_display=legacy_display,
+            )
+        _protect(reader, format, out, task)
         out.commit()
+
+
+def _check_protection(form: str, protect_headers: bool, header_confidentiality: object,
+                      *, signing: bool) -> None:
+    if protect_headers and form != "smime":
+        raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
+                         "no header section)")
+    if signing and header_confidentiality is not None and not protect_headers:
+        raise UsageError("header_confidentiality= goes with protect_headers=True")
+    if protect_headers and header_confidentiality is not None:
+        mime.header_policy(header_confidentiality)  # a bad name fails before any output
 
 
 def _nothing() -> None:
@@ -323,15 +405,22 @@ def encrypt(
     capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     store: CertificateSource | None = None,
     check_usage: bool = True,
+    protect_headers: bool = False,
+    header_confidentiality: HeaderConfidentiality = "hcp_baseline",
+    legacy_display: bool = True,
     format: OutputFormat = "smime",
     progress: Progress | None = None,
 ) -> None:
     """Encrypt the message read from ``src`` into ``dst``, as :func:`smime.encrypt` does
     (same recipients, same choice of cipher), in blocks: the CMS is BER with indefinite
     lengths, as ``openssl cms -encrypt -stream`` writes it. ``format="der"``/``"pem"``
-    write the raw CMS over the input's bytes as they are.
+    write the raw CMS over the input's bytes as they are. ``protect_headers``,
+    ``header_confidentiality`` and ``legacy_display`` as for :func:`smime.encrypt`; a
+    message signed with protected headers is encrypted without ``protect_headers`` (its
+    outer headers already follow the signer's policy).
     """
     _check_format(format)
+    _check_protection(format, protect_headers, header_confidentiality, signing=False)
     specs, chosen = recipient_specs(
         recipients, cipher=cipher, key_transport=key_transport,
         identify_by=identify_by, capabilities=capabilities, store=store,
@@ -347,7 +436,13 @@ def encrypt(
                                      cipher=chosen)
             close()
 
-        _protect(reader, format, out, run)
+        task: Callable[[Entity], None] = run
+        if protect_headers:
+            task = _with_header_protection(
+                run, hp="cipher", policy=mime.header_policy(header_confidentiality),
+                legacy_display=legacy_display,
+            )
+        _protect(reader, format, out, task)
         out.commit()
 
 
