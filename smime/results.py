@@ -358,6 +358,14 @@ class ProtectedPart:
     not_opened: str = ""
     """Why an S/MIME part could not be opened (no key for it, damaged); "" otherwise."""
 
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _compared(self) == _compared(other)
+
+    def __hash__(self) -> int:
+        return hash(_compared(self))
+
     @property
     def protected(self) -> bool:
         return self.encrypted or self.signature_valid is not None or bool(self.not_opened)

@@ -57,6 +57,7 @@ from smime.results import (
     DecryptedMessage,
     DecryptionInfo,
     Layer,
+    ProtectedPart,
     SignerResult,
     UnwrapResult,
     VerificationResult,
@@ -210,6 +211,9 @@ def _values(w: World) -> dict[type, list[Any]]:
             smime.encrypt(MESSAGE, pq["kim"].certificate), pq["kim"].identity)],
         Layer: [*w.unwrapped.layers, *w.certs_only.layers, *w.compressed.layers],
         UnwrapResult: [w.unwrapped, w.certs_only, w.compressed],
+        ProtectedPart: [ProtectedPart("1", "text/plain"), ProtectedPart(
+            "2", "application/pkcs7-mime", "readme.txt.p7m", encrypted=True,
+            content=w.decrypted)],
         Node: [smime.inspect(w.signed)],
         CertificateStore: [w.store],
         HarvestResult: [w.harvest, w.refused],
