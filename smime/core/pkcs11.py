@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar
 from urllib.parse import unquote_to_bytes
 
+from asn1crypto import core as asn1core
+from asn1crypto import keys as asn1keys
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -781,43 +783,29 @@ def _public_from_token(pool: _Pool, session: Any, key: Any) -> rsa.RSAPublicKey 
 
 def _unwrap_octet_string(value: bytes) -> bytes:
     """CKA_EC_POINT is a DER OCTET STRING (PKCS#11 2.40); a few tokens store the raw point."""
-    if len(value) > 2 and value[0] == 0x04 and value[1] in (len(value) - 2, 0x81):
-        inner = value[3:] if value[1] == 0x81 else value[2:]
-        if inner and inner[0] in (2, 3, 4) and len(inner) != len(value):
-            return inner
-    return value
-
-
-_CURVES_BY_OID = {
-    "1.2.840.10045.3.1.7": ec.SECP256R1(), "1.3.132.0.34": ec.SECP384R1(),
-    "1.3.132.0.35": ec.SECP521R1(), "1.3.132.0.10": ec.SECP256K1(),
-    "1.3.36.3.3.2.8.1.1.7": ec.BrainpoolP256R1(), "1.3.36.3.3.2.8.1.1.11": ec.BrainpoolP384R1(),
-    "1.3.36.3.3.2.8.1.1.13": ec.BrainpoolP512R1(),
-}
+    try:
+        inner = asn1core.OctetString.load(value, strict=True).native
+    except ValueError:
+        return value
+    return inner if inner and inner[0] in (2, 3, 4) else value
 
 
 def _curve(ec_params: bytes) -> ec.EllipticCurve:
-    """The named curve of a CKA_EC_PARAMS (a DER OID)."""
-    if len(ec_params) < 3 or ec_params[0] != 0x06 or ec_params[1] != len(ec_params) - 2:
+    """The named curve of a CKA_EC_PARAMS (ECParameters, RFC 3279)."""
+    try:
+        params = asn1keys.ECDomainParameters.load(ec_params, strict=True)
+        kind = params.name
+        oid = params.chosen.dotted if kind == "named" else ""
+    except ValueError:
+        raise UnsupportedError("the token's EC key has unreadable curve parameters") from None
+    if kind != "named":
         raise UnsupportedError("the token's EC key has explicit curve parameters; a named "
                                "curve is needed")
-    oid = x509.ObjectIdentifier(_oid_text(ec_params[2:]))
-    curve = _CURVES_BY_OID.get(oid.dotted_string)
-    if curve is None:
-        raise UnsupportedError(f"the token's EC key is on an unsupported curve {oid.dotted_string}")
-    return curve
-
-
-def _oid_text(body: bytes) -> str:
-    parts: list[int] = []
-    value = 0
-    for byte in body:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            parts.append(value)
-            value = 0
-    first = min(parts[0] // 40, 2)
-    return ".".join(str(p) for p in [first, parts[0] - 40 * first, *parts[1:]])
+    try:
+        return ec.get_curve_for_oid(x509.ObjectIdentifier(oid))()
+    except LookupError:
+        raise UnsupportedError(
+            f"the token's EC key is on an unsupported curve {oid}") from None
 
 
 def _token_certificates(pool: _Pool, session: Any) -> list[x509.Certificate]:
