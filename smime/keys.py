@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import pem as asn1_pem
@@ -26,7 +26,7 @@ from .core.certs import email_addresses
 from .core.names import certificate_label, subject_text
 from .core.pkcs12 import looks_like_pkcs12, read_pkcs12_bags
 from .core.pqkeys import seed_form
-from .core.views import card_html, certificate_facts, key_description
+from .core.views import card_html, certificate_dict, certificate_facts, key_description
 from .errors import LoadError, PasswordError, SMIMEWarning, UsageError
 from .problems import plain_reason
 
@@ -97,6 +97,17 @@ class Identity:
         )
         return card_html("identity", certificate_label(self.certificate, short=True),
                          certificate_facts(self.certificate), chain)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Public facts only, JSON-safe: ``certificate`` and ``chain`` (each
+        :func:`~smime.core.views.certificate_dict`), ``email_addresses`` and ``key`` (the
+        key's kind and size, as ``"RSA 2048"``). Nothing of the private key."""
+        return {
+            "certificate": certificate_dict(self.certificate),
+            "chain": [certificate_dict(c) for c in self.chain],
+            "email_addresses": list(self.email_addresses),
+            "key": key_description(self.certificate),
+        }
 
 
 def check_identity(value: object, what: str = "identity") -> Identity:

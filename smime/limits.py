@@ -81,6 +81,10 @@ class Limits:
                     f"Limits.{item.name} must be a positive whole number, not {value!r}"
                 )
 
+    def to_dict(self) -> dict[str, int]:
+        """Plain data, JSON-safe: each cap by its name."""
+        return dataclasses.asdict(self)
+
     def exceeded(self, name: str, what: str) -> LimitExceededError:
         """The error for input beyond the cap ``name``; ``what`` says what there is too much of."""
         cap = getattr(self, name)

@@ -17,8 +17,14 @@ from typing import Any
 
 from cryptography import x509
 
-from .core.names import issuer_text, subject_text
-from .core.views import card_html, certificate_facts, content_preview, preformatted_html
+from .core.names import subject_text
+from .core.views import (
+    card_html,
+    certificate_dict,
+    certificate_facts,
+    content_preview,
+    preformatted_html,
+)
 from .errors import VerificationError
 from .mime import WireMessage
 from .problems import Problem, ProblemCode
@@ -42,14 +48,6 @@ def _subject(cert: x509.Certificate | None) -> str:
     if cert is None:
         return "(certificate not in the message)"
     return subject_text(cert, readable=True)
-
-
-def _certificate_dict(cert: x509.Certificate) -> dict[str, str]:
-    return {
-        "subject": _subject(cert),
-        "issuer": issuer_text(cert, readable=True),
-        "serial": format(cert.serial_number, "x"),
-    }
 
 
 def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
@@ -110,12 +108,14 @@ class SignerResult:
         """Plain data, JSON-safe, with stable keys: ``valid``, ``intact``,
         ``signature_valid`` and ``trusted`` (booleans); ``email_addresses``; the
         certificate's ``subject``, ``issuer`` (RFC 4514) and ``serial`` (hex), each None
-        without a certificate; ``signing_time`` (ISO 8601, or None); ``digest_algorithm``,
-        ``signature_algorithm``; ``chain`` (subjects, signer first); ``identifier``;
-        ``capabilities``; ``signed_attributes``; ``encryption_key_preference`` (text, or
-        None); ``problems`` and ``warnings`` (each ``{"code": ..., "message": ...}``)."""
+        without a certificate, and ``certificate``: all its facts (see
+        :func:`smime.core.views.certificate_dict`), or None; ``signing_time`` (ISO 8601, or
+        None); ``digest_algorithm``, ``signature_algorithm``; ``chain`` (subjects, signer
+        first); ``identifier``; ``capabilities``; ``signed_attributes``;
+        ``encryption_key_preference`` (text, or None); ``problems`` and ``warnings`` (each
+        ``{"code": ..., "message": ...}``)."""
         cert = self.certificate
-        named = _certificate_dict(cert) if cert is not None else {}
+        named = certificate_dict(cert) if cert is not None else {}
         preference = self.encryption_key_preference
         return {
             "valid": self.valid,
@@ -123,6 +123,7 @@ class SignerResult:
             "subject": named.get("subject"),
             "issuer": named.get("issuer"),
             "serial": named.get("serial"),
+            "certificate": named or None,
             "signing_time": self.signing_time.isoformat() if self.signing_time else None,
             "digest_algorithm": self.digest_algorithm,
             "signature_algorithm": self.signature_algorithm,
@@ -215,7 +216,8 @@ class VerificationResult:
         ``covers`` (a part path, or None for the whole message); ``signers`` (each
         :meth:`SignerResult.to_dict`); ``problems`` and ``warnings`` (each ``{"code": ...,
         "message": ...}``); ``unsigned_parts``; ``signed_headers`` (``[name, value]``
-        pairs); ``certificates`` (each ``{"subject", "issuer", "serial"}``, serial in hex)."""
+        pairs); ``certificates`` (each ``{"subject", "issuer", "serial", ...}``: every fact of
+        :func:`smime.core.views.certificate_dict`, serial in hex)."""
         return {
             "valid": self.valid,
             "detached": self.detached,
@@ -225,7 +227,7 @@ class VerificationResult:
             "warnings": _problems(self.warnings),
             "unsigned_parts": list(self.unsigned_parts),
             "signed_headers": [[name, value] for name, value in self.signed_headers],
-            "certificates": [_certificate_dict(c) for c in self.certificates],
+            "certificates": [certificate_dict(c) for c in self.certificates],
         }
 
     def _repr_html_(self) -> str:
@@ -278,6 +280,12 @@ class DecryptedMessage(WireMessage):
 
         return decryption_html(self)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``content_type`` of the decrypted entity and
+        ``decryption`` (:meth:`DecryptionInfo.to_dict`); the content itself is not
+        included (it is the message: ``as_bytes()``)."""
+        return {"content_type": self.get_content_type(), "decryption": self.decryption.to_dict()}
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -290,13 +298,13 @@ class Layer:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, JSON-safe: ``kind``; ``path`` (a part path, or None for the whole
         content); ``result``: the layer's result's ``to_dict()``, a list of certificates
-        (``{"subject", "issuer", "serial"}``) for certs-only, None for compressed."""
+        (``{"subject", "issuer", "serial", ...}``) for certs-only, None for compressed."""
         result = self.result
         data: Any
         if isinstance(result, (VerificationResult, DecryptionInfo)):
             data = result.to_dict()
         elif isinstance(result, tuple):
-            data = [_certificate_dict(c) for c in result]
+            data = [certificate_dict(c) for c in result]
         else:
             data = None
         return {"kind": self.kind, "path": self.path or None, "result": data}

@@ -38,7 +38,7 @@ from ..core.certs import MALFORMED, can_receive, receive_problem
 from ..core.names import certificate_label
 from ..core.times import now as _now
 from ..core.times import utc
-from ..core.views import card_html
+from ..core.views import card_html, certificate_dict
 from ..errors import CertificateError, InvalidOptionError, StoreError, UsageError
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import ProblemCode
@@ -178,6 +178,17 @@ class StoredCertificate:
     preferred: bool = False
     can_encrypt: bool = True
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``certificate`` (its facts), ``addresses``, ``role``,
+        ``preferred``, ``can_encrypt``."""
+        return {
+            "certificate": certificate_dict(self.certificate),
+            "addresses": list(self.addresses),
+            "role": self.role,
+            "preferred": self.preferred,
+            "can_encrypt": self.can_encrypt,
+        }
+
 
 @dataclass(frozen=True)
 class RejectedCertificate:
@@ -191,6 +202,17 @@ class RejectedCertificate:
     def __str__(self) -> str:
         return self.message
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``certificate`` (its facts, or None), ``role``, ``reason``
+        (the stable code) and ``message``."""
+        cert = self.certificate
+        return {
+            "certificate": None if cert is None else certificate_dict(cert),
+            "role": self.role,
+            "reason": self.reason.value,
+            "message": self.message,
+        }
+
 
 @dataclass(frozen=True, eq=False)
 class HarvestResult:
@@ -203,6 +225,15 @@ class HarvestResult:
     stored: tuple[StoredCertificate, ...] = ()
     rejected: tuple[RejectedCertificate, ...] = ()
     rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``rows`` (address rows written), ``stored`` and
+        ``rejected`` (each their ``to_dict()``)."""
+        return {
+            "rows": self.rows,
+            "stored": [item.to_dict() for item in self.stored],
+            "rejected": [item.to_dict() for item in self.rejected],
+        }
 
     def __int__(self) -> int:
         return self.rows
@@ -370,6 +401,20 @@ class CertificateStore:
         except StoreError as exc:
             rows = [("error", str(exc))]
         return card_html("certificate store", str(self.path), rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A summary as plain data, JSON-safe: ``path``, ``open``, and per stored address
+        (``addresses``) its ``certificates`` (their facts, newest first) and
+        ``capabilities``. A closed store has no addresses to show."""
+        with self._lock:
+            is_open = self._conn is not None
+            addresses = [
+                {"email": address,
+                 "certificates": [certificate_dict(c) for c in self.certificates(address)],
+                 "capabilities": list(self.capabilities(address))}
+                for address in (self.emails() if is_open else ())
+            ]
+        return {"path": str(self.path), "open": is_open, "addresses": addresses}
 
     # ------------------------------------------------------------------ writing
 

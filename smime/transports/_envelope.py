@@ -11,7 +11,7 @@ import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from ..core.wire import to_wire
 from ..errors import ParseError
@@ -30,6 +30,12 @@ class Envelope(NamedTuple):
     sender: str
     recipients: tuple[str, ...]
     data: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``sender``, ``recipients`` and the ``size`` of ``data``
+        (the message itself is left out)."""
+        return {"sender": self.sender, "recipients": list(self.recipients),
+                "size": len(self.data)}
 
 
 _BAD_ADDRESS = re.compile(r"[\x00-\x1f\x7f<>]")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from .._log import transports as _LOG
 from ..errors import TransportError
@@ -103,6 +103,21 @@ class SendResult:
 
     def __bool__(self) -> bool:
         return self.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``ok``; ``accepted``, ``unconfirmed`` (addresses);
+        ``rejected`` (address: ``[code, text]``); ``message_id``, ``server_id``, ``reply``,
+        ``transport``."""
+        return {
+            "ok": self.ok,
+            "accepted": list(self.accepted),
+            "rejected": {address: list(answer) for address, answer in self.rejected.items()},
+            "unconfirmed": list(self.unconfirmed),
+            "message_id": self.message_id,
+            "server_id": self.server_id,
+            "reply": self.reply,
+            "transport": self.transport,
+        }
 
     def raise_for_status(self) -> SendResult:
         """Raise :class:`RecipientsRefusedError` if any recipient was refused; else ``self``."""

@@ -28,6 +28,7 @@ from .._log import Lazy
 from .._log import validation as _LOG
 from ..algorithms import WEAK_DIGESTS
 from ..core.names import certificate_label
+from ..core.views import certificate_dict
 from ..errors import LoadError, UnsupportedError
 from ..keys import CertificateLike, to_certificate
 from ..options import RevocationMode
@@ -99,6 +100,19 @@ class ChainResult:
 
     def __bool__(self) -> bool:
         return self.valid
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``valid``, ``trusted``, ``revocation_checked``; ``chain``
+        (each :func:`~smime.core.views.certificate_dict`, signer first); ``problems`` (each
+        ``{"code": ..., "message": ...}``); ``at`` (ISO 8601, or None)."""
+        return {
+            "valid": self.valid,
+            "trusted": self.trusted,
+            "revocation_checked": self.revocation_checked,
+            "chain": [certificate_dict(c) for c in self.chain],
+            "problems": [p.to_dict() for p in self.problems],
+            "at": self.at.isoformat() if self.at else None,
+        }
 
 
 def validation_cache_info() -> CacheInfo:

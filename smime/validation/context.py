@@ -8,6 +8,7 @@ instead of trusting whatever a message happened to carry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..options import RevocationMode
 from .policy import DEFAULT_POLICY, VerificationPolicy
@@ -27,3 +28,15 @@ class ValidationContext:
     revocation: RevocationMode = "soft-fail"
     fetch: bool = False
     policy: VerificationPolicy = DEFAULT_POLICY
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``trust`` (:meth:`TrustStore.to_dict`), the number of
+        ``crls`` and ``ocsp_responses`` given, ``revocation``, ``fetch`` and ``policy``."""
+        return {
+            "trust": self.trust.to_dict(),
+            "crls": len(self.crls),
+            "ocsp_responses": len(self.ocsp_responses),
+            "revocation": self.revocation,
+            "fetch": self.fetch,
+            "policy": self.policy.to_dict(),
+        }

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.utils import CryptographyDeprecationWarning
 
 from ..core.names import subject_text
-from ..core.views import card_html, certificate_facts
+from ..core.views import card_html, certificate_dict, certificate_facts
 from ..errors import LoadError, SMIMEError
 from ..keys import CertificateLike, load_certificates, to_certificate
 from ._common import name_key
@@ -223,6 +223,14 @@ class TrustStore:
             for cert in self
         )
         return card_html("trust store", repr(self)[len("TrustStore("):-1], (), roots)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``identity`` (hex, equal for equal stores) and
+        ``certificates`` (each :func:`~smime.core.views.certificate_dict`)."""
+        return {
+            "identity": self._identity.hex(),
+            "certificates": [certificate_dict(c) for c in self._certificates],
+        }
 
 
 def _read_folder(folder: Path) -> list[x509.Certificate]:
