@@ -25,9 +25,13 @@ from typing import ParamSpec, TypeVar
 from .errors import InvalidOptionError, LimitExceededError
 
 __all__ = [
+    "ASN1_DUMP_DEPTH",
+    "ASN1_DUMP_ELEMENTS",
     "DEFAULT_LIMITS",
     "MAX_COMMENT_DEPTH",
     "MAX_PARAMETERS",
+    "PREVIEW_CHARACTERS",
+    "PREVIEW_LINES",
     "RATIO_FLOOR",
     "Limits",
     "accepts_limits",
@@ -46,6 +50,14 @@ MAX_COMMENT_DEPTH = 32
 #: Most ``;``-separated parameters in one header field: the ``email`` package splits a
 #: parameter list in quadratic time (40,000 of them take seconds), and real mail has a few.
 MAX_PARAMETERS = 100
+#: ``inspect(..., asn1=True)``: levels of ASN.1 nesting shown (deeper ones are named, not
+#: opened) and elements shown in all (the rest are counted): a certificate has about 150,
+#: a signed message with its chain about 600, and each becomes a line or an HTML card.
+ASN1_DUMP_DEPTH = 24
+ASN1_DUMP_ELEMENTS = 2000
+#: ``inspect``'s preview of a text part: its first lines, at most this many characters.
+PREVIEW_LINES = 8
+PREVIEW_CHARACTERS = 600
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def examples(pki: TestPKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         "UnwrapResult": unwrapped,
         "VerificationPolicy": smime.VerificationPolicy(),
         "VerificationResult": verified,
-        "Node": smime.inspect(sealed, bob.identity),
+        "Node": smime.inspect(sealed, bob.identity, asn1=True),
         "TestPKI": pki,
         "TestUser": alice,
         "CacheInfo": next(iter(smime.cache_info().values())),

@@ -57,9 +57,13 @@ def cut(value: str, limit: int = TEXT_LIMIT) -> str:
     return f"{value[:limit]}… ({len(value.encode('utf-8', 'replace'))} bytes)"
 
 
-def content_preview(data: bytes, limit: int = 2000) -> str:
-    """The start of a message as text, for a notebook: ``limit`` characters at most."""
-    text = data[: limit * 4].decode("utf-8", "replace")
+def content_preview(data: bytes, limit: int = 2000, *, encoding: str = "utf-8") -> str:
+    """The start of a message as text, for a notebook: ``limit`` characters at most, read
+    in ``encoding`` (UTF-8 when Python does not know it)."""
+    try:
+        text = data[: limit * 4].decode(encoding, "replace")
+    except LookupError:  # a charset Python does not know
+        text = data[: limit * 4].decode("utf-8", "replace")
     if len(text) > limit or len(data) > limit * 4:
         text = f"{text[:limit]}… ({len(data)} bytes)"
     return text
