@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -25,7 +25,7 @@ from .core.views import (
     content_preview,
     preformatted_html,
 )
-from .errors import VerificationError
+from .errors import Option, VerificationError
 from .mime import WireMessage
 from .problems import Problem, ProblemCode
 from .validation import ValidationContext
@@ -185,10 +185,11 @@ class VerificationResult:
             raise VerificationError(f"signature not valid: {reasons}", result=self)
         return self
 
-    def summary(self) -> str:
+    def summary(self, *, word: Callable[[Option], str] | None = None) -> str:
         """A few lines a person can read: the verdict, each signer with its certificate and
         the chain that issued it, which parts and headers are signed, each problem and
-        warning. Line breaks inside a value are shown escaped (``\\n``), never kept."""
+        warning. Line breaks inside a value are shown escaped (``\\n``), never kept.
+        ``word`` spells the options a problem names (the command line: its flags)."""
         lines = [f"signature {'VALID' if self.valid else 'NOT VALID'}"]
         if self.covers:
             lines[0] += f" (covers only part {self.covers} of the message)"
@@ -207,8 +208,8 @@ class VerificationResult:
             lines.append(f"  signed headers: {', '.join(names)}{unsigned_from}")
         else:
             lines.append("  headers: unsigned (From, To, Subject, Date are outside the signature)")
-        lines.extend(f"  problem: {p}" for p in self.problems)
-        lines.extend(f"  warning: {p}" for p in self.warnings)
+        lines.extend(f"  problem: {p.worded(word)}" for p in self.problems)
+        lines.extend(f"  warning: {p.worded(word)}" for p in self.warnings)
         return _lines(lines)
 
     def to_dict(self) -> dict[str, Any]:

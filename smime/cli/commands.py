@@ -29,6 +29,7 @@ from ._io import (
     read_input,
     write_output,
 )
+from ._words import error_text, flag
 from .identity import (
     add_identity_options,
     load_identity,
@@ -212,7 +213,7 @@ def iso_time(text: str) -> dt.datetime:
 
 def verification_text(result: smime.VerificationResult) -> str:
     """The library's summary, each line made safe for a terminal."""
-    return "\n".join(printable(line) for line in result.summary().split("\n"))
+    return "\n".join(printable(line) for line in result.summary(word=flag).split("\n"))
 
 
 def _crl_file(path: str) -> bytes:
@@ -271,10 +272,7 @@ def trust_store(values: list[str]) -> smime.TrustStore:
             try:
                 stores.append(smime.TrustStore.from_system())
             except smime.errors.LoadError as exc:
-                raise CLIError(
-                    f"--trust system: {str(exc).split('; pass your roots')[0]}; give your "
-                    "roots with --trust FILE"
-                ) from None
+                raise CLIError(f"--trust system: {error_text(exc)}") from None
         elif not os.path.exists(value):
             raise CLIError(f"cannot read {value}: No such file or directory")
         elif os.path.isdir(value):

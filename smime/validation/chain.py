@@ -29,7 +29,7 @@ from .._log import validation as _LOG
 from ..algorithms import WEAK_DIGESTS
 from ..core.names import certificate_label
 from ..core.views import certificate_dict
-from ..errors import LoadError, UnsupportedError
+from ..errors import LoadError, Option, UnsupportedError
 from ..keys import CertificateLike, to_certificate
 from ..options import RevocationMode
 from ..problems import Problem, ProblemCode
@@ -182,8 +182,8 @@ def _require_fetcher() -> None:
     try:
         import aiohttp  # noqa: F401
     except ImportError as exc:
-        raise UnsupportedError(
-            "fetch=True needs aiohttp (pip install 'smime-sdk[fetch]')"
+        raise UnsupportedError.naming(
+            Option("fetch=True"), " needs aiohttp (pip install 'smime-sdk[fetch]')"
         ) from exc
 
 

@@ -23,7 +23,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from ..core.names import subject_text
 from ..core.views import card_html, certificate_dict, certificate_facts
-from ..errors import LoadError, SMIMEError
+from ..errors import LoadError, Option, SMIMEError
 from ..keys import CertificateLike, load_certificates, to_certificate
 from ._common import name_key
 
@@ -136,10 +136,10 @@ class TrustStore:
                          for c in _lenient_read(f)]
                 if certs:
                     return cls(certs)
-        raise LoadError(
+        raise LoadError.naming(
             "no system certificate bundle found (looked for "
             + ", ".join(str(p) for p in _system_candidates())
-            + "); pass your roots with TrustStore.from_pem(...)"
+            + "); pass your roots with ", Option("TrustStore.from_pem(...)"),
         )
 
     # ------------------------------------------------------------------ queries
