@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import email.header
 import html
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
@@ -53,7 +54,7 @@ from .core.views import (
     cut,
     preformatted_html,
 )
-from .errors import LimitExceededError, SMIMEError
+from .errors import LimitExceededError, SMIMEError, UsageError
 from .keys import Identity, certificate_emails, check_identity
 from .limits import (
     ASN1_DUMP_DEPTH,
@@ -534,11 +535,15 @@ def inspect(
     """
     if isinstance(identity, x509.Certificate):
         walk = _Walk(you=identity, asn1=asn1)
-    elif identity is not None:
-        key = check_identity(identity, "identity (an Identity or a certificate)")
-        walk = _Walk(key, key.certificate, asn1)
-    else:
+    elif isinstance(identity, Identity):
+        walk = _Walk(identity, identity.certificate, asn1)
+    elif identity is None:
         walk = _Walk(asn1=asn1)
+    else:
+        if isinstance(identity, (str, bytes, bytearray, memoryview, os.PathLike)):
+            check_identity(identity)  # a key file: the error says to load it first
+        raise UsageError.wrong_type(
+            "identity", identity, "an Identity (from smime.load_identity) or a certificate")
     with applied(limits):
         if not isinstance(message, (str, Message)):
             data = mime.input_bytes(message)

@@ -52,8 +52,10 @@ def test_someone_else_is_not_a_recipient(pki: TestPKI) -> None:
 
 
 def test_a_wrong_identity_type_is_a_usage_error(pki: TestPKI) -> None:
-    with pytest.raises(smime.errors.UsageError, match="Identity or a certificate"):
+    with pytest.raises(smime.errors.UsageError, match=r"Identity .* or a certificate, not int"):
         smime.inspect(_sealed(pki), 42)  # type: ignore[arg-type]
+    with pytest.raises(smime.errors.UsageError, match="load the key file first"):
+        smime.inspect(_sealed(pki), str(pki["bob"].p12_path))  # type: ignore[arg-type]
 
 
 def test_signed_text_has_a_preview(pki: TestPKI) -> None:
