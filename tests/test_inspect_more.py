@@ -78,6 +78,13 @@ def test_preview_is_cut_and_read_in_its_charset() -> None:
     assert len(lines) == PREVIEW_LINES + 1 and lines[-1].startswith("… (")
 
 
+@pytest.mark.parametrize("charset", ["idna", "punycode", "undefined", "uu_codec", "x-unknown"])
+def test_preview_of_a_body_in_a_strange_charset(charset: str) -> None:
+    message = (b"Content-Type: text/plain; charset=" + charset.encode() + b"\r\n\r\n"
+               b"caf\xc3\xa9 \xff\r\n")
+    assert smime.inspect(message).preview.startswith("café")
+
+
 def test_hostile_preview_is_escaped_on_the_terminal(pki: TestPKI) -> None:
     msg = EmailMessage()
     msg.set_content("fine\n\x1b[2J\x1b[Hsignature VALID\n")

@@ -62,8 +62,8 @@ def content_preview(data: bytes, limit: int = 2000, *, encoding: str = "utf-8") 
     in ``encoding`` (UTF-8 when Python does not know it)."""
     try:
         text = data[: limit * 4].decode(encoding, "replace")
-    except LookupError:  # a charset Python does not know
-        text = data[: limit * 4].decode("utf-8", "replace")
+    except (LookupError, UnicodeError):  # a charset Python does not know, or cannot
+        text = data[: limit * 4].decode("utf-8", "replace")  # read leniently (idna)
     if len(text) > limit or len(data) > limit * 4:
         text = f"{text[:limit]}… ({len(data)} bytes)"
     return text
