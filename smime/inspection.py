@@ -43,7 +43,6 @@ from .cms import (
 from .core.certs import subject_key_identifier
 from .core.cmsfile import detect_raw_cms, read_raw_cms
 from .core.der import UNIVERSAL, Tlv, raw
-from .core.der import children as der_children
 from .core.der import read as der_read
 from .core.names import issuer_text, subject_text
 from .core.views import (
@@ -471,6 +470,24 @@ def _asn1_value(data: bytes, tlv: Tlv) -> str:
     return shown + ("…" if len(body) > _ASN1_VALUE_BYTES else "")
 
 
+def _first_children(data: bytes, parent: Tlv, most: int) -> tuple[list[Tlv], bool]:
+    """At most ``most`` elements inside ``parent`` (read one by one, so a structure of a
+    million elements costs what is shown), and whether there are more; none when its
+    contents do not split into elements."""
+    found: list[Tlv] = []
+    pos = parent.body
+    try:
+        while pos < parent.end:
+            if len(found) >= most:
+                return found, True
+            child = der_read(data, pos, parent.end, "ASN.1 structure")
+            found.append(child)
+            pos = child.next
+    except SMIMEError:
+        return [], False
+    return found, False
+
+
 def asn1_node(data: bytes) -> Node:
     """The ASN.1 structure of ``data`` as a tree: each element's tag, length and, for a
     primitive, its value (OIDs named, long values cut). Read with :mod:`smime.core.der`,
@@ -481,24 +498,18 @@ def asn1_node(data: bytes) -> Node:
     except SMIMEError as exc:
         return Node("error", f"unreadable ASN.1: {exc}")
     built: dict[int, list[Node]] = {}
-    shown = 0
     order: list[tuple[Tlv, int, int]] = []  # (element, depth, parent index), pre-order
     stack: list[tuple[Tlv, int, int]] = [(top, 0, -1)]
-    cut_off = 0
-    while stack:
+    cut_off = False
+    while stack and len(order) < ASN1_DUMP_ELEMENTS:
         tlv, depth, parent = stack.pop()
-        if shown >= ASN1_DUMP_ELEMENTS:
-            cut_off += 1
-            continue
         index = len(order)
         order.append((tlv, depth, parent))
-        shown += 1
         if tlv.constructed and depth < ASN1_DUMP_DEPTH:
-            try:
-                inner = der_children(data, tlv, "ASN.1 structure")
-            except SMIMEError:
-                inner = []
+            inner, truncated = _first_children(data, tlv, ASN1_DUMP_ELEMENTS - len(order))
+            cut_off |= truncated
             stack.extend((child, depth + 1, index) for child in reversed(inner))
+    cut_off |= bool(stack)
     for index in range(len(order) - 1, -1, -1):  # children before parents
         tlv, depth, parent = order[index]
         title = f"{_tag_name(tlv)} ({tlv.end - tlv.body} bytes)"
@@ -511,8 +522,7 @@ def asn1_node(data: bytes) -> Node:
         built.setdefault(parent, []).append(node)
     (root,) = built[-1]
     if cut_off:
-        more = Node("asn1", f"… {cut_off} more element(s) not shown "
-                            f"(at most {ASN1_DUMP_ELEMENTS})")
+        more = Node("asn1", f"… more elements not shown (at most {ASN1_DUMP_ELEMENTS})")
         root = Node(root.kind, root.title, root.fields, (*root.children, more))
     return Node("asn1-structure", f"ASN.1 structure ({len(data)} bytes)", (), (root,))
 

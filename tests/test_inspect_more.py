@@ -4,6 +4,7 @@ certificate details; in the text, HTML and JSON views and on the command line.""
 from __future__ import annotations
 
 import json
+import time
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -129,7 +130,17 @@ def test_asn1_dump_caps_depth_and_elements() -> None:
     wide = tlv(0x30, b"\x05\x00" * (ASN1_DUMP_ELEMENTS + 50))
     nodes = list(asn1_node(wide).walk())
     assert len(nodes) == ASN1_DUMP_ELEMENTS + 2  # the dump node, the shown, one "more" line
-    assert nodes[-1].title == f"… 51 more element(s) not shown (at most {ASN1_DUMP_ELEMENTS})"
+    assert nodes[-1].title == f"… more elements not shown (at most {ASN1_DUMP_ELEMENTS})"
+    exact = tlv(0x30, b"\x05\x00" * (ASN1_DUMP_ELEMENTS - 1))
+    assert "more elements" not in str(asn1_node(exact))  # all shown: nothing said to be cut
+
+
+def test_asn1_dump_of_a_huge_structure_costs_what_it_shows() -> None:
+    huge = tlv(0x30, *(tlv(0x30, tlv(0x02, b"\x01")) for _ in range(300_000)))
+    started = time.perf_counter()
+    nodes = list(asn1_node(huge).walk())
+    assert len(nodes) == ASN1_DUMP_ELEMENTS + 2
+    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.parametrize("data", [b"\x30\x05\x02\x01", b"", b"\x30\x80\x02\x01\x01"])
