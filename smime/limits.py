@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from .errors import InvalidOptionError, LimitExceededError
+from .errors import InvalidOptionError, LimitExceededError, Option
 
 __all__ = [
     "ASN1_DUMP_DEPTH",
@@ -100,9 +100,9 @@ class Limits:
     def exceeded(self, name: str, what: str) -> LimitExceededError:
         """The error for input beyond the cap ``name``; ``what`` says what there is too much of."""
         cap = getattr(self, name)
-        return LimitExceededError(
-            f"{what} (limit {name}={cap}); pass limits=smime.Limits({name}=...) to allow "
-            "more for input you trust",
+        return LimitExceededError.naming(
+            f"{what} (limit {name}={cap}); pass ", Option(f"limits=smime.Limits({name}=...)"),
+            " to allow more for input you trust",
             limit=name,
         )
 

@@ -122,3 +122,15 @@ def test_verify_problem_names_the_flag(pki: TestPKI, tmp_path: Path) -> None:
     out = run("verify", "--trust", pki.root_path, "--in-form", "der", "--content",
               tmp_path / "contract.txt", tmp_path / "contract.p7s", status=1).stdout.decode()
     assert "supply it with --certfile FILE" in out and "certificates=" not in out
+
+
+def test_a_limit_says_the_command_line_has_no_flag_for_it(pki: TestPKI) -> None:
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(1100))
+    message = (b"From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+               + parts + b"--b--\r\n")
+    with pytest.raises(smime.errors.LimitExceededError) as caught:
+        smime.verify(message)
+    assert "pass limits=smime.Limits(max_parts=...)" in str(caught.value)
+    err = run("verify", "--trust", pki.root_path, stdin=message, status=2).stderr.decode()
+    assert "pass smime.Limits(max_parts=...) through the Python API" in err
+    assert "limits=" not in err

@@ -29,8 +29,14 @@ FLAGS = {
 }
 
 
+#: The caps of ``smime.Limits`` have no flags: the command line keeps the defaults.
+LIMITS = "limits=smime.Limits("
+
+
 def flag(option: Option) -> str:
     """The flag for ``option`` (as the API spells it when the command line has none)."""
+    if option.startswith(LIMITS):
+        return f"smime.Limits({option.removeprefix(LIMITS)} through the Python API"
     return FLAGS.get(option, option)
 
 
