@@ -134,3 +134,13 @@ def test_a_limit_says_the_command_line_has_no_flag_for_it(pki: TestPKI) -> None:
     err = run("verify", "--trust", pki.root_path, stdin=message, status=2).stderr.decode()
     assert "pass smime.Limits(max_parts=...) through the Python API" in err
     assert "limits=" not in err
+
+
+def test_importing_a_certificate_without_an_address(pki: TestPKI, tmp_path: Path) -> None:
+    with smime.CertificateStore(tmp_path / "lib.db") as store, pytest.raises(
+            smime.errors.CertificateError, match=r"pass emails=\[\.\.\.\]$"):
+        store.add(pki.root.certificate)
+    err = run("certs", "--store", tmp_path / "cli.db", "import", pki.root_path,
+              status=2).stderr.decode()
+    assert "names no email address; pass the addresses through the Python API" in err
+    assert "emails=[...]))" in err and "pass emails=" not in err

@@ -26,6 +26,8 @@ FLAGS = {
     "require_authenticated=True": "--require-authenticated",
     "certificates=[...] or store=...": "--certfile FILE",
     "VerificationPolicy(allow_weak_algorithms=True)": "--allow-weak-algorithms",
+    "emails=[...]": "the addresses through the Python API (CertificateStore.add(..., "
+                    "emails=[...]))",
 }
 
 

@@ -39,7 +39,7 @@ from ..core.names import certificate_label
 from ..core.times import now as _now
 from ..core.times import utc
 from ..core.views import card_html, certificate_dict
-from ..errors import CertificateError, InvalidOptionError, StoreError, UsageError
+from ..errors import CertificateError, InvalidOptionError, Option, StoreError, UsageError
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import ProblemCode
 from ..validation import (
@@ -477,7 +477,8 @@ class CertificateStore:
         certificate = to_certificate(cert)
         addresses = [normalize_address(e) for e in (emails or certificate_emails(certificate))]
         if not addresses:
-            raise CertificateError("the certificate names no email address; pass emails=")
+            raise CertificateError.naming("the certificate names no email address; pass ",
+                                          Option("emails=[...]"))
         seen = _iso(seen_at or _now())
         with self._transaction() as conn:
             count = self._put_certificate(conn, certificate, addresses, seen)
