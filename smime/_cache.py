@@ -31,6 +31,11 @@ class CacheInfo:
     size: int
     maxsize: int
 
+    def to_dict(self) -> dict[str, int]:
+        """Plain data, JSON-safe: each field by its name."""
+        return {"hits": self.hits, "misses": self.misses, "size": self.size,
+                "maxsize": self.maxsize}
+
 
 _REGISTRY: weakref.WeakValueDictionary[str, LRUCache[Any]] = weakref.WeakValueDictionary()
 _REGISTRY_LOCK = threading.Lock()

@@ -101,6 +101,18 @@ class BatchItem(Generic[T]):
         """True when the operation returned a value (no exception)."""
         return self.error is None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``index``, ``ok``; ``value`` (its own ``to_dict()``, or
+        the size of a message or of bytes); ``error`` (``{"type", "message"}``) or None."""
+        value: Any = self.value
+        if hasattr(value, "to_dict"):
+            value = value.to_dict()
+        elif isinstance(value, (bytes, Message)):
+            value = {"size": len(value if isinstance(value, bytes) else value.as_bytes())}
+        error = None if self.error is None else {
+            "type": type(self.error).__name__, "message": str(self.error)}
+        return {"index": self.index, "ok": self.ok, "value": value, "error": error}
+
     def result(self) -> T:
         """The value, or raise the error (as ``concurrent.futures.Future.result`` does)."""
         if self.error is not None:

@@ -47,6 +47,7 @@ from .core.names import UNREADABLE, certificate_label, name_text
 from .core.pickling import reduce_attributes, reduce_fields
 from .core.times import now as _now
 from .core.times import utc
+from .core.views import certificate_dict
 from .errors import (
     InvalidOptionError,
     LoadError,
@@ -99,6 +100,15 @@ class DirectoryLookup:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``address``, ``certificates`` (each certificate's facts),
+        ``rejected`` (each :meth:`~smime.store.RejectedCertificate.to_dict`)."""
+        return {
+            "address": self.address,
+            "certificates": [certificate_dict(c) for c in self.certificates],
+            "rejected": [r.to_dict() for r in self.rejected],
+        }
 
 
 def _is_ip(host: str) -> bool:
@@ -224,6 +234,18 @@ class LDAPDirectory:
         return vars(self) == vars(other)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: the settings, never the bind password."""
+        return {
+            "url": self.url, "base": self.base, "tls": self._tls, "starttls": self._starttls,
+            "bind_dn": self._bind_dn, "ca_file": self._ca_file,
+            "trust": self._context.to_dict() if self._context is not None else None,
+            "intermediates": [certificate_dict(c) for c in self._intermediates],
+            "timeout": self.timeout, "cache_ttl": self.cache_ttl,
+            "max_entries": self.max_entries, "max_certificates": self.max_certificates,
+            "max_value_size": self.max_value_size, "max_response_size": self.max_response_size,
+        }
 
     # ------------------------------------------------------------------ CertificateSource
 

@@ -11,8 +11,9 @@ file (``StoreError``), the network (``TransportError``) or the call itself
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "CertificateError",
@@ -21,6 +22,7 @@ __all__ = [
     "LimitExceededError",
     "LoadError",
     "MissingKeyError",
+    "Option",
     "ParseError",
     "PasswordError",
     "SMIMEError",
@@ -31,12 +33,45 @@ __all__ = [
     "UnsupportedError",
     "UsageError",
     "VerificationError",
+    "worded",
 ]
+
+
+class Option(str):
+    """An option as the API spells it (``starttls=False``), where a sentence names it as
+    the way out. The sentence keeps it apart, so that the command line can say its flag
+    (``--no-starttls``) from the same words: see :meth:`SMIMEError.worded`."""
+
+    __slots__ = ()
+
+
+def worded(parts: Iterable[str], word: Callable[[Option], str] | None = None) -> str:
+    """The sentence of ``parts``, each :class:`Option` in it spelled by ``word`` (as the
+    API spells it when None)."""
+    return "".join(word(p) if word is not None and isinstance(p, Option) else p for p in parts)
+
+
+_E = TypeVar("_E", bound="SMIMEError")
 
 
 class SMIMEError(Exception):
     """Root of every exception the library raises on purpose."""
 
+    parts: tuple[str, ...] = ()
+    """The message in pieces when it names options (:class:`Option`), else empty."""
+
+    @classmethod
+    def naming(cls: type[_E], *parts: str, **details: object) -> _E:
+        """The error whose message is ``parts`` joined, options among them (``"...
+        (", Option("starttls=False"), " allows it)"``); ``details`` go to the class."""
+        error = cls(worded(parts), **details)
+        error.parts = parts
+        return error
+
+    def worded(self, word: Callable[[Option], str]) -> str:
+        """The message with each option it names spelled by ``word`` (the command line
+        passes its flags); ``str(self)`` when it names none."""
+        return worded(self.parts, word) if self.parts else str(self)
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickles with its attributes (``reason``, ``code``, ``result``...), without
         calling ``__init__`` again: a process pool sends errors back by pickling them, and

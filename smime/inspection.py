@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import email.header
 import html
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
@@ -22,10 +23,15 @@ from email.policy import compat32
 from email.utils import collapse_rfc2231_value
 from typing import Any
 
+from asn1crypto import cms as asn1_cms
+from asn1crypto import core as asn1_core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from . import mime
+from .algorithms import READABLE_NAME_KEYS, oid_name
 from .cms import (
+    RecipientSummary,
     SignedDataInfo,
     content_kind,
     decompress_data,
@@ -34,22 +40,33 @@ from .cms import (
     read_certs_only,
     verify_signed_data,
 )
+from .core.certs import subject_key_identifier
 from .core.cmsfile import detect_raw_cms, read_raw_cms
-from .core.names import subject_text
+from .core.der import UNIVERSAL, Tlv, raw
+from .core.der import read as der_read
+from .core.names import issuer_text, subject_text
 from .core.views import (
     card_html,
     card_lines,
     certificate_facts,
     content_preview,
+    cut,
     preformatted_html,
 )
-from .errors import LimitExceededError, SMIMEError
+from .errors import LimitExceededError, SMIMEError, UsageError
 from .keys import Identity, certificate_emails, check_identity
-from .limits import Limits, applied
+from .limits import (
+    ASN1_DUMP_DEPTH,
+    ASN1_DUMP_ELEMENTS,
+    PREVIEW_CHARACTERS,
+    PREVIEW_LINES,
+    Limits,
+    applied,
+)
 from .mime import encodable_text, header_text
 from .mime.message import MESSAGE_FAILURES, MessageSource
 
-__all__ = ["Node", "decryption_html", "inspect", "verification_html"]
+__all__ = ["Node", "asn1_node", "decryption_html", "inspect", "verification_html"]
 
 MAX_DEPTH = 24
 MAX_PARTS = 500
@@ -63,6 +80,8 @@ class Node:
     title: str
     fields: tuple[tuple[str, str], ...] = ()
     children: tuple[Node, ...] = field(default_factory=tuple)
+    preview: str = ""
+    """The first lines of a text part's body (empty for other nodes)."""
 
     def __post_init__(self) -> None:
         # Values come from hostile input: raw 8-bit bytes (surrogate escapes) would make
@@ -71,22 +90,27 @@ class Node:
         object.__setattr__(
             self, "fields", tuple((encodable_text(n), encodable_text(v)) for n, v in self.fields)
         )
+        object.__setattr__(self, "preview", encodable_text(self.preview))
 
     def __str__(self) -> str:
         return "\n".join(self._lines(0))
 
     def _lines(self, depth: int) -> Iterator[str]:
         yield from card_lines(self.title, self.fields, depth)
+        pad = "  " * (depth + 1)
+        yield from (f"{pad}| {line}" for line in self.preview.splitlines())
         for child in self.children:
             yield from child._lines(depth + 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: ``json.dumps(node.to_dict())`` always works."""
+        """Plain data: ``json.dumps(node.to_dict())`` always works. ``preview`` is None
+        where there is none."""
         return {
             "kind": self.kind,
             "title": self.title,
             "fields": {name: value for name, value in self.fields},
             "children": [child.to_dict() for child in self.children],
+            "preview": self.preview or None,
         }
 
     def walk(self) -> Iterator[Node]:
@@ -108,6 +132,8 @@ class Node:
 
     def _html(self, depth: int) -> str:
         inner = "".join(child._html(depth + 1) for child in self.children)
+        if self.preview:
+            inner = preformatted_html(self.preview) + inner
         return card_html(self.kind, self.title, self.fields, inner, opened=depth < 3)
 
 
@@ -174,15 +200,43 @@ def _signed_node(info: SignedDataInfo) -> Node:
     )
 
 
+@dataclass(frozen=True)
+class _Walk:
+    """What the walk carries down: the key to decrypt with, the certificate that is "you"
+    among the recipients, and whether to add each CMS layer's ASN.1 structure."""
+
+    identity: Identity | None = None
+    you: x509.Certificate | None = None
+    asn1: bool = False
+
+
+def _is_you(recipient: RecipientSummary, you: x509.Certificate) -> bool:
+    """Whether the recipient names ``you``: by issuer and serial number, or by subject key
+    identifier (what decryption looks for; the private key is not needed to tell)."""
+    if recipient.ski is not None:
+        ski = subject_key_identifier(you)
+        return ski is not None and ski.hex() == recipient.ski
+    return (recipient.serial is not None and recipient.serial == you.serial_number
+            and recipient.issuer == issuer_text(you))
+
+
+def _recipient_node(recipient: RecipientSummary, you: x509.Certificate | None) -> Node:
+    fields = (("kind", recipient.kind), ("algorithm", recipient.algorithm))
+    if you is not None and _is_you(recipient, you):
+        return Node("recipient", f"{recipient.identifier} (you)",
+                    (*fields, ("you", subject_text(you, readable=True))))
+    return Node("recipient", recipient.identifier, fields)
+
+
 def _cms_node(
-    der: bytes, signed_content: bytes | None, identity: Identity | None, depth: int
+    der: bytes, signed_content: bytes | None, walk: _Walk, depth: int
 ) -> Node:
     kind = content_kind(der)
     if kind.layer == "signed":
         info = verify_signed_data(der, signed_content)
         node = _signed_node(info)
         if info.content is not None and info.signers:
-            inner = _entity_node(info.content, identity, depth + 1)
+            inner = _entity_node(info.content, walk, depth + 1)
             node = Node(node.kind, node.title, node.fields, (*node.children, inner))
         if not info.signers:
             node = Node(
@@ -194,37 +248,34 @@ def _cms_node(
         return node
     if kind.layer == "encrypted":
         summary = describe_enveloped_data(der)
-        recipients = tuple(
-            Node("recipient", r.identifier, (("kind", r.kind), ("algorithm", r.algorithm)))
-            for r in summary.recipients
-        )
+        recipients = tuple(_recipient_node(r, walk.you) for r in summary.recipients)
         children: tuple[Node, ...] = recipients
-        if identity is not None:
+        if walk.identity is not None:
             try:
-                decrypted = decrypt_enveloped_data(der, identity)
+                decrypted = decrypt_enveloped_data(der, walk.identity)
                 children += (
                     Node(
                         "decrypted",
                         "decrypted content",
                         (("authenticated", "yes" if decrypted.authenticated else "no"),),
-                        (_entity_node(decrypted.content, identity, depth + 1),),
+                        (_entity_node(decrypted.content, walk, depth + 1),),
                     ),
                 )
             except SMIMEError as exc:
                 children += (Node("error", f"could not decrypt: {exc}"),)
         title = "CMS AuthEnvelopedData" if summary.authenticated else "CMS EnvelopedData"
-        return Node(
-            kind.label,
-            title,
-            (("cipher", summary.cipher), ("recipients", str(len(recipients)))),
-            children,
-        )
+        fields: tuple[tuple[str, str], ...] = (
+            ("cipher", summary.cipher), ("recipients", str(len(recipients))))
+        if walk.you is not None:
+            mine = [str(n) for n, r in enumerate(recipients, 1) if r.field("you") is not None]
+            fields += (("you", f"recipient {', '.join(mine)}" if mine else "not a recipient"),)
+        return Node(kind.label, title, fields, children)
     if kind.layer == "compressed":
-        return _compressed_node(der, identity, depth)
+        return _compressed_node(der, walk, depth)
     return Node(kind.label, f"CMS {kind.name}")
 
 
-def _compressed_node(der: bytes, identity: Identity | None, depth: int) -> Node:
+def _compressed_node(der: bytes, walk: _Walk, depth: int) -> Node:
     """The compressed layer; inflated under the caps of the call, so a bomb costs little."""
     title = "CMS CompressedData (zlib)"
     try:
@@ -236,24 +287,24 @@ def _compressed_node(der: bytes, identity: Identity | None, depth: int) -> Node:
         "compressed-data",
         title,
         (("compressed size", f"{len(der)} bytes"), ("uncompressed size", f"{len(content)} bytes")),
-        (_entity_node(content, identity, depth + 1),),
+        (_entity_node(content, walk, depth + 1),),
     )
 
 
 # ---------------------------------------------------------------------------- MIME parts
 
 
-def _entity_node(data: bytes, identity: Identity | None, depth: int) -> Node:
+def _entity_node(data: bytes, walk: _Walk, depth: int) -> Node:
     try:
         msg = mime.to_message(data)
     except SMIMEError as exc:
         return Node("error", f"unreadable MIME entity: {exc}")
-    return _part_node(msg, identity, depth, [0])
+    return _part_node(msg, walk, depth, [0])
 
 
-def _part_node(part: Message, identity: Identity | None, depth: int, count: list[int]) -> Node:
+def _part_node(part: Message, walk: _Walk, depth: int, count: list[int]) -> Node:
     try:
-        return _part_node_unsafe(part, identity, depth, count)
+        return _part_node_unsafe(part, walk, depth, count)
     except MESSAGE_FAILURES as exc:  # the email package on damaged headers or bodies
         return Node("error", f"unreadable MIME part: {exc}")
 
@@ -287,7 +338,7 @@ def _shown(value: Any) -> str:
 
 
 def _part_node_unsafe(
-    part: Message, identity: Identity | None, depth: int, count: list[int]
+    part: Message, walk: _Walk, depth: int, count: list[int]
 ) -> Node:
     count[0] += 1
     view, headers = _compat_view(part)
@@ -312,16 +363,19 @@ def _part_node_unsafe(
         payload = part.get_payload()
         fields.append(("parts", str(len(payload))))
         if ctype == "multipart/signed":
-            children.append(_smime_node(part, identity, depth))
+            children.append(_smime_node(part, walk, depth))
         for sub in payload:
             if isinstance(sub, Message):
-                children.append(_part_node(sub, identity, depth + 1, count))
+                children.append(_part_node(sub, walk, depth + 1, count))
     else:
         raw = view.get_payload(decode=True)
         size = len(raw) if isinstance(raw, bytes) else 0
         fields.append(("size", f"{size} bytes"))
         if mime.classify_part(view) == "pkcs7-mime" and isinstance(raw, bytes):
-            children.append(_safe_cms(raw, None, identity, depth))
+            children.append(_safe_cms(raw, None, walk, depth))
+        elif ctype.startswith("text/") and isinstance(raw, bytes):
+            preview = _preview(raw, view.get_content_charset() or "utf-8")
+            return Node("mime", ctype, tuple(fields), tuple(children), preview)
     return Node("mime", ctype, tuple(fields), tuple(children))
 
 
@@ -385,47 +439,195 @@ def _beside_outer(node: Node, outer: list[tuple[str, str]]) -> Node:
     return Node(node.kind, node.title, tuple(rows), children)
 
 
-def _smime_node(part: Message, identity: Identity | None, depth: int) -> Node:
+def _preview(body: bytes, charset: str) -> str:
+    """The first :data:`PREVIEW_LINES` lines of a text body, in its charset."""
+    text = content_preview(body, PREVIEW_CHARACTERS, encoding=charset)
+    lines = text.splitlines()
+    if len(lines) > PREVIEW_LINES:
+        lines = [*lines[:PREVIEW_LINES], f"… ({len(body)} bytes)"]
+    return "\n".join(lines)
+
+
+def _smime_node(part: Message, walk: _Walk, depth: int) -> Node:
     try:
         found = mime.find_smime_part(mime.message_bytes(part))
     except SMIMEError as exc:
         return Node("error", f"unreadable signature: {exc}")
     if found is None or found.der is None:
         return Node("error", "multipart/signed without a readable signature")
-    return _safe_cms(found.der, found.signed_content, identity, depth)
+    return _safe_cms(found.der, found.signed_content, walk, depth)
 
 
-def _safe_cms(der: bytes, signed: bytes | None, identity: Identity | None, depth: int) -> Node:
+def _safe_cms(der: bytes, signed: bytes | None, walk: _Walk, depth: int) -> Node:
     try:
-        return _cms_node(der, signed, identity, depth)
+        node = _cms_node(der, signed, walk, depth)
     except SMIMEError as exc:
-        return Node("error", f"unreadable CMS: {exc}")
+        node = Node("error", f"unreadable CMS: {exc}")
+    if walk.asn1:
+        node = Node(node.kind, node.title, node.fields, (*node.children, asn1_node(der)))
+    return node
+
+
+# ---------------------------------------------------------------------------- ASN.1
+
+
+_UNIVERSAL_NAMES = {
+    1: "BOOLEAN", 2: "INTEGER", 3: "BIT STRING", 4: "OCTET STRING", 5: "NULL",
+    6: "OBJECT IDENTIFIER", 10: "ENUMERATED", 12: "UTF8String", 16: "SEQUENCE", 17: "SET",
+    18: "NumericString", 19: "PrintableString", 20: "T61String", 22: "IA5String",
+    23: "UTCTime", 24: "GeneralizedTime", 26: "VisibleString", 28: "UniversalString",
+    30: "BMPString",
+}
+#: asn1crypto's classes for the primitives shown by value (it decodes them, not us).
+_PRIMITIVES: dict[int, type[asn1_core.Asn1Value]] = {
+    1: asn1_core.Boolean, 2: asn1_core.Integer, 10: asn1_core.Integer,
+    12: asn1_core.UTF8String, 18: asn1_core.NumericString, 19: asn1_core.PrintableString,
+    20: asn1_core.TeletexString, 22: asn1_core.IA5String, 23: asn1_core.UTCTime,
+    24: asn1_core.GeneralizedTime, 26: asn1_core.VisibleString, 30: asn1_core.BMPString,
+}
+#: asn1crypto's OID tables consulted after ours (:func:`smime.algorithms.oid_name`).
+_OID_TABLES: tuple[type[asn1_core.ObjectIdentifier], ...] = (
+    asn1_cms.ContentType, asn1_x509.NameType, asn1_x509.ExtensionId, asn1_x509.KeyPurposeId,
+)
+#: Bytes of a string or number shown before it is cut.
+_ASN1_VALUE_BYTES = 32
+
+
+def _tag_name(tlv: Tlv) -> str:
+    if tlv.tag_class == UNIVERSAL:
+        return _UNIVERSAL_NAMES.get(tlv.tag, f"UNIVERSAL {tlv.tag}")
+    prefix = {1: "APPLICATION ", 2: "", 3: "PRIVATE "}[tlv.tag_class]
+    return f"[{prefix}{tlv.tag}]"
+
+
+def _oid_text(dotted: str) -> str:
+    name = oid_name(dotted)
+    if name == dotted:
+        name = READABLE_NAME_KEYS.get(dotted, dotted)
+    for table in _OID_TABLES:
+        if name != dotted:
+            break
+        name = table.map(dotted)
+    return dotted if name == dotted else f"{dotted} ({name})"
+
+
+def _asn1_value(data: bytes, tlv: Tlv) -> str:
+    """A primitive element's value in a few words, decoded by asn1crypto; bytes as hex."""
+    body = data[tlv.body:tlv.end]
+    if tlv.tag_class == UNIVERSAL:
+        try:
+            if tlv.tag == 6:
+                return _oid_text(asn1_core.ObjectIdentifier.load(raw(data, tlv)).dotted)
+            if tlv.tag == 5:
+                return ""
+            kind = _PRIMITIVES.get(tlv.tag)
+            if kind is not None:
+                value = kind.load(raw(data, tlv)).native
+                if isinstance(value, int) and not isinstance(value, bool) and value > 2**64:
+                    return f"{value:#x}"[: 2 + 2 * _ASN1_VALUE_BYTES] + "…"
+                text = value.isoformat() if isinstance(value, dt.datetime) else str(value)
+                return repr(cut(text, _ASN1_VALUE_BYTES)) if isinstance(value, str) else text
+        except (ValueError, TypeError, OverflowError):  # a malformed value: shown as bytes
+            pass
+    shown = body[:_ASN1_VALUE_BYTES].hex()
+    return shown + ("…" if len(body) > _ASN1_VALUE_BYTES else "")
+
+
+def _first_children(data: bytes, parent: Tlv, most: int) -> tuple[list[Tlv], bool]:
+    """At most ``most`` elements inside ``parent`` (read one by one, so a structure of a
+    million elements costs what is shown), and whether there are more; none when its
+    contents do not split into elements."""
+    found: list[Tlv] = []
+    pos = parent.body
+    try:
+        while pos < parent.end:
+            if len(found) >= most:
+                return found, True
+            child = der_read(data, pos, parent.end, "ASN.1 structure")
+            found.append(child)
+            pos = child.next
+    except SMIMEError:
+        return [], False
+    return found, False
+
+
+def asn1_node(data: bytes) -> Node:
+    """The ASN.1 structure of ``data`` as a tree: each element's tag, length and, for a
+    primitive, its value (OIDs named, long values cut). Read with :mod:`smime.core.der`,
+    values decoded by asn1crypto; at most :data:`~smime.limits.ASN1_DUMP_DEPTH` levels and
+    :data:`~smime.limits.ASN1_DUMP_ELEMENTS` elements are shown."""
+    try:
+        top = der_read(data, 0, len(data), "ASN.1 structure")
+    except SMIMEError as exc:
+        return Node("error", f"unreadable ASN.1: {exc}")
+    built: dict[int, list[Node]] = {}
+    order: list[tuple[Tlv, int, int]] = []  # (element, depth, parent index), pre-order
+    stack: list[tuple[Tlv, int, int]] = [(top, 0, -1)]
+    cut_off = False
+    while stack and len(order) < ASN1_DUMP_ELEMENTS:
+        tlv, depth, parent = stack.pop()
+        index = len(order)
+        order.append((tlv, depth, parent))
+        if tlv.constructed and depth < ASN1_DUMP_DEPTH:
+            inner, truncated = _first_children(data, tlv, ASN1_DUMP_ELEMENTS - len(order))
+            cut_off |= truncated
+            stack.extend((child, depth + 1, index) for child in reversed(inner))
+    cut_off |= bool(stack)
+    for index in range(len(order) - 1, -1, -1):  # children before parents
+        tlv, depth, parent = order[index]
+        title = f"{_tag_name(tlv)} ({tlv.end - tlv.body} bytes)"
+        if not tlv.constructed:
+            value = _asn1_value(data, tlv)
+            title += f": {value}" if value else ""
+        elif depth >= ASN1_DUMP_DEPTH:
+            title += ": … (nested deeper: not shown)"
+        node = Node("asn1", title, (), tuple(reversed(built.pop(index, []))))
+        built.setdefault(parent, []).append(node)
+    (root,) = built[-1]
+    if cut_off:
+        more = Node("asn1", f"… more elements not shown (at most {ASN1_DUMP_ELEMENTS})")
+        root = Node(root.kind, root.title, root.fields, (*root.children, more))
+    return Node("asn1-structure", f"ASN.1 structure ({len(data)} bytes)", (), (root,))
 
 
 def inspect(
     message: MessageSource,
-    identity: Identity | None = None,
+    identity: Identity | x509.Certificate | None = None,
     *,
     limits: Limits | None = None,
+    asn1: bool = False,
 ) -> Node:
     """The tree of ``message``'s MIME parts and CMS layers (see the module docstring).
 
-    ``limits`` caps the work a hostile message can cause (:class:`smime.Limits`); a
-    compressed layer beyond them is shown with the error, not inflated.
+    ``identity`` marks the recipient that is you (``(you)``, matched by issuer and serial
+    number or subject key identifier) and, when it is an :class:`~smime.Identity` with its
+    key, decrypts; a certificate alone only marks. ``asn1=True`` adds each CMS layer's
+    ASN.1 structure (tags, lengths, OIDs named, values cut). ``limits`` caps the work a
+    hostile message can cause (:class:`smime.Limits`); a compressed layer beyond them is
+    shown with the error, not inflated.
     """
-    if identity is not None:
-        identity = check_identity(identity)
+    if isinstance(identity, x509.Certificate):
+        walk = _Walk(you=identity, asn1=asn1)
+    elif isinstance(identity, Identity):
+        walk = _Walk(identity, identity.certificate, asn1)
+    elif identity is None:
+        walk = _Walk(asn1=asn1)
+    else:
+        if isinstance(identity, (str, bytes, bytearray, memoryview, os.PathLike)):
+            check_identity(identity)  # a key file: the error says to load it first
+        raise UsageError.wrong_type(
+            "identity", identity, "an Identity (from smime.load_identity) or a certificate")
     with applied(limits):
         if not isinstance(message, (str, Message)):
             data = mime.input_bytes(message)
             form = detect_raw_cms(data)
             if form is not None:  # a raw .p7m/.p7s file: its one CMS layer
                 fields = (("size", f"{len(data)} bytes"),)
-                child = _safe_cms(read_raw_cms(data), None, identity, 0)
+                child = _safe_cms(read_raw_cms(data), None, walk, 0)
                 return Node("file", f"raw CMS file ({form.upper()})", fields, (child,))
             message = data
         msg: EmailMessage = mime.to_message(message)
-        root = _part_node(msg, identity, 0, [0])
+        root = _part_node(msg, walk, 0, [0])
         if not root.find("header-protection"):
             return root
         outer = [(name, _shown(value)) for name, value in msg.raw_items()

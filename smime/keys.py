@@ -28,7 +28,7 @@ from .core.pickling import certificate_der, load_certificate
 from .core.pkcs11 import TokenECPrivateKey, TokenRSAPrivateKey, is_pkcs11_uri, open_token_key
 from .core.pkcs12 import looks_like_pkcs12, read_pkcs12_bags
 from .core.pqkeys import seed_form
-from .core.views import card_html, certificate_facts, key_description
+from .core.views import card_html, certificate_dict, certificate_facts, key_description
 from .errors import LoadError, PasswordError, SMIMEWarning, UsageError
 from .problems import plain_reason
 
@@ -141,6 +141,17 @@ class Identity:
         )
         return card_html("identity", certificate_label(self.certificate, short=True),
                          certificate_facts(self.certificate), chain)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Public facts only, JSON-safe: ``certificate`` and ``chain`` (each
+        :func:`~smime.core.views.certificate_dict`), ``email_addresses`` and ``key`` (the
+        key's kind and size, as ``"RSA 2048"``). Nothing of the private key."""
+        return {
+            "certificate": certificate_dict(self.certificate),
+            "chain": [certificate_dict(c) for c in self.chain],
+            "email_addresses": list(self.email_addresses),
+            "key": key_description(self.certificate),
+        }
 
 
 def _unpickle_identity(

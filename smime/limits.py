@@ -22,12 +22,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from .errors import InvalidOptionError, LimitExceededError
+from .errors import InvalidOptionError, LimitExceededError, Option
 
 __all__ = [
+    "ASN1_DUMP_DEPTH",
+    "ASN1_DUMP_ELEMENTS",
     "DEFAULT_LIMITS",
     "MAX_COMMENT_DEPTH",
     "MAX_PARAMETERS",
+    "PREVIEW_CHARACTERS",
+    "PREVIEW_LINES",
     "RATIO_FLOOR",
     "Limits",
     "accepts_limits",
@@ -46,6 +50,14 @@ MAX_COMMENT_DEPTH = 32
 #: Most ``;``-separated parameters in one header field: the ``email`` package splits a
 #: parameter list in quadratic time (40,000 of them take seconds), and real mail has a few.
 MAX_PARAMETERS = 100
+#: ``inspect(..., asn1=True)``: levels of ASN.1 nesting shown (deeper ones are named, not
+#: opened) and elements shown in all (the rest are counted): a certificate has about 150,
+#: a signed message with its chain about 600, and each becomes a line or an HTML card.
+ASN1_DUMP_DEPTH = 24
+ASN1_DUMP_ELEMENTS = 2000
+#: ``inspect``'s preview of a text part: its first lines, at most this many characters.
+PREVIEW_LINES = 8
+PREVIEW_CHARACTERS = 600
 
 
 @dataclass(frozen=True)
@@ -81,12 +93,16 @@ class Limits:
                     f"Limits.{item.name} must be a positive whole number, not {value!r}"
                 )
 
+    def to_dict(self) -> dict[str, int]:
+        """Plain data, JSON-safe: each cap by its name."""
+        return dataclasses.asdict(self)
+
     def exceeded(self, name: str, what: str) -> LimitExceededError:
         """The error for input beyond the cap ``name``; ``what`` says what there is too much of."""
         cap = getattr(self, name)
-        return LimitExceededError(
-            f"{what} (limit {name}={cap}); pass limits=smime.Limits({name}=...) to allow "
-            "more for input you trust",
+        return LimitExceededError.naming(
+            f"{what} (limit {name}={cap}); pass ", Option(f"limits=smime.Limits({name}=...)"),
+            " to allow more for input you trust",
             limit=name,
         )
 

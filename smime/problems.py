@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import Option, worded
 
 __all__ = ["Problem", "ProblemCode", "StableCode", "plain_reason"]
 
@@ -56,12 +59,26 @@ class Problem:
 
     code: ProblemCode
     message: str
+    parts: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """The message in pieces when it names options (:class:`~smime.errors.Option`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", plain_reason(self.message))
 
+    @classmethod
+    def naming(cls, code: ProblemCode, *parts: str) -> Problem:
+        """The problem whose message is ``parts`` joined, options among them."""
+        return cls(code, worded(parts), parts)
+
     def __str__(self) -> str:
         return self.message
+
+    def worded(self, word: Callable[[Option], str] | None) -> str:
+        """The message with each option it names spelled by ``word`` (the command line's
+        flags), as :meth:`smime.errors.SMIMEError.worded`."""
+        if word is None or not self.parts:
+            return self.message
+        return plain_reason(worded(self.parts, word))
 
     def to_dict(self) -> dict[str, str]:
         """``{"code": ..., "message": ...}``: plain data for JSON."""

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from email.message import EmailMessage, Message
 from typing import Any
 
 from cryptography import x509
 
-from .core.names import issuer_text, subject_text
+from .core.names import subject_text
 from .core.pickling import reduce_fields
-from .core.views import card_html, certificate_facts, content_preview, preformatted_html
-from .errors import VerificationError
+from .core.views import (
+    card_html,
+    certificate_dict,
+    certificate_facts,
+    content_preview,
+    preformatted_html,
+)
+from .errors import Option, VerificationError
 from .mime import WireMessage
 from .problems import Problem, ProblemCode
 from .validation import ValidationContext
@@ -44,14 +50,6 @@ def _subject(cert: x509.Certificate | None) -> str:
     if cert is None:
         return "(certificate not in the message)"
     return subject_text(cert, readable=True)
-
-
-def _certificate_dict(cert: x509.Certificate) -> dict[str, str]:
-    return {
-        "subject": _subject(cert),
-        "issuer": issuer_text(cert, readable=True),
-        "serial": format(cert.serial_number, "x"),
-    }
 
 
 def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
@@ -125,12 +123,14 @@ class SignerResult:
         """Plain data, JSON-safe, with stable keys: ``valid``, ``intact``,
         ``signature_valid`` and ``trusted`` (booleans); ``email_addresses``; the
         certificate's ``subject``, ``issuer`` (RFC 4514) and ``serial`` (hex), each None
-        without a certificate; ``signing_time`` (ISO 8601, or None); ``digest_algorithm``,
-        ``signature_algorithm``; ``chain`` (subjects, signer first); ``identifier``;
-        ``capabilities``; ``signed_attributes``; ``encryption_key_preference`` (text, or
-        None); ``problems`` and ``warnings`` (each ``{"code": ..., "message": ...}``)."""
+        without a certificate, and ``certificate``: all its facts (see
+        :func:`smime.core.views.certificate_dict`), or None; ``signing_time`` (ISO 8601, or
+        None); ``digest_algorithm``, ``signature_algorithm``; ``chain`` (subjects, signer
+        first); ``identifier``; ``capabilities``; ``signed_attributes``;
+        ``encryption_key_preference`` (text, or None); ``problems`` and ``warnings`` (each
+        ``{"code": ..., "message": ...}``)."""
         cert = self.certificate
-        named = _certificate_dict(cert) if cert is not None else {}
+        named = certificate_dict(cert) if cert is not None else {}
         preference = self.encryption_key_preference
         return {
             "valid": self.valid,
@@ -138,6 +138,7 @@ class SignerResult:
             "subject": named.get("subject"),
             "issuer": named.get("issuer"),
             "serial": named.get("serial"),
+            "certificate": named or None,
             "signing_time": self.signing_time.isoformat() if self.signing_time else None,
             "digest_algorithm": self.digest_algorithm,
             "signature_algorithm": self.signature_algorithm,
@@ -215,10 +216,11 @@ class VerificationResult:
             raise VerificationError(f"signature not valid: {reasons}", result=self)
         return self
 
-    def summary(self) -> str:
+    def summary(self, *, word: Callable[[Option], str] | None = None) -> str:
         """A few lines a person can read: the verdict, each signer with its certificate and
         the chain that issued it, which parts and headers are signed, each problem and
-        warning. Line breaks inside a value are shown escaped (``\\n``), never kept."""
+        warning. Line breaks inside a value are shown escaped (``\\n``), never kept.
+        ``word`` spells the options a problem names (the command line: its flags)."""
         lines = [f"signature {'VALID' if self.valid else 'NOT VALID'}"]
         if self.covers:
             lines[0] += f" (covers only part {self.covers} of the message)"
@@ -237,8 +239,8 @@ class VerificationResult:
             lines.append(f"  signed headers: {', '.join(names)}{unsigned_from}")
         else:
             lines.append("  headers: unsigned (From, To, Subject, Date are outside the signature)")
-        lines.extend(f"  problem: {p}" for p in self.problems)
-        lines.extend(f"  warning: {p}" for p in self.warnings)
+        lines.extend(f"  problem: {p.worded(word)}" for p in self.problems)
+        lines.extend(f"  warning: {p.worded(word)}" for p in self.warnings)
         return _lines(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -246,7 +248,8 @@ class VerificationResult:
         ``covers`` (a part path, or None for the whole message); ``signers`` (each
         :meth:`SignerResult.to_dict`); ``problems`` and ``warnings`` (each ``{"code": ...,
         "message": ...}``); ``unsigned_parts``; ``signed_headers`` (``[name, value]``
-        pairs); ``certificates`` (each ``{"subject", "issuer", "serial"}``, serial in hex)."""
+        pairs); ``certificates`` (each ``{"subject", "issuer", "serial", ...}``: every fact of
+        :func:`smime.core.views.certificate_dict`, serial in hex)."""
         return {
             "valid": self.valid,
             "detached": self.detached,
@@ -256,7 +259,8 @@ class VerificationResult:
             "warnings": _problems(self.warnings),
             "unsigned_parts": list(self.unsigned_parts),
             "signed_headers": [[name, value] for name, value in self.signed_headers],
-            "certificates": [_certificate_dict(c) for c in self.certificates],
+            "headers": [[name, value] for name, value in self.headers],
+            "certificates": [certificate_dict(c) for c in self.certificates],
         }
 
     def _repr_html_(self) -> str:
@@ -309,6 +313,12 @@ class DecryptedMessage(WireMessage):
 
         return decryption_html(self)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``content_type`` of the decrypted entity and
+        ``decryption`` (:meth:`DecryptionInfo.to_dict`); the content itself is not
+        included (it is the message: ``as_bytes()``)."""
+        return {"content_type": self.get_content_type(), "decryption": self.decryption.to_dict()}
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -325,13 +335,13 @@ class Layer:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, JSON-safe: ``kind``; ``path`` (a part path, or None for the whole
         content); ``result``: the layer's result's ``to_dict()``, a list of certificates
-        (``{"subject", "issuer", "serial"}``) for certs-only, None for compressed."""
+        (``{"subject", "issuer", "serial", ...}``) for certs-only, None for compressed."""
         result = self.result
         data: Any
         if isinstance(result, (VerificationResult, DecryptionInfo)):
             data = result.to_dict()
         elif isinstance(result, tuple):
-            data = [_certificate_dict(c) for c in result]
+            data = [certificate_dict(c) for c in result]
         else:
             data = None
         return {"kind": self.kind, "path": self.path or None, "result": data}
@@ -497,11 +507,17 @@ class UnwrapResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, JSON-safe: ``valid``, ``signed``, ``encrypted`` (booleans);
         ``layers`` (each :meth:`Layer.to_dict`, outermost first); ``warnings`` (each
-        ``{"code": ..., "message": ...}``)."""
+        ``{"code": ..., "message": ...}``); ``headers`` and ``outer_headers`` (``[name,
+        value]`` pairs), ``header_protection``; ``parts`` (each
+        :meth:`ProtectedPart.to_dict`, for a partly protected message)."""
         return {
             "valid": self.valid,
             "signed": self.signed,
             "encrypted": self.encrypted,
             "layers": [layer.to_dict() for layer in self.layers],
             "warnings": _problems(self.warnings),
+            "headers": [[name, value] for name, value in self.headers],
+            "outer_headers": [[name, value] for name, value in self.outer_headers],
+            "header_protection": self.header_protection or None,
+            "parts": [part.to_dict() for part in self.parts],
         }

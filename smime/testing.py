@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -330,6 +330,19 @@ class TestUser:
     def certificate(self) -> x509.Certificate:
         return self.identity.certificate
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``name``, ``email``, ``key_type``, ``identity`` (its public
+        facts, :meth:`Identity.to_dict`) and the file paths (None where not written)."""
+        return {
+            "name": self.name,
+            "email": self.email,
+            "key_type": self.key_type,
+            "identity": self.identity.to_dict(),
+            **{what: None if path is None else str(path) for what, path in (
+                ("cert_path", self.cert_path), ("key_path", self.key_path),
+                ("p12_path", self.p12_path), ("legacy_p12_path", self.legacy_p12_path))},
+        }
+
 
 @dataclass(frozen=True)
 class TestPKI:
@@ -367,6 +380,20 @@ class TestPKI:
                              f"({self.intermediate_path.name})"),
             ("password", self.password),
         ), users)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``folder``, ``root`` and ``intermediate`` (public facts),
+        their files, ``users`` by name (:meth:`TestUser.to_dict`) and the ``password`` of
+        every key file (a test password, shown as the HTML view shows it)."""
+        return {
+            "folder": str(self.folder),
+            "root": self.root.to_dict(),
+            "intermediate": self.intermediate.to_dict(),
+            "root_path": str(self.root_path),
+            "intermediate_path": str(self.intermediate_path),
+            "users": {name: user.to_dict() for name, user in self.users.items()},
+            "password": self.password,
+        }
 
     def issue_crl(
         self,

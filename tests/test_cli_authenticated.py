@@ -20,7 +20,7 @@ def test_require_authenticated_refuses_unsigned_cbc(pki: TestPKI, tmp_path: Path
     opened = tmp_path / "opened.eml"
     line = expect_error(
         run("decrypt", *key, "--require-authenticated", "-o", opened, stdin=cbc, status=2),
-        "require_authenticated", "EFAIL",
+        "(--require-authenticated)", "EFAIL",
     )
     assert "integrity" in line
     assert not opened.exists()

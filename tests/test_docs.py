@@ -58,7 +58,8 @@ def test_missing_toolchain_skips_locally_and_fails_in_ci(monkeypatch: pytest.Mon
 
 
 def test_site_builds_strictly(tmp_path: Path) -> None:
-    _require("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python")
+    _require("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python",
+             "mkdocs_jupyter")
     site = tmp_path / "site"
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
@@ -74,7 +75,17 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert "raise_for_status" in results
     changelog = (site / "changelog" / "index.html").read_text(encoding="utf-8")
     assert "Unreleased" in changelog, "CHANGELOG.md was not included in the changelog page"
-    assert (site / "notebooks" / "explore.ipynb").is_file()
+    # the notebook is a page of the site, rendered as HTML (and still offered as a download)
+    page = (site / "notebooks" / "explore" / "index.html").read_text(encoding="utf-8")
+    assert "jp-Notebook" in page and "jp-OutputArea-output" in page
+    assert "make_test_pki" in page and "smime.inspect" in page
+    assert "stylesheets/extra.css" in page
+    assert (site / "notebooks" / "explore" / "explore.ipynb").is_file()
+    guide = (site / "guides" / "notebook" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../../notebooks/explore/"' in guide
+    assert not list(ROOT.glob(".cache/mkdocs-jupyter"))  # the build writes nothing here
+    css = (site / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    assert "overflow-x: auto" in css and "pre-wrap" in css
 
 
 # ---------------------------------------------------------------------------- examples

@@ -38,6 +38,7 @@ from smime.errors import (
     LimitExceededError,
     LoadError,
     MissingKeyError,
+    Option,
     ParseError,
     PasswordError,
     SMIMEError,
@@ -170,6 +171,7 @@ def _errors(w: World) -> dict[type, list[Any]]:
                         PasswordError("needs a password", reason="missing")],
         StoreError: [StoreError("locked")],
         TokenError: [TokenError("the token did not answer")],
+        Option: [Option("starttls=False")],
         TransportError: [TransportError("refused", code=554, text="no relay", status=None)],
         MissingExtraError: [MissingExtraError("install smime-sdk[sparkpost]")],
         RecipientsRefusedError: [RecipientsRefusedError(

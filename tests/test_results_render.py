@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import NameOID
 from test_cli import LETTER, run
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from smime.testing import TestPKI
 
 SIGNER_KEYS = [
-    "valid", "email_addresses", "subject", "issuer", "serial", "signing_time",
+    "valid", "email_addresses", "subject", "issuer", "serial", "certificate", "signing_time",
     "digest_algorithm", "signature_algorithm", "intact", "signature_valid", "trusted",
     "chain", "identifier", "capabilities", "signed_attributes", "encryption_key_preference",
     "problems", "warnings",
@@ -62,8 +63,14 @@ def test_verification_to_dict_is_plain_data_with_the_documented_keys(
     assert signer["chain"][0] == signer["subject"] and len(signer["chain"]) == 3
     assert signer["signing_time"] == result.signers[0].signing_time.isoformat()  # type: ignore[union-attr]
     assert "aes-256-gcm" in signer["capabilities"]
-    assert {"subject": signer["subject"], "issuer": signer["issuer"],
-            "serial": signer["serial"]} in data["certificates"]
+    named = {"subject": signer["subject"], "issuer": signer["issuer"], "serial": signer["serial"]}
+    assert [c for c in data["certificates"] if named.items() <= c.items()] == [
+        signer["certificate"]]
+    facts = signer["certificate"]
+    assert facts["sha256_fingerprint"] == alice.certificate.fingerprint(SHA256()).hex()
+    assert facts["not_after"] == alice.certificate.not_valid_after_utc.isoformat()
+    assert facts["alternative_names"] == ["email:alice@example.com"]
+    assert "digitalSignature" in facts["key_usage"]
 
 
 def test_problems_render_as_code_and_message(pki: TestPKI, trust: smime.TrustStore) -> None:
@@ -93,11 +100,14 @@ def test_unwrap_to_dict_renders_every_layer(pki: TestPKI, trust: smime.TrustStor
     assert data["valid"] is True and data["signed"] is True and data["encrypted"] is True
 
     certs = smime.unwrap(smime.export_certificates([bob.certificate])).to_dict()
-    assert certs["layers"] == [{"kind": "certs-only", "path": None, "result": [{
-        "subject": bob.certificate.subject.rfc4514_string(EMAIL_ADDRESS),
-        "issuer": pki.intermediate.certificate.subject.rfc4514_string(),
-        "serial": format(bob.certificate.serial_number, "x"),
-    }]}]
+    (layer,) = certs["layers"]
+    assert layer["kind"] == "certs-only" and layer["path"] is None
+    (cert,) = layer["result"]
+    assert {"subject": bob.certificate.subject.rfc4514_string(EMAIL_ADDRESS),
+            "issuer": pki.intermediate.certificate.subject.rfc4514_string(),
+            "serial": format(bob.certificate.serial_number, "x"),
+            }.items() <= cert.items()
+    assert cert["email_addresses"] == ["bob@example.com"]
 
 
 def test_summary_shows_certificate_chain_and_headers(pki: TestPKI, trust: smime.TrustStore) -> None:

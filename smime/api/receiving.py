@@ -34,6 +34,7 @@ from ..errors import (
     InvalidOptionError,
     LoadError,
     MissingKeyError,
+    Option,
     ParseError,
     SMIMEError,
     UsageError,
@@ -732,17 +733,16 @@ def decrypt(
     )[0]
 
 
-#: Why ``require_authenticated=True`` refused content: the same words for every cause
-#: (bad padding, wrong key, unsigned or tampered content), so they tell an attacker nothing.
-UNAUTHENTICATED_REFUSED = (
-    "decryption refused (require_authenticated=True): the content is encrypted without "
-    "integrity protection (enveloped-data, such as AES-CBC) and no {signature} inside the "
-    "encryption vouches for it, so it may have been altered on the way (EFAIL)"
-)
-
-
-def _refused(signature: str) -> DecryptionError:
-    return DecryptionError(UNAUTHENTICATED_REFUSED.format(signature=signature))
+def unauthenticated_refused(signature: str) -> DecryptionError:
+    """Why ``require_authenticated=True`` refused content: the same words for every cause
+    (bad padding, wrong key, unsigned or tampered content), so they tell an attacker
+    nothing; ``signature`` names what was looked for (``"intact signature"``...)."""
+    return DecryptionError.naming(
+        "decryption refused (", Option("require_authenticated=True"), "): the content is "
+        "encrypted without integrity protection (enveloped-data, such as AES-CBC) and no "
+        f"{signature} inside the encryption vouches for it, so it may have been altered on "
+        "the way (EFAIL)",
+    )
 
 
 def _signed_whole(content: bytes, certificates: Sequence[x509.Certificate] = ()) -> bool:
@@ -788,10 +788,10 @@ def _decrypt_part(
         del der
     except DecryptionError:
         if refuse:
-            raise _refused("intact signature") from None
+            raise unauthenticated_refused("intact signature") from None
         raise
     if refuse and not _signed_whole(decrypted.content, certificates):
-        raise _refused("intact signature")
+        raise unauthenticated_refused("intact signature")
     if not exact and mime.protected_section(decrypted.content) is not None:
         headers = ()  # RFC 9788: the payload's own header section; outer fields are ignored
     out = DecryptedMessage(mime.parse_inner(decrypted.content, headers, exact=exact).as_bytes())
@@ -925,11 +925,11 @@ def unwrap(
         # Whatever failed inside CBC content (padding, parsing, a signature) must look
         # the same from outside, or the caller's errors become a padding oracle.
         if require_authenticated and opened_unauthenticated:
-            raise _refused("valid signature") from None
+            raise unauthenticated_refused("valid signature") from None
         raise
     unvouched = _unvouched(layers)
     if unvouched and require_authenticated:
-        raise _refused("valid signature")
+        raise unauthenticated_refused("valid signature")
     warnings = [_unauthenticated(layer) for layer in unvouched]
     section = None
     shown = headers

@@ -15,6 +15,7 @@ import smime
 
 from . import certs, commands, demo, send
 from ._io import CLIError, printable
+from ._words import error_text
 from .progress import Progress
 
 __all__ = ["build_parser", "main"]
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = " ".join(error_text(exc).split())
     return text or type(exc).__name__
 
 

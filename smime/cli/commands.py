@@ -29,6 +29,7 @@ from ._io import (
     read_input,
     write_output,
 )
+from ._words import error_text, flag
 from .identity import (
     add_identity_options,
     load_identity,
@@ -224,7 +225,7 @@ def iso_time(text: str) -> dt.datetime:
 
 def verification_text(result: smime.VerificationResult) -> str:
     """The library's summary, each line made safe for a terminal."""
-    return "\n".join(printable(line) for line in result.summary().split("\n"))
+    return "\n".join(printable(line) for line in result.summary(word=flag).split("\n"))
 
 
 def _crl_file(path: str) -> bytes:
@@ -243,6 +244,8 @@ _INSTEAD_OF_PKCS12 = {
     "--recipient": "give the recipient's certificate (PEM or DER), which "
                    "'openssl pkcs12 -in FILE -nokeys -clcerts' prints",
     "--trust": "give the root CA's certificate (PEM or DER), or 'system'",
+    "--cert": "give it with --identity (the password options open it), or give the "
+              "certificate alone (PEM or DER)",
     "--certfile": "give the certificates as PEM, DER or PKCS#7, which "
                   "'openssl pkcs12 -in FILE -nokeys' prints",
 }
@@ -281,10 +284,7 @@ def trust_store(values: list[str]) -> smime.TrustStore:
             try:
                 stores.append(smime.TrustStore.from_system())
             except smime.errors.LoadError as exc:
-                raise CLIError(
-                    f"--trust system: {str(exc).split('; pass your roots')[0]}; give your "
-                    "roots with --trust FILE"
-                ) from None
+                raise CLIError(f"--trust system: {error_text(exc)}") from None
         elif not os.path.exists(value):
             raise CLIError(f"cannot read {value}: No such file or directory")
         elif os.path.isdir(value):
@@ -322,12 +322,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def printable_tree(node: Node) -> Node:
-    """The tree with every title and field escaped, so that no value can add or erase lines."""
+    """The tree with every title, field and preview line escaped, so that no value can add
+    or erase lines (a preview keeps its own line breaks, each line shown under a bar)."""
     return dataclasses.replace(
         node,
         title=printable(node.title),
         fields=tuple((printable(name), printable(value)) for name, value in node.fields),
         children=tuple(printable_tree(child) for child in node.children),
+        preview="\n".join(printable(line) for line in node.preview.splitlines()),
     )
 
 
@@ -371,19 +373,32 @@ def _key_file_tree(args: argparse.Namespace, data: bytes) -> Node | None:
     )
 
 
+def _you(args: argparse.Namespace) -> Any:
+    """Who "you" is among the recipients: the identity the options name (which also
+    decrypts), or with ``--cert`` alone just that certificate (no key, no password)."""
+    if args.cert and not (args.key or args.identity):
+        if not os.path.exists(args.cert):
+            raise CLIError(f"cannot read {args.cert}: No such file or directory")
+        certs = _certificates_of("--cert", args.cert)
+        if len(certs) != 1:
+            raise CLIError(f"--cert {args.cert}: expected one certificate, found {len(certs)}")
+        return certs[0]
+    return optional_identity(args)
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     progress: Progress = args.progress
     data = read_input(args.input, progress)
     tree = _key_file_tree(args, data)
     identity = None
     if tree is None:
-        identity = optional_identity(args)
+        identity = _you(args)
         is_raw_input(data, args.in_form)
-        tree = smime.inspect(data, identity=identity)
+        tree = smime.inspect(data, identity=identity, asn1=args.asn1)
     text = json_text(tree.to_dict()) if args.json else str(printable_tree(tree))
     # with a key the tree shows decrypted headers: private like the decrypted content
     write_output(args.output, (text + "\n").encode("utf-8"), progress,
-                 private=identity is not None)
+                 private=isinstance(identity, smime.Identity))
     return 0
 
 
@@ -465,11 +480,15 @@ def register(sub: Subparsers) -> None:
                 "or the certificates of a certificate or PKCS#12 file", """
   smime inspect signed.eml
   smime inspect --json --identity bob.p12 sealed.eml
+  smime inspect --cert bob.pem sealed.eml
+  smime inspect --asn1 signed.eml
   smime inspect bob.pem
   smime inspect --password-env P12_PASSWORD bob.p12
 """, run_inspect)
     add_in_form(p)
     add_input(p)
     p.add_argument("--json", action="store_true", help="print the tree as JSON")
+    p.add_argument("--asn1", action="store_true",
+                   help="add each CMS layer's ASN.1 structure (tags, lengths, OIDs)")
     add_identity_options(p, required=False)
     add_output(p, "the tree")

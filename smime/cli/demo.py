@@ -17,6 +17,7 @@ import smime
 from smime.testing import make_test_pki
 
 from ._io import printable
+from ._words import flag
 from .commands import Subparsers, command
 
 __all__ = ["register", "run_demo"]
@@ -56,7 +57,8 @@ def _verdict(result: smime.VerificationResult) -> str:
         who = ", ".join(signer.email_addresses) or signer.subject
         algorithms = f"{signer.signature_algorithm} with {signer.digest_algorithm}"
         return f"VALID, signed by {who} ({algorithms})"
-    return "NOT VALID: " + ("; ".join(str(p) for p in result.problems) or "no valid signer")
+    return "NOT VALID: " + ("; ".join(p.worded(flag) for p in result.problems)
+                            or "no valid signer")
 
 
 def _save(keep: Path | None, name: str, data: bytes) -> None:

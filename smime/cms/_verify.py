@@ -31,7 +31,7 @@ from ..algorithms import (
 )
 from ..core.names import name_text
 from ..core.signatures import SignatureScheme, digest_name, key_mismatch, verify_signature
-from ..errors import UnsupportedError
+from ..errors import Option, UnsupportedError
 from ..problems import Problem, ProblemCode
 from ._certs import (
     Cert,
@@ -154,9 +154,11 @@ class _Check:
         self.signed_attrs = signed_attrs
         self.problems: list[Problem] = []
 
-    def problem(self, code: ProblemCode, message: str) -> None:
-        if not any(p.code == code and p.message == message for p in self.problems):
-            self.problems.append(Problem(code, message))
+    def problem(self, code: ProblemCode, *parts: str) -> None:
+        """Record a problem once; ``parts`` as :meth:`Problem.naming` takes them."""
+        problem = Problem.naming(code, *parts)
+        if not any(p.code == code and p.message == problem.message for p in self.problems):
+            self.problems.append(problem)
 
     def run(self) -> SignerCheck:
         si, ctx = self.si, self.ctx
@@ -182,8 +184,7 @@ class _Check:
             self.problem(ProblemCode.MISSING_CERTIFICATE,
                          f"the signer's certificate ({identifier}) is neither in the message "
                          "nor among the certificates given, so the signature was not checked; "
-                         "supply it with certificates=[...] or store= (smime verify "
-                         "--certfile FILE)")
+                         "supply it with ", Option("certificates=[...] or store=..."))
         elif scheme is not None and signed_data is not None:
             signature_valid = self._verify(found, scheme, signed_data)
         if attrs is None:
@@ -235,8 +236,8 @@ class _Check:
             self.problem(ProblemCode.WEAK_ALGORITHM,
                          f"the signer used {DIGESTS[name].micalg.upper()}, a digest too weak "
                          "to rule out forgery, so the signature proves little; it counts only "
-                         "with VerificationPolicy(allow_weak_algorithms=True) "
-                         "(smime verify --allow-weak-algorithms), for old mail")
+                         "with ", Option("VerificationPolicy(allow_weak_algorithms=True)"),
+                         ", for old mail")
 
     def _scheme(self, digest: str | None) -> tuple[str, SignatureScheme | None]:
         identifier = self.si["signature_algorithm"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +24,7 @@ __all__ = [
     "Rows",
     "card_html",
     "card_lines",
+    "certificate_dict",
     "certificate_facts",
     "content_preview",
     "cut",
@@ -42,21 +44,35 @@ _KEY_USAGES = (
 )
 
 
+_SAN_KINDS: dict[type, str] = {
+    x509.RFC822Name: "email", x509.DNSName: "DNS", x509.UniformResourceIdentifier: "URI",
+    x509.IPAddress: "IP", x509.DirectoryName: "dirName", x509.RegisteredID: "RID",
+    x509.OtherName: "otherName",
+}
+
+
 def cut(value: str, limit: int = TEXT_LIMIT) -> str:
     if len(value) <= limit:
         return value
     return f"{value[:limit]}… ({len(value.encode('utf-8', 'replace'))} bytes)"
 
 
-def content_preview(data: bytes, limit: int = 2000) -> str:
-    """The start of a message as text, for a notebook: ``limit`` characters at most."""
-    text = data[: limit * 4].decode("utf-8", "replace")
+def content_preview(data: bytes, limit: int = 2000, *, encoding: str = "utf-8") -> str:
+    """The start of a message as text, for a notebook: ``limit`` characters at most, read
+    in ``encoding`` (UTF-8 when Python does not know it)."""
+    try:
+        text = data[: limit * 4].decode(encoding, "replace")
+    except (LookupError, UnicodeError):  # a charset Python does not know, or cannot
+        text = data[: limit * 4].decode("utf-8", "replace")  # read leniently (idna)
     if len(text) > limit or len(data) > limit * 4:
         text = f"{text[:limit]}… ({len(data)} bytes)"
     return text
 
 
-def _safe(read: Callable[[], str]) -> str:
+_T = TypeVar("_T")
+
+
+def _safe(read: Callable[[], _T]) -> _T | str:
     """A certificate field, or a note: cryptography parses some fields only when read."""
     try:
         return read()
@@ -84,10 +100,11 @@ def key_description(cert: x509.Certificate) -> str:
     return type(key).__name__.removeprefix("_").removesuffix("PublicKey")
 
 
-def _key_usage(cert: x509.Certificate) -> str:
+def _key_usages(cert: x509.Certificate) -> list[str] | None:
+    """The keyUsage bits set, by their RFC 5280 names; None without the extension (any)."""
     usage = extension(cert, x509.KeyUsage, strict=True)
     if usage is None:
-        return "- (any)"
+        return None
     names = []
     for name, attribute in _KEY_USAGES:
         try:
@@ -95,14 +112,38 @@ def _key_usage(cert: x509.Certificate) -> str:
                 names.append(name)
         except ValueError:  # encipherOnly/decipherOnly read without keyAgreement
             continue
-    return ", ".join(names) or "none"
+    return names
 
 
-def _extended_key_usage(cert: x509.Certificate) -> str:
+def _extended_key_usages(cert: x509.Certificate) -> list[str] | None:
+    """The extendedKeyUsage purposes, named or dotted; None without the extension (any)."""
     usage = extension(cert, x509.ExtendedKeyUsage, strict=True)
     if usage is None:
-        return "- (any)"
-    return ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in usage)
+        return None
+    return [getattr(oid, "_name", None) or oid.dotted_string for oid in usage]
+
+
+def _alternative_names(cert: x509.Certificate) -> list[str]:
+    """Every subjectAltName entry as ``kind:value`` (``email:a@example.com``, ``DNS:...``)."""
+    san = extension(cert, x509.SubjectAlternativeName, strict=True)
+    if san is None:
+        return []
+    found = []
+    for general in san:
+        kind = _SAN_KINDS.get(type(general), type(general).__name__)
+        value = general.value
+        if isinstance(general, x509.DirectoryName):
+            value = general.value.rfc4514_string()
+        elif isinstance(general, x509.OtherName):
+            value = general.type_id.dotted_string
+        elif isinstance(general, x509.RegisteredID):
+            value = general.value.dotted_string
+        found.append(f"{kind}:{value}")
+    return found
+
+
+def _listed(names: list[str] | None) -> str:
+    return "- (any)" if names is None else ", ".join(names) or "none"
 
 
 def certificate_facts(cert: x509.Certificate) -> tuple[tuple[str, str], ...]:
@@ -115,10 +156,31 @@ def certificate_facts(cert: x509.Certificate) -> tuple[tuple[str, str], ...]:
                                 f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")),
         ("key", _safe(lambda: key_description(cert))),
         ("email", _safe(lambda: ", ".join(email_addresses(cert)) or "-")),
-        ("key usage", _safe(lambda: _key_usage(cert))),
-        ("extended key usage", _safe(lambda: _extended_key_usage(cert))),
+        ("alternative names", _safe(lambda: ", ".join(_alternative_names(cert)) or "-")),
+        ("key usage", _safe(lambda: _listed(_key_usages(cert)))),
+        ("extended key usage", _safe(lambda: _listed(_extended_key_usages(cert)))),
         ("SHA-256 fingerprint", _safe(lambda: cert.fingerprint(hashes.SHA256()).hex(":"))),
     )
+
+
+def certificate_dict(cert: x509.Certificate) -> dict[str, Any]:
+    """The facts of :func:`certificate_facts` as JSON-safe data, for ``to_dict()``: times in
+    ISO 8601, lists as lists, the serial and fingerprint in hex; a field that cannot be read
+    is an ``(unreadable: ...)`` string. ``key_usage``/``extended_key_usage`` are None when
+    the certificate has no such extension (any use)."""
+    return {
+        "subject": subject_text(cert, readable=True),
+        "issuer": issuer_text(cert, readable=True),
+        "serial": _safe(lambda: format(cert.serial_number, "x")),
+        "not_before": _safe(lambda: cert.not_valid_before_utc.isoformat()),
+        "not_after": _safe(lambda: cert.not_valid_after_utc.isoformat()),
+        "key": _safe(lambda: key_description(cert)),
+        "email_addresses": _safe(lambda: list(email_addresses(cert))),
+        "alternative_names": _safe(lambda: _alternative_names(cert)),
+        "key_usage": _safe(lambda: _key_usages(cert)),
+        "extended_key_usage": _safe(lambda: _extended_key_usages(cert)),
+        "sha256_fingerprint": _safe(lambda: cert.fingerprint(hashes.SHA256()).hex()),
+    }
 
 
 def card_html(kind: str, title: str, rows: Rows = (), inner: str = "", *,

@@ -40,8 +40,8 @@ from ..core.names import certificate_label
 from ..core.pickling import reduce_fields
 from ..core.times import now as _now
 from ..core.times import utc
-from ..core.views import card_html
-from ..errors import CertificateError, InvalidOptionError, StoreError, UsageError
+from ..core.views import card_html, certificate_dict
+from ..errors import CertificateError, InvalidOptionError, Option, StoreError, UsageError
 from ..keys import CertificateLike, certificate_emails, to_certificate
 from ..problems import ProblemCode, StableCode
 from ..validation import (
@@ -184,6 +184,16 @@ class StoredCertificate:
     def __reduce__(self) -> tuple[Any, ...]:
         """The certificate travels as DER (cryptography's do not pickle)."""
         return reduce_fields(self)
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``certificate`` (its facts), ``addresses``, ``role``,
+        ``preferred``, ``can_encrypt``."""
+        return {
+            "certificate": certificate_dict(self.certificate),
+            "addresses": list(self.addresses),
+            "role": self.role,
+            "preferred": self.preferred,
+            "can_encrypt": self.can_encrypt,
+        }
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,17 @@ class RejectedCertificate:
     def __str__(self) -> str:
         return self.message
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``certificate`` (its facts, or None), ``role``, ``reason``
+        (the stable code) and ``message``."""
+        cert = self.certificate
+        return {
+            "certificate": None if cert is None else certificate_dict(cert),
+            "role": self.role,
+            "reason": self.reason.value,
+            "message": self.message,
+        }
+
 
 @dataclass(frozen=True, eq=False)
 class HarvestResult:
@@ -214,6 +235,15 @@ class HarvestResult:
     stored: tuple[StoredCertificate, ...] = ()
     rejected: tuple[RejectedCertificate, ...] = ()
     rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``rows`` (address rows written), ``stored`` and
+        ``rejected`` (each their ``to_dict()``)."""
+        return {
+            "rows": self.rows,
+            "stored": [item.to_dict() for item in self.stored],
+            "rejected": [item.to_dict() for item in self.rejected],
+        }
 
     def __int__(self) -> int:
         return self.rows
@@ -407,6 +437,20 @@ class CertificateStore:
             rows = [("error", str(exc))]
         return card_html("certificate store", str(self.path), rows)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A summary as plain data, JSON-safe: ``path``, ``open``, and per stored address
+        (``addresses``) its ``certificates`` (their facts, newest first) and
+        ``capabilities``. A closed store has no addresses to show."""
+        with self._lock:
+            is_open = self._conn is not None
+            addresses = [
+                {"email": address,
+                 "certificates": [certificate_dict(c) for c in self.certificates(address)],
+                 "capabilities": list(self.capabilities(address))}
+                for address in (self.emails() if is_open else ())
+            ]
+        return {"path": str(self.path), "open": is_open, "addresses": addresses}
+
     # ------------------------------------------------------------------ writing
 
     def _put_certificate(
@@ -468,7 +512,8 @@ class CertificateStore:
         certificate = to_certificate(cert)
         addresses = [normalize_address(e) for e in (emails or certificate_emails(certificate))]
         if not addresses:
-            raise CertificateError("the certificate names no email address; pass emails=")
+            raise CertificateError.naming("the certificate names no email address; pass ",
+                                          Option("emails=[...]"))
         seen = _iso(seen_at or _now())
         with self._transaction() as conn:
             count = self._put_certificate(conn, certificate, addresses, seen)

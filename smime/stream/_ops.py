@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 
 from .. import mime
 from ..algorithms import CIPHERS, DIGESTS, digest_from_micalg
-from ..api.receiving import UNAUTHENTICATED_REFUSED, CertificatesInput
+from ..api.receiving import CertificatesInput, unauthenticated_refused
 from ..api.sending import HeaderConfidentiality
 from ..api.streaming import (
     Checks,
@@ -35,7 +35,7 @@ from ..cms import (
 )
 from ..core.der import StreamReader
 from ..core.wire import b64_encode, has_long_line, to_crlf
-from ..errors import DecryptionError, InvalidOptionError, ParseError, SMIMEError, UsageError
+from ..errors import DecryptionError, InvalidOptionError, Option, ParseError, SMIMEError, UsageError
 from ..keys import Identity, check_identity
 from ..limits import Limits, accepts_limits
 from ..options import (
@@ -148,11 +148,12 @@ class _Replay:
         for block in reader.blocks():
             self.add(block)
         if self.kept is None:
-            raise UsageError(
+            raise UsageError.naming(
                 "this message cannot be streamed: its body is not 7-bit safe (8-bit text, "
                 "binary data, long lines or a signed part) and only bodies up to "
                 f"{_IN_MEMORY} bytes are canonicalised in memory; attach large data "
-                "base64-encoded, or pass format='der' to protect the bytes as they are"
+                "base64-encoded, or pass ", Option("format='der'"),
+                " to protect the bytes as they are",
             )
         return b"".join(self.kept)
 
@@ -643,18 +644,16 @@ def decrypt(
             info = decrypt_enveloped_stream(found.cms, identity, shown, announce=kind.append)
         except DecryptionError:
             if require_authenticated and kind == [False]:  # one message for every cause
-                raise DecryptionError(
-                    UNAUTHENTICATED_REFUSED.format(signature="intact signature")) from None
+                raise unauthenticated_refused("intact signature") from None
             raise
         try:
             shown.close()
         except SMIMEError:
             if require_authenticated and not info.authenticated:
-                raise DecryptionError(
-                    UNAUTHENTICATED_REFUSED.format(signature="intact signature")) from None
+                raise unauthenticated_refused("intact signature") from None
             raise
         if require_authenticated and not info.authenticated and not _signed_whole(out.file):
-            raise DecryptionError(UNAUTHENTICATED_REFUSED.format(signature="intact signature"))
+            raise unauthenticated_refused("intact signature")
         out.commit()
     return DecryptionInfo(cipher=info.cipher, authenticated=info.authenticated,
                           key_management=info.key_management, content_type=info.content_type)

@@ -11,10 +11,10 @@ import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from ..core.wire import to_wire
-from ..errors import ParseError
+from ..errors import Option, ParseError
 from ..mime import input_bytes
 from ..mime.message import MessageSource
 
@@ -30,6 +30,12 @@ class Envelope(NamedTuple):
     sender: str
     recipients: tuple[str, ...]
     data: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``sender``, ``recipients`` and the ``size`` of ``data``
+        (the message itself is left out)."""
+        return {"sender": self.sender, "recipients": list(self.recipients),
+                "size": len(self.data)}
 
 
 _BAD_ADDRESS = re.compile(r"[\x00-\x1f\x7f<>]")
@@ -142,7 +148,8 @@ def prepare(
         found = _addresses(values("sender"), f"{prefix}Sender") or _addresses(
             values("from"), f"{prefix}From")
         if not found and require:
-            raise ParseError("the message has no From or Sender header: pass sender=...")
+            raise ParseError.naming("the message has no From or Sender header: pass ",
+                                    Option("sender=..."))
         sender = found[0] if found else ""
     elif sender.strip() in ("", "<>"):
         sender = ""  # the null reverse-path, for bounces and notifications
@@ -154,12 +161,13 @@ def prepare(
     if recipients is None:
         rcpts = _addresses(values("to", "cc", "bcc"), f"{prefix}To/Cc/Bcc")
         if not rcpts and require:
-            raise ParseError("the message has no To, Cc or Bcc address: pass recipients=[...]")
+            raise ParseError.naming("the message has no To, Cc or Bcc address: pass ",
+                                    Option("recipients=[...]"))
     else:
         given = [recipients] if isinstance(recipients, str) else list(recipients)
         rcpts = _addresses(given, "recipients")
         if not rcpts and require:
-            raise ParseError("recipients=... holds no address")
+            raise ParseError.naming(Option("recipients=..."), " holds no address")
     kept = [raw for name, raw in fields if name not in ("bcc", "resent-bcc")]
     if len(kept) != len(fields):
         data = b"".join(kept) + data[end:]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias, TypeVar
 
 from .._log import transports as _LOG
-from ..errors import InvalidOptionError, TransportError
+from ..errors import InvalidOptionError, Option, TransportError
 from .base import (
     NetworkError,
     NetworkTimeoutError,
@@ -217,9 +217,10 @@ def check_options(host: str, *, starttls: bool, ssl: bool, username: str | None,
     if password is not None and username is None:
         raise InvalidOptionError("password=... needs username=...")
     if username is not None and not (starttls or ssl) and not is_loopback(host):
-        raise InvalidOptionError(
-            "username=... with starttls=False and ssl=False would send the password in "
-            "clear; use starttls=True or ssl=True"
+        raise InvalidOptionError.naming(
+            Option("username=..."), " with ", Option("starttls=False"), " and ",
+            Option("ssl=False"), " would send the password in clear; use ",
+            Option("starttls=True"), " or ", Option("ssl=True"),
         )
 
 
@@ -358,9 +359,9 @@ class SMTPCore:
             yield from self._hello()
             if self.starttls and not self.ssl:
                 if "starttls" not in self._extensions:
-                    raise TransportError(
-                        f"{self._where} does not offer STARTTLS; refusing to send in clear "
-                        "(starttls=False allows it)"
+                    raise TransportError.naming(
+                        f"{self._where} does not offer STARTTLS; refusing to send in clear (",
+                        Option("starttls=False"), " allows it)",
                     )
                 reply = yield from _ask(StartTLS())
                 if reply.code != 220:
@@ -385,7 +386,8 @@ class SMTPCore:
 
     def _login(self, username: str) -> Steps[None]:
         if "auth" not in self._extensions:
-            raise TransportError(f"{self._where} does not offer AUTH, which username=... needs")
+            raise TransportError.naming(f"{self._where} does not offer AUTH, which ",
+                                        Option("username=..."), " needs")
         reply = yield from _ask(Login(username, self._password or ""))
         if not 200 <= reply.code < 300:
             raise _refused(f"{self._where} refused the login of {username!r}:", reply)

@@ -118,6 +118,21 @@ class SendResult:
     def __bool__(self) -> bool:
         return self.ok
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``ok``; ``accepted``, ``unconfirmed`` (addresses);
+        ``rejected`` (address: ``[code, text]``); ``message_id``, ``server_id``, ``reply``,
+        ``transport``."""
+        return {
+            "ok": self.ok,
+            "accepted": list(self.accepted),
+            "rejected": {address: list(answer) for address, answer in self.rejected.items()},
+            "unconfirmed": list(self.unconfirmed),
+            "message_id": self.message_id,
+            "server_id": self.server_id,
+            "reply": self.reply,
+            "transport": self.transport,
+        }
+
     def raise_for_status(self) -> SendResult:
         """Raise :class:`RecipientsRefusedError` if any recipient was refused; else ``self``."""
         if self.rejected:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from .._log import transports as _LOG
-from ..errors import InvalidOptionError, TransportError, UnsupportedError
+from ..errors import InvalidOptionError, Option, TransportError, UnsupportedError
 from ._steps import arun, run
 from .base import (
     AsyncBaseTransport,
@@ -108,7 +108,8 @@ class _SparkPost(Generic[_Client]):
         if not isinstance(api_key, str) or not api_key or not api_key.isprintable():
             raise InvalidOptionError("api_key must be a non-empty printable string")
         if base_url is not None and eu:
-            raise InvalidOptionError("give either base_url=... or eu=True, not both")
+            raise InvalidOptionError.naming(
+                "give either ", Option("base_url=..."), " or ", Option("eu=True"), ", not both")
         url = (base_url or (EU_BASE_URL if eu else DEFAULT_BASE_URL)).rstrip("/")
         parts = urlsplit(url)
         if parts.scheme != "https" and not (

@@ -52,6 +52,16 @@ class RevocationStatus:
     def known(self) -> bool:
         return self.status != "unknown"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: each field by its name, ``revoked_at`` in ISO 8601."""
+        return {
+            "status": self.status,
+            "source": self.source,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
 
 _NAME_KEYS: LRUCache[Any] = LRUCache("validation.name_keys", 4096)
 

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..core.names import certificate_label, issuer_text
+from ..errors import Option
 from ..problems import Problem, ProblemCode
 from ._common import TOLERANCE, RevocationStatus
 from .trust import TrustStore
@@ -111,9 +112,10 @@ def problem_from_error(exc: Exception, chain: Sequence[x509.Certificate], inputs
         return Problem(ProblemCode.REVOCATION_UNKNOWN,
                        f"could not establish revocation status: {_message(exc)}")
     if isinstance(exc, DisallowedAlgorithmError):
-        return Problem(ProblemCode.WEAK_ALGORITHM,
-                       f"a certificate in the chain uses a weak algorithm: {_message(exc)}; "
-                       "it counts only with VerificationPolicy(allow_weak_algorithms=True)")
+        return Problem.naming(ProblemCode.WEAK_ALGORITHM,
+                              f"a certificate in the chain uses a weak algorithm: "
+                              f"{_message(exc)}; it counts only with ",
+                              Option("VerificationPolicy(allow_weak_algorithms=True)"))
     if isinstance(exc, PathValidationError):
         return Problem(ProblemCode.INVALID_CHAIN,
                        f"the certificate chain is invalid: {_message(exc)}")

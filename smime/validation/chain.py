@@ -29,7 +29,8 @@ from .._log import validation as _LOG
 from ..algorithms import WEAK_DIGESTS
 from ..core.names import certificate_label
 from ..core.pickling import reduce_fields
-from ..errors import LoadError, UnsupportedError
+from ..core.views import certificate_dict
+from ..errors import LoadError, Option, UnsupportedError
 from ..keys import CertificateLike, to_certificate
 from ..options import RevocationMode
 from ..problems import Problem, ProblemCode
@@ -104,6 +105,18 @@ class ChainResult:
     def __reduce__(self) -> tuple[Any, ...]:
         """Certificates travel as DER (cryptography's do not pickle)."""
         return reduce_fields(self)
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``valid``, ``trusted``, ``revocation_checked``; ``chain``
+        (each :func:`~smime.core.views.certificate_dict`, signer first); ``problems`` (each
+        ``{"code": ..., "message": ...}``); ``at`` (ISO 8601, or None)."""
+        return {
+            "valid": self.valid,
+            "trusted": self.trusted,
+            "revocation_checked": self.revocation_checked,
+            "chain": [certificate_dict(c) for c in self.chain],
+            "problems": [p.to_dict() for p in self.problems],
+            "at": self.at.isoformat() if self.at else None,
+        }
 
 
 def validation_cache_info() -> CacheInfo:
@@ -173,8 +186,8 @@ def _require_fetcher() -> None:
     try:
         import aiohttp  # noqa: F401
     except ImportError as exc:
-        raise UnsupportedError(
-            "fetch=True needs aiohttp (pip install 'smime-sdk[fetch]')"
+        raise UnsupportedError.naming(
+            Option("fetch=True"), " needs aiohttp (pip install 'smime-sdk[fetch]')"
         ) from exc
 
 

@@ -34,6 +34,17 @@ class ValidationContext:
     fetch: bool = False
     policy: VerificationPolicy = DEFAULT_POLICY
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``trust`` (:meth:`TrustStore.to_dict`), the number of
+        ``crls`` and ``ocsp_responses`` given, ``revocation``, ``fetch`` and ``policy``."""
+        return {
+            "trust": self.trust.to_dict(),
+            "crls": len(self.crls),
+            "ocsp_responses": len(self.ocsp_responses),
+            "revocation": self.revocation,
+            "fetch": self.fetch,
+            "policy": self.policy.to_dict(),
+        }
     def __reduce__(self) -> tuple[Any, ...]:
         """CRL and OCSP objects travel as DER (cryptography's do not pickle)."""
         return reduce_fields(self)

@@ -17,8 +17,10 @@ claim.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 
@@ -51,6 +53,10 @@ class VerificationPolicy:
 
     def __post_init__(self) -> None:
         check_option("validate_at", self.validate_at, VALIDATE_AT)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: each field by its name."""
+        return dataclasses.asdict(self)
 
 
 DEFAULT_POLICY = VerificationPolicy()

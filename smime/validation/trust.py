@@ -24,8 +24,8 @@ from cryptography.utils import CryptographyDeprecationWarning
 from .._cache import LRUCache
 from ..core.names import subject_text
 from ..core.pickling import certificate_der, load_certificate
-from ..core.views import card_html, certificate_facts
-from ..errors import LoadError, SMIMEError
+from ..core.views import card_html, certificate_dict, certificate_facts
+from ..errors import LoadError, Option, SMIMEError
 from ..keys import CertificateLike, load_certificates, to_certificate
 from ._common import name_key
 
@@ -138,10 +138,10 @@ class TrustStore:
                          for c in _lenient_read(f)]
                 if certs:
                     return cls(certs)
-        raise LoadError(
+        raise LoadError.naming(
             "no system certificate bundle found (looked for "
             + ", ".join(str(p) for p in _system_candidates())
-            + "); pass your roots with TrustStore.from_pem(...)"
+            + "); pass your roots with ", Option("TrustStore.from_pem(...)"),
         )
 
     # ------------------------------------------------------------------ queries
@@ -236,6 +236,14 @@ class TrustStore:
             for cert in self
         )
         return card_html("trust store", repr(self)[len("TrustStore("):-1], (), roots)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-safe: ``identity`` (hex, equal for equal stores) and
+        ``certificates`` (each :func:`~smime.core.views.certificate_dict`)."""
+        return {
+            "identity": self._identity.hex(),
+            "certificates": [certificate_dict(c) for c in self._certificates],
+        }
 
 
 #: Stores this process unpickled, by identity: every result of a batch names the store it
