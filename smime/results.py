@@ -65,6 +65,19 @@ def _compared(result: Any) -> tuple[Any, ...]:
     )
 
 
+class _ComparedByBytes:
+    """Equality and hash over the compared fields, messages by their bytes (see
+    :func:`_compared`); the dataclasses using it say ``eq=False``, so that it applies."""
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _compared(self) == _compared(other)
+
+    def __hash__(self) -> int:
+        return hash(_compared(self))
+
+
 def _lines(lines: Iterable[str]) -> str:
     """The lines joined, each kept one line: a name or an address from a message cannot add
     a line of its own (shown as ``\\n``), so every line of a summary is what it says."""
@@ -155,8 +168,8 @@ class SignerResult:
         }
 
 
-@dataclass(frozen=True)
-class VerificationResult:
+@dataclass(frozen=True, eq=False)
+class VerificationResult(_ComparedByBytes):
     """The outcome of ``smime.verify``. ``bool(result)`` is ``result.valid``."""
 
     content: EmailMessage
@@ -189,14 +202,6 @@ class VerificationResult:
     def __reduce__(self) -> tuple[Any, ...]:
         """Certificates travel as DER (cryptography's do not pickle)."""
         return reduce_fields(self)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return _compared(self) == _compared(other)
-
-    def __hash__(self) -> int:
-        return hash(_compared(self))
 
     @property
     def valid(self) -> bool:
@@ -347,8 +352,8 @@ class Layer:
         return {"kind": self.kind, "path": self.path or None, "result": data}
 
 
-@dataclass(frozen=True)
-class ProtectedPart:
+@dataclass(frozen=True, eq=False)
+class ProtectedPart(_ComparedByBytes):
     """One part of a partly protected message (``UnwrapResult.parts``) and its protection.
 
     ``content`` is what the protection held (the decrypted or signed content) as a message
@@ -367,14 +372,6 @@ class ProtectedPart:
     content: EmailMessage | None = None
     not_opened: str = ""
     """Why an S/MIME part could not be opened (no key for it, damaged); "" otherwise."""
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return _compared(self) == _compared(other)
-
-    def __hash__(self) -> int:
-        return hash(_compared(self))
 
     @property
     def protected(self) -> bool:
@@ -406,8 +403,8 @@ class ProtectedPart:
         }
 
 
-@dataclass(frozen=True)
-class UnwrapResult:
+@dataclass(frozen=True, eq=False)
+class UnwrapResult(_ComparedByBytes):
     """The innermost content and every layer on the way, outermost first."""
 
     content: EmailMessage
@@ -429,14 +426,6 @@ class UnwrapResult:
     signed part in an unsigned multipart/mixed): every part with its protection, in
     order. Then ``content`` is the whole message as received and the protected content is
     each protected part's own ``content``. Empty when the protection covers the message."""
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return _compared(self) == _compared(other)
-
-    def __hash__(self) -> int:
-        return hash(_compared(self))
 
     @property
     def signed(self) -> bool:

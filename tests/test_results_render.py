@@ -32,7 +32,7 @@ SIGNER_KEYS = [
 EMAIL_ADDRESS = {NameOID.EMAIL_ADDRESS: "emailAddress"}
 RESULT_KEYS = [
     "valid", "detached", "covers", "signers", "problems", "warnings", "unsigned_parts",
-    "signed_headers", "certificates",
+    "signed_headers", "headers", "certificates",
 ]
 
 

@@ -273,7 +273,7 @@ def _inside(checks: _Checks, part: mime.SMIMEPart) -> _Checks:
     )
 
 
-def _checks(
+def verification_checks(
     trust: TrustInput,
     crls: Iterable[bytes | str] | None,
     ocsp_responses: Iterable[bytes] | None,
@@ -285,6 +285,8 @@ def _checks(
     certificates: CertificatesInput = None,
     store: CertificateSource | None = None,
 ) -> _Checks:
+    """``verify``'s keywords, checked and resolved once (before any input is read), for
+    the in-memory and the streaming API alike."""
     if at is not None and not isinstance(at, dt.datetime):
         raise UsageError.wrong_type("at", at, "a datetime or None")
     if policy is not None and not isinstance(policy, VerificationPolicy):
@@ -686,7 +688,7 @@ def verify(
     cms`` writes them); ``content`` is the signed content of a detached signature (a
     ``.p7s``, or a message whose S/MIME part is a lone signature), exactly as signed.
     """
-    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
+    checks = verification_checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
                      certificates, store)
     found = mime.find_smime_part(mime.input_bytes(message))
     if content is not None:
@@ -880,7 +882,7 @@ def unwrap(
     the protected one when the payload carries one (RFC 9788); outer fields that differ
     from it without the sender's ``HP-Outer`` record are ``header_mismatch`` warnings.
     """
-    checks = _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
+    checks = verification_checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
                      certificates, store)
     if identity is not None:
         identity = check_identity(identity)

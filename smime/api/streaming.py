@@ -4,53 +4,27 @@ become signer and recipient specs, and how a signature's checks become a
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from .. import mime
 from ..cms import SignedDataInfo
-from ..options import (
-    RevocationMode,
-)
 from ..problems import Problem
 from ..results import VerificationResult
-from ..validation import TrustStore, VerificationPolicy
 from . import _records
 from ._input import RecipientInput
 from .receiving import (
-    CertificatesInput,
     _Checks,
-    _checks,
     _merged,
     _without_hp_outer,
     judge_signers,
+    verification_checks,
 )
 from .sending import micalg, recipient_specs, signer_specs
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Checks", "RecipientInput", "micalg", "recipient_specs", "signed_result", "signer_specs",
            "verification_checks"]
 
 Checks = _Checks
-
-
-def verification_checks(
-    trust: TrustStore | None,
-    *,
-    crls: Iterable[bytes | str] | None,
-    ocsp_responses: Iterable[bytes] | None,
-    at: dt.datetime | None,
-    revocation: RevocationMode,
-    fetch: bool,
-    policy: VerificationPolicy | None,
-    certificates: CertificatesInput = None,
-) -> Checks:
-    """``verify``'s keywords, checked and resolved once (before any input is read)."""
-    return _checks(trust, crls, ocsp_responses, at, revocation, fetch, policy,
-                   certificates=certificates)
 
 
 def signed_result(
