@@ -374,72 +374,41 @@ def imap_unwrap(
 
 
 def sign(
-    messages: Iterable[MessageSource],
-    signers: Identity | Sequence[Identity],
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    messages: Iterable[MessageSource], signers: Identity | Sequence[Identity], **options: Any,
 ) -> list[BatchItem[EmailMessage | bytes]]:
-    """:func:`smime.sign` each message; one :class:`BatchItem` per message, in input order."""
-    return list(imap_sign(messages, signers, executor=executor, chunksize=chunksize,
-                          in_flight=in_flight, **options))
+    """:func:`smime.sign` each message; one :class:`BatchItem` per message, in input order
+    (:func:`imap_sign` collected: the same ``executor``, ``chunksize``, ``in_flight``)."""
+    return list(imap_sign(messages, signers, **options))
 
 
 def encrypt(
-    messages: Iterable[Any],
-    recipients: Any,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    messages: Iterable[Any], recipients: Any, **options: Any,
 ) -> list[BatchItem[EmailMessage | bytes]]:
     """:func:`smime.encrypt` each message to the same ``recipients``, in input order; with
-    ``recipients=None``, each item is a ``(message, recipients)`` pair."""
-    return list(imap_encrypt(messages, recipients, executor=executor, chunksize=chunksize,
-                             in_flight=in_flight, **options))
+    ``recipients=None``, each item is a ``(message, recipients)`` pair (:func:`imap_encrypt`
+    collected)."""
+    return list(imap_encrypt(messages, recipients, **options))
 
 
 def decrypt(
-    messages: Iterable[MessageSource],
-    identity: Identity,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    messages: Iterable[MessageSource], identity: Identity, **options: Any,
 ) -> list[BatchItem[DecryptedMessage]]:
-    """:func:`smime.decrypt` each message with ``identity``, in input order."""
-    return list(imap_decrypt(messages, identity, executor=executor, chunksize=chunksize,
-                             in_flight=in_flight, **options))
+    """:func:`smime.decrypt` each message with ``identity``, in input order
+    (:func:`imap_decrypt` collected)."""
+    return list(imap_decrypt(messages, identity, **options))
 
 
 def verify(
-    messages: Iterable[MessageSource],
-    trust: Any = None,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    messages: Iterable[MessageSource], trust: Any = None, **options: Any,
 ) -> list[BatchItem[VerificationResult]]:
-    """:func:`smime.verify` each message against ``trust``, in input order."""
-    return list(imap_verify(messages, trust, executor=executor, chunksize=chunksize,
-                            in_flight=in_flight, **options))
+    """:func:`smime.verify` each message against ``trust``, in input order
+    (:func:`imap_verify` collected)."""
+    return list(imap_verify(messages, trust, **options))
 
 
 def unwrap(
-    messages: Iterable[MessageSource],
-    identity: Identity | None = None,
-    trust: Any = None,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
+    messages: Iterable[MessageSource], identity: Identity | None = None, trust: Any = None,
     **options: Any,
 ) -> list[BatchItem[UnwrapResult]]:
-    """:func:`smime.unwrap` each message, in input order."""
-    return list(imap_unwrap(messages, identity, trust, executor=executor, chunksize=chunksize,
-                            in_flight=in_flight, **options))
+    """:func:`smime.unwrap` each message, in input order (:func:`imap_unwrap` collected)."""
+    return list(imap_unwrap(messages, identity, trust, **options))

@@ -396,38 +396,20 @@ class TestPKI:
         }
 
     def issue_crl(
-        self,
-        revoked: Iterable[Revocable] = (),
-        *,
-        issuer: Identity | None = None,
-        reason: str | None = None,
-        revoked_at: dt.datetime | None = None,
-        this_update: dt.datetime | None = None,
-        next_update: dt.datetime | None = None,
+        self, revoked: Iterable[Revocable] = (), *, issuer: Identity | None = None,
+        **options: Any,
     ) -> bytes:
-        """A CRL (DER) of the intermediate CA, or of ``issuer``; see :func:`issue_crl`."""
-        return issue_crl(
-            issuer or self.intermediate, revoked, reason=reason, revoked_at=revoked_at,
-            this_update=this_update, next_update=next_update,
-        )
+        """A CRL (DER) of the intermediate CA, or of ``issuer``; ``options`` (``reason``,
+        ``revoked_at``, ``this_update``, ``next_update``) as :func:`issue_crl` takes them."""
+        return issue_crl(issuer or self.intermediate, revoked, **options)
 
     def issue_ocsp_response(
-        self,
-        certificate: Revocable,
-        *,
-        status: OCSPStatus = "good",
-        issuer: Identity | None = None,
-        reason: str | None = None,
-        revoked_at: dt.datetime | None = None,
-        this_update: dt.datetime | None = None,
-        next_update: dt.datetime | None = None,
+        self, certificate: Revocable, *, issuer: Identity | None = None, **options: Any,
     ) -> bytes:
         """An OCSP response (DER) about a certificate the intermediate CA (or ``issuer``)
-        issued; see :func:`issue_ocsp_response`."""
-        return issue_ocsp_response(
-            issuer or self.intermediate, certificate, status=status, reason=reason,
-            revoked_at=revoked_at, this_update=this_update, next_update=next_update,
-        )
+        issued; ``options`` (``status``, ``reason``, ``revoked_at``, ``this_update``,
+        ``next_update``) as :func:`issue_ocsp_response` takes them."""
+        return issue_ocsp_response(issuer or self.intermediate, certificate, **options)
 
 
 Revocable: TypeAlias = x509.Certificate | Identity | TestUser
