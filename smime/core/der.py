@@ -253,8 +253,10 @@ def raw(buf: Buffer, tlv: Tlv) -> bytes:
 #: sends, and their many small elements are most of the walk. An element's framing depends
 #: on its bytes alone, so one found whole at a level is whole at any level not deeper.
 _CHECKED: LRUCache[int] = LRUCache("der.checked_elements", 1024)
-#: The sizes of element kept there (certificates, mostly); smaller ones are cheap to walk.
-_CHECKED_SIZES = range(512, 16385)
+#: The sizes of element kept there: certificates, and a signer's SMIMECapabilities and
+#: signer identifier (dozens of small elements, the same in every message); smaller ones
+#: are cheap to walk.
+_CHECKED_SIZES = range(128, 16385)
 
 
 def check_der(data: Buffer, what: str = "CMS structure") -> None:
