@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 import smime
 from smime.cms import signed as signed_module
@@ -225,3 +228,23 @@ def test_the_same_answer_for_the_corpus(
             smime.verify(p.read_bytes(), trust=trust)))
         assert fast == slow, path
     assert sum(fast_calls) > 10, "the fast path never answered for the corpus"
+
+
+def test_a_certificate_with_the_signer_serial_from_another_issuer(
+    pki: TestPKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Certificates are matched by issuer and serial as the full path matches them."""
+    alice = pki["alice"].identity
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Twin Serial")])
+    twin = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(alice.certificate.serial_number)
+            .not_valid_before(WHEN - dt.timedelta(days=1))
+            .not_valid_after(WHEN + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    der = create_signed_data(CONTENT, [SignerSpec(alice)], extra_certificates=[twin],
+                             signing_time=WHEN)
+    for extra in ((), (twin,)):
+        fast, slow = _both(monkeypatch, lambda e=extra: verify_signed_data(
+            der, CONTENT, extra_certificates=e))
+        assert fast == slow
+        assert fast.signers[0].certificate == alice.certificate and fast.signers[0].verified

@@ -42,7 +42,7 @@ from ..core.der import read as read_tlv
 from ..core.signatures import SignatureScheme, digest_name, key_mismatch, verify_signature
 from ..errors import ParseError, UnsupportedError
 from ..problems import Problem
-from ._certs import Received, find_certificate, public_key
+from ._certs import Cert, Received, SignerIdentifier, find_certificate, public_key
 from ._schema import CMSAttribute
 from ._sigalgs import verifying_scheme
 from ._signed_attrs import EncryptionKeyPreference, read_capabilities, read_key_preference
@@ -253,7 +253,9 @@ def _check(der: bytes, si: tuple[Tlv, ...], signed: bytes | None,
         return None
     names, when, caps, preference = read
     name = signer_name(der[sid.start : sid.next])
-    found = find_certificate(name.sid, ctx.certificates)
+    settled, found = _by_issuer_and_serial(name.signer_id, ctx.certificates)
+    if not settled:
+        found = find_certificate(name.sid, ctx.certificates)
     if found is None or found.crypto is None:
         return None
     key = public_key(found, ctx.certificates)
@@ -274,6 +276,22 @@ def _check(der: bytes, si: tuple[Tlv, ...], signed: bytes | None,
         problems=(),
         signer_id=name.signer_id,
     )
+
+
+def _by_issuer_and_serial(sid: SignerIdentifier, certs: list[Cert]) -> tuple[bool, Cert | None]:
+    """(True, what :func:`find_certificate` finds) when the encodings settle it: the first
+    certificate with this serial number has this issuer, byte for byte, or none has it.
+    (False, None) when they do not (an equal name encoded otherwise, a certificate
+    cryptography refused, a key identifier): :func:`find_certificate` decides."""
+    if sid.issuer is None:
+        return False, None
+    for cert in certs:
+        loaded = cert.loaded
+        if loaded is None or loaded.crypto is None:
+            return False, None
+        if loaded.serial == sid.serial_number:
+            return (True, cert) if loaded.issuer == sid.issuer else (False, None)
+    return True, None
 
 
 def _attributes(
