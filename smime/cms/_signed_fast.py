@@ -99,8 +99,8 @@ def _one(buf: bytes, tlv: Tlv, tag_class: int, tag: int, *, constructed: bool,
 
 
 def _enclosing(buf: bytes, tlv: Tlv, tag_class: int, tag: int) -> list[Tlv]:
-    """The children of an enclosing element (BER's indefinite length allowed: Thunderbird
-    and Outlook write their SignedData so)."""
+    """The children of an enclosing element (BER's indefinite length allowed: NSS, so
+    Thunderbird, writes its SignedData so)."""
     return children(buf, _one(buf, tlv, tag_class, tag, constructed=True, definite=False),
                     _WHAT)
 
@@ -263,18 +263,10 @@ def _check(der: bytes, si: tuple[Tlv, ...], signed: bytes | None,
             or not verify_signature(key, scheme, der[signature.body : signature.end], signed)):
         return None
     return SignerCheck(
-        certificate=found.crypto,
-        identifier=name.text,
-        digest_algorithm=algorithms.digest,
-        signature_algorithm=scheme.name,
-        signing_time=when,
-        signed_attributes=names,
-        capabilities=caps,
-        encryption_key_preference=preference,
-        intact=True,
-        signature_valid=True,
-        problems=(),
-        signer_id=name.signer_id,
+        certificate=found.crypto, identifier=name.text, digest_algorithm=algorithms.digest,
+        signature_algorithm=scheme.name, signing_time=when, signed_attributes=names,
+        capabilities=caps, encryption_key_preference=preference, intact=True,
+        signature_valid=True, problems=(), signer_id=name.signer_id,
     )
 
 
@@ -320,17 +312,13 @@ def _attributes(
                 return None
             content_type = True
         elif oid == MESSAGE_DIGEST_OID:
-            if len(items) != 1:
-                return None
-            value = _one(der, items[0], UNIVERSAL, OCTET_STRING, constructed=False)
+            value = _single(der, items, OCTET_STRING)
             actual = ctx.digest(digest)
             if actual is None or not hmac.compare_digest(der[value.body : value.end], actual):
                 return None
             message_digest = True
         elif oid == SIGNING_TIME_OID:
-            if len(items) != 1:
-                return None
-            value = _one(der, items[0], UNIVERSAL, _UTC_TIME, constructed=False)
+            value = _single(der, items, _UTC_TIME)
             when = utc_time(der[value.body : value.end])
             if when is None:
                 return None
@@ -346,6 +334,14 @@ def _attributes(
         found = tuple(preferences)
         preference = _KEY_PREFERENCES.get_or_make(found, lambda: _key_preference(found)).value
     return tuple(names), when, caps, preference
+
+
+def _single(der: bytes, values: list[Tlv], tag: int) -> Tlv:
+    """The one value of an attribute, a primitive of this universal tag (else ParseError:
+    the full path says what is wrong)."""
+    if len(values) != 1:
+        raise ParseError("not the common shape")
+    return _one(der, values[0], UNIVERSAL, tag, constructed=False)
 
 
 def _read_capabilities(attribute: bytes) -> tuple[str, ...]:
