@@ -92,29 +92,37 @@ class _Loaded:
 
 @dataclass
 class Cert:
-    """A certificate both ways: asn1crypto for matching, cryptography for the caller."""
+    """A certificate both ways: asn1crypto for matching, cryptography for the caller.
 
-    asn1: asn1_x509.Certificate
+    The asn1crypto form is loaded from ``der`` when first read: the common signer is
+    matched and its key taken through ``loaded`` (cryptography's, cached) alone."""
+
+    der: bytes
     crypto: x509.Certificate | None  # None when cryptography refuses it
     from_message: bool
     error: str | None = None
     loaded: _Loaded | None = None
+    _asn1: asn1_x509.Certificate | None = None
+
+    @property
+    def asn1(self) -> asn1_x509.Certificate:
+        if self._asn1 is None:
+            self._asn1 = asn1_x509.Certificate.load(self.der)
+        return self._asn1
 
     @classmethod
     def from_der(cls, der: bytes, *, from_message: bool) -> Cert:
-        asn1 = asn1_x509.Certificate.load(der)
         loaded = _LOADED.get_or_make(der, lambda: _load(der))
-        return cls(asn1, loaded.crypto, from_message, error=loaded.error, loaded=loaded)
+        return cls(der, loaded.crypto, from_message, error=loaded.error, loaded=loaded)
 
     @classmethod
-    def checked(cls, asn1: asn1_x509.Certificate, crypto: x509.Certificate,
-                from_message: bool) -> Cert:
+    def checked(cls, der: bytes, crypto: x509.Certificate, from_message: bool) -> Cert:
         """A certificate whose extensions cannot be read is kept for matching only: it
         signs nothing and chains nothing (it fails closed)."""
         defect = certificate_defect(crypto)
         if defect is not None:
-            return cls(asn1, None, from_message, error=defect)
-        return cls(asn1, crypto, from_message)
+            return cls(der, None, from_message, error=defect)
+        return cls(der, crypto, from_message)
 
 
 @dataclass(frozen=True)

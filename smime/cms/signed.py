@@ -41,7 +41,7 @@ from ..options import (
     check_option,
 )
 from . import _signed_der as encode
-from ._asn1 import load_content_info, parsed
+from ._asn1 import check_der, load_content_info, parsed
 from ._certs import Received, SignerIdentifier
 from ._sigalgs import SigningAlgorithm, signing_algorithm
 from ._signed_attrs import (
@@ -52,6 +52,7 @@ from ._signed_attrs import (
     key_preference_attribute,
     signing_time_attribute,
 )
+from ._signed_fast import DATA_OID, check_signers, read_shape
 from ._verify import SignerCheck, VerifyContext, check_signer
 
 __all__ = [
@@ -308,6 +309,9 @@ def verify_signed_data(
 def _verify_signed_data(
     der: bytes, content: bytes | None, extra_certificates: Sequence[CertificateLike]
 ) -> SignedDataInfo:
+    fast = _verify_common(der, content, extra_certificates)
+    if fast is not None:
+        return fast
     info = load_content_info(der, deep=False)
     kind = info["content_type"].native
     if kind != "signed_data":
@@ -333,6 +337,44 @@ def _verify_signed_data(
     )
     return SignedDataInfo.checked(
         signed, received, context, content=econtent, detached=econtent is None
+    )
+
+
+def _verify_common(
+    der: bytes, content: bytes | None, extra_certificates: Sequence[CertificateLike]
+) -> SignedDataInfo | None:
+    """The SignedData of the common shape with clean signers, read without asn1crypto's
+    tree (see :mod:`._signed_fast`); None for the full path to read and word."""
+    buffers = (bytes, bytearray, memoryview)
+    if not isinstance(der, buffers) or not (content is None or isinstance(content, buffers)):
+        return None
+    der = bytes(der)
+    check_der(der, "CMS ContentInfo")  # as load_content_info would, first
+    shape = read_shape(der)
+    if shape is None:
+        return None
+    caps = current_limits()
+    caps.check("max_signers", len(shape.signers), "signers in the SignedData")
+    caps.check("max_certificates", len(shape.received.certificates),
+               "certificates in the SignedData")
+    context = VerifyContext.build(
+        shape.received,
+        econtent_type=DATA_OID,
+        econtent=shape.econtent,
+        detached_content=None if content is None else bytes(content),
+        extra_certificates=[to_certificate(c) for c in extra_certificates],
+    )
+    signers = check_signers(shape, context)
+    if signers is None:
+        return None
+    return SignedDataInfo(
+        content=shape.econtent,
+        content_type="data",
+        detached=shape.econtent is None,
+        certificates=context.message_certificates(),
+        crls=(),
+        ocsp_responses=(),
+        signers=signers,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -31,7 +32,7 @@ from pyhanko_certvalidator.policy_decl import (
 
 from ._pyhanko_outcome import PyhankoOutcome
 
-__all__ = ["PyhankoOutcome", "validate_path"]
+__all__ = ["PathQuery", "PyhankoOutcome", "validate_path"]
 
 _SOFT = CertRevTrustPolicy(
     RevocationCheckingPolicy(
@@ -63,40 +64,47 @@ def _signer_first(path: ValidationPath) -> tuple[bytes, ...]:
     return tuple(c.dump() for c in reversed(certs))
 
 
-async def _run(
-    signer: asn1_x509.Certificate,
-    intermediates: Sequence[asn1_x509.Certificate],
-    anchors: Sequence[asn1_x509.Certificate],
-    crls: Sequence[bytes],
-    ocsps: Sequence[bytes],
-    at: dt.datetime,
-    check_revocation: bool,
-    fetch: bool,
-    timeout: float,
-    weak_hashes: frozenset[str] | None,
-) -> PyhankoOutcome:
+@dataclass(frozen=True)
+class PathQuery:
+    """One path validation asked of pyhanko: the certificates (asn1crypto), the revocation
+    data and rules, the time, and the digests refused (None: every algorithm allowed)."""
+
+    signer: asn1_x509.Certificate
+    intermediates: Sequence[asn1_x509.Certificate]
+    anchors: Sequence[asn1_x509.Certificate]
+    crls: Sequence[bytes]
+    ocsps: Sequence[bytes]
+    at: dt.datetime
+    check_revocation: bool
+    fetch: bool
+    timeout: float
+    weak_hashes: frozenset[str] | None
+
+
+async def _run(query: PathQuery) -> PyhankoOutcome:
     backend = None
-    if fetch and check_revocation:
+    check = query.check_revocation
+    if query.fetch and check:
         from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-        backend = AIOHttpFetcherBackend(per_request_timeout=timeout)
+        backend = AIOHttpFetcherBackend(per_request_timeout=query.timeout)
     context = ValidationContext(
-        trust_roots=list(anchors),
-        other_certs=list(intermediates),
-        crls=list(crls) if check_revocation else [],
-        ocsps=list(ocsps) if check_revocation else [],
-        moment=at,
+        trust_roots=list(query.anchors),
+        other_certs=list(query.intermediates),
+        crls=list(query.crls) if check else [],
+        ocsps=list(query.ocsps) if check else [],
+        moment=query.at,
         allow_fetching=backend is not None,
         fetcher_backend=backend,
-        revinfo_policy=_SOFT if check_revocation else _OFF,
-        algorithm_usage_policy=_algorithm_policy(weak_hashes),
+        revinfo_policy=_SOFT if check else _OFF,
+        algorithm_usage_policy=_algorithm_policy(query.weak_hashes),
     )
     path: tuple[bytes, ...] | None = None
     tried: tuple[bytes, ...] | None = None
     error: Exception | None = None
     try:
         validated = await CertificateValidator(
-            signer, validation_context=context
+            query.signer, validation_context=context
         ).async_validate_path()
         path = _signer_first(validated)
     except PathValidationError as exc:
@@ -121,26 +129,13 @@ async def _run(
     return PyhankoOutcome(path, tried, error, fetched_crls, fetched_ocsps, failures)
 
 
-async def validate_path(
-    signer: asn1_x509.Certificate,
-    intermediates: Sequence[asn1_x509.Certificate],
-    anchors: Sequence[asn1_x509.Certificate],
-    *,
-    crls: Sequence[bytes],
-    ocsps: Sequence[bytes],
-    at: dt.datetime,
-    check_revocation: bool,
-    fetch: bool,
-    timeout: float,
-    weak_hashes: frozenset[str] | None,
-) -> PyhankoOutcome:
+async def validate_path(query: PathQuery) -> PyhankoOutcome:
     """Validate the path; when pyhanko's own revocation step aborts it, validate again
     without revocation so the other checks still report, and let our checker decide."""
-    outcome = await _run(signer, intermediates, anchors, crls, ocsps, at, check_revocation,
-                         fetch, timeout, weak_hashes)
-    if check_revocation and isinstance(outcome.error, InsufficientRevinfoError):
-        again = await _run(signer, intermediates, anchors, (), (), at, False, False,
-                           timeout, weak_hashes)
+    outcome = await _run(query)
+    if query.check_revocation and isinstance(outcome.error, InsufficientRevinfoError):
+        again = await _run(replace(query, crls=(), ocsps=(), check_revocation=False,
+                                   fetch=False))
         return PyhankoOutcome(
             again.path, again.tried_path, again.error, outcome.fetched_crls,
             outcome.fetched_ocsps, (*outcome.fetch_failures, str(outcome.error)), calls=2,

@@ -11,13 +11,13 @@ message with a new signing time.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
+import inspect
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -145,6 +145,7 @@ class _Inputs:
     fetch: bool
     policy: VerificationPolicy
     timeout: float
+    intermediate_fps: tuple[bytes, ...]  # the intermediates' fingerprints, in order
 
 
 #: SHA-256 fingerprints by certificate (a lookup hashes the DER in Rust, much cheaper than
@@ -177,7 +178,7 @@ def _prepare(
     return _Inputs(
         to_certificate(cert), tuple(unique.values()), store, store.fingerprints, moment,
         tuple(crl_der(c) for c in crls), tuple(ocsp_der(o) for o in ocsp_responses),
-        revocation, bool(fetch), policy, float(timeout),
+        revocation, bool(fetch), policy, float(timeout), tuple(unique),
     )
 
 
@@ -198,7 +199,7 @@ def _cache_key(inputs: _Inputs) -> tuple[Any, ...]:
     digest = hashlib.sha256
     return (
         _fp(inputs.signer),
-        tuple(_fp(c) for c in inputs.intermediates),
+        inputs.intermediate_fps,
         inputs.trust.identity,
         tuple(sorted(digest(d).digest() for d in inputs.crls)),
         tuple(sorted(digest(d).digest() for d in inputs.ocsps)),
@@ -235,39 +236,50 @@ def validate_certificate(
     """
     inputs = _prepare(cert, trust, intermediates, at, crls, ocsp_responses, revocation,
                       fetch, policy, timeout)
-    key, hit = _lookup(inputs, use_cache)
-    if hit is not None:
-        return hit
-    outcome = _fast(inputs)
-    if outcome is None:
+    key, early = _begin(inputs, use_cache)
+    if isinstance(early, ChainResult):
+        return early
+    if early is None:
         from ._runner import run_sync  # asyncio, loaded when pyhanko is first needed
 
-        outcome = run_sync(lambda: _pyhanko(inputs))
-    return _finish_safely(inputs, outcome, key)
+        early = run_sync(lambda: _pyhanko(inputs))
+    return _finish_safely(inputs, early, key)
 
 
-async def validate_certificate_async(
-    cert: CertificateLike,
-    *,
-    trust: TrustStore | Iterable[CertificateLike],
-    intermediates: Iterable[CertificateLike] = (),
-    at: dt.datetime | None = None,
-    crls: Iterable[CrlLike] = (),
-    ocsp_responses: Iterable[OcspLike] = (),
-    revocation: RevocationMode = "soft-fail",
-    fetch: bool = False,
-    policy: VerificationPolicy = DEFAULT_POLICY,
-    timeout: float = 10,
-    use_cache: bool = True,
-) -> ChainResult:
+_P = ParamSpec("_P")
+_Async = Callable[..., Coroutine[Any, Any, ChainResult]]
+
+
+def _parameters_of(
+    sync: Callable[_P, ChainResult],
+) -> Callable[[_Async], Callable[_P, Coroutine[Any, Any, ChainResult]]]:
+    """Give an async twin the parameters of ``sync`` (its one home): for type checkers,
+    ``inspect.signature`` and the API reference."""
+    def twin(function: _Async) -> Callable[_P, Coroutine[Any, Any, ChainResult]]:
+        function.__signature__ = inspect.signature(sync)  # type: ignore[attr-defined]
+        return function
+
+    return twin
+
+
+@_parameters_of(validate_certificate)
+async def validate_certificate_async(cert: CertificateLike, **options: Any) -> ChainResult:
     """:func:`validate_certificate` for async code: awaits instead of blocking the loop."""
-    inputs = _prepare(cert, trust, intermediates, at, crls, ocsp_responses, revocation,
-                      fetch, policy, timeout)
+    bound = inspect.signature(validate_certificate_async).bind(cert, **options)
+    bound.apply_defaults()
+    use_cache = bound.arguments.pop("use_cache")
+    inputs = _prepare(**bound.arguments)
+    key, early = _begin(inputs, use_cache)
+    if isinstance(early, ChainResult):
+        return early
+    return _finish_safely(inputs, early or await _pyhanko(inputs), key)
+
+
+def _begin(inputs: _Inputs, use_cache: bool) -> tuple[Any, ChainResult | PyhankoOutcome | None]:
+    """The cache key (None when not caching), then a cached result or else the Rust
+    verifier's path, or None when pyhanko must build it."""
     key, hit = _lookup(inputs, use_cache)
-    if hit is not None:
-        return hit
-    outcome = _fast(inputs)
-    return _finish_safely(inputs, outcome or await _pyhanko(inputs), key)
+    return key, hit if hit is not None else _fast(inputs)
 
 
 def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
@@ -279,7 +291,8 @@ def _lookup(inputs: Any, use_cache: bool) -> tuple[Any, ChainResult | None]:
         if (low is None or low <= inputs.at) and (high is None or inputs.at < high):
             _LOG.debug("chain: %s judged from the path cache (its answer holds at %s)",
                        Lazy(certificate_label, inputs.signer), inputs.at)
-            return key, dataclasses.replace(hit, at=inputs.at)
+            return key, ChainResult(hit.chain, hit.trusted, hit.problems,
+                                    hit.revocation_checked, inputs.at)
     return key, None
 
 
@@ -346,22 +359,18 @@ def _fast(inputs: _Inputs) -> PyhankoOutcome | None:
     return None if path is None else PyhankoOutcome(path, None, None, calls=0)
 
 
-async def _pyhanko_validate_path(*args: Any, **kwargs: Any) -> PyhankoOutcome:
-    """pyhanko's path validation, imported on first use (it costs a third of ``import smime``)."""
-    from ._pyhanko import validate_path
-
-    return await validate_path(*args, **kwargs)
-
-
 async def _pyhanko(inputs: _Inputs) -> PyhankoOutcome:
+    """pyhanko's path validation, imported on first use (it costs a third of ``import smime``)."""
+    from ._pyhanko import PathQuery, validate_path
+
     weak = None if inputs.policy.allow_weak_algorithms else frozenset(WEAK_DIGESTS) | {"md2"}
     try:
-        return await _pyhanko_validate_path(
+        return await validate_path(PathQuery(
             _asn1(inputs.signer), [_asn1(c) for c in inputs.intermediates],
             inputs.trust.asn1_certificates(), crls=_relevant_crls(inputs), ocsps=inputs.ocsps,
             at=inputs.at, check_revocation=inputs.revocation != "off", fetch=inputs.fetch,
             timeout=inputs.timeout, weak_hashes=weak,
-        )
+        ))
     except Exception as exc:  # malformed input pyhanko could not even set up for
         return PyhankoOutcome(None, None, exc)
 
