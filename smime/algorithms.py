@@ -25,6 +25,7 @@ __all__ = [
     "CIPHERS",
     "COMMON_NAME_OID",
     "CONTENT_TYPE_OID",
+    "DATA_OID",
     "DES_EDE3_WRAP_OID",
     "DIGESTS",
     "DSA",
@@ -55,6 +56,7 @@ __all__ = [
     "RSA_PKCS1V15",
     "SIGNATURE_ALGORITHMS",
     "SIGNATURE_PADDINGS",
+    "SIGNED_DATA_OID",
     "SIGNING_DIGESTS",
     "SIGNING_TIME_OID",
     "SMIME_CAPABILITIES_OID",
@@ -309,6 +311,10 @@ HKDF_KEM_KDFS: dict[str, str] = {
 #: RSAES-OAEP: the KEMs we decrypt with (RFC 9936 section 4; no parameters) and the
 #: signatures we verify (RFC 8551 section 2.5.2 lets signature algorithms be listed too).
 ADVERTISED_PQ = ("ml-kem-1024", "ml-kem-768", "ml-dsa-87", "ml-dsa-65", "ml-dsa-44")
+
+#: CMS content types (RFC 5652 section 4 and 5) that the fast SignedData reader matches.
+DATA_OID = "1.2.840.113549.1.7.1"
+SIGNED_DATA_OID = "1.2.840.113549.1.7.2"
 
 #: CMS attribute types (RFC 5652, RFC 8551, RFC 2634, RFC 5035, RFC 6211).
 CONTENT_TYPE_OID = "1.2.840.113549.1.9.3"

@@ -29,8 +29,9 @@ __all__ = [
     "version",
 ]
 
-_DATA_OID = asn1_cms.ContentType("data").dump()
-_SIGNED_DATA_OID = asn1_cms.ContentType("signed_data").dump()
+#: The content types' DER, for the readers and writers that frame SignedData by hand.
+DATA_TYPE_DER = bytes(asn1_cms.ContentType("data").dump())
+SIGNED_DATA_TYPE_DER = bytes(asn1_cms.ContentType("signed_data").dump())
 _MESSAGE_DIGEST_OID = asn1_cms.CMSAttributeType("message_digest").dump()
 _VERSIONS: dict[int, bytes] = {n: asn1_cms.CMSVersion(n).dump() for n in (1, 3, 4, 5)}
 
@@ -105,7 +106,7 @@ def signed_data(
     revocation: Sequence[bytes],
     signer_infos: Sequence[bytes],
 ) -> bytes:
-    encap = [_DATA_OID]
+    encap = [DATA_TYPE_DER]
     if content is not None:
         encap.append(_context(0, _octet_string(content)))
     parts = [
@@ -122,4 +123,4 @@ def signed_data(
 
 
 def content_info(signed: bytes) -> bytes:
-    return _sequence(_SIGNED_DATA_OID, _context(0, signed))
+    return _sequence(SIGNED_DATA_TYPE_DER, _context(0, signed))

@@ -29,6 +29,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from .._cache import LRUCache
 from ..algorithms import (
     CONTENT_TYPE_OID,
+    DATA_OID,
     ENCRYPTION_KEY_PREFERENCE_OID,
     MESSAGE_DIGEST_OID,
     MS_ENCRYPTION_KEY_PREFERENCE_OID,
@@ -46,6 +47,7 @@ from ._certs import Cert, Received, SignerIdentifier, find_certificate, public_k
 from ._schema import CMSAttribute
 from ._sigalgs import verifying_scheme
 from ._signed_attrs import EncryptionKeyPreference, read_capabilities, read_key_preference
+from ._signed_der import DATA_TYPE_DER, SIGNED_DATA_TYPE_DER
 from ._verify import SignerCheck, VerifyContext, capabilities, signer_name, utc_time
 
 __all__ = ["Shape", "check_signers", "read_shape"]
@@ -58,9 +60,8 @@ def _oid_der(dotted: str) -> bytes:
     return bytes(asn1_core.ObjectIdentifier(dotted).dump())
 
 
-_SIGNED_DATA = _oid_der("1.2.840.113549.1.7.2")
-DATA_OID = "1.2.840.113549.1.7.1"
-_DATA = _oid_der(DATA_OID)
+_SIGNED_DATA = SIGNED_DATA_TYPE_DER
+_DATA = DATA_TYPE_DER
 #: Attribute types the fast path reads, by their DER; any other is listed by name only.
 _READ = {_oid_der(oid): oid for oid in (CONTENT_TYPE_OID, MESSAGE_DIGEST_OID,
                                          SIGNING_TIME_OID, SMIME_CAPABILITIES_OID)}

@@ -42,6 +42,7 @@ from . import _signed_der
 from ._asn1 import load_content_info
 from ._certs import Received
 from ._signed_attrs import signing_time_attribute
+from ._signed_der import DATA_TYPE_DER, SIGNED_DATA_TYPE_DER
 from ._verify import VerifyContext
 from .signed import SignedDataInfo, SignerSpec, _signer_info
 
@@ -56,8 +57,6 @@ __all__ = [
 _WHAT = "CMS signed data"
 #: Certificates, CRLs and SignerInfos are read whole up to this size each.
 MAX_ELEMENT = 64 * 1024 * 1024
-_DATA_OID = bytes.fromhex("06092a864886f70d010701")
-_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
 
 Sink = Callable[[bytes], object]
 
@@ -107,10 +106,10 @@ class SignedStream:
         if self.detached:
             return b""
         return b"".join((
-            indefinite(UNIVERSAL, SEQUENCE), _SIGNED_DATA_OID, indefinite(CONTEXT, 0),
+            indefinite(UNIVERSAL, SEQUENCE), SIGNED_DATA_TYPE_DER, indefinite(CONTEXT, 0),
             indefinite(UNIVERSAL, SEQUENCE), _signed_der.version(self._version()),
             self._digest_set(),
-            indefinite(UNIVERSAL, SEQUENCE), _DATA_OID, indefinite(CONTEXT, 0),
+            indefinite(UNIVERSAL, SEQUENCE), DATA_TYPE_DER, indefinite(CONTEXT, 0),
             indefinite(UNIVERSAL, OCTET_STRING),
         ))
 
@@ -246,7 +245,7 @@ def read_signed_stream(
     top_end = reader.end_of(top)
     oid = reader.expect(UNIVERSAL, 6, "a content type", _WHAT)
     oid_bytes = reader.element(oid, 256)
-    if oid_bytes != _SIGNED_DATA_OID:
+    if oid_bytes != SIGNED_DATA_TYPE_DER:
         raise ParseError("expected a CMS signed-data structure")
     explicit = reader.expect(CONTEXT, 0, "the ContentInfo's content", _WHAT)
     explicit_end = reader.end_of(explicit)
@@ -283,7 +282,7 @@ def read_signed_stream(
     skeleton = encode(UNIVERSAL, SEQUENCE, b"".join((
         version, digest_set, encode(UNIVERSAL, SEQUENCE, type_oid), *rest,
     )))
-    der = encode(UNIVERSAL, SEQUENCE, _SIGNED_DATA_OID + encode(CONTEXT, 0, skeleton))
+    der = encode(UNIVERSAL, SEQUENCE, SIGNED_DATA_TYPE_DER + encode(CONTEXT, 0, skeleton))
     digests = {name: h.finalize() for name, h in running.items()}
     if not embedded:
         if detached is None:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from .._cache import LRUCache
 from .._log import Lazy
 from .._log import cms as _LOG
-from ..algorithms import DIGESTS
+from ..algorithms import DATA_OID, DIGESTS
 from ..core.certs import subject_key_identifier
 from ..core.names import certificate_label
 from ..errors import CertificateError, InvalidOptionError, ParseError, SMIMEError
@@ -52,7 +52,7 @@ from ._signed_attrs import (
     key_preference_attribute,
     signing_time_attribute,
 )
-from ._signed_fast import DATA_OID, check_signers, read_shape
+from ._signed_fast import check_signers, read_shape
 from ._verify import SignerCheck, VerifyContext, check_signer
 
 __all__ = [
