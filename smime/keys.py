@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -23,13 +24,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem,
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .core.certs import email_addresses
+from .core.der import children as der_children
+from .core.der import read as der_read
 from .core.names import certificate_label, subject_text
 from .core.pickling import certificate_der, load_certificate
 from .core.pkcs11 import TokenECPrivateKey, TokenRSAPrivateKey, is_pkcs11_uri, open_token_key
 from .core.pkcs12 import looks_like_pkcs12, read_pkcs12_bags
 from .core.pqkeys import seed_form
 from .core.views import card_html, certificate_dict, certificate_facts, key_description
-from .errors import LoadError, PasswordError, SMIMEWarning, UsageError
+from .errors import LoadError, ParseError, PasswordError, SMIMEWarning, UsageError
 from .problems import plain_reason
 
 __all__ = [
@@ -376,12 +379,20 @@ def _pem_labels(data: bytes) -> list[str]:
 
 def _relabelled(data: bytes) -> bytes | None:
     """The DER of a lone ``BEGIN PRIVATE KEY`` block, for a key in another form under that
-    label (Go and OpenSSL read a PKCS#1 RSA key there; load_der_private_key reads it too)."""
+    label (Go and OpenSSL read a PKCS#1 RSA key there; load_der_private_key reads it too).
+    None when the block is PKCS#8-shaped (its second element an AlgorithmIdentifier): the
+    loader already judged it, and judging a damaged RSA key again costs as much again."""
     try:
         ders = [der for kind, der in _pem_blocks(data) if kind == "PRIVATE KEY"]
-    except LoadError:
+        if len(ders) != 1:
+            return None
+        top = der_read(ders[0], 0, len(ders[0]), "private key")
+        inner = der_children(ders[0], top, "private key")
+    except (LoadError, ParseError):
         return None
-    return ders[0] if len(ders) == 1 else None
+    if len(inner) > 1 and inner[1].constructed:
+        return None
+    return ders[0]
 
 
 def _short_reason(exc: Exception) -> str:
@@ -389,6 +400,31 @@ def _short_reason(exc: Exception) -> str:
     text = str(exc)
     _head, found, detail = text.partition("Details: ")
     return plain_reason(detail if found else text).strip() or type(exc).__name__
+
+
+def _damaged_rsa(data: bytes, pem: bool) -> bool:
+    """An unencrypted RSA key whose CRT numbers disagree, found with a few
+    multiplications: OpenSSL's own check would also refuse it, after primality tests that
+    take a second or more on a damaged 4096-bit key."""
+    try:
+        ders = [der for _kind, der in _pem_blocks(data)] if pem else [data]
+        if len(ders) != 1:
+            return False
+        try:
+            info = asn1_keys.PrivateKeyInfo.load(ders[0])
+            if info["private_key_algorithm"]["algorithm"].native != "rsa":
+                return False
+            numbers = info["private_key"].parsed
+        except ValueError:
+            numbers = asn1_keys.RSAPrivateKey.load(ders[0])
+        n, d, p, q, dp, dq, qi = (numbers[name].native for name in (
+            "modulus", "private_exponent", "prime1", "prime2", "exponent1", "exponent2",
+            "coefficient"))
+        if min(p, q) < 2:
+            return True
+        return bool(n != p * q or dp != d % (p - 1) or dq != d % (q - 1) or qi * q % p != 1)
+    except (LoadError, ValueError, TypeError, KeyError):
+        return False  # not an RSA key in these forms: the loader judges it
 
 
 def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
@@ -403,6 +439,9 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
         if pem
         else serialization.load_der_private_key
     )
+    if password is None and _damaged_rsa(data, pem):
+        raise LoadError("cannot read the private key: it is a damaged RSA key (its numbers "
+                        "do not belong together)")
     if password is None:
         seeded = seed_form(data)  # ML-KEM/ML-DSA in the expanded or both forms
         if seeded is not None:

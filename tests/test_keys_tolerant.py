@@ -114,3 +114,28 @@ def test_a_hostile_iteration_count_is_refused_not_run(keytool_p12: Path) -> None
     pfx["mac_data"]["iterations"] = 2**31 - 1
     with pytest.raises(LoadError, match="iterations"):
         read_pkcs12_bags(pfx.dump(force=True), PASSWORD.encode())
+
+
+@pytest.mark.parametrize("form", ["pkcs8", "pkcs1"])
+def test_a_damaged_rsa_key_is_refused_before_openssl_tests_its_primes(form: str) -> None:
+    """One wrong CRT number (as a bit flip leaves it) is refused at once, with a sentence;
+    OpenSSL's own check took a second or more on such a 4096-bit key (the fuzzer's find)."""
+    from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(65537, 2048)
+    numbers = key.private_numbers()
+    damaged = rsa.RSAPrivateNumbers(
+        numbers.p, numbers.q, numbers.d, numbers.dmp1, numbers.dmq1 ^ 2, numbers.iqmp,
+        numbers.public_numbers,
+    )
+    fmt = s.PrivateFormat.PKCS8 if form == "pkcs8" else s.PrivateFormat.TraditionalOpenSSL
+    enc = s.Encoding.PEM
+    data = damaged.private_key(unsafe_skip_rsa_key_validation=True).private_bytes(
+        enc, fmt, s.NoEncryption())
+    with pytest.raises(LoadError, match="damaged RSA key"):
+        smime.load_identity(data)
+    good = key.private_bytes(enc, fmt, s.NoEncryption())
+    with pytest.raises(LoadError) as caught:  # a bare key has no certificate; it loads
+        smime.load_identity(good)
+    assert "damaged" not in str(caught.value)

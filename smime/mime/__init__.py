@@ -12,6 +12,7 @@ from __future__ import annotations
 from ._headers import encodable_text, header_text
 from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
+from ._raw import EntityHeaders, read_entity
 from .canonical import PreparedEntity, prepare_entity
 from .compose import SMIME_TYPES, build_multipart_signed, build_pkcs7_mime, parse_inner
 from .message import input_bytes, message_bytes, to_message
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_DEPTH",
     "POLICY",
     "SMIME_TYPES",
+    "EntityHeaders",
     "HeaderPolicy",
     "PartInfo",
     "PartKind",
@@ -59,6 +61,7 @@ __all__ = [
     "prepare_entity",
     "protect_entity",
     "protected_section",
+    "read_entity",
     "signed_view",
     "to_message",
     "with_content",

@@ -108,16 +108,16 @@ def _sample_body(head: bytes) -> bytes | None:
     """A tiny safe body of the entity's type, to learn the canonical header block from
     :func:`smime.mime.prepare_entity` itself; None when the type needs more than that."""
     with contextlib.suppress(SMIMEError):
-        msg = mime.to_message(head if head.strip() else b"\r\n")
-        if msg.get_content_maintype() == "multipart":
+        block = head if head.strip() else b"\r\n"
+        msg = mime.read_entity(block, 0, len(block)).headers
+        kind = msg.get_content_type()
+        if kind.startswith("multipart/"):
             boundary = msg.get_boundary()
             if not boundary or not boundary.isascii():
                 return None
             delimiter = b"--" + boundary.encode("ascii")
             return delimiter + b"\r\n\r\nx\r\n" + delimiter + b"--\r\n"
-        if msg.get_content_maintype() == "message" or msg.get_content_type() in (
-            "multipart/signed",
-        ):
+        if kind.startswith("message/"):
             return None
         return b"x\r\n"
     return None
@@ -516,7 +516,8 @@ def _classify(reader: Reader, what: str) -> _Input:
         text = _pem_blocks(reader.blocks(first.lstrip()))
         return _Input("cms", StreamReader(_Feed(b64_decoded(text, "PEM file")).read, what))
     head, rest = split_head(reader.read, first)
-    msg = mime.to_message(head)
+    # Read as the in-memory API reads headers (no quadratic header parsing on hostile fields)
+    msg = mime.read_entity(head, 0, len(head)).headers
     if msg.get_content_type() == "multipart/signed":
         return _Input("signed", None, head=head, rest=rest, message=msg)
     found = mime.find_smime_part(head + b"MAA=\r\n")
@@ -526,7 +527,7 @@ def _classify(reader: Reader, what: str) -> _Input:
             "application/pkcs7-mime or multipart/signed, or a raw CMS file (DER or PEM); "
             "use smime.decrypt/smime.verify for S/MIME parts nested in a multipart"
         )
-    cte = str(msg.get("content-transfer-encoding", "")).strip().lower()
+    cte = str(msg.get("content-transfer-encoding") or "").strip().lower()
     body = reader.blocks(rest)
     if cte == "base64" or (rest[:1] != b"\x30" and cte not in ("binary", "8bit")):
         body = b64_decoded(body, "S/MIME part")
