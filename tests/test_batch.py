@@ -306,3 +306,21 @@ def test_per_message_cost_of_the_batch_layer_is_small(carol, monkeypatch):
     layer = best(lambda: [item.result() for item in smime.batch.imap_sign(messages, carol)])
     bare = best(lambda: [smime.api.sign(m, carol) for m in messages])
     assert layer - bare <= 0.05 * sign, (layer, bare, sign)
+
+
+def test_header_protection_travels_through_a_batch(process_pool, pki, carol, trust):
+    """RFC 9788 keywords are options like any other: sign with protected headers, encrypt
+    with the baseline policy in worker processes; each message's Subject is hidden outside
+    and comes back from the protected section."""
+    bob = pki["bob"].identity
+    signed = smime.batch.sign([statement(i) for i in range(6)], carol, executor=process_pool,
+                              protect_headers=True, header_confidentiality="hcp_baseline")
+    sealed = smime.batch.encrypt([item.result() for item in signed], [bob.certificate],
+                                 executor=process_pool, protect_headers=True)
+    assert [item.result()["Subject"] for item in sealed] == ["[...]"] * 6
+    opened = smime.batch.unwrap([item.result() for item in sealed], bob, trust,
+                                executor=process_pool)
+    for i, item in enumerate(opened):
+        result = item.result()
+        assert result.valid and result.header_protection
+        assert dict(result.headers)["Subject"] == f"statement {i}"
