@@ -412,13 +412,13 @@ def _verify_part(
         info = signed.info
         inner = info.content or b""
     view = mime.signed_view(inner)
-    section = None if view.wrapped else mime.protected_section(view.entity)
+    section = None if view.wrapped else mime.protected_section(view.entity, top=view.top)
     signed_headers = _without_hp_outer(view.headers)
     if section is not None:
         # RFC 9788: the protected section is the header section; outer fields are ignored
         content = mime.parse_inner(_shown_entity(view.entity, section), (), exact=part.raw_cms)
     else:
-        content = mime.parse_inner(view.entity, headers, exact=part.raw_cms)
+        content = mime.parse_inner(view.entity, headers, exact=part.raw_cms, top=view.top)
     signers, problems, warnings = judge_signers(
         info, checks, helpers=signed.helpers, outer_headers=headers,
         signed_headers=signed_headers, raw=part.raw_cms, notes=notes, section=section,
