@@ -50,7 +50,10 @@ class LRUCache(Generic[V]):
 
     Recency is a linked list, as in ``functools.lru_cache``: a hit hashes its key once.
     That matters for keys such as certificates, whose hash is computed over their DER on
-    every call. ``None`` stands for a miss, so it cannot be stored as a value.
+    every call; a key that is the very object stored (an identity's certificate, signing
+    again) is found by its ``id`` without hashing at all: the cache holds that object, so
+    no other can have its ``id`` meanwhile. ``None`` stands for a miss, so it cannot be
+    stored as a value.
     """
 
     def __init__(self, name: str, maxsize: int) -> None:
@@ -58,6 +61,7 @@ class LRUCache(Generic[V]):
             raise ValueError(f"cache {name!r}: maxsize must be at least 1, not {maxsize}")
         self.name = name
         self._links: dict[Hashable, list[Any]] = {}
+        self._ids: dict[int, list[Any]] = {}  # the same links, by id of their key object
         self._root: list[Any] = []  # before the least and after the most recently used
         self._root[:] = [self._root, self._root, None, None]
         self._lock = threading.Lock()
@@ -71,7 +75,9 @@ class LRUCache(Generic[V]):
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
-            link = self._links.get(key)
+            link = self._ids.get(id(key))
+            if link is None or link[_KEY] is not key:
+                link = self._links.get(key)
             if link is None:
                 self._misses += 1
                 value = None
@@ -99,14 +105,16 @@ class LRUCache(Generic[V]):
         if old is not None:  # a new value for a key we hold: relink it as the newest
             old[_PREV][_NEXT] = old[_NEXT]
             old[_NEXT][_PREV] = old[_PREV]
+            del self._ids[id(old[_KEY])]
         last = root[_PREV]
         link = [last, root, key, value]
-        last[_NEXT] = root[_PREV] = self._links[key] = link
+        last[_NEXT] = root[_PREV] = self._links[key] = self._ids[id(key)] = link
         if len(self._links) > self._maxsize:
             oldest = root[_NEXT]
             root[_NEXT] = oldest[_NEXT]
             oldest[_NEXT][_PREV] = root
             del self._links[oldest[_KEY]]
+            del self._ids[id(oldest[_KEY])]
 
     def update(self, key: Hashable, change: Callable[[V | None], V]) -> None:
         """Store ``change(current value or None)``, atomically; counts neither hit nor miss.
@@ -131,6 +139,7 @@ class LRUCache(Generic[V]):
             for link in self._links.values():
                 link.clear()  # no cycles left: values are freed now, not by the next GC
             self._links.clear()
+            self._ids.clear()
             self._root[:] = [self._root, self._root, None, None]
             self._hits = self._misses = 0
 

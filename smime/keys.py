@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from ._cache import LRUCache
 from .core.certs import email_addresses
 from .core.der import children as der_children
 from .core.der import read as der_read
@@ -337,7 +338,12 @@ PKCS12_NOT_CERTIFICATES = (
 
 def certificate_emails(cert: CertificateLike) -> tuple[str, ...]:
     """Email addresses a certificate names: rfc822Name SANs, then subject emailAddress."""
-    return email_addresses(to_certificate(cert))
+    c = to_certificate(cert)
+    return _EMAILS.get_or_make(c, lambda: email_addresses(c))
+
+
+#: The addresses of each certificate seen (every verified message reports its signer's).
+_EMAILS: LRUCache[tuple[str, ...]] = LRUCache("keys.certificate_emails", 512)
 
 
 # ---------------------------------------------------------------------------- identities

@@ -93,7 +93,19 @@ def _sender_addresses(headers: Sequence[tuple[str, str]], field: str = "from") -
     return _addresses(values, field)
 
 
+#: A field that is one plain address, bare or after a display name of plain words: what
+#: ``getaddresses`` would answer for it is the address itself, read here without it.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR_SPEC = rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_ADDRESS = re.compile(
+    rf"[ \t]*(?:(?P<bare>{_ADDR_SPEC})|[A-Za-z0-9 \t]*<(?P<angle>{_ADDR_SPEC})>)[ \t]*"
+)
+
+
 def _addresses(values: Sequence[str], field: str) -> list[str]:
+    plain = [_PLAIN_ADDRESS.fullmatch(value) for value in values]
+    if all(plain):
+        return [m.group("bare") or m.group("angle") for m in plain if m is not None]
     try:
         pairs = getaddresses(values)
     except RecursionError:
@@ -138,7 +150,8 @@ def _signer_result(
         moments = _moments(cert, check, at, policy, now)
         # Weak algorithms are always looked for; the policy decides below whether they are
         # fatal or only warnings, so a weak chain that is otherwise fine is checked again.
-        strict = replace(policy, allow_weak_algorithms=False)
+        strict = replace(policy, allow_weak_algorithms=False) if policy.allow_weak_algorithms \
+            else policy
         for when, label in moments:
             kwargs = dict(
                 trust=trust,
@@ -399,13 +412,13 @@ def _verify_part(
         info = signed.info
         inner = info.content or b""
     view = mime.signed_view(inner)
-    section = None if view.wrapped else mime.protected_section(view.entity)
+    section = None if view.wrapped else mime.protected_section(view.entity, top=view.top)
     signed_headers = _without_hp_outer(view.headers)
     if section is not None:
         # RFC 9788: the protected section is the header section; outer fields are ignored
         content = mime.parse_inner(_shown_entity(view.entity, section), (), exact=part.raw_cms)
     else:
-        content = mime.parse_inner(view.entity, headers, exact=part.raw_cms)
+        content = mime.parse_inner(view.entity, headers, exact=part.raw_cms, top=view.top)
     signers, problems, warnings = judge_signers(
         info, checks, helpers=signed.helpers, outer_headers=headers,
         signed_headers=signed_headers, raw=part.raw_cms, notes=notes, section=section,

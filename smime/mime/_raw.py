@@ -97,12 +97,14 @@ class EntityHeaders:
     to the package itself, so every answer is the one it gives.
     """
 
-    __slots__ = ("_block", "_default", "_fields", "_message")
+    __slots__ = ("_block", "_default", "_fields", "_index", "_message", "_params")
 
     def __init__(self, block: bytes, default_type: str = "text/plain") -> None:
         self._block = block
         self._default = default_type
         self._message: Message | None = None
+        self._index: dict[str, Any] | None = None  # first value of each field, by lower name
+        self._params: dict[str, dict[str, str] | None] = {}  # each field's parameters, read once
         self._fields = header_fields(block)
         if self._fields is None:
             self._message = _parse_block(block, default_type)
@@ -127,8 +129,12 @@ class EntityHeaders:
         """The first field called ``name`` (any case), None if there is none."""
         if self._fields is None:
             return self._parsed().get(name)
-        wanted = name.lower()
-        return next((value for key, value in self._fields if key.lower() == wanted), None)
+        if self._index is None:
+            index: dict[str, Any] = {}
+            for key, value in self._fields:
+                index.setdefault(key.lower(), value)
+            self._index = index
+        return self._index.get(name.lower())
 
     def get_content_type(self) -> str:
         value = self.get("content-type")
@@ -139,17 +145,27 @@ class EntityHeaders:
 
     def get_param(self, param: str, header: str = "content-type") -> Any:
         """The value of parameter ``param`` of field ``header``, unquoted; None if absent."""
+        key = header.lower()
+        if key in self._params:
+            params = self._params[key]
+        else:
+            params = self._params[key] = self._read_params(key)
+        if params is None:
+            value = self.get(header)
+            return None if value is None else self._parsed().get_param(param, header=header)
+        return params.get(param.lower())
+
+    def _read_params(self, header: str) -> dict[str, str] | None:
+        """Every parameter of field ``header`` (the first of each name wins), read once;
+        None when the ``email`` package must read them (RFC 2231, backslashes, absent)."""
         value = self.get(header)
-        if value is None:
+        if value is None or not isinstance(value, str) or "*" in value or "\\" in value:
             return None
-        if not isinstance(value, str) or "*" in value or "\\" in value:
-            return self._parsed().get_param(param, header=header)
-        wanted = param.lower()
+        params: dict[str, str] = {}
         for segment in _segments(value):
             name, sep, found = segment.partition("=")
-            if name.strip().lower() == wanted:
-                return unquote(found.strip()) if sep else ""
-        return None
+            params.setdefault(name.strip().lower(), unquote(found.strip()) if sep else "")
+        return params
 
     def get_boundary(self) -> str | None:
         value = self.get_param("boundary")

@@ -17,7 +17,7 @@ from ..core.wire import FIELD_NAME, b64_encode, b64_size, b64_write, is_field_na
 from ..errors import InvalidOptionError, ParseError, UsageError
 from ._headers import HEADER_WIDTH, fold_header
 from ._lazy import WireMessage
-from ._raw import check_raw_depth, read_entity
+from ._raw import RawEntity, check_raw_depth, read_entity
 from .canonical import fresh_boundary, plain_header_text
 from .message import check_is_message, reading
 
@@ -210,7 +210,8 @@ def build_pkcs7_mime(
 
 
 def parse_inner(
-    entity: bytes, outer_headers: Iterable[tuple[str, str]] = (), *, exact: bool = False
+    entity: bytes, outer_headers: Iterable[tuple[str, str]] = (), *, exact: bool = False,
+    top: RawEntity | None = None,
 ) -> EmailMessage:
     """The message a mail client shows for decrypted or unwrapped content.
 
@@ -219,16 +220,21 @@ def parse_inner(
     is the entity as it is. Content that is not a MIME entity at all (some
     tools encrypt bare text) becomes the body of a ``text/plain`` message; with ``exact``
     (content of a raw CMS file: any bytes) its line ends are kept, so that
-    ``get_payload(decode=True)`` gives the content back byte for byte.
+    ``get_payload(decode=True)`` gives the content back byte for byte. ``top``:
+    ``entity`` already read (see :class:`SignedView`), not read again.
     """
-    try:
-        check_is_message(entity)
-    except ParseError:
-        if exact:
-            return WireMessage(b"\r\n" + entity)
-        entity = b"\r\n" + entity
+    if top is None or top.data is not entity or top.start != 0 or top.end != len(entity):
+        top = None
+        try:
+            check_is_message(entity)
+        except ParseError:
+            if exact:
+                return WireMessage(b"\r\n" + entity)
+            entity = b"\r\n" + entity
     with reading("decrypted content"):
-        present = {name.lower() for name in read_entity(entity, 0, len(entity)).headers}
+        if top is None:
+            top = read_entity(entity, 0, len(entity))
+        present = {name.lower() for name in top.headers}
     chunks = [
         fold_header(name, value).encode("ascii")
         for name, value in _outer_headers(outer_headers)

@@ -435,15 +435,19 @@ def _structural(name: str) -> bool:
     return lname.startswith("content-") or lname == "mime-version"
 
 
-def protected_section(entity: bytes) -> ProtectedSection | None:
+def protected_section(entity: bytes, *, top: RawEntity | None = None) -> ProtectedSection | None:
     """The protected header section at the root of ``entity`` (a decrypted or signed
-    payload), or None when the root carries no ``hp`` nor ``protected-headers="v1"``."""
-    try:
-        check_is_message(entity)
-    except ParseError:
-        return None
+    payload), or None when the root carries no ``hp`` nor ``protected-headers="v1"``.
+    ``top``: ``entity`` already read (see :class:`SignedView`), not read again."""
+    if top is None or top.data is not entity or top.start != 0 or top.end != len(entity):
+        top = None
+        try:
+            check_is_message(entity)
+        except ParseError:
+            return None
     with reading("protected content"):
-        top = read_entity(entity, 0, len(entity))
+        if top is None:
+            top = read_entity(entity, 0, len(entity))
         hp = (_param(top.headers, "hp") or "").strip().lower()
         legacy = (_param(top.headers, "protected-headers") or "").strip().lower()
         form = hp if hp in ("clear", "cipher") else "v1" if legacy == "v1" else ""

@@ -10,12 +10,12 @@ what a verifier must check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ParseError
 from ._encode import qp_decode
 from ._headers import header_text
-from ._raw import read_entity
+from ._raw import RawEntity, read_entity
 from .message import check_is_message, reading
 from .parse import _decode_base64, _outer_headers, _param
 
@@ -26,11 +26,14 @@ __all__ = ["SignedView", "signed_view"]
 class SignedView:
     """``entity``: the bytes to present (the wrapped message for message/rfc822, else the
     signed entity); ``headers``: the message header fields (not ``Content-*``) inside the
-    signature, as ``(name, value)``; ``wrapped``: the content was a message/rfc822 wrapper."""
+    signature, as ``(name, value)``; ``wrapped``: the content was a message/rfc822 wrapper.
+    ``top``: ``entity`` as read here (when it is the signed entity), so that what shows it
+    next need not read its headers again."""
 
     entity: bytes
     headers: tuple[tuple[str, str], ...]
     wrapped: bool
+    top: RawEntity | None = field(default=None, repr=False, compare=False)
 
 
 def signed_view(entity: bytes) -> SignedView:
@@ -45,7 +48,7 @@ def signed_view(entity: bytes) -> SignedView:
         top = read_entity(entity, 0, len(entity))
         forwarded = (_param(top.headers, "forwarded") or "").strip().lower()
         if top.content_type != "message/rfc822" or forwarded == "yes":
-            return SignedView(entity, _outer_headers(top), False)
+            return SignedView(entity, _outer_headers(top), False, top)
         body = _wrapped_body(top.body_bytes, top.headers.get("content-transfer-encoding"))
         try:
             check_is_message(body)

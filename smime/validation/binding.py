@@ -49,8 +49,9 @@ def normalize_address(address: str) -> str:
     local, sep, domain = text.rpartition("@")
     if not sep:
         return text.lower()
-    with contextlib.suppress(UnicodeError):
-        domain = domain.encode("idna").decode("ascii")
+    if not domain.isascii():  # the idna codec gives an ASCII domain back as it is
+        with contextlib.suppress(UnicodeError):
+            domain = domain.encode("idna").decode("ascii")
     return f"{local}@{domain}".lower()
 
 
