@@ -63,10 +63,13 @@ def process_pool(workers: int) -> Iterator[Executor]:
 
 @contextmanager
 def dask_cluster(workers: int) -> Iterator[Executor]:
+    import dask
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                      host="127.0.0.1", dashboard_address=None) as cluster, \
+    # As docs/guides/millions.md advises for CPU-bound runs: no statistical profiler.
+    quiet = dask.config.set({"distributed.worker.profile.enabled": False})
+    with quiet, LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                             host="127.0.0.1", dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client.get_executor()
 
