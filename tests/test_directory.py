@@ -12,7 +12,6 @@ import base64
 import concurrent.futures
 import contextlib
 import datetime as dt
-import ipaddress
 import pickle
 import re
 import socket
@@ -27,11 +26,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 from test_api_certificates import bare_message
+from transport_servers import make_tls
 
 import smime
 from smime.cms import SignerIdentifier
@@ -78,29 +77,8 @@ def _free_port() -> int:
 
 def _tls_material(folder: Path) -> tuple[Path, Path, Path]:
     """A TLS CA and a server certificate for 127.0.0.1 (IP address only, no DNS name)."""
-    ca = make_ca("smime Test LDAP TLS CA", key_type="ec-p256")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca.key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-    paths = folder / "tls-ca.pem", folder / "server.pem", folder / "server.key"
-    paths[0].write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
+    tls = make_tls(folder, dns_names=())
+    return tls.root_path, folder / "tls-server.pem", folder / "tls-server.key"
 
 
 def _entry(uid: str, mail: str, **binary: list[bytes]) -> str:

@@ -97,21 +97,24 @@ class TLSFiles:
     client_context: ssl.SSLContext
 
 
-def make_tls(folder: Path) -> TLSFiles:
-    """A throwaway TLS root and a server certificate for localhost / 127.0.0.1."""
+def make_tls(folder: Path, *, dns_names: tuple[str, ...] = ("localhost",)) -> TLSFiles:
+    """A throwaway TLS root and a server certificate for 127.0.0.1 and ``dns_names``
+    (none: a certificate for the IP address alone, named by it)."""
     root = make_ca("Transport Test TLS Root", key_type="ec-p256")
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(x509.Name([x509.NameAttribute(
+            NameOID.COMMON_NAME, dns_names[0] if dns_names else HOST)]))
         .issuer_name(root.certificate.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST)),
+            *names, x509.IPAddress(ipaddress.ip_address(HOST)),
         ]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
