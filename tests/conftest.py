@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import smime
 from smime.testing import TestPKI, make_test_pki
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +35,12 @@ def _missing(reason: str, env: str) -> None:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
     return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def trust(pki: TestPKI) -> smime.TrustStore:
+    """The test PKI's root as a trust store (a file may define its own ``trust``)."""
+    return smime.TrustStore.from_pem(pki.root_path)
 
 
 @pytest.fixture(scope="session")

@@ -32,10 +32,6 @@ def carol(pki):
     return pki["carol"].identity
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 async def with_heartbeat(make_work):
     """Run the awaitable ``make_work()`` while a task ticks every 5 ms (started first): its

@@ -31,10 +31,6 @@ LONG = PLAIN + b"".join(
 UNAUTHENTICATED = "unauthenticated_content"  # ProblemCode.UNAUTHENTICATED_CONTENT, a stable str
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 # ---------------------------------------------------------------------------- forging tools
 

@@ -60,10 +60,6 @@ def bare_message(pki: TestPKI, identify_by: str = "issuer_and_serial") -> bytes:
     return multipart_signed(ENTITY, strip_certificates(der))
 
 
-@pytest.fixture(scope="module")
-def trust(pki: TestPKI) -> smime.TrustStore:
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 def test_missing_certificate_says_how_to_supply_it(pki: TestPKI, trust: smime.TrustStore) -> None:
     result = smime.verify(bare_message(pki), trust)

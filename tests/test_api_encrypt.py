@@ -15,10 +15,6 @@ from smime.testing import issue_certificate
 RECIPIENTS = ["alice", "bob", "carol", "dave", "frank", "grace"]
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 @pytest.mark.parametrize("name", RECIPIENTS)
 @pytest.mark.parametrize(

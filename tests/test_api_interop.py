@@ -15,10 +15,6 @@ CONTENT = (
 )
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 SIGNER_PADDINGS = [("alice", "pkcs1v15"), ("alice", "pss"), ("bob", "pkcs1v15"), ("bob", "pss"),
                    ("carol", "pkcs1v15"), ("dave", "pkcs1v15"), ("frank", "pkcs1v15")]

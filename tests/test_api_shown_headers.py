@@ -19,10 +19,6 @@ from smime.problems import ProblemCode
 BODY = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nPay 100 EUR to account 1234.\r\n"
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 def _outer(sender: str, subject: str = "Invoice") -> list[tuple[str, str]]:
     return [("From", sender), ("To", "bob@example.com"), ("Subject", subject)]

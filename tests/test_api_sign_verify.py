@@ -16,10 +16,6 @@ from smime.problems import ProblemCode
 SIGNERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 @pytest.mark.parametrize("name", SIGNERS)
 @pytest.mark.parametrize("detached", [True, False])

@@ -15,11 +15,6 @@ from smime.errors import CertificateError
 from smime.problems import ProblemCode
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
-
 def test_harvest_then_encrypt_to_an_address(pki, trust, tmp_path, openssl):
     alice, bob = pki["alice"], pki["bob"]
     signed = smime.sign(PLAIN, alice.identity, encryption_certificate=alice.certificate)

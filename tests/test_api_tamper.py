@@ -17,11 +17,6 @@ from smime.problems import ProblemCode
 
 
 @pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
-
-@pytest.fixture(scope="module")
 def detached(pki) -> bytes:
     return smime.sign(PLAIN, pki["alice"].identity).as_bytes()
 

@@ -44,10 +44,6 @@ def carol(pki):
     return pki["carol"].identity
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 def subject(message: object) -> str:
     return str(smime.unwrap(message).content["Subject"])

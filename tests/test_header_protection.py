@@ -32,10 +32,6 @@ FIELDS = [
 WITH_KEYWORDS = PLAIN.replace(b"MIME-Version", b"Keywords: money, secret\r\nMIME-Version")
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 def _fields(part: Message, *, structural: bool = False) -> list[tuple[str, str]]:
     return [

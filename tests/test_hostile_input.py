@@ -29,11 +29,6 @@ from smime.problems import ProblemCode
 from smime.testing import TestPKI as PKI
 
 
-@pytest.fixture(scope="module")
-def trust(pki: PKI) -> smime.TrustStore:
-    return smime.TrustStore.from_pem(pki.root_path)
-
-
 def _p7m(der: bytes, smime_type: str, headers: bytes = b"From: alice@example.com\r\n") -> bytes:
     return (
         headers + b"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type="

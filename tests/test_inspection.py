@@ -10,11 +10,6 @@ from helpers import PLAIN
 import smime
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
-
 def test_detached_signature_tree(pki):
     tree = smime.inspect(smime.sign(PLAIN, pki["alice"].identity))
     assert tree.kind == "mime" and tree.title == "multipart/signed"

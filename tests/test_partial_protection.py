@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 
-import pytest
-
 import smime
 from smime.problems import ProblemCode
 
@@ -22,10 +20,6 @@ README = (
 )
 SECRET = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nThe secret readme.\r\n"
 
-
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
 
 
 def _mixed(*parts: bytes) -> bytes:

@@ -146,10 +146,6 @@ RSA_KEYS = ("alice", "made-rsa")
 EC_KEYS = ("carol", "made-ec")
 
 
-@pytest.fixture(scope="module")
-def trust(pki):
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 # ---------------------------------------------------------------------------- URIs
 

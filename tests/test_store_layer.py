@@ -28,10 +28,6 @@ def store(tmp_path: Path) -> Iterator[smime.CertificateStore]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def trust(pki: PKI) -> smime.TrustStore:
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 def _is_store_error(exc: BaseException) -> None:
     assert isinstance(exc, StoreError) and isinstance(exc, SMIMEError)

@@ -38,10 +38,6 @@ NOW = dt.datetime.now(dt.timezone.utc)
 HOUR = dt.timedelta(hours=1)
 
 
-@pytest.fixture(scope="module")
-def trust(pki: TestPKI) -> smime.TrustStore:
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 @pytest.fixture(scope="module")
 def alice_enc(pki: TestPKI) -> Identity:

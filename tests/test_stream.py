@@ -46,10 +46,6 @@ def message(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return big_message(tmp_path_factory.mktemp("stream") / "msg.eml", 3 * 1024 * 1024)
 
 
-@pytest.fixture
-def trust(pki: PKI) -> smime.TrustStore:
-    return smime.TrustStore.from_pem(pki.root_path)
-
 
 # ---------------------------------------------------------------------------- encrypt
 
