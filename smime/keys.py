@@ -376,25 +376,26 @@ def _private_key_object(key: object) -> PrivateKey:
     return key
 
 
-def _pem_labels(data: bytes) -> list[str]:
+def _readable_pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
+    """The PEM blocks of ``data``, none when its armour is damaged (the loader says why)."""
     try:
-        return [kind for kind, _der in _pem_blocks(data)]
+        return _pem_blocks(data)
     except LoadError:
         return []
 
 
-def _relabelled(data: bytes) -> bytes | None:
+def _relabelled(blocks: list[tuple[str, bytes]]) -> bytes | None:
     """The DER of a lone ``BEGIN PRIVATE KEY`` block, for a key in another form under that
     label (Go and OpenSSL read a PKCS#1 RSA key there; load_der_private_key reads it too).
     None when the block is PKCS#8-shaped (its second element an AlgorithmIdentifier): the
     loader already judged it, and judging a damaged RSA key again costs as much again."""
+    ders = [der for kind, der in blocks if kind == "PRIVATE KEY"]
+    if len(ders) != 1:
+        return None
     try:
-        ders = [der for kind, der in _pem_blocks(data) if kind == "PRIVATE KEY"]
-        if len(ders) != 1:
-            return None
         top = der_read(ders[0], 0, len(ders[0]), "private key")
         inner = der_children(ders[0], top, "private key")
-    except (LoadError, ParseError):
+    except ParseError:
         return None
     if len(inner) > 1 and inner[1].constructed:
         return None
@@ -408,14 +409,13 @@ def _short_reason(exc: Exception) -> str:
     return plain_reason(detail if found else text).strip() or type(exc).__name__
 
 
-def _damaged_rsa(data: bytes, pem: bool) -> bool:
+def _damaged_rsa(ders: list[bytes]) -> bool:
     """An unencrypted RSA key whose CRT numbers disagree, found with a few
     multiplications: OpenSSL's own check would also refuse it, after primality tests that
     take a second or more on a damaged 4096-bit key."""
+    if len(ders) != 1:
+        return False
     try:
-        ders = [der for _kind, der in _pem_blocks(data)] if pem else [data]
-        if len(ders) != 1:
-            return False
         try:
             info = asn1_keys.PrivateKeyInfo.load(ders[0])
             if info["private_key_algorithm"]["algorithm"].native != "rsa":
@@ -429,15 +429,16 @@ def _damaged_rsa(data: bytes, pem: bool) -> bool:
         if min(p, q) < 2:
             return True
         return bool(n != p * q or dp != d % (p - 1) or dq != d % (q - 1) or qi * q % p != 1)
-    except (LoadError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
         return False  # not an RSA key in these forms: the loader judges it
 
 
 def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
     pem = b"-----BEGIN" in data
-    if pem:
-        labels = _pem_labels(data)
-        if labels and not any("PRIVATE KEY" in label for label in labels):
+    blocks = _readable_pem_blocks(data) if pem else []
+    if blocks:
+        labels = [kind for kind, _der in blocks]
+        if not any("PRIVATE KEY" in label for label in labels):
             found = ", ".join(dict.fromkeys(labels))
             raise LoadError(f"the PEM data holds no private key (it holds {found})")
     loader = (
@@ -445,7 +446,7 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
         if pem
         else serialization.load_der_private_key
     )
-    if password is None and _damaged_rsa(data, pem):
+    if password is None and _damaged_rsa([der for _kind, der in blocks] if pem else [data]):
         raise LoadError("cannot read the private key: it is a damaged RSA key (its numbers "
                         "do not belong together)")
     if password is None:
@@ -463,7 +464,7 @@ def _load_private_key(data: bytes, password: bytes | None) -> PrivateKey:
             "the private key is not encrypted: pass password=None", reason="unencrypted"
         ) from exc
     except ValueError as exc:
-        der = _relabelled(data) if pem else None
+        der = _relabelled(blocks)
         if der is not None:
             return _load_private_key(der, password)
         if password is not None:
