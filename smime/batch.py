@@ -56,7 +56,6 @@ from .errors import SMIMEError, UsageError
 from .keys import Identity
 from .mime.message import MessageSource
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
-from .validation import TrustStore
 
 __all__ = [
     "BatchItem",
@@ -202,12 +201,9 @@ def _check_call(operation: str, args: tuple[Any, ...], options: dict[str, Any]) 
 
 
 def _read_trust(trust: Any) -> Any:
-    """A path or PEM/DER data read once here, not once per message in every worker."""
-    if isinstance(trust, (bytearray, memoryview)):
-        trust = bytes(trust)
-    if isinstance(trust, (str, bytes, os.PathLike)):
-        return TrustStore.from_pem(trust)
-    return trust
+    """``trust=`` read once here, by the rule every operation reads it with (paths, PEM or
+    DER data, certificates, lists of them), not once per message in every worker."""
+    return None if trust is None else api.trust_store(trust)
 
 
 def _items(
