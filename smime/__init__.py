@@ -30,15 +30,7 @@ if TYPE_CHECKING:
     )
     from .inspection import inspect
     from .keys import Identity, load_identity
-    from .results import (
-        DecryptedMessage,
-        DecryptionInfo,
-        Layer,
-        ProtectedPart,
-        SignerResult,
-        UnwrapResult,
-        VerificationResult,
-    )
+    from .results import *  # noqa: F403  (every result type is public here)
     from .store import CertificateStore, HarvestResult
     from .transports import asend, send
     from .validation import TrustStore, VerificationPolicy
