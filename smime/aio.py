@@ -33,13 +33,18 @@ import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from email.message import EmailMessage
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import api
+from .api import keywords
 from .core.pickling import dumps
+from .errors import UsageError
 from .keys import Identity
 from .mime.message import MessageSource
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["decrypt", "encrypt", "sign", "unwrap", "verify"]
 
@@ -55,6 +60,10 @@ def _call_shipped(payload: bytes) -> Any:
 async def _run(
     executor: Executor | None, function: Callable[..., T], *args: Any, **options: Any
 ) -> T:
+    if not isinstance(executor, (Executor, type(None))):
+        raise UsageError.wrong_type(
+            "executor", executor, "a concurrent.futures.Executor (thread or process pool) or None"
+        )
     loop = asyncio.get_running_loop()
     if executor is None or isinstance(executor, ThreadPoolExecutor):
         call = functools.partial(function, *args, **options)
@@ -65,57 +74,46 @@ async def _run(
     return result
 
 
+@keywords.spelled_out(keywords.SignCall, keywords.SIGN_CALL_DEFAULTS)
 async def sign(
-    message: MessageSource,
-    signers: Identity | Sequence[Identity],
-    *,
-    executor: Executor | None = None,
-    **options: Any,
+    message: MessageSource, signers: Identity | Sequence[Identity], *,
+    executor: Executor | None = None, **options: Unpack[keywords.SignCall],
 ) -> EmailMessage | bytes:
     """:func:`smime.sign` (``options`` are its keywords), run in ``executor``."""
     return await _run(executor, api.sign, message, signers, **options)
 
 
+@keywords.spelled_out(keywords.EncryptCall, keywords.ENCRYPT_CALL_DEFAULTS)
 async def encrypt(
-    message: MessageSource,
-    recipients: Any,
-    *,
-    executor: Executor | None = None,
-    **options: Any,
+    message: MessageSource, recipients: Any, *, executor: Executor | None = None,
+    **options: Unpack[keywords.EncryptCall],
 ) -> EmailMessage | bytes:
     """:func:`smime.encrypt`, run in ``executor``."""
     return await _run(executor, api.encrypt, message, recipients, **options)
 
 
+@keywords.spelled_out(keywords.DecryptOptions, keywords.DECRYPT_DEFAULTS)
 async def decrypt(
-    message: MessageSource,
-    identity: Identity,
-    *,
-    executor: Executor | None = None,
-    **options: Any,
+    message: MessageSource, identity: Identity, *, executor: Executor | None = None,
+    **options: Unpack[keywords.DecryptOptions],
 ) -> DecryptedMessage:
     """:func:`smime.decrypt`, run in ``executor``."""
     return await _run(executor, api.decrypt, message, identity, **options)
 
 
+@keywords.spelled_out(keywords.VerifyOptions, keywords.VERIFY_DEFAULTS)
 async def verify(
-    message: MessageSource,
-    trust: Any = None,
-    *,
-    executor: Executor | None = None,
-    **options: Any,
+    message: MessageSource, trust: Any = None, *, executor: Executor | None = None,
+    **options: Unpack[keywords.VerifyOptions],
 ) -> VerificationResult:
     """:func:`smime.verify`, run in ``executor``."""
     return await _run(executor, api.verify, message, trust, **options)
 
 
+@keywords.spelled_out(keywords.UnwrapOptions, keywords.UNWRAP_DEFAULTS)
 async def unwrap(
-    message: MessageSource,
-    identity: Identity | None = None,
-    trust: Any = None,
-    *,
-    executor: Executor | None = None,
-    **options: Any,
+    message: MessageSource, identity: Identity | None = None, trust: Any = None, *,
+    executor: Executor | None = None, **options: Unpack[keywords.UnwrapOptions],
 ) -> UnwrapResult:
     """:func:`smime.unwrap`, run in ``executor``."""
     return await _run(executor, api.unwrap, message, identity, trust, **options)

@@ -43,19 +43,24 @@ import itertools
 import os
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 
 from . import api
 from ._cache import LRUCache
+from .api import keywords
 from .core.pickling import dumps
 from .errors import SMIMEError, UsageError
 from .keys import Identity
 from .mime.message import MessageSource
+from .options import WireFormat
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "BatchItem",
@@ -79,6 +84,49 @@ DEFAULT_CHUNKSIZE = 64
 MAX_CHUNKSIZE = 256
 #: Decoded payloads a worker process keeps (one per distinct set of batch arguments).
 CACHE_SIZE = 8
+
+
+class BatchOptions(TypedDict, total=False):
+    """How a batch runs: the keywords every function here takes beside the operation's."""
+
+    executor: Executor | None
+    chunksize: int | None
+    in_flight: int | None
+
+
+_BATCH_DEFAULTS: BatchOptions = {"executor": None, "chunksize": None, "in_flight": None}
+
+
+class SignBatch(keywords.SignOptions, BatchOptions, total=False):
+    """:func:`sign`'s keywords: :func:`smime.sign`'s and the batch's."""
+
+    format: WireFormat
+
+
+class EncryptBatch(keywords.EncryptOptions, BatchOptions, total=False):
+    """:func:`encrypt`'s keywords: :func:`smime.encrypt`'s and the batch's."""
+
+    format: WireFormat
+
+
+class DecryptBatch(keywords.DecryptOptions, BatchOptions, total=False):
+    """:func:`decrypt`'s keywords: :func:`smime.decrypt`'s and the batch's."""
+
+
+class VerifyBatch(keywords.VerifyOptions, BatchOptions, total=False):
+    """:func:`verify`'s keywords: :func:`smime.verify`'s and the batch's."""
+
+
+class UnwrapBatch(keywords.UnwrapOptions, BatchOptions, total=False):
+    """:func:`unwrap`'s keywords: :func:`smime.unwrap`'s and the batch's."""
+
+
+#: Each function's defaults, for its signature.
+_SIGN: SignBatch = {**keywords.SIGN_CALL_DEFAULTS, **_BATCH_DEFAULTS}
+_ENCRYPT: EncryptBatch = {**keywords.ENCRYPT_CALL_DEFAULTS, **_BATCH_DEFAULTS}
+_DECRYPT: DecryptBatch = {**keywords.DECRYPT_DEFAULTS, **_BATCH_DEFAULTS}
+_VERIFY: VerifyBatch = {**keywords.VERIFY_DEFAULTS, **_BATCH_DEFAULTS}
+_UNWRAP: UnwrapBatch = {**keywords.UNWRAP_DEFAULTS, **_BATCH_DEFAULTS}
 
 
 @dataclass(frozen=True)
@@ -210,13 +258,12 @@ def _items(
     operation: str,
     messages: Iterable[Any],
     args: tuple[Any, ...],
-    options: dict[str, Any],
-    executor: Executor | None,
-    chunksize: int | None,
-    in_flight: int | None,
+    given: Mapping[str, object],
     *,
     paired: bool = False,
 ) -> Iterator[BatchItem[Any]]:
+    options = {name: value for name, value in given.items() if name not in _BATCH_DEFAULTS}
+    executor, chunksize, in_flight = (given.get(name) for name in _BATCH_DEFAULTS)
     _check_call(operation, (None, *args) if paired else args, options)
     if isinstance(messages, (str, bytes, bytearray, memoryview, Message, os.PathLike)):
         raise UsageError(
@@ -228,7 +275,7 @@ def _items(
             not isinstance(value, int) or isinstance(value, bool) or value < 1
         ):
             raise UsageError(f"{name} must be a positive int or None, not {value!r}")
-    if executor is not None and not isinstance(executor, Executor):
+    if not isinstance(executor, (Executor, type(None))):
         raise UsageError.wrong_type(
             "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
             "dask.distributed.Client.get_executor()) or None"
@@ -237,7 +284,8 @@ def _items(
     local = executor is None or isinstance(executor, ThreadPoolExecutor)
     # Pickled now, so that arguments that cannot travel fail the call, not the first next().
     payload = None if local else dumps(job, f"the arguments of {operation}")
-    return _generate(job, payload, messages, executor, chunksize, in_flight)
+    return _generate(job, payload, messages, executor, cast("int | None", chunksize),
+                     cast("int | None", in_flight))
 
 
 def _generate(
@@ -293,92 +341,71 @@ def _generate(
             future.cancel()
 
 
+@keywords.spelled_out(SignBatch, _SIGN)
 def imap_sign(
     messages: Iterable[MessageSource],
     signers: Identity | Sequence[Identity],
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    **options: Unpack[SignBatch],
 ) -> Iterator[BatchItem[EmailMessage | bytes]]:
     """:func:`smime.sign` each message (``options`` are its keywords), items yielded in input
     order as they are ready; at most ``in_flight`` chunks of ``chunksize`` messages are
     submitted ahead (default: twice the executor's workers)."""
-    return _items("sign", messages, (signers,), options, executor, chunksize, in_flight)
+    return _items("sign", messages, (signers,), options)
 
 
+@keywords.spelled_out(EncryptBatch, _ENCRYPT)
 def imap_encrypt(
-    messages: Iterable[Any],
-    recipients: Any,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    messages: Iterable[Any], recipients: Any, **options: Unpack[EncryptBatch]
 ) -> Iterator[BatchItem[EmailMessage | bytes]]:
     """:func:`smime.encrypt` each message to the same ``recipients`` (as :func:`imap_sign`);
     with ``recipients=None``, each item is a ``(message, recipients)`` pair, for a run in
     which every message has its own recipients."""
     if recipients is None:
-        return _items("encrypt", messages, (), options, executor, chunksize, in_flight,
-                      paired=True)
-    return _items("encrypt", messages, (recipients,), options, executor, chunksize, in_flight)
+        return _items("encrypt", messages, (), options, paired=True)
+    return _items("encrypt", messages, (recipients,), options)
 
 
+@keywords.spelled_out(DecryptBatch, _DECRYPT)
 def imap_decrypt(
-    messages: Iterable[MessageSource],
-    identity: Identity,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    messages: Iterable[MessageSource], identity: Identity, **options: Unpack[DecryptBatch]
 ) -> Iterator[BatchItem[DecryptedMessage]]:
     """:func:`smime.decrypt` each message with ``identity`` (as :func:`imap_sign`)."""
-    return _items("decrypt", messages, (identity,), options, executor, chunksize, in_flight)
+    return _items("decrypt", messages, (identity,), options)
 
 
+@keywords.spelled_out(VerifyBatch, _VERIFY)
 def imap_verify(
-    messages: Iterable[MessageSource],
-    trust: Any = None,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    messages: Iterable[MessageSource], trust: Any = None, **options: Unpack[VerifyBatch]
 ) -> Iterator[BatchItem[VerificationResult]]:
     """:func:`smime.verify` each message against ``trust`` (as :func:`imap_sign`); a trust
     path or PEM data is read once, here."""
-    return _items("verify", messages, (_read_trust(trust),), options, executor, chunksize,
-                  in_flight)
+    return _items("verify", messages, (_read_trust(trust),), options)
 
 
+@keywords.spelled_out(UnwrapBatch, _UNWRAP)
 def imap_unwrap(
     messages: Iterable[MessageSource],
     identity: Identity | None = None,
     trust: Any = None,
-    *,
-    executor: Executor | None = None,
-    chunksize: int | None = None,
-    in_flight: int | None = None,
-    **options: Any,
+    **options: Unpack[UnwrapBatch],
 ) -> Iterator[BatchItem[UnwrapResult]]:
     """:func:`smime.unwrap` each message (as :func:`imap_sign`)."""
-    return _items("unwrap", messages, (identity, _read_trust(trust)), options, executor,
-                  chunksize, in_flight)
+    return _items("unwrap", messages, (identity, _read_trust(trust)), options)
 
 
+@keywords.spelled_out(SignBatch, _SIGN)
 def sign(
-    messages: Iterable[MessageSource], signers: Identity | Sequence[Identity], **options: Any,
+    messages: Iterable[MessageSource], signers: Identity | Sequence[Identity],
+    **options: Unpack[SignBatch],
 ) -> list[BatchItem[EmailMessage | bytes]]:
     """:func:`smime.sign` each message; one :class:`BatchItem` per message, in input order
     (:func:`imap_sign` collected: the same ``executor``, ``chunksize``, ``in_flight``)."""
     return list(imap_sign(messages, signers, **options))
 
 
+@keywords.spelled_out(EncryptBatch, _ENCRYPT)
 def encrypt(
-    messages: Iterable[Any], recipients: Any, **options: Any,
+    messages: Iterable[Any], recipients: Any, **options: Unpack[EncryptBatch],
 ) -> list[BatchItem[EmailMessage | bytes]]:
     """:func:`smime.encrypt` each message to the same ``recipients``, in input order; with
     ``recipients=None``, each item is a ``(message, recipients)`` pair (:func:`imap_encrypt`
@@ -386,25 +413,28 @@ def encrypt(
     return list(imap_encrypt(messages, recipients, **options))
 
 
+@keywords.spelled_out(DecryptBatch, _DECRYPT)
 def decrypt(
-    messages: Iterable[MessageSource], identity: Identity, **options: Any,
+    messages: Iterable[MessageSource], identity: Identity, **options: Unpack[DecryptBatch],
 ) -> list[BatchItem[DecryptedMessage]]:
     """:func:`smime.decrypt` each message with ``identity``, in input order
     (:func:`imap_decrypt` collected)."""
     return list(imap_decrypt(messages, identity, **options))
 
 
+@keywords.spelled_out(VerifyBatch, _VERIFY)
 def verify(
-    messages: Iterable[MessageSource], trust: Any = None, **options: Any,
+    messages: Iterable[MessageSource], trust: Any = None, **options: Unpack[VerifyBatch],
 ) -> list[BatchItem[VerificationResult]]:
     """:func:`smime.verify` each message against ``trust``, in input order
     (:func:`imap_verify` collected)."""
     return list(imap_verify(messages, trust, **options))
 
 
+@keywords.spelled_out(UnwrapBatch, _UNWRAP)
 def unwrap(
     messages: Iterable[MessageSource], identity: Identity | None = None, trust: Any = None,
-    **options: Any,
+    **options: Unpack[UnwrapBatch],
 ) -> list[BatchItem[UnwrapResult]]:
     """:func:`smime.unwrap` each message, in input order (:func:`imap_unwrap` collected)."""
     return list(imap_unwrap(messages, identity, trust, **options))

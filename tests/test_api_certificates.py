@@ -9,6 +9,7 @@ problem must say how to supply it, never that the signature was checked.
 from __future__ import annotations
 
 import base64
+import io
 import os
 import shutil
 import subprocess
@@ -280,3 +281,61 @@ def test_streaming_verify_takes_certificates(
     )
     assert found.valid, found.summary()
     assert found.signers[0].certificate == pki["alice"].certificate
+
+
+@pytest.mark.parametrize("form", ["multipart", "opaque-der"])
+def test_streaming_verify_searches_the_store(
+    pki: TestPKI, trust: smime.TrustStore, tmp_path: Path, form: str
+) -> None:
+    """``store=`` is a keyword of verify in every form (one keyword list)."""
+    import smime.stream
+
+    source = tmp_path / "bare.eml"
+    if form == "multipart":
+        source.write_bytes(bare_message(pki))
+    else:  # a raw .p7m whose content is read as it streams, then checked by its digests
+        spec = SignerSpec(pki["alice"].identity)  # type: ignore[arg-type]
+        source.write_bytes(strip_certificates(create_signed_data(ENTITY, [spec], detached=False)))
+    with smime.CertificateStore(tmp_path / "certs.db") as store:
+        missing = smime.stream.verify(source, trust=trust, store=store,
+                                      certificates=[pki.intermediate.certificate])
+        assert missing.codes == {ProblemCode.MISSING_CERTIFICATE}
+        store.add(pki["alice"].certificate)
+        found = smime.stream.verify(source, trust=trust, store=store,
+                                    certificates=[pki.intermediate.certificate])
+    assert found.valid, found.summary()
+    assert found.signers[0].certificate == pki["alice"].certificate
+
+
+def test_streaming_decrypt_require_authenticated_takes_certificates(
+    pki: TestPKI, tmp_path: Path
+) -> None:
+    import smime.stream
+
+    source, out = tmp_path / "sealed.eml", tmp_path / "out.eml"
+    source.write_bytes(smime.encrypt(bare_message(pki), [pki["bob"].certificate],
+                                     cipher="aes-256-cbc").as_bytes())
+    bob = pki["bob"].identity
+    with pytest.raises(smime.errors.DecryptionError, match="require_authenticated"):
+        smime.stream.decrypt(source, out, bob, require_authenticated=True)
+    assert not out.exists()
+    info = smime.stream.decrypt(source, out, bob, require_authenticated=True,
+                                certificates=[pki["alice"].certificate])
+    assert not info.authenticated  # CBC; the signature inside vouches for it
+    assert b"multipart/signed" in out.read_bytes()[:400]
+
+
+@pytest.mark.parametrize("operation", ["sign", "verify", "decrypt"])
+def test_a_misspelt_keyword_names_the_closest_one(pki: TestPKI, operation: str) -> None:
+    import smime.stream
+
+    alice = pki["alice"].identity
+    calls = {
+        "sign": lambda: smime.sign(ENTITY, alice, digets="sha256"),
+        "verify": lambda: smime.stream.verify(io.BytesIO(ENTITY), revokation="off"),
+        "decrypt": lambda: smime.decrypt(ENTITY, alice, require_authentication=True),
+    }
+    with pytest.raises(UsageError, match="did you mean") as caught:
+        calls[operation]()
+    assert isinstance(caught.value, TypeError)  # as Python's own unexpected keyword
+    assert f"{operation}()" in str(caught.value)

@@ -6,14 +6,15 @@ import contextlib
 import contextvars
 import datetime as dt
 import email.errors
+import functools
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -40,14 +41,12 @@ from ..errors import (
     UsageError,
 )
 from ..keys import (
-    CertificateLike,
     Identity,
-    Source,
     certificate_emails,
     check_identity,
     load_certificates,
 )
-from ..limits import Limits, accepts_limits
+from ..limits import accepts_limits
 from ..mime.message import check_is_message
 from ..options import REVOCATION_MODES, RevocationMode, check_option
 from ..problems import Problem, ProblemCode
@@ -72,10 +71,12 @@ from ..validation import (
     validation_times,
 )
 from ..validation.revocation import given_crls, given_ocsp_responses, given_revocation_problems
-from . import _records
+from . import _records, keywords
 from ._input import MessageInput, TrustInput, trust_store
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..store import CertificateSource
 
 __all__ = ["decrypt", "unwrap", "verify"]
@@ -83,8 +84,6 @@ __all__ = ["decrypt", "unwrap", "verify"]
 MAX_LAYERS = 16
 _PART_PATH = re.compile(r"(?:[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,8})*)?")
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
-#: What ``certificates=`` takes: anything :func:`smime.load_certificates` reads.
-CertificatesInput: TypeAlias = "Source | Iterable[CertificateLike] | None"
 
 
 def _sender_addresses(headers: Sequence[tuple[str, str]], field: str = "from") -> list[str]:
@@ -126,18 +125,13 @@ def _future_signing_time(check: SignerCheck, now: dt.datetime) -> Problem | None
 def _signer_result(
     check: SignerCheck,
     info: SignedDataInfo,
+    checks: _Checks,
     *,
     helpers: Sequence[x509.Certificate],
-    trust: TrustStore,
     senders: Sequence[str],
     sender_header: Sequence[str] = (),
-    crls: list[bytes],
-    ocsp_responses: list[bytes],
-    at: dt.datetime | None,
-    revocation: RevocationMode,
-    fetch: bool,
-    policy: VerificationPolicy,
 ) -> SignerResult:
+    trust, policy = checks.trust, checks.policy
     problems = list(check.problems)
     chain: tuple[x509.Certificate, ...] = ()
     trusted = bool(check.certificate)
@@ -147,33 +141,30 @@ def _signer_result(
         future = _future_signing_time(check, now)
         if future is not None:
             problems.append(future)
-        moments = _moments(cert, check, at, policy, now)
+        moments = _moments(cert, check, checks.at, policy, now)
         # Weak algorithms are always looked for; the policy decides below whether they are
         # fatal or only warnings, so a weak chain that is otherwise fine is checked again.
         strict = replace(policy, allow_weak_algorithms=False) if policy.allow_weak_algorithms \
             else policy
+        validate = functools.partial(
+            validate_certificate, cert, trust=trust, intermediates=helpers,
+            crls=[*checks.crls, *info.crls],
+            ocsp_responses=[*checks.ocsp_responses, *info.ocsp_responses],
+            revocation=checks.revocation, fetch=checks.fetch,
+        )
         for when, label in moments:
-            kwargs = dict(
-                trust=trust,
-                intermediates=helpers,
-                at=when,
-                crls=[*crls, *info.crls],
-                ocsp_responses=[*ocsp_responses, *info.ocsp_responses],
-                revocation=revocation,
-                fetch=fetch,
-            )
-            outcome = validate_certificate(cert, policy=strict, **kwargs)  # type: ignore[arg-type]
+            outcome = validate(at=when, policy=strict)
             if policy.allow_weak_algorithms and any(
                 p.code == ProblemCode.WEAK_ALGORITHM for p in outcome.problems
             ):
                 problems.extend(p for p in outcome.problems if p.code == ProblemCode.WEAK_ALGORITHM)
-                outcome = validate_certificate(cert, policy=policy, **kwargs)  # type: ignore[arg-type]
+                outcome = validate(at=when, policy=policy)
             chain = chain or outcome.chain
             trusted = trusted and outcome.trusted
             found = (_checked_at(p, label) for p in outcome.problems)
             problems.extend(p for p in found if p not in problems)
             unsettled = given_revocation_problems(
-                outcome, crls, ocsp_responses, revocation=revocation,
+                outcome, checks.crls, checks.ocsp_responses, revocation=checks.revocation,
                 other_certificates=(*helpers, *trust.certificates))
             trusted = trusted and not unsettled
             problems.extend(p for p in unsettled if p not in problems)
@@ -287,19 +278,12 @@ def _inside(checks: _Checks, part: mime.SMIMEPart) -> _Checks:
 
 
 def verification_checks(
-    trust: TrustInput,
-    crls: Iterable[bytes | str] | None,
-    ocsp_responses: Iterable[bytes] | None,
-    at: dt.datetime | None,
-    revocation: RevocationMode,
-    fetch: bool,
-    policy: VerificationPolicy | None,
-    part: str | None = None,
-    certificates: CertificatesInput = None,
-    store: CertificateSource | None = None,
+    trust: TrustInput, options: keywords.CheckOptions, part: str | None = None
 ) -> _Checks:
     """``verify``'s keywords, checked and resolved once (before any input is read), for
-    the in-memory and the streaming API alike."""
+    the in-memory and the streaming API alike; ``options`` keywords.settled (every one present)."""
+    at, policy, store = options["at"], options["policy"], options["store"]
+    revocation = options["revocation"]
     if at is not None and not isinstance(at, dt.datetime):
         raise UsageError.wrong_type("at", at, "a datetime or None")
     if policy is not None and not isinstance(policy, VerificationPolicy):
@@ -315,20 +299,20 @@ def verification_checks(
         )
     return _Checks(
         trust=trust_store(trust),
-        crls=given_crls(crls),
-        ocsp_responses=given_ocsp_responses(ocsp_responses),
+        crls=given_crls(options["crls"]),
+        ocsp_responses=given_ocsp_responses(options["ocsp_responses"]),
         at=at,
         revocation=revocation,
-        fetch=fetch,
+        fetch=options["fetch"],
         policy=policy or DEFAULT_POLICY,
-        certificates=_given_certificates(certificates),
+        certificates=_given_certificates(options["certificates"]),
         store=store,
         part=part or "",
     )
 
 
 
-def _given_certificates(value: CertificatesInput) -> tuple[x509.Certificate, ...]:
+def _given_certificates(value: keywords.CertificatesInput) -> tuple[x509.Certificate, ...]:
     """The caller's extra certificates, each one read: one that cannot be read is a
     LoadError naming ``certificates=``, not a signer quietly left unverified."""
     if value is None:
@@ -346,17 +330,25 @@ def _signed_data(der: bytes, content: bytes | None, checks: _Checks) -> _Signed:
     still missing is looked up in ``store=`` (by issuer and serial, or key identifier) and,
     when found there, the SignedData is checked again with it."""
     info = verify_signed_data(der, content, extra_certificates=checks.certificates)
+    found = stored_signer_certificates(info, checks)
+    if found:
+        info = verify_signed_data(der, content, extra_certificates=(*checks.certificates, *found))
+    return _Signed(info, (*info.certificates, *checks.certificates, *found))
+
+
+def stored_signer_certificates(
+    info: SignedDataInfo, checks: _Checks
+) -> tuple[x509.Certificate, ...]:
+    """What ``store=`` holds for the signers of ``info`` whose certificate is still missing
+    (by issuer and serial, or key identifier): the SignedData is then checked again with
+    them, in memory or streamed."""
     found: dict[bytes, x509.Certificate] = {}
     if checks.store is not None:
         for check in info.signers:
             if check.certificate is None and check.signer_id is not None:
                 for cert in checks.store.signer_certificates(check.signer_id):
                     found.setdefault(cert.fingerprint(hashes.SHA256()), cert)
-    if found:
-        info = verify_signed_data(
-            der, content, extra_certificates=(*checks.certificates, *found.values())
-        )
-    return _Signed(info, (*info.certificates, *checks.certificates, *found.values()))
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)
@@ -473,10 +465,8 @@ def judge_signers(
         policy = replace(policy, require_sender_match=False)
     signers = tuple(
         _signer_result(
-            check, info, helpers=helpers, trust=checks.trust, senders=senders,
-            sender_header=sender_header, crls=checks.crls,
-            ocsp_responses=checks.ocsp_responses, at=checks.at, revocation=checks.revocation,
-            fetch=checks.fetch, policy=policy,
+            check, info, replace(checks, policy=policy), helpers=helpers, senders=senders,
+            sender_header=sender_header,
         )
         for check in info.signers
     )
@@ -656,21 +646,9 @@ def _merged(
 
 
 @accepts_limits
+@keywords.spelled_out(keywords.VerifyOptions, keywords.VERIFY_DEFAULTS)
 def verify(
-    message: MessageInput,
-    trust: TrustInput = None,
-    *,
-    certificates: CertificatesInput = None,
-    store: CertificateSource | None = None,
-    crls: Iterable[bytes | str] | None = None,
-    ocsp_responses: Iterable[bytes] | None = None,
-    at: dt.datetime | None = None,
-    revocation: RevocationMode = "soft-fail",
-    fetch: bool = False,
-    policy: VerificationPolicy | None = None,
-    part: str | None = None,
-    content: bytes | bytearray | memoryview | None = None,
-    limits: Limits | None = None,
+    message: MessageInput, trust: TrustInput = None, **options: Unpack[keywords.VerifyOptions]
 ) -> VerificationResult:
     """Verify a signed message as a careful mail client does.
 
@@ -701,9 +679,10 @@ def verify(
     cms`` writes them); ``content`` is the signed content of a detached signature (a
     ``.p7s``, or a message whose S/MIME part is a lone signature), exactly as signed.
     """
-    checks = verification_checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
-                     certificates, store)
+    o = keywords.settled("verify", options, keywords.VERIFY_DEFAULTS)
+    checks = verification_checks(trust, o, o["part"])
     found = mime.find_smime_part(mime.input_bytes(message))
+    content = o["content"]
     if content is not None:
         if not isinstance(content, (bytes, bytearray, memoryview)):
             raise UsageError.wrong_type("content", content, "bytes (the signed content)")
@@ -714,13 +693,9 @@ def verify(
 
 
 @accepts_limits
+@keywords.spelled_out(keywords.DecryptOptions, keywords.DECRYPT_DEFAULTS)
 def decrypt(
-    message: MessageInput,
-    identity: Identity,
-    *,
-    require_authenticated: bool = False,
-    certificates: CertificatesInput = None,
-    limits: Limits | None = None,
+    message: MessageInput, identity: Identity, **options: Unpack[keywords.DecryptOptions]
 ) -> DecryptedMessage:
     """Decrypt an enveloped or authEnveloped message with ``identity``.
 
@@ -733,8 +708,9 @@ def decrypt(
     ``certificates`` (as for :func:`verify`) supply a signer's certificate the signed
     content does not carry, for that check. ``limits`` as for :func:`verify`.
     """
+    o = keywords.settled("decrypt", options, keywords.DECRYPT_DEFAULTS)
     identity = check_identity(identity)
-    extra = _given_certificates(certificates)
+    extra = _given_certificates(o["certificates"])
     part = mime.find_smime_part(mime.input_bytes(message))
     if part is None or part.der is None or part.kind != "application/pkcs7-mime":
         raise ParseError("not an S/MIME encrypted message: no application/pkcs7-mime part")
@@ -743,7 +719,7 @@ def decrypt(
     der, headers, exact = [part.der], part.outer_headers, part.raw_cms
     del part
     return _decrypt_part(
-        der, headers, identity, require_authenticated=require_authenticated, exact=exact,
+        der, headers, identity, require_authenticated=o["require_authenticated"], exact=exact,
         certificates=extra,
     )[0]
 
@@ -852,22 +828,12 @@ def _peel(
 
 
 @accepts_limits
+@keywords.spelled_out(keywords.UnwrapOptions, keywords.UNWRAP_DEFAULTS)
 def unwrap(
     message: MessageInput,
     identity: Identity | None = None,
     trust: TrustInput = None,
-    *,
-    certificates: CertificatesInput = None,
-    store: CertificateSource | None = None,
-    crls: Iterable[bytes | str] | None = None,
-    ocsp_responses: Iterable[bytes] | None = None,
-    at: dt.datetime | None = None,
-    revocation: RevocationMode = "soft-fail",
-    fetch: bool = False,
-    policy: VerificationPolicy | None = None,
-    require_authenticated: bool = False,
-    part: str | None = None,
-    limits: Limits | None = None,
+    **options: Unpack[keywords.UnwrapOptions],
 ) -> UnwrapResult:
     """Peel every S/MIME layer (decrypt, verify, decompress), as a mail client does on receipt.
 
@@ -895,8 +861,9 @@ def unwrap(
     the protected one when the payload carries one (RFC 9788); outer fields that differ
     from it without the sender's ``HP-Outer`` record are ``header_mismatch`` warnings.
     """
-    checks = verification_checks(trust, crls, ocsp_responses, at, revocation, fetch, policy, part,
-                     certificates, store)
+    o = keywords.settled("unwrap", options, keywords.UNWRAP_DEFAULTS)
+    checks = verification_checks(trust, o, o["part"])
+    require_authenticated = o["require_authenticated"]
     if identity is not None:
         identity = check_identity(identity)
     raw = mime.input_bytes(message)
@@ -968,9 +935,9 @@ def unwrap(
         container, container_raw = before[split]
 
         def open_part(data: bytes) -> UnwrapResult:
-            return unwrap(data, identity, trust, certificates=certificates, store=store,
-                          crls=crls, ocsp_responses=ocsp_responses, at=at,
-                          revocation=revocation, fetch=fetch, policy=policy)
+            inside: keywords.UnwrapOptions = {**o, "require_authenticated": False, "part": None,
+                                     "limits": None}
+            return unwrap(data, identity, trust, **inside)
 
         parts, more = _part_protection(
             container_raw, layers[split:], current, headers=before_headers[split],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage, Message
 from pathlib import Path
@@ -11,44 +10,23 @@ from typing import TYPE_CHECKING, Literal, overload
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem, rsa
 
-from .. import algorithms, mime
+from .. import algorithms, cms, mime
 from .._log import Lazy
 from .._log import api as _LOG
-from ..cms import (
-    RecipientSpec,
-    SignerSpec,
-    content_kind,
-    create_certs_only,
-    create_compressed_data,
-    create_signed_data,
-    enveloped_data_chunks,
-    read_certs_only,
-)
 from ..core.cmsfile import to_pem
 from ..core.der import collect
 from ..core.names import certificate_label
 from ..errors import ParseError, UsageError
 from ..keys import Identity, Source
 from ..keys import load_certificates as _load_certificate_files
-from ..options import (
-    IDENTIFY_BY,
-    WIRE_FORMATS,
-    CipherChoice,
-    CipherName,
-    DigestName,
-    IdentifyBy,
-    KeyTransportChoice,
-    SignaturePadding,
-    WireFormat,
-    check_option,
-)
+from ..options import IDENTIFY_BY, WIRE_FORMATS, CipherName, WireFormat, check_option
+from . import keywords
 from ._input import MessageInput, RecipientInput, identities, recipient_certificates
 
 if TYPE_CHECKING:
-    from ..store import CertificateSource
+    from typing_extensions import Unpack
 
-#: What ``header_confidentiality=`` takes: a policy's name or the policy itself.
-HeaderConfidentiality = Literal["hcp_baseline", "hcp_no_confidentiality"] | mime.HeaderPolicy
+    from ..store import CertificateSource
 
 __all__ = ["compress", "encrypt", "export_certificates", "load_certificates", "sign"]
 
@@ -78,7 +56,7 @@ def _raw_output(der: bytes, format: WireFormat) -> bytes:
     return to_pem(der) if format == "pem" else der
 
 
-def micalg(specs: Sequence[SignerSpec]) -> str:
+def micalg(specs: Sequence[cms.SignerSpec]) -> str:
     """The multipart/signed micalg parameter for these signers."""
     names: list[str] = []
     for spec in specs:
@@ -96,18 +74,8 @@ def sign(
     message: MessageInput,
     signers: Identity | Sequence[Identity],
     *,
-    detached: bool = ...,
-    digest: DigestName = ...,
-    signature_padding: SignaturePadding = ...,
-    include_chain: bool = ...,
-    identify_by: IdentifyBy = ...,
-    signed_attributes: bool = ...,
-    encryption_certificate: x509.Certificate | None = ...,
-    signing_time: dt.datetime | None = ...,
-    protect_headers: bool = ...,
-    header_confidentiality: HeaderConfidentiality | None = ...,
-    legacy_display: bool = ...,
     format: Literal["smime"] = ...,
+    **options: Unpack[keywords.SignOptions],
 ) -> EmailMessage: ...
 
 
@@ -116,37 +84,18 @@ def sign(
     message: MessageInput,
     signers: Identity | Sequence[Identity],
     *,
-    detached: bool = ...,
-    digest: DigestName = ...,
-    signature_padding: SignaturePadding = ...,
-    include_chain: bool = ...,
-    identify_by: IdentifyBy = ...,
-    signed_attributes: bool = ...,
-    encryption_certificate: x509.Certificate | None = ...,
-    signing_time: dt.datetime | None = ...,
-    protect_headers: bool = ...,
-    header_confidentiality: HeaderConfidentiality | None = ...,
-    legacy_display: bool = ...,
     format: Literal["der", "pem"],
+    **options: Unpack[keywords.SignOptions],
 ) -> bytes: ...
 
 
+@keywords.spelled_out(keywords.SignOptions, keywords.SIGN_DEFAULTS, before="format")
 def sign(
     message: MessageInput,
     signers: Identity | Sequence[Identity],
     *,
-    detached: bool = True,
-    digest: DigestName = "sha256",
-    signature_padding: SignaturePadding = "pkcs1v15",
-    include_chain: bool = True,
-    identify_by: IdentifyBy = "issuer_and_serial",
-    signed_attributes: bool = True,
-    encryption_certificate: x509.Certificate | None = None,
-    signing_time: dt.datetime | None = None,
-    protect_headers: bool = False,
-    header_confidentiality: HeaderConfidentiality | None = None,
-    legacy_display: bool = True,
     format: WireFormat = "smime",
+    **options: Unpack[keywords.SignOptions],
 ) -> EmailMessage | bytes:
     """Sign ``message`` (RFC 8551): multipart/signed when ``detached``, else opaque signed-data.
 
@@ -166,32 +115,32 @@ def sign(
     :func:`encrypt`): the signed part is then marked ``hp="cipher"``, its ``HP-Outer``
     fields record what the policy shows outside, and the outer headers follow it already.
     """
+    o = keywords.settled("sign", options, keywords.SIGN_DEFAULTS)
     raw = _raw_content(message, format)
-    if raw is not None and protect_headers:
+    if raw is not None and o["protect_headers"]:
         raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
                          "no header section)")
-    specs = signer_specs(
-        signers, digest=digest, signature_padding=signature_padding,
-        include_chain=include_chain, identify_by=identify_by,
-        signed_attributes=signed_attributes, encryption_certificate=encryption_certificate,
-    )
+    specs = signer_specs(signers, o)
     _LOG.info("sign: %d signer(s), digest %s, detached %s, format %s",
-              len(specs), digest, detached, format)
+              len(specs), o["digest"], o["detached"], format)
+    detached, signing_time = o["detached"], o["signing_time"]
     if raw is not None:
-        der = create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
+        der = cms.create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
         return _raw_output(der, format)
     prepared = mime.prepare_entity(_entity_input(message))
-    if protect_headers:
+    confidentiality = o["header_confidentiality"]
+    if o["protect_headers"]:
         protected = mime.protect_entity(
-            prepared, hp="clear" if header_confidentiality is None else "cipher",
-            policy=None if header_confidentiality is None
-            else mime.header_policy(header_confidentiality),
-            legacy_display=legacy_display,
+            prepared, hp="clear" if confidentiality is None else "cipher",
+            policy=None if confidentiality is None else mime.header_policy(confidentiality),
+            legacy_display=o["legacy_display"],
         )
         prepared = mime.PreparedEntity(protected.chunks, protected.outer_headers)
-    elif header_confidentiality is not None:
+    elif confidentiality is not None:
         raise UsageError("header_confidentiality= goes with protect_headers=True")
-    der = create_signed_data(prepared.entity, specs, detached=detached, signing_time=signing_time)
+    der = cms.create_signed_data(
+        prepared.entity, specs, detached=detached, signing_time=signing_time
+    )
     if detached:
         return mime.build_multipart_signed(
             prepared.entity, der, micalg=micalg(specs), outer_headers=prepared.outer_headers
@@ -239,29 +188,25 @@ def _capabilities_for(
 
 
 def signer_specs(
-    signers: Identity | Sequence[Identity],
-    *,
-    digest: DigestName,
-    signature_padding: SignaturePadding,
-    include_chain: bool,
-    identify_by: IdentifyBy,
-    signed_attributes: bool,
-    encryption_certificate: x509.Certificate | None,
-) -> list[SignerSpec]:
-    """The SignerSpecs :func:`sign` (and ``smime.stream.sign``) make from their keywords."""
+    signers: Identity | Sequence[Identity], options: keywords.SignOptions
+) -> list[cms.SignerSpec]:
+    """The SignerSpecs :func:`sign` (and ``smime.stream.sign``) make from their keywords
+    (keywords.settled: every one present)."""
+    digest, signature_padding = options["digest"], options["signature_padding"]
+    identify_by = options["identify_by"]
     algorithms.check_option("digest", digest, algorithms.SIGNING_DIGESTS)
     algorithms.check_option("signature_padding", signature_padding, algorithms.SIGNATURE_PADDINGS)
     algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
     specs = [
-        SignerSpec(
+        cms.SignerSpec(
             identity=identity,
             digest=digest,
             padding=signature_padding if isinstance(identity.key, rsa.RSAPrivateKey)
             else "pkcs1v15",
             identify_by=identify_by,
-            include_chain=include_chain,
-            signed_attributes=signed_attributes,
-            encryption_certificate=encryption_certificate,
+            include_chain=options["include_chain"],
+            signed_attributes=options["signed_attributes"],
+            encryption_certificate=options["encryption_certificate"],
         )
         for identity in identities(signers)
     ]
@@ -275,17 +220,13 @@ def signer_specs(
 
 
 def recipient_specs(
-    recipients: RecipientInput | Sequence[RecipientInput],
-    *,
-    cipher: CipherChoice,
-    key_transport: KeyTransportChoice,
-    identify_by: IdentifyBy,
-    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None,
-    store: CertificateSource | None,
-    check_usage: bool,
-) -> tuple[list[RecipientSpec], CipherName]:
+    recipients: RecipientInput | Sequence[RecipientInput], options: keywords.EncryptOptions
+) -> tuple[list[cms.RecipientSpec], CipherName]:
     """(RecipientSpecs, cipher) as :func:`encrypt` (and ``smime.stream.encrypt``) choose
-    them, ``"auto"`` resolved."""
+    them from their (keywords.settled) keywords, ``"auto"`` resolved."""
+    cipher, key_transport = options["cipher"], options["key_transport"]
+    identify_by, store = options["identify_by"], options["store"]
+    capabilities = options["capabilities"]
     algorithms.check_option("cipher", cipher, ("auto", *algorithms.WRITABLE_CIPHERS))
     algorithms.check_option("key_transport", key_transport, ("auto", *algorithms.KEY_TRANSPORTS))
     algorithms.check_option("identify_by", identify_by, IDENTIFY_BY)
@@ -312,8 +253,8 @@ def recipient_specs(
                        Lazy(certificate_label, cert), transport, "rsa-oaep announced"
                        if transport == "rsa-oaep" else "capabilities unknown" if caps is None
                        else "rsa-oaep not announced")
-        specs.append(RecipientSpec(certificate=cert, key_transport=transport,
-                                   identify_by=identify_by, check_usage=check_usage))
+        specs.append(cms.RecipientSpec(certificate=cert, key_transport=transport,
+                                   identify_by=identify_by, check_usage=options["check_usage"]))
     return specs, chosen
 
 
@@ -322,16 +263,8 @@ def encrypt(
     message: MessageInput,
     recipients: RecipientInput | Sequence[RecipientInput],
     *,
-    cipher: CipherChoice = ...,
-    key_transport: KeyTransportChoice = ...,
-    identify_by: IdentifyBy = ...,
-    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
-    store: CertificateSource | None = ...,
-    check_usage: bool = ...,
-    protect_headers: bool = ...,
-    header_confidentiality: HeaderConfidentiality = ...,
-    legacy_display: bool = ...,
     format: Literal["smime"] = ...,
+    **options: Unpack[keywords.EncryptOptions],
 ) -> EmailMessage: ...
 
 
@@ -340,33 +273,18 @@ def encrypt(
     message: MessageInput,
     recipients: RecipientInput | Sequence[RecipientInput],
     *,
-    cipher: CipherChoice = ...,
-    key_transport: KeyTransportChoice = ...,
-    identify_by: IdentifyBy = ...,
-    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = ...,
-    store: CertificateSource | None = ...,
-    check_usage: bool = ...,
-    protect_headers: bool = ...,
-    header_confidentiality: HeaderConfidentiality = ...,
-    legacy_display: bool = ...,
     format: Literal["der", "pem"],
+    **options: Unpack[keywords.EncryptOptions],
 ) -> bytes: ...
 
 
+@keywords.spelled_out(keywords.EncryptOptions, keywords.ENCRYPT_DEFAULTS, before="format")
 def encrypt(
     message: MessageInput,
     recipients: RecipientInput | Sequence[RecipientInput],
     *,
-    cipher: CipherChoice = "auto",
-    key_transport: KeyTransportChoice = "auto",
-    identify_by: IdentifyBy = "issuer_and_serial",
-    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-    store: CertificateSource | None = None,
-    check_usage: bool = True,
-    protect_headers: bool = False,
-    header_confidentiality: HeaderConfidentiality = "hcp_baseline",
-    legacy_display: bool = True,
     format: WireFormat = "smime",
+    **options: Unpack[keywords.EncryptOptions],
 ) -> EmailMessage | bytes:
     """Encrypt ``message`` for every recipient (certificates, PEM/DER, paths, or addresses).
 
@@ -394,24 +312,23 @@ def encrypt(
     ``sign(..., protect_headers=True, header_confidentiality=...)`` is encrypted as it is:
     its signed part already carries the protected headers.
     """
+    o = keywords.settled("encrypt", options, keywords.ENCRYPT_DEFAULTS)
     raw = _raw_content(message, format)
-    if raw is not None and protect_headers:
+    if raw is not None and o["protect_headers"]:
         raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
                          "no header section)")
-    policy = mime.header_policy(header_confidentiality) if protect_headers else None
-    specs, chosen = recipient_specs(
-        recipients, cipher=cipher, key_transport=key_transport, identify_by=identify_by,
-        capabilities=capabilities, store=store, check_usage=check_usage,
-    )
+    policy = mime.header_policy(o["header_confidentiality"]) if o["protect_headers"] else None
+    specs, chosen = recipient_specs(recipients, o)
     if raw is not None:
-        chunks = enveloped_data_chunks(raw, specs, cipher=chosen)
+        chunks = cms.enveloped_data_chunks(raw, specs, cipher=chosen)
         return _raw_output(collect(chunks, len(chunks)), format)
     prepared = mime.prepare_entity(_entity_input(message))
     if policy is not None:
-        prepared = _protected_for_encryption(prepared, policy, legacy_display=legacy_display)
+        prepared = _protected_for_encryption(prepared, policy,
+                                             legacy_display=o["legacy_display"])
     # The ciphertext is made block by block while base64 writes it: the message out is the
     # one large allocation (the entity is a view of the input where it was canonical).
-    der = enveloped_data_chunks(prepared.chunks, specs, cipher=chosen)
+    der = cms.enveloped_data_chunks(prepared.chunks, specs, cipher=chosen)
     smime_type = (
         "authEnveloped-data" if algorithms.CIPHERS[chosen].authenticated else "enveloped-data"
     )
@@ -455,9 +372,9 @@ def compress(message: MessageInput, *, format: WireFormat = "smime") -> EmailMes
     """Wrap ``message`` in RFC 3274 compressed-data (zlib); ``format`` as for :func:`sign`."""
     raw = _raw_content(message, format)
     if raw is not None:
-        return _raw_output(create_compressed_data(raw), format)
+        return _raw_output(cms.create_compressed_data(raw), format)
     prepared = mime.prepare_entity(_entity_input(message))
-    der = create_compressed_data(prepared.entity)
+    der = cms.create_compressed_data(prepared.entity)
     return mime.build_pkcs7_mime(
         der,
         smime_type="compressed-data",
@@ -481,7 +398,7 @@ def export_certificates(
             "certificates", certificates, "an x509.Certificate or a list of certificates"
         )
     loaded = _load_certificate_files(certs)
-    der = create_certs_only(loaded)
+    der = cms.create_certs_only(loaded)
     return mime.build_pkcs7_mime(
         der,
         smime_type="certs-only",
@@ -520,7 +437,7 @@ def _certificates_from_message(message: MessageInput) -> list[x509.Certificate]:
     part = mime.find_smime_part(message)
     if part is None or part.der is None:
         raise ParseError("no PKCS#7 certificates found in the message")
-    kind = content_kind(part.der)
+    kind = cms.content_kind(part.der)
     if kind.layer != "signed":
         raise ParseError(f"expected a certs-only (signed-data) message, found {kind.name}")
-    return read_certs_only(part.der)
+    return cms.read_certs_only(part.der)

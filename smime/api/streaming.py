@@ -17,12 +17,13 @@ from .receiving import (
     _merged,
     _without_hp_outer,
     judge_signers,
+    stored_signer_certificates,
     verification_checks,
 )
 from .sending import micalg, recipient_specs, signer_specs
 
 __all__ = ["Checks", "RecipientInput", "micalg", "recipient_specs", "signed_result", "signer_specs",
-           "verification_checks"]
+           "stored_signer_certificates", "verification_checks"]
 
 Checks = _Checks
 

@@ -190,13 +190,27 @@ def _signed(der: bytes) -> Any:
 def verify_signed_digests(
     der: bytes, digests: dict[str, bytes], *, content: bytes | None = None,
     extra_certificates: Sequence[x509.Certificate] = (),
+    more_certificates: Callable[[SignedDataInfo], Sequence[x509.Certificate]] | None = None,
 ) -> SignedDataInfo:
     """Check the signers of the SignedData ``der`` against ``digests`` of its content.
 
     ``content`` is what the SignedData encapsulated, when the caller kept it (small); a
     signer whose digest is not in ``digests`` is not intact. Not trust: see
-    :func:`~smime.cms.verify_signed_data`.
+    :func:`~smime.cms.verify_signed_data`. ``more_certificates(info)``, when it finds
+    certificates for signers still without one (a certificate store), has them checked
+    again with those.
     """
+    info = _verify_signed_digests(der, digests, content, extra_certificates)
+    more = () if more_certificates is None else tuple(more_certificates(info))
+    if more:
+        info = _verify_signed_digests(der, digests, content, (*extra_certificates, *more))
+    return info
+
+
+def _verify_signed_digests(
+    der: bytes, digests: dict[str, bytes], content: bytes | None,
+    extra_certificates: Sequence[x509.Certificate],
+) -> SignedDataInfo:
     try:
         signed = _signed(der)
         caps = current_limits()
@@ -234,12 +248,15 @@ def read_signed_stream(
     *,
     detached: Callable[[list[str]], dict[str, bytes]] | None = None,
     extra_certificates: Sequence[x509.Certificate] = (),
+    more_certificates: Callable[[SignedDataInfo], Sequence[x509.Certificate]] | None = None,
 ) -> SignedDataInfo:
     """Read the SignedData ContentInfo ``reader`` is at: its encapsulated content is
     digested and handed to ``write`` in blocks, then every signer is checked.
 
     A SignedData without content is checked against ``detached(names)``: the digests
     named, of the content the caller holds elsewhere (ParseError without it).
+    ``more_certificates`` as for :func:`verify_signed_digests` (the content is not read
+    again: its digests are kept).
     """
     top = reader.expect(UNIVERSAL, SEQUENCE, "a ContentInfo SEQUENCE", _WHAT)
     top_end = reader.end_of(top)
@@ -289,7 +306,8 @@ def read_signed_stream(
             raise ParseError("the signature is detached: give the signed content (content=)")
         digests = detached(names or signer_digest_names(der))
     info = verify_signed_digests(der, digests, content=b"" if embedded else None,
-                                 extra_certificates=extra_certificates)
+                                 extra_certificates=extra_certificates,
+                                 more_certificates=more_certificates)
     return SignedDataInfo(
         content=None, content_type=info.content_type, detached=not embedded,
         certificates=info.certificates, crls=info.crls, ocsp_responses=info.ocsp_responses,

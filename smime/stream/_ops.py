@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import functools
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Literal
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Literal, TypeAlias
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from .. import mime
 from ..algorithms import CIPHERS, DIGESTS, digest_from_micalg
-from ..api.receiving import CertificatesInput, unauthenticated_refused
-from ..api.sending import HeaderConfidentiality
+from ..api import keywords
+from ..api.receiving import unauthenticated_refused
 from ..api.streaming import (
     Checks,
     RecipientInput,
@@ -22,6 +21,7 @@ from ..api.streaming import (
     recipient_specs,
     signed_result,
     signer_specs,
+    stored_signer_certificates,
     verification_checks,
 )
 from ..cms import (
@@ -35,30 +35,23 @@ from ..cms import (
 )
 from ..core.der import StreamReader
 from ..core.wire import b64_encode, has_long_line, to_crlf
-from ..errors import DecryptionError, InvalidOptionError, Option, ParseError, SMIMEError, UsageError
+from ..errors import DecryptionError, Option, ParseError, SMIMEError, UsageError
 from ..keys import Identity, check_identity
-from ..limits import Limits, accepts_limits
-from ..options import (
-    CipherChoice,
-    DigestName,
-    IdentifyBy,
-    KeyTransportChoice,
-    RevocationMode,
-    SignaturePadding,
-)
+from ..limits import accepts_limits
+from ..options import WIRE_FORMATS, WireFormat, check_option
 from ..problems import Problem, ProblemCode
 from ..results import DecryptionInfo, VerificationResult
-from ..validation import TrustStore, VerificationPolicy
+from ..validation import TrustStore
 from ._io import BLOCK, Output, Progress, Reader, Source, Target, opened
 from ._wire import Base64Writer, b64_decoded, crlf_blocks, split_head
 
 if TYPE_CHECKING:
-    from ..store import CertificateSource
+    from typing_extensions import Unpack
 
 __all__ = ["OutputFormat", "decrypt", "encrypt", "sign", "verify"]
 
-OutputFormat = Literal["smime", "der", "pem"]
-_FORMATS = ("smime", "der", "pem")
+#: What ``format=`` takes: the in-memory API's vocabulary (``smime.options.WireFormat``).
+OutputFormat: TypeAlias = WireFormat
 #: A body that is not 7-bit safe is canonicalised in memory (by smime.sign's own code)
 #: up to this size; a larger one must arrive safe (base64 attachments, as mail has them).
 #: The raw input is kept until it passes this size, in case it must be read again.
@@ -262,33 +255,13 @@ def _pem_writer(write: Callable[[bytes], object]) -> tuple[Callable[[bytes], Non
     return encoder.write, close
 
 
-def _check_format(form: str) -> None:
-    if form not in _FORMATS:
-        raise InvalidOptionError(f"format={form!r} is not supported; use one of: "
-                                 + ", ".join(_FORMATS))
-
-
 # ---------------------------------------------------------------------------- sending
 
 
+@keywords.spelled_out(keywords.SignCall, keywords.SIGN_CALL_DEFAULTS, before="progress")
 def sign(
-    src: Source,
-    dst: Target,
-    signer: Identity | Sequence[Identity],
-    *,
-    detached: bool = True,
-    digest: DigestName = "sha256",
-    signature_padding: SignaturePadding = "pkcs1v15",
-    include_chain: bool = True,
-    identify_by: IdentifyBy = "issuer_and_serial",
-    signed_attributes: bool = True,
-    encryption_certificate: x509.Certificate | None = None,
-    signing_time: dt.datetime | None = None,
-    protect_headers: bool = False,
-    header_confidentiality: HeaderConfidentiality | None = None,
-    legacy_display: bool = True,
-    format: OutputFormat = "smime",
-    progress: Progress | None = None,
+    src: Source, dst: Target, signer: Identity | Sequence[Identity], *,
+    progress: Progress | None = None, **options: Unpack[keywords.SignCall],
 ) -> None:
     """Sign the message read from ``src`` into ``dst``, as :func:`smime.sign` does, in
     blocks: multipart/signed when ``detached``, else opaque signed-data (BER, indefinite
@@ -297,13 +270,12 @@ def sign(
     ``protect_headers``, ``header_confidentiality`` and ``legacy_display`` as for
     :func:`smime.sign` (RFC 9788 header protection).
     """
-    _check_format(format)
-    _check_protection(format, protect_headers, header_confidentiality, signing=True)
-    specs = signer_specs(
-        signer, digest=digest, signature_padding=signature_padding,
-        include_chain=include_chain, identify_by=identify_by,
-        signed_attributes=signed_attributes, encryption_certificate=encryption_certificate,
-    )
+    o = keywords.settled("sign", options, keywords.SIGN_CALL_DEFAULTS)
+    format = check_option("format", o["format"], WIRE_FORMATS)
+    confidentiality = o["header_confidentiality"]
+    _check_protection(format, o["protect_headers"], confidentiality, signing=True)
+    specs = signer_specs(signer, o)
+    detached, signing_time = o["detached"], o["signing_time"]
     with opened(src, progress) as reader, Output(dst, hold=True) as out:
 
         def run(entity: Entity) -> None:
@@ -320,12 +292,12 @@ def sign(
             close()
 
         task: Callable[[Entity], None] = run
-        if protect_headers:
+        if o["protect_headers"]:
             task = _with_header_protection(
-                run, hp="clear" if header_confidentiality is None else "cipher",
-                policy=None if header_confidentiality is None
-                else mime.header_policy(header_confidentiality),
-                legacy_display=legacy_display,
+                run, hp="clear" if confidentiality is None else "cipher",
+                policy=None if confidentiality is None
+                else mime.header_policy(confidentiality),
+                legacy_display=o["legacy_display"],
             )
         _protect(reader, format, out, task)
         out.commit()
@@ -395,22 +367,10 @@ def _pkcs7_writer(write: Callable[[bytes], object], smime_type: str,
     return Base64Writer(write)
 
 
+@keywords.spelled_out(keywords.EncryptCall, keywords.ENCRYPT_CALL_DEFAULTS, before="progress")
 def encrypt(
-    src: Source,
-    dst: Target,
-    recipients: RecipientInput | Sequence[RecipientInput],
-    *,
-    cipher: CipherChoice = "auto",
-    key_transport: KeyTransportChoice = "auto",
-    identify_by: IdentifyBy = "issuer_and_serial",
-    capabilities: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-    store: CertificateSource | None = None,
-    check_usage: bool = True,
-    protect_headers: bool = False,
-    header_confidentiality: HeaderConfidentiality = "hcp_baseline",
-    legacy_display: bool = True,
-    format: OutputFormat = "smime",
-    progress: Progress | None = None,
+    src: Source, dst: Target, recipients: RecipientInput | Sequence[RecipientInput], *,
+    progress: Progress | None = None, **options: Unpack[keywords.EncryptCall],
 ) -> None:
     """Encrypt the message read from ``src`` into ``dst``, as :func:`smime.encrypt` does
     (same recipients, same choice of cipher), in blocks: the CMS is BER with indefinite
@@ -420,13 +380,10 @@ def encrypt(
     message signed with protected headers is encrypted without ``protect_headers`` (its
     outer headers already follow the signer's policy).
     """
-    _check_format(format)
-    _check_protection(format, protect_headers, header_confidentiality, signing=False)
-    specs, chosen = recipient_specs(
-        recipients, cipher=cipher, key_transport=key_transport,
-        identify_by=identify_by, capabilities=capabilities, store=store,
-        check_usage=check_usage,
-    )
+    o = keywords.settled("encrypt", options, keywords.ENCRYPT_CALL_DEFAULTS)
+    format = check_option("format", o["format"], WIRE_FORMATS)
+    _check_protection(format, o["protect_headers"], o["header_confidentiality"], signing=False)
+    specs, chosen = recipient_specs(recipients, o)
     smime_type = "authEnveloped-data" if CIPHERS[chosen].authenticated else "enveloped-data"
     with opened(src, progress) as reader, Output(dst, hold=True) as out:
 
@@ -438,10 +395,10 @@ def encrypt(
             close()
 
         task: Callable[[Entity], None] = run
-        if protect_headers:
+        if o["protect_headers"]:
             task = _with_header_protection(
-                run, hp="cipher", policy=mime.header_policy(header_confidentiality),
-                legacy_display=legacy_display,
+                run, hp="cipher", policy=mime.header_policy(o["header_confidentiality"]),
+                legacy_display=o["legacy_display"],
             )
         _protect(reader, format, out, task)
         out.commit()
@@ -616,14 +573,14 @@ def _ends_header(data: bytes) -> bool:
 
 
 @accepts_limits
+@keywords.spelled_out(keywords.DecryptOptions, keywords.DECRYPT_DEFAULTS, before="progress")
 def decrypt(
     src: Source,
     dst: Target,
     identity: Identity,
     *,
-    require_authenticated: bool = False,
-    limits: Limits | None = None,
     progress: Progress | None = None,
+    **options: Unpack[keywords.DecryptOptions],
 ) -> DecryptionInfo:
     """Decrypt the message or raw CMS file read from ``src`` into ``dst``, in blocks.
 
@@ -632,9 +589,15 @@ def decrypt(
     only after the AES-GCM tag verified, or for CBC after the whole input was read and
     unpadded; on any failure ``dst`` is untouched and the temporary file removed. A
     message is written as :func:`smime.decrypt` shows it, a raw CMS file's content as it
-    is. ``require_authenticated`` and ``limits`` as for :func:`smime.decrypt`.
+    is. ``require_authenticated``, ``certificates`` and ``limits`` as for
+    :func:`smime.decrypt`.
     """
+    o = keywords.settled("decrypt", options, keywords.DECRYPT_DEFAULTS)
+    require_authenticated = o["require_authenticated"]
     identity = check_identity(identity)
+    signature_checks = verification_checks(
+        None, {**keywords.CHECK_DEFAULTS, "revocation": "off", "certificates": o["certificates"]}
+    )
     with opened(src, progress) as reader, Output(dst, hold=True) as out:
         found = _classify(reader, "CMS enveloped data")
         if found.kind != "cms" or found.cms is None:
@@ -653,21 +616,22 @@ def decrypt(
             if require_authenticated and not info.authenticated:
                 raise unauthenticated_refused("intact signature") from None
             raise
-        if require_authenticated and not info.authenticated and not _signed_whole(out.file):
+        if require_authenticated and not info.authenticated and not _signed_whole(
+            out.file, signature_checks
+        ):
             raise unauthenticated_refused("intact signature")
         out.commit()
     return DecryptionInfo(cipher=info.cipher, authenticated=info.authenticated,
                           key_management=info.key_management, content_type=info.content_type)
 
 
-def _signed_whole(file: IO[bytes]) -> bool:
+def _signed_whole(file: IO[bytes], checks: Checks) -> bool:
     """Whether the decrypted content is, as a whole, a signed message whose signature
-    matches it (trust not judged), read back from the held output."""
+    matches it (trust not judged: ``checks`` trust nothing), read back from the held
+    output."""
     file.flush()
     file.seek(0)
     try:
-        checks = verification_checks(None, crls=None, ocsp_responses=None, at=None,
-                                     revocation="off", fetch=False, policy=None)
         result = _verify_reader(Reader(file), checks, None, None)
     except SMIMEError:
         return False
@@ -677,24 +641,19 @@ def _signed_whole(file: IO[bytes]) -> bool:
 
 
 @accepts_limits
+@keywords.spelled_out(keywords.CheckOptions, keywords.CHECK_DEFAULTS, before="progress")
 def verify(
     src: Source,
     *,
     trust: TrustStore | None = None,
     content: Source | None = None,
     output: Target | None = None,
-    crls: Iterable[bytes | str] | None = None,
-    ocsp_responses: Iterable[bytes] | None = None,
-    at: dt.datetime | None = None,
-    revocation: RevocationMode = "soft-fail",
-    fetch: bool = False,
-    policy: VerificationPolicy | None = None,
-    certificates: CertificatesInput = None,
-    limits: Limits | None = None,
     progress: Progress | None = None,
+    **options: Unpack[keywords.CheckOptions],
 ) -> VerificationResult:
     """Verify the signed message or raw CMS file read from ``src``, in blocks, as
-    :func:`smime.verify` does (same keywords; an invalid signature is a result).
+    :func:`smime.verify` does (the same keywords, ``certificates`` and ``store`` included;
+    an invalid signature is a result).
 
     A detached ``.p7s`` is checked against ``content`` (a path or file, its bytes as they
     are). ``output`` receives the signed content (a message as :func:`smime.verify`
@@ -702,9 +661,8 @@ def verify(
     read ``result.valid`` before using it. ``result.content`` holds the signed headers
     only (the body went to ``output``).
     """
-    checks = verification_checks(trust, crls=crls, ocsp_responses=ocsp_responses, at=at,
-                                 revocation=revocation, fetch=fetch, policy=policy,
-                                 certificates=certificates)
+    settled = keywords.settled("verify", options, keywords.CHECK_DEFAULTS)
+    checks = verification_checks(trust, settled)
     with opened(src, progress) as reader, contextlib.ExitStack() as stack:
         out = stack.enter_context(Output(output, hold=False, what="output")) \
             if output is not None else None
@@ -727,7 +685,9 @@ def _verify_reader(reader: Reader, checks: Checks, content: Source | None,
     shown = _Shown(write, found.outer, raw=found.raw)
     detached = None if content is None else _content_digests(content)
     info = read_signed_stream(found.cms, shown, detached=detached,
-                              extra_certificates=checks.certificates)
+                              extra_certificates=checks.certificates,
+                              more_certificates=functools.partial(
+                                  stored_signer_certificates, checks=checks))
     shown.close()
     return signed_result(info, checks=checks, outer_headers=found.outer,
                          entity_head=shown.head, detached=info.detached, mail=not found.raw)
@@ -804,7 +764,10 @@ def _verify_multipart(reader: Reader, found: _Input, checks: Checks,
         notes.append(Problem(ProblemCode.MALFORMED, (
             f"the micalg parameter ({probe.micalg}) does not name the digest a signer used "
             f"({', '.join(missing)}), and the input could not be read again to compute it")))
-    info = verify_signed_digests(whole.der, digests, extra_certificates=checks.certificates)
+    info = verify_signed_digests(
+        whole.der, digests, extra_certificates=checks.certificates,
+        more_certificates=functools.partial(stored_signer_certificates, checks=checks),
+    )
     return signed_result(info, checks=checks, outer_headers=probe.outer_headers,
                          entity_head=shown.head, detached=True, notes=notes)
 
