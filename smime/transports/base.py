@@ -6,9 +6,10 @@ A transport's one job is to move the exact bytes of a finished message; :func:`e
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from .._log import transports as _LOG
@@ -77,10 +78,15 @@ def is_loopback(host: str) -> bool:
     return host in _LOOPBACK
 
 
-def missing_extra(module: str, extra: str, what: str) -> MissingExtraError:
-    return MissingExtraError(
-        f"{what} needs the optional dependency {module!r}: pip install 'smime-sdk[{extra}]'"
-    )
+def optional_module(module: str, extra: str, what: str) -> ModuleType:
+    """The optional dependency ``module``, imported when ``what`` first needs it; without
+    it a :class:`MissingExtraError` that names the pip extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{what} needs the optional dependency {module!r}: pip install 'smime-sdk[{extra}]'"
+        ) from exc
 
 
 @dataclass(frozen=True)
