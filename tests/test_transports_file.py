@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import multiprocessing
 import os
@@ -124,6 +125,28 @@ def test_a_held_mbox_lock_times_out_then_frees(tmp_path: Path) -> None:
         holder.close()
     FileTransport(target, format="mbox").send(MESSAGE)
     assert _read(target, "mbox") == [WIRE]
+
+
+def test_a_failed_write_is_logged_as_every_transport_logs_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="smime.transports")
+    target = tmp_path / "locked.mbox"
+    holder = mailbox.mbox(target)
+    holder.lock()
+    try:
+        with pytest.raises(TransportError, match="stayed locked"):
+            FileTransport(target, format="mbox", lock_timeout=0.1).send(MESSAGE)
+    finally:
+        holder.unlock()
+        holder.close()
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    with pytest.raises(TransportError, match="cannot write"):
+        FileTransport(blocker / "sub", format="eml").send(MESSAGE)
+    said = [r.getMessage() for r in caplog.records if r.name == "smime.transports"]
+    assert [m.split(":", 3)[:3] for m in said] == [["file", " not sent", " TransportError"]] * 2
+    assert "stayed locked" in said[0] and f"cannot write to {blocker / 'sub'}" in said[1]
 
 
 def test_unknown_format_and_unwritable_path(tmp_path: Path) -> None:

@@ -197,9 +197,12 @@ class AsyncTransport(_Sends[Awaitable[SendResult]], Protocol):
 
 
 class _Nesting:
-    """What both base classes count: how many ``with`` blocks are open."""
+    """What both base classes share: the name in results and logs, whether a message must
+    name a sender and recipients, and how many ``with`` blocks are open."""
 
     name: ClassVar[str] = "transport"
+    #: False for a transport that needs no route (a file keeps what it is given).
+    _needs_route: ClassVar[bool] = True
     _depth: int = 0
 
     @property
@@ -234,7 +237,7 @@ class BaseTransport(_Nesting):
 
     def send(self, message: MessageInput, *, sender: str | None = None,
              recipients: RecipientsInput = None) -> SendResult:
-        prepared = prepare(message, sender, recipients)
+        prepared = prepare(message, sender, recipients, require=self._needs_route)
         try:
             return sent(self._deliver(prepared))
         except TransportError as exc:
@@ -275,7 +278,7 @@ class AsyncBaseTransport(_Nesting):
 
     async def send(self, message: MessageInput, *, sender: str | None = None,
                    recipients: RecipientsInput = None) -> SendResult:
-        prepared = prepare(message, sender, recipients)
+        prepared = prepare(message, sender, recipients, require=self._needs_route)
         try:
             return sent(await self._deliver(prepared))
         except TransportError as exc:
