@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import multiprocessing
 import os
@@ -112,7 +113,16 @@ def test_several_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         assert set(stored) == expected, format
 
 
-def test_a_held_mbox_lock_times_out_then_frees(tmp_path: Path) -> None:
+def _not_sent(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What was logged of failed sends: at INFO, as every transport logs one."""
+    return [r.getMessage() for r in caplog.records if r.name == "smime.transports"
+            and r.levelno == logging.INFO and r.getMessage().startswith("file: not sent: ")]
+
+
+def test_a_held_mbox_lock_times_out_then_frees(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="smime.transports")
     target = tmp_path / "locked.mbox"
     holder = mailbox.mbox(target)
     holder.lock()
@@ -122,17 +132,24 @@ def test_a_held_mbox_lock_times_out_then_frees(tmp_path: Path) -> None:
     finally:
         holder.unlock()
         holder.close()
+    [logged] = _not_sent(caplog)
+    assert "TransportError" in logged and "stayed locked" in logged
     FileTransport(target, format="mbox").send(MESSAGE)
     assert _read(target, "mbox") == [WIRE]
 
 
-def test_unknown_format_and_unwritable_path(tmp_path: Path) -> None:
+def test_unknown_format_and_unwritable_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="smime.transports")
     with pytest.raises(InvalidOptionError, match="maildir"):
         FileTransport(tmp_path, format="pst")
     blocker = tmp_path / "a-file"
     blocker.write_bytes(b"")
     with pytest.raises(TransportError, match="cannot write"):
         FileTransport(blocker / "sub", format="eml").send(MESSAGE)
+    [logged] = _not_sent(caplog)
+    assert f"TransportError: cannot write to {blocker / 'sub'}" in logged
 
 
 def test_messages_without_route_are_still_archived(tmp_path: Path) -> None:

@@ -16,20 +16,12 @@ from typing import TYPE_CHECKING, Any
 from . import _smtp
 from ._smtp import Reply, SMTPCore
 from ._steps import arun
-from .base import AsyncBaseTransport, Prepared, SendResult, missing_extra
+from .base import AsyncBaseTransport, Prepared, SendResult, optional_module
 
 if TYPE_CHECKING:
     import aiosmtplib
 
 __all__ = ["AsyncSMTPTransport"]
-
-
-def _aiosmtplib() -> ModuleType:
-    try:
-        import aiosmtplib
-    except ImportError as exc:
-        raise missing_extra("aiosmtplib", "async", "AsyncSMTPTransport") from exc
-    return aiosmtplib
 
 
 def _reply(response: Any) -> Reply:
@@ -62,7 +54,7 @@ class AsyncSMTPTransport(SMTPCore, AsyncBaseTransport):
 
     async def _do(self, step: _smtp.Step) -> Reply | _smtp.Fault | None:
         """Carry out one step; the server's answer, or the Fault when none came."""
-        lib = _aiosmtplib()
+        lib = optional_module("aiosmtplib", "async", "AsyncSMTPTransport")
         try:
             return await self._perform(step, lib)
         except lib.SMTPResponseException as exc:

@@ -6,9 +6,10 @@ A transport's one job is to move the exact bytes of a finished message; :func:`e
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from .._log import transports as _LOG
@@ -77,10 +78,15 @@ def is_loopback(host: str) -> bool:
     return host in _LOOPBACK
 
 
-def missing_extra(module: str, extra: str, what: str) -> MissingExtraError:
-    return MissingExtraError(
-        f"{what} needs the optional dependency {module!r}: pip install 'smime-sdk[{extra}]'"
-    )
+def optional_module(module: str, extra: str, what: str) -> ModuleType:
+    """The optional dependency ``module``, imported when ``what`` first needs it; without
+    it a :class:`MissingExtraError` that names the pip extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{what} needs the optional dependency {module!r}: pip install 'smime-sdk[{extra}]'"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -191,9 +197,12 @@ class AsyncTransport(_Sends[Awaitable[SendResult]], Protocol):
 
 
 class _Nesting:
-    """What both base classes count: how many ``with`` blocks are open."""
+    """What both base classes share: the name in results and logs, whether a message must
+    name a sender and recipients, and how many ``with`` blocks are open."""
 
     name: ClassVar[str] = "transport"
+    #: False for a transport that needs no route (a file keeps what it is given).
+    _needs_route: ClassVar[bool] = True
     _depth: int = 0
 
     @property
@@ -228,7 +237,7 @@ class BaseTransport(_Nesting):
 
     def send(self, message: MessageInput, *, sender: str | None = None,
              recipients: RecipientsInput = None) -> SendResult:
-        prepared = prepare(message, sender, recipients)
+        prepared = prepare(message, sender, recipients, require=self._needs_route)
         try:
             return sent(self._deliver(prepared))
         except TransportError as exc:
@@ -269,7 +278,7 @@ class AsyncBaseTransport(_Nesting):
 
     async def send(self, message: MessageInput, *, sender: str | None = None,
                    recipients: RecipientsInput = None) -> SendResult:
-        prepared = prepare(message, sender, recipients)
+        prepared = prepare(message, sender, recipients, require=self._needs_route)
         try:
             return sent(await self._deliver(prepared))
         except TransportError as exc:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .._log import transports as _LOG
 from ..errors import InvalidOptionError, TransportError
-from .base import BaseTransport, MessageInput, RecipientsInput, SendResult, prepare, sent
+from .base import BaseTransport, Prepared, SendResult
 
 __all__ = ["FORMATS", "FileTransport"]
 
@@ -51,6 +51,7 @@ class FileTransport(BaseTransport):
     """
 
     name = "file"
+    _needs_route = False
 
     def __init__(
         self,
@@ -77,14 +78,7 @@ class FileTransport(BaseTransport):
     def __repr__(self) -> str:
         return f"FileTransport({str(self.path)!r}, format={self.format!r})"
 
-    def send(
-        self,
-        message: MessageInput,
-        *,
-        sender: str | None = None,
-        recipients: RecipientsInput = None,
-    ) -> SendResult:
-        prepared = prepare(message, sender, recipients, require=False)
+    def _deliver(self, prepared: Prepared) -> SendResult:
         env = prepared.envelope
         try:
             if self.format == "eml":
@@ -94,15 +88,14 @@ class FileTransport(BaseTransport):
             else:
                 written = self._append_mbox(env.sender, env.data)
         except (OSError, mailbox.Error) as exc:
-            _LOG.info("file: cannot write to %s: %s", self.path, exc)
             raise TransportError(f"cannot write to {self.path}: {exc}") from exc
         _LOG.debug("file: wrote %d bytes as %s in %s", len(env.data), self.format, self.path)
-        return sent(SendResult(
+        return SendResult(
             accepted=env.recipients,
             message_id=prepared.message_id,
             server_id=written,
             transport=self.name,
-        ))
+        )
 
     def _make_folder(self, folder: Path) -> None:
         """Create ``folder`` and any missing parents with :attr:`folder_mode`."""

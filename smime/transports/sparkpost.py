@@ -40,7 +40,7 @@ from .base import (
     Prepared,
     SendResult,
     is_loopback,
-    missing_extra,
+    optional_module,
 )
 
 if TYPE_CHECKING:
@@ -58,11 +58,7 @@ _asleep = asyncio.sleep
 
 
 def _httpx() -> ModuleType:
-    try:
-        import httpx
-    except ImportError as exc:
-        raise missing_extra("httpx", "http", "SparkPostTransport") from exc
-    return httpx
+    return optional_module("httpx", "http", "SparkPostTransport")
 
 
 @dataclass(frozen=True)
