@@ -7,6 +7,7 @@ CLI cannot offer a choice the API refuses (or miss one it takes).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Literal, TypeVar, get_args
 
@@ -93,4 +94,14 @@ def check_option(option: str, value: object, allowed: Iterable[_Value]) -> _Valu
         raise InvalidOptionError(
             f"{option}={value!r} is not supported; use one of: {', '.join(values)}"
         )
+    return value
+
+
+def check_seconds(option: str, value: object, *, zero: bool = False) -> float:
+    """``value`` if it is a finite number of seconds above 0 (or 0 too, with ``zero``),
+    else InvalidOptionError: said where it is given, not as a TypeError from a socket."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0 or (value == 0 and not zero)):
+        least = "0 or more" if zero else "more than 0"
+        raise InvalidOptionError(f"{option}= must be a number of seconds, {least}: {value!r}")
     return value

@@ -231,3 +231,38 @@ def test_smtp_and_sparkpost_send_a_secret_in_clear_to_the_same_hosts_only(host: 
     smtp = allowed(lambda: SMTPTransport(host, starttls=False, username="a", password="pw"))
     api = allowed(lambda: SparkPostTransport("key", base_url=f"http://{url_host}:8025/api/v1"))
     assert smtp == api == (host in ("localhost", "127.0.0.1", "::1"))
+
+
+_SECONDS = {
+    "SMTPTransport.timeout": lambda v: SMTPTransport("mail.example.com", timeout=v),
+    "AsyncSMTPTransport.timeout": lambda v: AsyncSMTPTransport("mail.example.com", timeout=v),
+    "SparkPostTransport.timeout": lambda v: SparkPostTransport("key", timeout=v),
+    "SparkPostTransport.backoff": lambda v: SparkPostTransport("key", backoff=v),
+    "SparkPostTransport.max_backoff": lambda v: SparkPostTransport("key", max_backoff=v),
+    "FileTransport.lock_timeout": lambda v: FileTransport("outbox", lock_timeout=v),
+}
+
+
+@pytest.mark.parametrize("where", sorted(_SECONDS))
+@pytest.mark.parametrize("value", [-1, "30", None, True, float("nan"), float("inf")])
+def test_a_wrong_number_of_seconds_is_refused_where_it_is_given(where: str, value: Any) -> None:
+    """Not a ValueError or TypeError from the socket or the lock loop at the first send."""
+    option = where.split(".")[1]
+    with pytest.raises(InvalidOptionError, match=rf"^{option}= must be a number of seconds"):
+        _SECONDS[where](value)
+
+
+@pytest.mark.parametrize("where", sorted(_SECONDS))
+def test_zero_seconds_is_refused_only_for_a_network_timeout(where: str) -> None:
+    if where.endswith(".timeout"):
+        with pytest.raises(InvalidOptionError, match="more than 0"):
+            _SECONDS[where](0)
+    else:
+        assert getattr(_SECONDS[where](0), where.split(".")[1]) == 0
+    assert getattr(_SECONDS[where](2.5), where.split(".")[1]) == 2.5
+
+
+@pytest.mark.parametrize("value", [-1, "3", 1.5, True])
+def test_max_retries_must_be_a_whole_number(value: Any) -> None:
+    with pytest.raises(InvalidOptionError, match=r"^max_retries= must be a whole number"):
+        SparkPostTransport("key", max_retries=value)

@@ -27,6 +27,7 @@ from typing import ClassVar, Literal, TypeAlias, TypeVar
 
 from .._log import transports as _LOG
 from ..errors import InvalidOptionError, Option, TransportError
+from ..options import check_seconds
 from .base import (
     NetworkError,
     NetworkTimeoutError,
@@ -270,7 +271,7 @@ class SMTPCore:
         self.ssl = ssl
         self.username = username
         self._password = password
-        self.timeout = timeout
+        self.timeout = check_seconds("timeout", timeout)
         self.ssl_context = ssl_context
         self.local_hostname = local_hostname
         self._default_context: _ssl.SSLContext | None = None

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .._log import transports as _LOG
 from ..errors import InvalidOptionError, TransportError
+from ..options import check_seconds
 from .base import BaseTransport, Prepared, SendResult
 
 __all__ = ["FORMATS", "FileTransport"]
@@ -70,7 +71,7 @@ class FileTransport(BaseTransport):
             raise InvalidOptionError(f"mode must be permission bits such as 0o600, not {mode!r}")
         self.path = Path(path)
         self.format = format
-        self.lock_timeout = lock_timeout
+        self.lock_timeout = check_seconds("lock_timeout", lock_timeout, zero=True)
         self.fsync = fsync
         self.mode = mode
         self.folder_mode = mode | (mode & 0o444) >> 2

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from .._log import transports as _LOG
 from ..errors import InvalidOptionError, Option, TransportError, UnsupportedError
+from ..options import check_seconds
 from ._steps import arun, run
 from .base import (
     AsyncBaseTransport,
@@ -120,8 +121,12 @@ class _SparkPost(Generic[_Client]):
                     f"options[{key!r}] must stay false: SparkPost would rewrite the message "
                     "and break its signature"
                 )
-        if max_retries < 0 or backoff < 0 or max_backoff < 0:
-            raise InvalidOptionError("max_retries, backoff and max_backoff must not be negative")
+        check_seconds("timeout", timeout)
+        check_seconds("backoff", backoff, zero=True)
+        check_seconds("max_backoff", max_backoff, zero=True)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidOptionError(f"max_retries= must be a whole number, 0 or more: "
+                                     f"{max_retries!r}")
         self._api_key = api_key
         self.base_url = url
         self.transactional = transactional
