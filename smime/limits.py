@@ -122,8 +122,9 @@ def current_limits() -> Limits:
 
 
 @contextmanager
-def applied(limits: Limits | None) -> Iterator[Limits]:
-    """Make ``limits`` current inside the block; None keeps the caps already in force."""
+def applied(limits: object) -> Iterator[Limits]:
+    """Make ``limits`` current inside the block; None keeps the caps already in force
+    (anything else but a :class:`Limits` is refused: callers pass what they were given)."""
     if limits is None:
         yield _CURRENT.get()
         return
@@ -150,7 +151,7 @@ def accepts_limits(function: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(function)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         limits = kwargs.get("limits")
-        with applied(limits):  # type: ignore[arg-type]
+        with applied(limits):
             return function(*args, **kwargs)
 
     return run

@@ -68,13 +68,15 @@ def recipient_certificates(
     recipients: RecipientInput | Sequence[RecipientInput], store: CertificateSource | None
 ) -> list[tuple[x509.Certificate, str | None]]:
     """Each recipient's certificate, with the address it was looked up by (if any)."""
-    items: list[object]
-    items = list(recipients) if isinstance(recipients, (list, tuple)) else [recipients]
-    if not items:
+    given: list[object]
+    given = list(recipients) if isinstance(recipients, (list, tuple)) else [recipients]
+    if not given:
         raise UsageError("encrypt needs at least one recipient")
-    for item in items:
+    items = []
+    for item in given:
         if not isinstance(item, _RECIPIENT_CLASSES):
             raise UsageError.wrong_type("each recipient", item, RECIPIENT_TYPES)
+        items.append(item)
     if store is not None:
         from ..store import check_source  # sqlite3 loads only for callers with a store
 
@@ -97,7 +99,7 @@ def recipient_certificates(
         elif isinstance(item, x509.Certificate):
             out.append((item, None))
         else:
-            certs = load_certificates(item)  # type: ignore[arg-type]
+            certs = load_certificates(item)
             out.extend((to_certificate(c), None) for c in certs)
     return out
 
@@ -116,10 +118,12 @@ def trust_store(trust: TrustInput) -> TrustStore:
         return TrustStore.from_certificates([])
     if isinstance(trust, TrustStore):
         return trust
-    items: list[object] = list(trust) if isinstance(trust, (list, tuple)) else [trust]
-    for item in items:
+    given: list[object] = list(trust) if isinstance(trust, (list, tuple)) else [trust]
+    items = []
+    for item in given:
         if not isinstance(item, _TRUST_ITEMS):
             raise UsageError.wrong_type("trust", item, TRUST_TYPES)
+        items.append(item)
     found: list[x509.Certificate] = []
     for item in items:
         if isinstance(item, TrustStore):
@@ -127,5 +131,5 @@ def trust_store(trust: TrustInput) -> TrustStore:
         elif isinstance(item, (x509.Certificate, asn1_x509.Certificate)):
             found.append(to_certificate(item))
         else:
-            found.extend(TrustStore.from_pem(item).certificates)  # type: ignore[arg-type]
+            found.extend(TrustStore.from_pem(item).certificates)
     return TrustStore.from_certificates(found)

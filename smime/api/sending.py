@@ -14,7 +14,6 @@ from .. import algorithms, cms, mime
 from .._log import Lazy
 from .._log import api as _LOG
 from ..core.cmsfile import to_pem
-from ..core.der import collect
 from ..core.names import certificate_label
 from ..errors import ParseError, UsageError
 from ..keys import Identity, Source
@@ -320,8 +319,7 @@ def encrypt(
     policy = mime.header_policy(o["header_confidentiality"]) if o["protect_headers"] else None
     specs, chosen = recipient_specs(recipients, o)
     if raw is not None:
-        chunks = cms.enveloped_data_chunks(raw, specs, cipher=chosen)
-        return _raw_output(collect(chunks, len(chunks)), format)
+        return _raw_output(cms.create_enveloped_data(raw, specs, cipher=chosen), format)
     prepared = mime.prepare_entity(_entity_input(message))
     if policy is not None:
         prepared = _protected_for_encryption(prepared, policy,
@@ -423,8 +421,8 @@ def load_certificates(source: Source | Sequence[object] | MessageInput) -> list[
             if _is_mime(data):
                 return _certificates_from_message(data)
         return _load_certificate_files(data)
-    if hasattr(source, "get_content_type"):
-        return _certificates_from_message(source)  # type: ignore[arg-type]
+    if isinstance(source, Message):
+        return _certificates_from_message(source)
     return _load_certificate_files(source)
 
 

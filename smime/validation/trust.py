@@ -48,7 +48,7 @@ SYSTEM_BUNDLES = (
 )
 SYSTEM_FOLDERS = ("/etc/ssl/certs", "/system/etc/security/cacerts", "/etc/pki/tls/certs")
 
-PemSource: TypeAlias = "str | bytes | os.PathLike[str]"
+PemSource: TypeAlias = "str | bytes | bytearray | memoryview | os.PathLike[str]"
 
 
 def _fingerprint(cert: x509.Certificate) -> bytes:
