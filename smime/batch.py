@@ -43,7 +43,7 @@ import itertools
 import os
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -56,7 +56,7 @@ from .core.pickling import dumps
 from .errors import SMIMEError, UsageError
 from .keys import Identity
 from .mime.message import MessageSource
-from .options import WireFormat
+from .options import WireFormat, check_count
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class BatchItem(Generic[T]):
         """The value, or raise the error (as ``concurrent.futures.Future.result`` does)."""
         if self.error is not None:
             raise self.error
-        return self.value  # type: ignore[return-value]
+        return cast("T", self.value)  # no error: the value is the operation's result
 
 
 @dataclass(frozen=True)
@@ -232,10 +232,9 @@ def _workers(executor: Executor) -> int:
 def _chunksize(messages: Iterable[Any], executor: Executor, chunksize: int | None) -> int:
     if chunksize is not None:
         return chunksize
-    try:
-        count = len(messages)  # type: ignore[arg-type]
-    except TypeError:
+    if not isinstance(messages, Sized):  # a generator: its length is not known
         return DEFAULT_CHUNKSIZE
+    count = len(messages)
     # About four chunks per worker: enough to even out the load, few enough to keep the
     # cost of each task (a round trip, the payload) small beside the messages' work.
     return max(1, min(MAX_CHUNKSIZE, -(-count // (4 * _workers(executor)))))
@@ -254,6 +253,11 @@ def _read_trust(trust: Any) -> Any:
     return None if trust is None else api.trust_store(trust)
 
 
+def _count(given: Mapping[str, object], name: str) -> int | None:
+    value = given.get(name)
+    return None if value is None else check_count(name, value)
+
+
 def _items(
     operation: str,
     messages: Iterable[Any],
@@ -263,18 +267,14 @@ def _items(
     paired: bool = False,
 ) -> Iterator[BatchItem[Any]]:
     options = {name: value for name, value in given.items() if name not in _BATCH_DEFAULTS}
-    executor, chunksize, in_flight = (given.get(name) for name in _BATCH_DEFAULTS)
+    executor = given.get("executor")
     _check_call(operation, (None, *args) if paired else args, options)
     if isinstance(messages, (str, bytes, bytearray, memoryview, Message, os.PathLike)):
         raise UsageError(
             f"messages must be an iterable of messages, not one {type(messages).__name__}: "
             f"pass a list, or call smime.{operation} for a single message"
         )
-    for name, value in (("chunksize", chunksize), ("in_flight", in_flight)):
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
-            raise UsageError(f"{name} must be a positive int or None, not {value!r}")
+    size, ahead = _count(given, "chunksize"), _count(given, "in_flight")
     if not isinstance(executor, (Executor, type(None))):
         raise UsageError.wrong_type(
             "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
@@ -284,8 +284,7 @@ def _items(
     local = executor is None or isinstance(executor, ThreadPoolExecutor)
     # Pickled now, so that arguments that cannot travel fail the call, not the first next().
     payload = None if local else dumps(job, f"the arguments of {operation}")
-    return _generate(job, payload, messages, executor, cast("int | None", chunksize),
-                     cast("int | None", in_flight))
+    return _generate(job, payload, messages, executor, size, ahead)
 
 
 def _generate(

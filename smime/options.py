@@ -97,6 +97,16 @@ def check_option(option: str, value: object, allowed: Iterable[_Value]) -> _Valu
     return value
 
 
+def check_count(option: str, value: object, *, least: int = 1) -> int:
+    """``value`` if it is a whole number ``least`` or more, else InvalidOptionError (a
+    ``bool`` is not a count, nor is ``2.5``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise InvalidOptionError(
+            f"{option}= must be a whole number, {least} or more: {value!r}"
+        )
+    return value
+
+
 def check_seconds(option: str, value: object, *, zero: bool = False) -> float:
     """``value`` if it is a finite number of seconds above 0 (or 0 too, with ``zero``),
     else InvalidOptionError: said where it is given, not as a TypeError from a socket."""

@@ -14,7 +14,7 @@ import pytest
 
 import smime
 import smime.batch
-from smime.errors import ParseError, SMIMEError, UsageError
+from smime.errors import InvalidOptionError, ParseError, SMIMEError, UsageError
 
 
 def statement(i: int) -> bytes:
@@ -151,11 +151,13 @@ def test_one_message_instead_of_many_is_a_usage_error(carol, form, tmp_path):
         smime.batch.sign(single, carol)
 
 
-@pytest.mark.parametrize("keyword, value", [
-    ("executor", "threads"), ("chunksize", 0), ("chunksize", 2.5), ("in_flight", -1),
+@pytest.mark.parametrize("keyword, value, error", [
+    ("executor", "threads", UsageError), ("chunksize", 0, InvalidOptionError),
+    ("chunksize", 2.5, InvalidOptionError), ("in_flight", -1, InvalidOptionError),
+    ("in_flight", True, InvalidOptionError),
 ])
-def test_bad_batch_arguments_are_usage_errors(carol, keyword, value):
-    with pytest.raises(UsageError, match=keyword):
+def test_bad_batch_arguments_are_refused_at_the_call(carol, keyword, value, error):
+    with pytest.raises(error, match=keyword):
         smime.batch.sign([statement(1)], carol, **{keyword: value})
 
 

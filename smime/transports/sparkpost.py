@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from .._log import transports as _LOG
 from ..errors import InvalidOptionError, Option, TransportError, UnsupportedError
-from ..options import check_seconds
+from ..options import check_count, check_seconds
 from ._steps import arun, run
 from .base import (
     AsyncBaseTransport,
@@ -124,9 +124,7 @@ class _SparkPost(Generic[_Client]):
         check_seconds("timeout", timeout)
         check_seconds("backoff", backoff, zero=True)
         check_seconds("max_backoff", max_backoff, zero=True)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidOptionError(f"max_retries= must be a whole number, 0 or more: "
-                                     f"{max_retries!r}")
+        check_count("max_retries", max_retries, least=0)
         self._api_key = api_key
         self.base_url = url
         self.transactional = transactional
