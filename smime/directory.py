@@ -193,9 +193,10 @@ class LDAPDirectory:
                                         "or None")
         self._context = trust
         # a path, PEM bundle or DER is one source; a list holds sources or certificates
-        single = isinstance(intermediates, (str, bytes, bytearray, memoryview, os.PathLike))
-        self._intermediates = tuple(load_certificates(
-            intermediates if single else list(intermediates)))  # type: ignore[arg-type]
+        if isinstance(intermediates, (str, bytes, bytearray, memoryview, os.PathLike)):
+            self._intermediates = tuple(load_certificates(intermediates))
+        else:
+            self._intermediates = tuple(load_certificates(list(intermediates)))
         self._ca_file = os.fspath(ca_file) if ca_file is not None else None
         if (bind_dn is None) != (password is None):
             raise InvalidOptionError("bind_dn= and password= go together (or neither, to "

@@ -21,6 +21,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ._cache import LRUCache
@@ -190,8 +191,9 @@ def check_identity(value: object, what: str = "identity") -> Identity:
 # ---------------------------------------------------------------------------- reading input
 
 
-def _read(source: Source, what: str) -> bytes:
-    """Bytes of ``source``: bytes as they are, text that looks like PEM, else a file path."""
+def _read(source: object, what: str) -> bytes:
+    """Bytes of ``source``: bytes as they are, text that looks like PEM, else a file path;
+    anything else (a caller's set or generator of certificates) is a UsageError."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, str) and "-----BEGIN" in source:
@@ -275,7 +277,7 @@ def load_certificates(source: Source | Iterable[CertificateLike]) -> list[x509.C
             else:
                 out.extend(load_certificates(item))
         return out
-    data = _read(source, "certificate")  # type: ignore[arg-type]
+    data = _read(source, "certificate")
     if asn1_pem.detect(data):
         return _certificates_from_pem(data)
     try:
@@ -349,8 +351,8 @@ _EMAILS: LRUCache[tuple[str, ...]] = LRUCache("keys.certificate_emails", 512)
 # ---------------------------------------------------------------------------- identities
 
 
-def _public_bytes(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
+def _public_bytes(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 

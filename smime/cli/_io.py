@@ -14,6 +14,7 @@ import secrets
 import stat
 import sys
 from pathlib import Path
+from typing import IO
 
 from .progress import Progress
 
@@ -119,10 +120,10 @@ def _size_of(fd: int) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def _read_stream(stream: object, total: int | None, progress: Progress) -> bytes:
+def _read_stream(stream: IO[bytes], total: int | None, progress: Progress) -> bytes:
     chunks: list[bytes] = []
     done = 0
-    read = stream.read  # type: ignore[attr-defined]
+    read = stream.read
     while True:
         chunk = read(CHUNK)
         if not chunk:
@@ -215,9 +216,9 @@ def _create_beside(folder: str, name: str, mode: int) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {name} in {folder}")
 
 
-def _write_stream(stream: object, data: bytes, progress: Progress) -> None:
+def _write_stream(stream: IO[bytes], data: bytes, progress: Progress) -> None:
     view = memoryview(data)
-    write = stream.write  # type: ignore[attr-defined]
+    write = stream.write
     for start in range(0, len(data), CHUNK):
         write(view[start : start + CHUNK])
         progress.update("writing", min(len(data), start + CHUNK), len(data))

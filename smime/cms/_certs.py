@@ -16,13 +16,13 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa
+from cryptography.hazmat.primitives.asymmetric import dh, dsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from .._cache import LRUCache
 from ..algorithms import ID_DSA_OID, OCSP_RESPONSE_OID
 from ..core.der import public_key_bits
 from ..core.names import name_text
-from ..core.signatures import PublicKey
 from ..keys import certificate_defect
 from ..problems import Problem, ProblemCode
 from ._schema import ContentInfo
@@ -87,7 +87,7 @@ class _Loaded:
     error: str | None = None
     serial: int = 0
     issuer: bytes = b""  # the issuer Name as cryptography encodes it
-    key: PublicKey | None = None
+    key: CertificatePublicKeyTypes | None = None  # any kind: key_mismatch names a wrong one
 
 
 @dataclass
@@ -164,10 +164,10 @@ def _load(der: bytes) -> _Loaded:
     defect = certificate_defect(crypto)
     if defect is not None:
         return _Loaded(None, defect)
-    key: PublicKey | None = None
+    key: CertificatePublicKeyTypes | None = None
     if crypto.public_key_algorithm_oid.dotted_string != ID_DSA_OID:  # DSA may inherit p, q, g
         try:
-            key = crypto.public_key()  # type: ignore[assignment]
+            key = crypto.public_key()
         except (ValueError, UnsupportedAlgorithm):
             key = None  # the asn1crypto route in public_key() says why
     return _Loaded(crypto, None, crypto.serial_number, crypto.issuer.public_bytes(), key)
@@ -220,14 +220,14 @@ def inherits_dsa_parameters(cert: asn1_x509.Certificate) -> bool:
     )
 
 
-def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
+def public_key(found: Cert, certs: list[Cert]) -> CertificatePublicKeyTypes | Problem:
     """The signer's key, or why it cannot be had. DSA keys may inherit p, q, g (RFC 3279)."""
     if found.loaded is not None and found.loaded.key is not None:
         return found.loaded.key  # cryptography's; the asn1crypto route below explains failures
     crypto = found.crypto  # a certificate given as an object (extra certificates)
     if crypto is not None and crypto.public_key_algorithm_oid.dotted_string != ID_DSA_OID:
         try:
-            return crypto.public_key()  # type: ignore[return-value]
+            return crypto.public_key()
         except (ValueError, UnsupportedAlgorithm):
             pass  # the asn1crypto route below says why
     if inherits_dsa_parameters(found.asn1):
@@ -241,13 +241,17 @@ def public_key(found: Cert, certs: list[Cert]) -> PublicKey | Problem:
                        "certificates")
     spki = found.asn1["tbs_certificate"]["subject_public_key_info"]
     try:
-        return serialization.load_der_public_key(spki.dump())  # type: ignore[return-value]
+        loaded = serialization.load_der_public_key(spki.dump())
     except (ValueError, UnsupportedAlgorithm) as exc:
         return Problem(ProblemCode.UNSUPPORTED_ALGORITHM,
                        f"the signer's public key cannot be used: {exc}")
+    if isinstance(loaded, dh.DHPublicKey):  # loadable from an SPKI, but it does not sign
+        return Problem(ProblemCode.UNSUPPORTED_ALGORITHM,
+                       "the signer's public key cannot be used: a Diffie-Hellman key does not sign")
+    return loaded
 
 
-def _inherited_dsa_key(cert: asn1_x509.Certificate, certs: list[Cert]) -> PublicKey | None:
+def _inherited_dsa_key(cert: asn1_x509.Certificate, certs: list[Cert]) -> dsa.DSAPublicKey | None:
     spki = cert["tbs_certificate"]["subject_public_key_info"]
     issuer = cert["tbs_certificate"]["issuer"]
     for candidate in certs:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import (
     BlockCipherAlgorithm,
     Cipher,
+    CipherContext,
     algorithms,
     modes,
 )
@@ -144,8 +145,12 @@ class Sealing:
 
     def chunks(self) -> Iterator[bytes]:
         """The ciphertext, a block at a time (once)."""
-        mode = modes.GCM(self.iv) if self.gcm else modes.CBC(self.iv)
-        encryptor = Cipher(algorithms.AES(self.key), mode).encryptor()
+        if self.gcm:
+            aead = Cipher(algorithms.AES(self.key), modes.GCM(self.iv)).encryptor()
+            encryptor: CipherContext = aead
+        else:
+            aead = None  # CBC: no tag
+            encryptor = Cipher(algorithms.AES(self.key), modes.CBC(self.iv)).encryptor()
         size = 0
         for piece in self.pieces:
             view = memoryview(piece).cast("B")
@@ -154,14 +159,14 @@ class Sealing:
                 out = encryptor.update(view[start : start + SEAL_BLOCK])
                 if out:
                     yield out
-        if not self.gcm:
+        if aead is None:
             pad = 16 - size % 16
             yield encryptor.update(bytes([pad]) * pad) + encryptor.finalize()
             return
         last = encryptor.finalize()
         if last:
             yield last
-        self.tag = encryptor.tag  # type: ignore[attr-defined]
+        self.tag = aead.tag
 
 
 def seal(name: str, pieces: Sequence[Chunk]) -> Sealing:

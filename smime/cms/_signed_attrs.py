@@ -66,11 +66,11 @@ def _capabilities_der() -> bytes:
     caps.append({"capability_id": RSAES_OAEP_OID, "parameters": oaep})
     by_name = {name: oid for oid, name in OID_NAMES.items()}
     caps.extend({"capability_id": by_name[name]} for name in ADVERTISED_PQ)
-    attribute = CMSAttribute({
+    der: bytes = CMSAttribute({
         "type": "smime_capabilities",
         "values": SetOfCapabilities([Capabilities(caps)]),
-    })
-    return attribute.dump()  # type: ignore[no-any-return]
+    }).dump()
+    return der
 
 
 #: SMIMECapabilities, strongest first (RFC 8551 section 2.5.2); the same for every message.
@@ -103,11 +103,12 @@ def signing_time_attribute(when: dt.datetime) -> bytes:
 
 def key_preference_attribute(cert: x509.Certificate) -> bytes:
     """SMIMEEncryptionKeyPreference (issuerAndSerialNumber form) naming ``cert``."""
-    return CMSAttribute({  # type: ignore[no-any-return]
+    der: bytes = CMSAttribute({
         "type": "encrypt_key_pref",
         "values": [asn1_cms.SMIMEEncryptionKeyPreference(name="issuer_and_serial_number",
                                                          value=issuer_and_serial(cert))],
     }).dump()
+    return der
 
 
 # ---------------------------------------------------------------------------- reading

@@ -16,11 +16,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from asn1crypto import cms, core
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import (
+    AEADDecryptionContext,
+    Cipher,
+    CipherContext,
+    algorithms,
+    modes,
+)
 
 from .._log import cms as _LOG
 from ..algorithms import CIPHERS, WRITABLE_CIPHERS
@@ -94,8 +101,10 @@ def encrypt_enveloped_stream(
         params = _schema.GcmParams(
             {"aes_nonce": nonce, "aes_icvlen": _content.GCM_TAG_LENGTH}
         )
-        encryptor: CipherContext = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+        aead = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+        encryptor: CipherContext = aead
     else:
+        aead = None
         nonce = os.urandom(16)
         params = core.OctetString(nonce)
         encryptor = Cipher(algorithms.AES(key), modes.CBC(nonce)).encryptor()
@@ -127,9 +136,8 @@ def encrypt_enveloped_stream(
         last = encryptor.update(bytes((pad,)) * pad)
     _segment(write, last + encryptor.finalize())
     tail = [END_OF_CONTENTS * 2]  # the [0] segments, the EncryptedContentInfo
-    if gcm:
-        tag = encryptor.tag  # type: ignore[attr-defined]
-        tail.append(core.OctetString(tag).dump())
+    if aead is not None:  # GCM: the tag is known once the context is finalized
+        tail.append(core.OctetString(aead.tag).dump())
     tail.append(END_OF_CONTENTS * 3)  # the (Auth)EnvelopedData, the [0], the ContentInfo
     write(b"".join(tail))
 
@@ -143,12 +151,16 @@ def _segment(write: Sink, data: bytes) -> None:
 # ---------------------------------------------------------------------------- reading
 
 
-def _load(spec: type[core.Asn1Value], data: bytes, what: str, **params: object) -> object:
+_Value = TypeVar("_Value", bound=core.Asn1Value)
+
+
+def _load(spec: type[_Value], data: bytes, what: str, **params: object) -> _Value:
     try:
-        value = spec.load(data, strict=True, **params)
+        value: _Value = spec.load(data, strict=True, **params)  # an instance of spec
     except Exception as exc:  # asn1crypto raises ValueError, TypeError...
         raise ParseError(f"malformed {what}: {exc}") from None
-    return parsed(value, what)
+    parsed(value, what)
+    return value
 
 
 
@@ -187,7 +199,7 @@ def decrypt_enveloped_stream(
     top_end = reader.end_of(top)
     oid = reader.expect(UNIVERSAL, 6, "a content type", _WHAT)
     kind = _load(cms.ContentType, reader.element(oid, 256), "content type")
-    outer = kind.native  # type: ignore[attr-defined]
+    outer = kind.native
     if outer not in ("enveloped_data", "authenticated_enveloped_data"):
         raise ParseError(f"expected enveloped-data or authEnveloped-data, got {outer}")
     authenticated = outer == "authenticated_enveloped_data"
@@ -213,7 +225,7 @@ def decrypt_enveloped_stream(
     eci_end = reader.end_of(eci)
     type_head = reader.expect(UNIVERSAL, 6, "the encrypted content type", _WHAT)
     content_type = str(_load(cms.ContentType, reader.element(type_head, 256),
-                             "encrypted content type").native)  # type: ignore[attr-defined]
+                             "encrypted content type").native)
     alg_head = reader.expect(UNIVERSAL, SEQUENCE, "the content-encryption algorithm", _WHAT)
     algorithm = _load(_schema.EncryptionAlgorithm, reader.element(alg_head, 4096),
                       "content-encryption algorithm")
@@ -304,9 +316,14 @@ class _Decryptor:
         self.write = write
         algorithm = cipher.algorithm(key)
         self.block = algorithm.block_size // 8
-        mode = modes.GCM(cipher.iv, min_tag_length=cipher.tag_length) if cipher.authenticated \
-            else modes.CBC(cipher.iv)
-        self.context: CipherContext = Cipher(algorithm, mode).decryptor()
+        self.aead: AEADDecryptionContext | None = None  # GCM's: it takes the tag at the end
+        if cipher.authenticated:
+            self.aead = Cipher(
+                algorithm, modes.GCM(cipher.iv, min_tag_length=cipher.tag_length)
+            ).decryptor()
+            self.context: CipherContext = self.aead
+        else:
+            self.context = Cipher(algorithm, modes.CBC(cipher.iv)).decryptor()
         self.held = b""  # CBC: the last plaintext block, until we know it is the last
         self.size = 0
 
@@ -336,11 +353,11 @@ class _Decryptor:
         self.held = plain
 
     def finish(self, tag: bytes | None) -> None:
-        if self.cipher.authenticated:
+        if self.aead is not None:
             if tag is None or len(tag) != self.cipher.tag_length:
                 raise DecryptionError()
             try:
-                rest = self.context.finalize_with_tag(tag)  # type: ignore[attr-defined]
+                rest = self.aead.finalize_with_tag(tag)
             except InvalidTag:
                 raise DecryptionError() from None
             if rest:

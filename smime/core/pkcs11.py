@@ -126,8 +126,8 @@ def parse_pkcs11_uri(text: str) -> PKCS11URI:
             if name in out:
                 raise UsageError(f"PKCS#11 URI attribute {name!r} is given twice")
             value = unquote_to_bytes(raw)
-            if name == "id":
-                out[name] = value  # type: ignore[assignment]  # path only
+            if name == "id":  # a path attribute (no query one has this name), kept as bytes
+                path[name] = value
                 continue
             try:
                 out[name] = value.decode("utf-8")

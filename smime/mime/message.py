@@ -19,7 +19,7 @@ from email.message import EmailMessage, Message
 from email.policy import Compat32, EmailPolicy, Policy
 from typing import Any, BinaryIO, TypeAlias
 
-from ..core.wire import FIELD_NAME
+from ..core.wire import FIELD_NAME, Writable
 from ..errors import LoadError, ParseError, SMIMEError, UsageError
 from ._lazy import WireMessage
 from ._policy import MAX_DEPTH, POLICY
@@ -216,8 +216,12 @@ class _TextSafeGenerator(BytesGenerator):
     parser keeps as surrogate escapes, is written back byte for byte either way.
     """
 
+    #: Generator's output file, set by its __init__ and swapped for a buffer while a
+    #: part is written; typeshed leaves the private attribute out.
+    _fp: Writable
+
     def write(self, s: str) -> None:
-        self._fp.write(s.encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+        self._fp.write(s.encode("utf-8", "surrogateescape"))
 
 
 def flatten(msg: Message, policy: Policy, *, unixfrom: bool = False) -> bytes:

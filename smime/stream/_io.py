@@ -62,18 +62,11 @@ class Reader:
             yield data
 
 
-def _path(value: object) -> str | None:
-    """The path a caller gave, or None for a file object."""
-    if isinstance(value, (str, os.PathLike)):
-        return os.fspath(value)
-    return None
-
-
 @contextlib.contextmanager
 def opened(src: Source, progress: Progress | None = None, what: str = "src") -> Iterator[Reader]:
     """A :class:`Reader` over a path (opened and closed here) or a binary file object."""
-    path = _path(src)
-    if path is not None:
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
         try:
             file = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
@@ -81,7 +74,7 @@ def opened(src: Source, progress: Progress | None = None, what: str = "src") -> 
         with file:
             yield Reader(file, progress)
     elif hasattr(src, "read"):
-        yield Reader(src, progress)  # type: ignore[arg-type]
+        yield Reader(src, progress)
     else:
         raise UsageError.wrong_type(what, src, "a path or a binary file object")
 
@@ -100,9 +93,8 @@ class Output:
         self._path: Path | None = None
         self._temp: str | None = None
         self._target: IO[bytes] | None = None
-        given = _path(dst)
-        if given is not None:
-            path = Path(given)
+        if isinstance(dst, (str, os.PathLike)):
+            path = Path(os.fspath(dst))
             try:
                 fd, temp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.",
                                             suffix=".part")
@@ -112,10 +104,10 @@ class Output:
             self.file: IO[bytes] = os.fdopen(fd, "w+b")
         elif hasattr(dst, "write"):
             if hold:
-                self._target = dst  # type: ignore[assignment]
+                self._target = dst
                 self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by commit or discard
             else:
-                self.file = dst  # type: ignore[assignment]
+                self.file = dst
         else:
             raise UsageError.wrong_type(what, dst, "a path or a binary file object")
         self.committed = False

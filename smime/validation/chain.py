@@ -256,7 +256,7 @@ def _parameters_of(
     """Give an async twin the parameters of ``sync`` (its one home): for type checkers,
     ``inspect.signature`` and the API reference."""
     def twin(function: _Async) -> Callable[_P, Coroutine[Any, Any, ChainResult]]:
-        function.__signature__ = inspect.signature(sync)  # type: ignore[attr-defined]
+        function.__dict__["__signature__"] = inspect.signature(sync)  # a function's own attribute
         return function
 
     return twin
