@@ -57,6 +57,7 @@ from .errors import (
     UsageError,
 )
 from .keys import CertificateLike, Source, load_certificates, to_certificate
+from .options import check_count, check_seconds
 from .store import RejectedCertificate, check_recipient
 from .validation import TrustStore, ValidationContext, normalize_address
 
@@ -203,19 +204,13 @@ class LDAPDirectory:
                                      "search anonymously)")
         self._bind_dn = bind_dn
         self._password = password
-        for name, value in (("timeout", timeout), ("cache_ttl", cache_ttl)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise InvalidOptionError(f"{name}= must be a number of seconds, not {value!r}")
-        if timeout <= 0:
-            raise InvalidOptionError("timeout= must be more than 0 seconds")
-        self.timeout = float(timeout)
-        self.cache_ttl = float(cache_ttl)
+        self.timeout = float(check_seconds("timeout", timeout))
+        self.cache_ttl = float(check_seconds("cache_ttl", cache_ttl, zero=True))
         for name, count in (("max_entries", max_entries),
                             ("max_certificates", max_certificates),
                             ("max_value_size", max_value_size),
                             ("max_response_size", max_response_size)):
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise InvalidOptionError(f"{name}= must be a positive int, not {count!r}")
+            check_count(name, count)
         self.max_entries = max_entries
         self.max_certificates = max_certificates
         self.max_value_size = max_value_size

@@ -428,6 +428,24 @@ def test_what_is_not_an_address_is_refused_before_any_search(address: object) ->
 # ----------------------------------------------------------------------------- TLS
 
 
+@pytest.mark.parametrize("keyword, value, says", [
+    ("timeout", 0, "more than 0"), ("timeout", -1, "number of seconds"),
+    ("timeout", "30", "number of seconds"), ("timeout", float("inf"), "number of seconds"),
+    ("cache_ttl", -5, "0 or more"), ("cache_ttl", True, "number of seconds"),
+    ("max_entries", 0, "whole number"), ("max_response_size", 2.5, "whole number"),
+    ("max_certificates", False, "whole number"),
+])
+def test_a_bad_number_is_refused_when_the_directory_is_made(
+    keyword: str, value: object, says: str
+) -> None:
+    with pytest.raises(InvalidOptionError, match=rf"^{keyword}= must be .*{says}"):
+        LDAPDirectory("ldaps://127.0.0.1:1", BASE, **{keyword: value})  # type: ignore[arg-type]
+
+
+def test_zero_cache_ttl_turns_the_cache_off() -> None:
+    assert LDAPDirectory("ldaps://127.0.0.1:1", BASE, cache_ttl=0).cache_ttl == 0
+
+
 def test_plaintext_ldap_without_the_opt_out_is_refused() -> None:
     with pytest.raises(InvalidOptionError, match="plaintext"):
         LDAPDirectory("ldap://127.0.0.1:389", BASE, starttls=False)
