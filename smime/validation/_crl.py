@@ -94,7 +94,7 @@ def load_crl(der: bytes) -> LoadedCrl | str:
         return hit
     try:
         loaded: LoadedCrl | str = _parse(der)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:  # InvalidVersion is neither
         loaded = f"a CRL is malformed ({plain_reason(str(exc))})"
     _CACHE.put(digest, loaded)
     return loaded
