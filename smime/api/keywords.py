@@ -4,21 +4,20 @@
 same signing keywords, and so on for the other operations. Each list is a ``TypedDict``
 here, taken as ``**options: Unpack[SignOptions]``, so a type checker checks every keyword
 of every variant (``digest="sha1"`` is an error in a batch too), with its default beside
-it in one table. :func:`spelled_out` writes the keywords into each function's signature,
-so ``help()``, ``inspect.signature`` and the reference show them one by one.
+it in one table. ``smime.core.keywords.spelled_out`` writes the keywords into each
+function's signature, so ``help()``, ``inspect.signature`` and the reference show them
+one by one, and ``settled`` reads them (re-exported here for the operations).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ForwardRef, Literal, TypeAlias, TypedDict, TypeVar, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict
 
 from cryptography import x509
 
-from ..errors import UsageError
+from ..core.keywords import settled, spelled_out
 from ..keys import CertificateLike, Source
 from ..limits import Limits
 from ..options import (
@@ -48,6 +47,8 @@ __all__ = [
     "SignOptions",
     "UnwrapOptions",
     "VerifyOptions",
+    "settled",
+    "spelled_out",
 ]
 
 #: What ``header_confidentiality=`` takes: a policy's name or the policy itself.
@@ -184,49 +185,3 @@ CHECK_DEFAULTS: CheckOptions = {
 }
 VERIFY_DEFAULTS: VerifyOptions = {**CHECK_DEFAULTS, "part": None, "content": None}
 UNWRAP_DEFAULTS: UnwrapOptions = {**CHECK_DEFAULTS, "require_authenticated": False, "part": None}
-
-
-_T = TypeVar("_T", bound=Mapping[str, Any])
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def settled(operation: str, options: _T, defaults: _T) -> _T:
-    """``options`` with every keyword not given at its default; a keyword the operation
-    does not take is a :class:`~smime.errors.UsageError` (a ``TypeError``, as Python's own),
-    naming the closest one it does take."""
-    unknown = options.keys() - defaults.keys()
-    if unknown:
-        name = min(unknown)
-        close = difflib.get_close_matches(name, list(defaults), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"{operation}() got an unexpected keyword argument {name!r}{hint}")
-    return cast(_T, {**defaults, **options})
-
-
-def _annotation(hint: object) -> object:
-    return hint.__forward_arg__ if isinstance(hint, ForwardRef) else hint
-
-
-def spelled_out(
-    options: type, defaults: Mapping[str, object], *, before: str | None = None
-) -> Callable[[_F], _F]:
-    """Show the keywords of ``options`` (one of the TypedDicts above) in the decorated
-    function's signature, with their ``defaults``, in place of its ``**options`` (before
-    the keyword ``before`` when one is named, so the variant's own keywords come last)."""
-
-    def decorate(function: _F) -> _F:
-        signature = inspect.signature(function)
-        own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-        names = [p.name for p in own]
-        at = names.index(before) if before in names else len(own)
-        spelled = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name],
-                              annotation=_annotation(hint))
-            for name, hint in options.__annotations__.items()
-        ]
-        function.__dict__["__signature__"] = signature.replace(
-            parameters=[*own[:at], *spelled, *own[at:]]
-        )
-        return function
-
-    return decorate

@@ -29,6 +29,7 @@ from .compressed import (
 from .enveloped import (
     DecryptedData,
     EnvelopedSummary,
+    EnvelopeOptions,
     RecipientSpec,
     RecipientSummary,
     create_enveloped_data,
@@ -53,6 +54,7 @@ __all__ = [
     "DecompressedData",
     "DecryptedData",
     "EncryptionKeyPreference",
+    "EnvelopeOptions",
     "EnvelopedStreamInfo",
     "EnvelopedSummary",
     "LayerKind",

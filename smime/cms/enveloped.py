@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from asn1crypto import algos, cms, core
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x25519
@@ -37,6 +37,7 @@ from ..core.der import (
     raw,
     read,
 )
+from ..core.keywords import settled, spelled_out
 from ..core.names import certificate_label
 from ..errors import DecryptionError, InvalidOptionError, ParseError, UnsupportedError
 from ..keys import Identity
@@ -55,8 +56,12 @@ from .recipients import (
     summarize,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "DecryptedData",
+    "EnvelopeOptions",
     "EnvelopedSummary",
     "RecipientSpec",
     "RecipientSummary",
@@ -96,24 +101,31 @@ class EnvelopedSummary:
 # ---------------------------------------------------------------------------- writing
 
 
+class EnvelopeOptions(TypedDict, total=False):
+    """The keywords of :func:`create_enveloped_data` and :func:`enveloped_data_chunks`."""
+
+    cipher: CipherName  # AES-GCM makes AuthEnvelopedData
+    content_type: str  # the inner eContentType
+
+
+ENVELOPE_DEFAULTS: EnvelopeOptions = {"cipher": "aes-256-cbc", "content_type": "data"}
+
+
+@spelled_out(EnvelopeOptions, ENVELOPE_DEFAULTS)
 def create_enveloped_data(
-    content: Chunk | Sequence[Chunk],
-    recipients: Sequence[RecipientSpec],
-    *,
-    cipher: CipherName = "aes-256-cbc",
-    content_type: str = "data",
+    content: Chunk | Sequence[Chunk], recipients: Sequence[RecipientSpec],
+    **options: Unpack[EnvelopeOptions],
 ) -> bytes:
     """Encrypt ``content`` for ``recipients``; DER ContentInfo (AuthEnvelopedData for GCM)."""
-    der = enveloped_data_chunks(content, recipients, cipher=cipher, content_type=content_type)
+    o = settled("create_enveloped_data", options, ENVELOPE_DEFAULTS)
+    der = enveloped_data_chunks(content, recipients, **o)
     return collect(der, len(der))
 
 
+@spelled_out(EnvelopeOptions, ENVELOPE_DEFAULTS)
 def enveloped_data_chunks(
-    content: Chunk | Sequence[Chunk],
-    recipients: Sequence[RecipientSpec],
-    *,
-    cipher: CipherName = "aes-256-cbc",
-    content_type: str = "data",
+    content: Chunk | Sequence[Chunk], recipients: Sequence[RecipientSpec],
+    **options: Unpack[EnvelopeOptions],
 ) -> SizedChunks:
     """:func:`create_enveloped_data` as DER chunks, the ciphertext made as they are read.
 
@@ -123,7 +135,8 @@ def enveloped_data_chunks(
     bulk is never held twice (with :func:`~smime.core.der.collect` or a base64 writer
     reading the chunks, at most one block of ciphertext is alive).
     """
-    check_option("cipher", cipher, WRITABLE_CIPHERS)
+    o = settled("enveloped_data_chunks", options, ENVELOPE_DEFAULTS)
+    cipher, content_type = check_option("cipher", o["cipher"], WRITABLE_CIPHERS), o["content_type"]
     specs = check_items("recipients", recipients, RecipientSpec)
     kinds = [check_recipient_certificate(s.certificate, s.check_usage) for s in specs]
     pieces = _pieces(content)
