@@ -460,13 +460,12 @@ def judge_signers(
     binding = signed_headers if _carries(signed_headers, "from") else outer_headers
     senders = _sender_addresses(binding)
     sender_header = _sender_addresses(binding, "sender")
-    policy = checks.policy
+    judged = checks
     if raw and not senders and not sender_header:
-        policy = replace(policy, require_sender_match=False)
+        judged = replace(checks, policy=replace(checks.policy, require_sender_match=False))
     signers = tuple(
         _signer_result(
-            check, info, replace(checks, policy=policy), helpers=helpers, senders=senders,
-            sender_header=sender_header,
+            check, info, judged, helpers=helpers, senders=senders, sender_header=sender_header,
         )
         for check in info.signers
     )
