@@ -43,7 +43,7 @@ def _annotation(hint: object) -> object:
 def spelled_out(
     options: type, defaults: Mapping[str, object], *, before: str | None = None
 ) -> Callable[[_F], _F]:
-    """Show the keywords of ``options`` (one of the TypedDicts above) in the decorated
+    """Show the keywords of ``options`` (a TypedDict) in the decorated
     function's signature, with their ``defaults``, in place of its ``**options`` (before
     the keyword ``before`` when one is named, so the variant's own keywords come last)."""
 
