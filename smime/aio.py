@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import api
 from .api import keywords
+from .batch import check_executor
 from .core.pickling import dumps
-from .errors import UsageError
 from .keys import Identity
 from .mime.message import MessageSource
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
@@ -60,10 +60,7 @@ def _call_shipped(payload: bytes) -> Any:
 async def _run(
     executor: Executor | None, function: Callable[..., T], *args: Any, **options: Any
 ) -> T:
-    if not isinstance(executor, (Executor, type(None))):
-        raise UsageError.wrong_type(
-            "executor", executor, "a concurrent.futures.Executor (thread or process pool) or None"
-        )
+    check_executor(executor)
     loop = asyncio.get_running_loop()
     if executor is None or isinstance(executor, ThreadPoolExecutor):
         call = functools.partial(function, *args, **options)

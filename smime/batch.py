@@ -186,15 +186,18 @@ class _Job:
             )
         return function(item[0], item[1], *self.args, **self.options)
 
-    def run(self, messages: Sequence[Any]) -> list[tuple[Any, Exception | None]]:
+    def outcomes(self, messages: Iterable[Any]) -> Iterator[tuple[Any, Exception | None]]:
+        """Each message's value or, when it failed, its own exception (reported in its
+        item; the rest go on)."""
         function = getattr(api, self.operation)
-        out: list[tuple[Any, Exception | None]] = []
         for message in messages:
             try:
-                out.append((self.call(function, message), None))
-            except Exception as exc:  # the message's own failure: reported in its item
-                out.append((None, exc))
-        return out
+                yield self.call(function, message), None
+            except Exception as exc:
+                yield None, exc
+
+    def run(self, messages: Sequence[Any]) -> list[tuple[Any, Exception | None]]:
+        return list(self.outcomes(messages))
 
 
 #: The payloads this (worker) process has unpickled, by digest: ``smime.cache_info()``
@@ -253,6 +256,17 @@ def _read_trust(trust: Any) -> Any:
     return None if trust is None else api.trust_store(trust)
 
 
+def check_executor(executor: object) -> Executor | None:
+    """``executor=`` of a batch or of ``smime.aio``: None, or a concurrent.futures
+    Executor; anything else is a UsageError naming what it may be."""
+    if not isinstance(executor, (Executor, type(None))):
+        raise UsageError.wrong_type(
+            "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
+            "dask.distributed.Client.get_executor()) or None"
+        )
+    return executor
+
+
 def _count(given: Mapping[str, object], name: str) -> int | None:
     value = given.get(name)
     return None if value is None else check_count(name, value)
@@ -267,7 +281,6 @@ def _items(
     paired: bool = False,
 ) -> Iterator[BatchItem[Any]]:
     options = {name: value for name, value in given.items() if name not in _BATCH_DEFAULTS}
-    executor = given.get("executor")
     _check_call(operation, (None, *args) if paired else args, options)
     if isinstance(messages, (str, bytes, bytearray, memoryview, Message, os.PathLike)):
         raise UsageError(
@@ -275,11 +288,7 @@ def _items(
             f"pass a list, or call smime.{operation} for a single message"
         )
     size, ahead = _count(given, "chunksize"), _count(given, "in_flight")
-    if not isinstance(executor, (Executor, type(None))):
-        raise UsageError.wrong_type(
-            "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
-            "dask.distributed.Client.get_executor()) or None"
-        )
+    executor = check_executor(given.get("executor"))
     job = _Job(operation, args, options, paired)
     local = executor is None or isinstance(executor, ThreadPoolExecutor)
     # Pickled now, so that arguments that cannot travel fail the call, not the first next().
@@ -296,14 +305,8 @@ def _generate(
     in_flight: int | None,
 ) -> Iterator[BatchItem[Any]]:
     if executor is None:
-        function = getattr(api, job.operation)
-        for index, message in enumerate(messages):
-            try:
-                value = job.call(function, message)
-            except Exception as exc:  # the message's own failure: reported in its item
-                yield BatchItem(index, None, exc)
-            else:
-                yield BatchItem(index, value)
+        for index, (value, error) in enumerate(job.outcomes(messages)):
+            yield BatchItem(index, value, error)
         return
     size = _chunksize(messages, executor, chunksize)
     limit = in_flight or 2 * _workers(executor)
