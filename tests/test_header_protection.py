@@ -193,6 +193,9 @@ def test_protect_headers_refuses_raw_cms_output(pki):
         smime.sign(PLAIN, pki["alice"].identity, protect_headers=True, format="der")
     with pytest.raises(UsageError):
         smime.sign(PLAIN, pki["alice"].identity, header_confidentiality="hcp_baseline")
+    with pytest.raises(UsageError, match="goes with protect_headers=True"):  # raw output too
+        smime.sign(PLAIN, pki["alice"].identity, header_confidentiality="hcp_baseline",
+                   format="der")
 
 
 # --- sign then encrypt ----------------------------------------------------------------

@@ -116,9 +116,7 @@ def sign(
     """
     o = keywords.settled("sign", options, keywords.SIGN_DEFAULTS)
     raw = _raw_content(message, format)
-    if raw is not None and o["protect_headers"]:
-        raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
-                         "no header section)")
+    protection = header_protection(format, o, signing=True)
     specs = signer_specs(signers, o)
     _LOG.info("sign: %d signer(s), digest %s, detached %s, format %s",
               len(specs), o["digest"], o["detached"], format)
@@ -127,16 +125,12 @@ def sign(
         der = cms.create_signed_data(raw, specs, detached=detached, signing_time=signing_time)
         return _raw_output(der, format)
     prepared = mime.prepare_entity(_entity_input(message))
-    confidentiality = o["header_confidentiality"]
-    if o["protect_headers"]:
+    if protection is not None:
+        hp, policy = protection
         protected = mime.protect_entity(
-            prepared, hp="clear" if confidentiality is None else "cipher",
-            policy=None if confidentiality is None else mime.header_policy(confidentiality),
-            legacy_display=o["legacy_display"],
+            prepared, hp=hp, policy=policy, legacy_display=o["legacy_display"]
         )
         prepared = mime.PreparedEntity(protected.chunks, protected.outer_headers)
-    elif confidentiality is not None:
-        raise UsageError("header_confidentiality= goes with protect_headers=True")
     der = cms.create_signed_data(
         prepared.entity, specs, detached=detached, signing_time=signing_time
     )
@@ -147,6 +141,26 @@ def sign(
     return mime.build_pkcs7_mime(
         der, smime_type="signed-data", outer_headers=prepared.outer_headers
     )
+
+
+def header_protection(
+    form: str, options: keywords.SignOptions | keywords.EncryptOptions, *, signing: bool
+) -> tuple[Literal["clear", "cipher"], mime.HeaderPolicy | None] | None:
+    """What RFC 9788 header protection the (settled) keywords of :func:`sign` or
+    :func:`encrypt` ask for, in memory or streamed: None, or the ``hp`` marking and the
+    confidentiality policy. A combination that makes no sense is a UsageError, and a bad
+    policy name an error, before any input is read."""
+    protect, confidentiality = options["protect_headers"], options["header_confidentiality"]
+    if protect and form != "smime":
+        raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
+                         "no header section)")
+    if signing and confidentiality is not None and not protect:
+        raise UsageError("header_confidentiality= goes with protect_headers=True")
+    if not protect:
+        return None
+    if signing and confidentiality is None:
+        return "clear", None
+    return "cipher", mime.header_policy(confidentiality)
 
 
 def _supports(caps: Sequence[str] | None, name: str) -> bool:
@@ -313,10 +327,8 @@ def encrypt(
     """
     o = keywords.settled("encrypt", options, keywords.ENCRYPT_DEFAULTS)
     raw = _raw_content(message, format)
-    if raw is not None and o["protect_headers"]:
-        raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
-                         "no header section)")
-    policy = mime.header_policy(o["header_confidentiality"]) if o["protect_headers"] else None
+    protection = header_protection(format, o, signing=False)
+    policy = None if protection is None else protection[1]
     specs, chosen = recipient_specs(recipients, o)
     if raw is not None:
         return _raw_output(cms.create_enveloped_data(raw, specs, cipher=chosen), format)

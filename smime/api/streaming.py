@@ -20,10 +20,19 @@ from .receiving import (
     stored_signer_certificates,
     verification_checks,
 )
-from .sending import micalg, recipient_specs, signer_specs
+from .sending import header_protection, micalg, recipient_specs, signer_specs
 
-__all__ = ["Checks", "RecipientInput", "micalg", "recipient_specs", "signed_result", "signer_specs",
-           "stored_signer_certificates", "verification_checks"]
+__all__ = [
+    "Checks",
+    "RecipientInput",
+    "header_protection",
+    "micalg",
+    "recipient_specs",
+    "signed_result",
+    "signer_specs",
+    "stored_signer_certificates",
+    "verification_checks",
+]
 
 Checks = _Checks
 

@@ -17,6 +17,7 @@ from ..api.receiving import unauthenticated_refused
 from ..api.streaming import (
     Checks,
     RecipientInput,
+    header_protection,
     micalg,
     recipient_specs,
     signed_result,
@@ -187,8 +188,8 @@ def _protect(reader: Reader, form: str, out: Output, run: Callable[[Entity], Non
 
 
 def _with_header_protection(
-    run: Callable[[Entity], None], *, hp: Literal["clear", "cipher"],
-    policy: mime.HeaderPolicy | None, legacy_display: bool,
+    run: Callable[[Entity], None], hp: Literal["clear", "cipher"],
+    policy: mime.HeaderPolicy | None, *, legacy_display: bool,
 ) -> Callable[[Entity], None]:
     """``run`` for the entity with its header section inside (RFC 9788), as
     :func:`smime.mime.protect_entity` makes it; the body still passes in blocks (a marker
@@ -272,8 +273,7 @@ def sign(
     """
     o = keywords.settled("sign", options, keywords.SIGN_CALL_DEFAULTS)
     format = check_option("format", o["format"], WIRE_FORMATS)
-    confidentiality = o["header_confidentiality"]
-    _check_protection(format, o["protect_headers"], confidentiality, signing=True)
+    protection = header_protection(format, o, signing=True)
     specs = signer_specs(signer, o)
     detached, signing_time = o["detached"], o["signing_time"]
     with opened(src, progress) as reader, Output(dst, hold=True) as out:
@@ -292,26 +292,10 @@ def sign(
             close()
 
         task: Callable[[Entity], None] = run
-        if o["protect_headers"]:
-            task = _with_header_protection(
-                run, hp="clear" if confidentiality is None else "cipher",
-                policy=None if confidentiality is None
-                else mime.header_policy(confidentiality),
-                legacy_display=o["legacy_display"],
-            )
+        if protection is not None:
+            task = _with_header_protection(run, *protection, legacy_display=o["legacy_display"])
         _protect(reader, format, out, task)
         out.commit()
-
-
-def _check_protection(form: str, protect_headers: bool, header_confidentiality: object,
-                      *, signing: bool) -> None:
-    if protect_headers and form != "smime":
-        raise UsageError("protect_headers=True needs format='smime' (a raw CMS file has "
-                         "no header section)")
-    if signing and header_confidentiality is not None and not protect_headers:
-        raise UsageError("header_confidentiality= goes with protect_headers=True")
-    if protect_headers and header_confidentiality is not None:
-        mime.header_policy(header_confidentiality)  # a bad name fails before any output
 
 
 def _nothing() -> None:
@@ -382,7 +366,7 @@ def encrypt(
     """
     o = keywords.settled("encrypt", options, keywords.ENCRYPT_CALL_DEFAULTS)
     format = check_option("format", o["format"], WIRE_FORMATS)
-    _check_protection(format, o["protect_headers"], o["header_confidentiality"], signing=False)
+    protection = header_protection(format, o, signing=False)
     specs, chosen = recipient_specs(recipients, o)
     smime_type = "authEnveloped-data" if CIPHERS[chosen].authenticated else "enveloped-data"
     with opened(src, progress) as reader, Output(dst, hold=True) as out:
@@ -395,11 +379,8 @@ def encrypt(
             close()
 
         task: Callable[[Entity], None] = run
-        if o["protect_headers"]:
-            task = _with_header_protection(
-                run, hp="cipher", policy=mime.header_policy(o["header_confidentiality"]),
-                legacy_display=o["legacy_display"],
-            )
+        if protection is not None:
+            task = _with_header_protection(run, *protection, legacy_display=o["legacy_display"])
         _protect(reader, format, out, task)
         out.commit()
 
