@@ -934,8 +934,9 @@ def unwrap(
         container, container_raw = before[split]
 
         def open_part(data: bytes) -> UnwrapResult:
-            inside: keywords.UnwrapOptions = {**o, "require_authenticated": False, "part": None,
-                                     "limits": None}
+            inside: keywords.UnwrapOptions = {
+                **o, "require_authenticated": False, "part": None, "limits": None,
+            }
             return unwrap(data, identity, trust, **inside)
 
         parts, more = _part_protection(
@@ -964,16 +965,14 @@ def _part_protection(
     parts opened here; ``layers`` were peeled off the part at ``layers[0].path``, leaving
     ``plaintext``. Other S/MIME parts are opened each as a message of their own, with the
     container's ``headers`` (so a signature is bound to its From)."""
-    decrypted = [layer.result for layer in layers if isinstance(layer.result, DecryptionInfo)]
+    decrypted = _decryptions(layers)
     checked = [layer.result for layer in layers if isinstance(layer.result, VerificationResult)]
     signature_valid = None if not checked else all(
         bool(r.signers) and all(s.valid for s in r.signers)
         and all(p.code is ProblemCode.PARTIAL_SIGNATURE for p in r.problems)
         for r in checked
     )
-    signed_by = tuple(dict.fromkeys(
-        address for r in checked for signer in r.signers for address in signer.email_addresses
-    ))
+    signed_by = _signed_by(checked)
     out = []
     warnings: list[Problem] = []
     for info in mime.leaf_parts(container):
@@ -994,6 +993,17 @@ def _part_protection(
     return tuple(out), warnings
 
 
+def _decryptions(layers: Sequence[Layer]) -> list[DecryptionInfo]:
+    return [layer.result for layer in layers if isinstance(layer.result, DecryptionInfo)]
+
+
+def _signed_by(checked: Sequence[VerificationResult]) -> tuple[str, ...]:
+    """The signers' addresses, each once, in order."""
+    return tuple(dict.fromkeys(
+        address for r in checked for signer in r.signers for address in signer.email_addresses
+    ))
+
+
 def _other_part(
     info: mime.PartInfo, container: bytes, headers: Sequence[tuple[str, str]],
     open_part: Callable[[bytes], UnwrapResult],
@@ -1012,15 +1022,13 @@ def _other_part(
     finally:
         _PART_DEPTH.reset(token)
     checked = opened.verifications
-    decrypted = [layer.result for layer in opened.layers
-                 if isinstance(layer.result, DecryptionInfo)]
+    decrypted = _decryptions(opened.layers)
     where = f" (part {info.path})"
     return replace(
         plain,
         encrypted=bool(decrypted),
         authenticated=(bool(checked) and opened.valid) or any(d.authenticated for d in decrypted),
-        signed_by=tuple(dict.fromkeys(a for r in checked for s in r.signers
-                                      for a in s.email_addresses)),
+        signed_by=_signed_by(checked),
         signature_valid=opened.valid if checked else None,
         content=opened.content,
     ), [Problem(w.code, f"{w}{where}") for w in opened.warnings]
