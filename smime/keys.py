@@ -93,13 +93,17 @@ class Identity:
     # a pickled Identity is as secret as an unencrypted key file (docs/reference/pickling.md).
 
     def __reduce__(self) -> tuple[Any, ...]:
-        if isinstance(self.key, (TokenRSAPrivateKey, TokenECPrivateKey)):
-            return _unpickle_identity, (  # a token key pickles as its URI and module
-                type(self), certificate_der(self.certificate), self.key,
-                tuple(certificate_der(c) for c in self.chain),
-            )
+        key: bytes | PrivateKey = self.key  # a token key pickles as its URI and module
+        if not isinstance(self.key, (TokenRSAPrivateKey, TokenECPrivateKey)):
+            key = self._exported_key()
+        return _unpickle_identity, (
+            type(self), certificate_der(self.certificate), key,
+            tuple(certificate_der(c) for c in self.chain),
+        )
+
+    def _exported_key(self) -> bytes:
         try:
-            key = self.key.private_bytes(
+            return self.key.private_bytes(
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
@@ -110,10 +114,6 @@ class Identity:
                 "smime.load_identity(...) in the executor's initializer) and send only what "
                 "names it, such as a file path"
             ) from exc
-        return _unpickle_identity, (
-            type(self), certificate_der(self.certificate), key,
-            tuple(certificate_der(c) for c in self.chain),
-        )
 
     def __eq__(self, other: object) -> bool:
         """Same certificate and chain; the key is then the same (it must be the

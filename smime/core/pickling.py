@@ -77,7 +77,7 @@ _PLAIN = frozenset({str, bytes, int, bool, float, type(None)})
 def _stand_in(cert: x509.Certificate) -> _Portable:
     entry = _STAND_INS.get(id(cert))
     if entry is None or entry[0] is not cert:
-        entry = (cert, _Portable(load_certificate, cert.public_bytes(_DER)))
+        entry = (cert, _Portable(load_certificate, certificate_der(cert)))
         _STAND_INS.put(id(cert), entry)
     return entry[1]
 
