@@ -127,10 +127,9 @@ def sign(
     prepared = mime.prepare_entity(_entity_input(message))
     if protection is not None:
         hp, policy = protection
-        protected = mime.protect_entity(
+        prepared = mime.protect_entity(
             prepared, hp=hp, policy=policy, legacy_display=o["legacy_display"]
         )
-        prepared = mime.PreparedEntity(protected.chunks, protected.outer_headers)
     der = cms.create_signed_data(
         prepared.entity, specs, detached=detached, signing_time=signing_time
     )
@@ -354,10 +353,9 @@ def _protected_for_encryption(
     signed = head.startswith(b"content-type: multipart/signed") or (
         b"application/pkcs7-mime" in head or b"application/x-pkcs7-mime" in head)
     if not signed:
-        protected = mime.protect_entity(
+        return mime.protect_entity(
             prepared, hp="cipher", policy=policy, legacy_display=legacy_display
         )
-        return mime.PreparedEntity(protected.chunks, protected.outer_headers)
     hp = mime.carried_hp(prepared.entity)
     if hp == "cipher" or (hp == "clear" and policy is mime.HCP_NAMES["hcp_no_confidentiality"]):
         return prepared  # its outer headers already follow the signer's policy

@@ -20,7 +20,6 @@ from .parse import PartKind, SMIMEPart, classify_part, find_smime_part, with_con
 from .protect import (
     HCP_NAMES,
     HeaderPolicy,
-    ProtectedEntity,
     ProtectedSection,
     carried_hp,
     header_policy,
@@ -41,7 +40,6 @@ __all__ = [
     "PartInfo",
     "PartKind",
     "PreparedEntity",
-    "ProtectedEntity",
     "ProtectedSection",
     "SMIMEPart",
     "SignedView",

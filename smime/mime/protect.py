@@ -39,7 +39,6 @@ __all__ = [
     "OBSCURED_SUBJECT",
     "USER_FACING",
     "HeaderPolicy",
-    "ProtectedEntity",
     "ProtectedSection",
     "carried_hp",
     "hcp_baseline",
@@ -129,7 +128,7 @@ def _split_head(chunks: Sequence[bytes | memoryview]) -> tuple[bytes, list[bytes
         if end < 0:
             raise ParseError("the entity to protect has no end of its header section")
         chunks = [first]
-    return first[: end + 2], [first[end + 2 :], *chunks[1:]]
+    return first[: end + 2], [memoryview(first)[end + 2 :], *chunks[1:]]
 
 
 def _fields(block: bytes) -> list[bytes]:
@@ -328,26 +327,14 @@ def _strip(ctype: str, charset: str, body: bytes) -> tuple[bytes, str] | None:
     return body[end + 4 :], charset
 
 
-@dataclass(frozen=True)
-class ProtectedEntity:
-    """The cryptographic payload with its header section, and the fields to put outside."""
-
-    chunks: tuple[bytes | memoryview, ...]
-    outer_headers: tuple[tuple[str, str], ...]
-
-    @property
-    def entity(self) -> bytes:
-        return b"".join(bytes(c) for c in self.chunks)
-
-
 def protect_entity(
     prepared: PreparedEntity,
     *,
     hp: HPValue,
     policy: HeaderPolicy | None = None,
     legacy_display: bool = True,
-) -> ProtectedEntity:
-    """``prepared`` as an RFC 9788 cryptographic payload.
+) -> PreparedEntity:
+    """``prepared`` as an RFC 9788 cryptographic payload, and the fields to put outside.
 
     Every header field of the message (From, To, Subject, Date, Message-ID, ...) goes into
     the payload's root part, whose Content-Type gets ``hp``. With ``hp="cipher"``,
@@ -376,7 +363,7 @@ def protect_entity(
         outer = fields
     head, rest = _split_head(prepared.chunks)
     if hidden and legacy_display:
-        entity = b"".join(bytes(c) for c in (head, *rest))
+        entity = prepared.entity
         with reading("message"):
             injected = _main_parts(entity, read_entity(entity, 0, len(entity)),
                                    _injector(hidden), "1")
@@ -388,12 +375,12 @@ def protect_entity(
             fold_header("HP-Outer", f"{name}: {value}").encode("ascii") for name, value in outer
         ]
     block = b"".join(_with_hp(_fields(head), hp) + section)
-    return ProtectedEntity((block, *rest), (*outer, *blind))
+    return PreparedEntity((block, *rest), (*outer, *blind))
 
 
-def _first_part(entity: bytes) -> RawEntity | None:
-    """The first part of a multipart entity, or None."""
-    top = read_entity(entity, 0, len(entity))
+def _first_part(top: RawEntity) -> RawEntity | None:
+    """The first part of a multipart entity, read, or None."""
+    entity = top.data
     boundary = top.boundary()
     if not boundary:
         return None
@@ -412,7 +399,7 @@ def carried_hp(entity: bytes) -> str | None:
         top = read_entity(entity, 0, len(entity))
         value = _param(top.headers, "hp")
         if value is None and top.content_type == "multipart/signed":
-            first = _first_part(entity)
+            first = _first_part(top)
             value = None if first is None else _param(first.headers, "hp")
     return None if value is None else value.strip().lower()
 
