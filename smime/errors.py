@@ -72,6 +72,7 @@ class SMIMEError(Exception):
         """The message with each option it names spelled by ``word`` (the command line
         passes its flags); ``str(self)`` when it names none."""
         return worded(self.parts, word) if self.parts else str(self)
+
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickles with its attributes (``reason``, ``code``, ``result``...), without
         calling ``__init__`` again: a process pool sends errors back by pickling them, and
@@ -112,13 +113,6 @@ class LimitExceededError(ParseError):
     def __init__(self, message: str, *, limit: str = "") -> None:
         super().__init__(message)
         self.limit = limit
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return _limit_exceeded, (str(self), self.limit)
-
-
-def _limit_exceeded(message: str, limit: str) -> LimitExceededError:
-    return LimitExceededError(message, limit=limit)
 
 
 class UnsupportedError(SMIMEError):

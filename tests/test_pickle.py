@@ -499,6 +499,9 @@ def test_errors_keep_their_attributes(world: World) -> None:
     assert round_trip(PasswordError("wrong", reason="wrong")).reason == "wrong"
     assert round_trip(NetworkError("reset", maybe_sent=True)).maybe_sent is True
     assert round_trip(LimitExceededError("too many", limit="max_parts")).limit == "max_parts"
+    capped = _caught(lambda: smime.Limits(max_parts=1).check("max_parts", 5, "parts"))
+    assert isinstance(capped, LimitExceededError)
+    assert round_trip(capped).parts == capped.parts != ()  # the CLI words its option from them
     error = round_trip(_caught(world.untrusted.raise_for_status))
     assert isinstance(error, VerificationError) and error.result == world.untrusted
     noted = UsageError("bad")
