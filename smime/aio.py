@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import api
 from .api import keywords
-from .batch import check_executor
 from .core.pickling import dumps
 from .keys import Identity
 from .mime.message import MessageSource
+from .options import check_executor
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
 
 if TYPE_CHECKING:

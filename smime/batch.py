@@ -56,7 +56,7 @@ from .core.pickling import dumps
 from .errors import SMIMEError, UsageError
 from .keys import Identity
 from .mime.message import MessageSource
-from .options import WireFormat, check_count
+from .options import WireFormat, check_count, check_executor
 from .results import DecryptedMessage, UnwrapResult, VerificationResult
 
 if TYPE_CHECKING:
@@ -254,17 +254,6 @@ def _read_trust(trust: Any) -> Any:
     """``trust=`` read once here, by the rule every operation reads it with (paths, PEM or
     DER data, certificates, lists of them), not once per message in every worker."""
     return None if trust is None else api.trust_store(trust)
-
-
-def check_executor(executor: object) -> Executor | None:
-    """``executor=`` of a batch or of ``smime.aio``: None, or a concurrent.futures
-    Executor; anything else is a UsageError naming what it may be."""
-    if not isinstance(executor, (Executor, type(None))):
-        raise UsageError.wrong_type(
-            "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
-            "dask.distributed.Client.get_executor()) or None"
-        )
-    return executor
 
 
 def _count(given: Mapping[str, object], name: str) -> int | None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
-from .errors import InvalidOptionError
+from .errors import InvalidOptionError, UsageError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 __all__ = [
     "CIPHERS",
@@ -105,6 +108,19 @@ def check_count(option: str, value: object, *, least: int = 1) -> int:
             f"{option}= must be a whole number, {least} or more: {value!r}"
         )
     return value
+
+
+def check_executor(executor: object) -> Executor | None:
+    """``executor=`` of ``smime.batch`` and ``smime.aio``: None, or a concurrent.futures
+    Executor; anything else is a UsageError naming what it may be."""
+    from concurrent.futures import Executor  # only callers with an executor pay for it
+
+    if not isinstance(executor, (Executor, type(None))):
+        raise UsageError.wrong_type(
+            "executor", executor, "a concurrent.futures.Executor (thread or process pool, "
+            "dask.distributed.Client.get_executor()) or None"
+        )
+    return executor
 
 
 def check_seconds(option: str, value: object, *, zero: bool = False) -> float:

@@ -166,6 +166,6 @@ def test_the_pipeline_sends_over_one_connection_with_bounded_concurrency(pki, ca
 
 
 def test_an_executor_that_is_not_one_is_a_usage_error(carol):
-    """The rule smime.batch uses (smime.batch.check_executor), before anything runs."""
+    """The rule smime.batch uses (smime.options.check_executor), before anything runs."""
     with pytest.raises(smime.errors.UsageError, match=r"executor must be a concurrent\.futures"):
         asyncio.run(smime.aio.sign(b"Subject: x\r\n\r\nhi\r\n", carol, executor="threads"))
