@@ -42,7 +42,7 @@ from ._cache import LRUCache
 from ._log import Lazy
 from ._log import directory as _LOG
 from .cms import SignerIdentifier
-from .core.certs import extension
+from .core.certs import is_ca
 from .core.names import UNREADABLE, certificate_label, name_text
 from .core.pickling import reduce_attributes, reduce_fields
 from .core.times import now as _now
@@ -56,7 +56,7 @@ from .errors import (
     UnsupportedError,
     UsageError,
 )
-from .keys import CertificateLike, Source, load_certificates, to_certificate
+from .keys import CertificateLike, Source, load_certificates
 from .options import check_count, check_seconds
 from .store import RejectedCertificate, check_recipient
 from .validation import TrustStore, ValidationContext, normalize_address
@@ -206,15 +206,10 @@ class LDAPDirectory:
         self._password = password
         self.timeout = float(check_seconds("timeout", timeout))
         self.cache_ttl = float(check_seconds("cache_ttl", cache_ttl, zero=True))
-        for name, count in (("max_entries", max_entries),
-                            ("max_certificates", max_certificates),
-                            ("max_value_size", max_value_size),
-                            ("max_response_size", max_response_size)):
-            check_count(name, count)
-        self.max_entries = max_entries
-        self.max_certificates = max_certificates
-        self.max_value_size = max_value_size
-        self.max_response_size = max_response_size
+        self.max_entries = check_count("max_entries", max_entries)
+        self.max_certificates = check_count("max_certificates", max_certificates)
+        self.max_value_size = check_count("max_value_size", max_value_size)
+        self.max_response_size = check_count("max_response_size", max_response_size)
 
     def __repr__(self) -> str:
         return f"LDAPDirectory({self.url!r}, {self.base!r})"
@@ -296,7 +291,7 @@ class LDAPDirectory:
         usable: list[x509.Certificate] = []
         rejected: list[RejectedCertificate] = []
         for cert in fetched:
-            if _is_ca(cert):
+            if is_ca(cert):
                 continue  # an issuer a PKCS#7 entry carries: a path helper only
             refusal = check_recipient(cert, address, context=self._context,
                                       intermediates=helpers, at=moment)
@@ -439,7 +434,7 @@ class LDAPDirectory:
             _LOG.info("directory %s: %s of %s (for %s) cannot be read: %s", self.url, kind,
                       dn, query, exc)
             return []
-        return [to_certificate(c) for c in certs]
+        return certs
 
 
 def _address(email: str) -> str:
@@ -484,8 +479,3 @@ def _reason(exc: BaseException) -> str:
     if "doesn't match any name" in text:
         return "the server's TLS certificate does not name this host"
     return text
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    constraints = extension(cert, x509.BasicConstraints)  # unreadable: None, a candidate
-    return constraints is not None and constraints.ca

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 
 import smime
+from smime.core.pkcs11 import is_pkcs11_uri
 
 from ._io import CLIError, read_file
 
@@ -141,7 +142,7 @@ def load_identity(args: argparse.Namespace) -> smime.Identity:
             raise CLIError("--cert and --key go together: give both")
         raise CLIError("an identity is needed: --identity P12, or --cert PEM --key PEM")
     for path in (args.identity, args.cert, args.key, *(chain or [])):
-        if path is not None and not _is_uri(path) and not os.path.exists(path):
+        if path is not None and not is_pkcs11_uri(path) and not os.path.exists(path):
             raise CLIError(f"cannot read {path}: No such file or directory")
     password = password_from(args, "SMIME_PASSWORD")
     try:
@@ -156,14 +157,10 @@ def load_identity(args: argparse.Namespace) -> smime.Identity:
         raise CLIError(_password_sentence(exc, password)) from None
 
 
-def _is_uri(value: str) -> bool:
-    return value[:7].lower() == "pkcs11:"
-
-
 def _token_uri(args: argparse.Namespace) -> str | None:
     """The pkcs11: URI given as --identity or --key, if one is."""
     for value in (args.identity, args.key):
-        if value is not None and _is_uri(value):
+        if value is not None and is_pkcs11_uri(value):
             return str(value)
     return None
 

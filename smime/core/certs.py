@@ -60,6 +60,12 @@ MALFORMED = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameTyp
 _Extension = TypeVar("_Extension", bound=x509.ExtensionType)
 
 
+def is_ca(cert: x509.Certificate) -> bool:
+    """Whether BasicConstraints makes ``cert`` a CA (an unreadable extension: not one)."""
+    constraints = extension(cert, x509.BasicConstraints)
+    return constraints is not None and constraints.ca
+
+
 def extension(
     cert: x509.Certificate, kind: type[_Extension], *, strict: bool = False
 ) -> _Extension | None:

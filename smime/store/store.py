@@ -408,7 +408,7 @@ class CertificateStore:
         """Pickles as its file's absolute path (and timeout) and opens that file again on
         load, with a connection and lock of its own: SQLite lets several processes share
         the file. An in-memory store lives in one process only, so it refuses."""
-        if str(self.path) in ("", ":memory:"):
+        if self._in_memory():
             raise UsageError(
                 "an in-memory CertificateStore cannot be pickled: its certificates exist only "
                 "in this process; give CertificateStore a file path to share it with workers"
@@ -424,8 +424,11 @@ class CertificateStore:
     def __hash__(self) -> int:
         return hash(self._where())
 
+    def _in_memory(self) -> bool:
+        return str(self.path) == ":memory:"
+
     def _where(self) -> str:
-        if str(self.path) in ("", ":memory:"):
+        if self._in_memory():
             return f":memory:{id(self)}"  # each in-memory database is its own
         return os.path.realpath(self.path)
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from .._cache import LRUCache
-from ..core.certs import MALFORMED, extension
+from ..core.certs import MALFORMED, extension, is_ca
 from ..core.signatures import verify_signature
 from ..problems import plain_reason
 from ._common import (
@@ -211,11 +211,6 @@ def distribution_points(cert: x509.Certificate) -> list[DistributionPoint]:
     return points
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    constraints = extension(cert, x509.BasicConstraints)
-    return constraints is not None and constraints.ca
-
-
 def _in_scope(
     crl: LoadedCrl, cert: x509.Certificate, cert_issuer: Any, dp: DistributionPoint
 ) -> bool:
@@ -229,9 +224,9 @@ def _in_scope(
         return True
     if idp.only_contains_attribute_certs:
         return False
-    if idp.only_contains_user_certs and _is_ca(cert):
+    if idp.only_contains_user_certs and is_ca(cert):
         return False
-    if idp.only_contains_ca_certs and not _is_ca(cert):
+    if idp.only_contains_ca_certs and not is_ca(cert):
         return False
     idp_names = _full_names(idp.full_name, idp.relative_name, crl.crl.issuer)
     return not idp_names or bool(idp_names & dp.names)
