@@ -172,9 +172,7 @@ def _library(module: str) -> Any:
     p11 = _binding()
     try:
         return p11.lib(module)
-    except p11.PKCS11Error as exc:
-        raise LoadError(f"cannot load the PKCS#11 module {module}: {exc}") from None
-    except OSError as exc:
+    except (p11.PKCS11Error, OSError) as exc:
         raise LoadError(f"cannot load the PKCS#11 module {module}: {exc}") from None
 
 
@@ -494,8 +492,6 @@ _DIGEST_INFO = {
     "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
     "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
 }
-_HASH_NAMES = {"sha1": "sha1", "sha224": "sha224", "sha256": "sha256", "sha384": "sha384",
-               "sha512": "sha512"}
 
 
 def _digest(data: bytes, algorithm: hashes.HashAlgorithm | utils.Prehashed) -> tuple[bytes, str]:
@@ -507,8 +503,8 @@ def _digest(data: bytes, algorithm: hashes.HashAlgorithm | utils.Prehashed) -> t
         digest = bytes(data)
     else:
         name = algorithm.name
-        digest = b"" if name not in _HASH_NAMES else hashlib.new(name, bytes(data)).digest()
-    if name not in _HASH_NAMES:
+        digest = b"" if name not in _MECHANISM_HASHES else hashlib.new(name, bytes(data)).digest()
+    if name not in _MECHANISM_HASHES:
         raise UnsupportedError(f"a PKCS#11 key signs with SHA-1 or SHA-2, not {name}")
     return digest, name
 
@@ -517,7 +513,7 @@ def _mgf_hash(mgf: padding.MGF) -> str:
     if not isinstance(mgf, padding.MGF1):
         raise UnsupportedError("only MGF1 is supported with a PKCS#11 key")
     name: str = mgf._algorithm.name  # MGF1 keeps its hash there (no public accessor)
-    if name not in _HASH_NAMES:
+    if name not in _MECHANISM_HASHES:
         raise UnsupportedError(f"MGF1 with {name} is not supported with a PKCS#11 key")
     return name
 
@@ -531,6 +527,9 @@ def _not_exportable() -> NoReturn:
 # ---------------------------------------------------------------------------- the keys
 
 
+_Key = TypeVar("_Key")
+
+
 class _TokenKeyMixin(Generic[_Public]):
     """What both key types share: the pool, the public key read once, pickling by URI,
     no export."""
@@ -540,6 +539,12 @@ class _TokenKeyMixin(Generic[_Public]):
     def __init__(self, pool: _Pool, public: _Public) -> None:
         self._pool = pool
         self._public = public
+
+    def __copy__(self: _Key) -> _Key:
+        return self  # a handle on the token's key: nothing to copy
+
+    def __deepcopy__(self: _Key, memo: dict[int, object]) -> _Key:
+        return self
 
     @property
     def key_size(self) -> int:
@@ -638,7 +643,7 @@ class TokenRSAPrivateKey(_TokenKeyMixin[rsa.RSAPublicKey], rsa.RSAPrivateKey):
             mech, param, what = p11.Mechanism.RSA_PKCS, None, "RSA PKCS#1 v1.5 decryption"
         elif isinstance(padding, _padding.OAEP):
             name = padding.algorithm.name
-            if name not in _HASH_NAMES:
+            if name not in _MECHANISM_HASHES:
                 raise UnsupportedError(f"OAEP with {name} is not supported with a PKCS#11 key")
             hash_mech, _m = _MECHANISM_HASHES[name]
             _h, mgf = _MECHANISM_HASHES[_mgf_hash(padding.mgf)]
@@ -656,12 +661,6 @@ class TokenRSAPrivateKey(_TokenKeyMixin[rsa.RSAPublicKey], rsa.RSAPrivateKey):
             lambda exc: self._refused(exc, what) or _decryption_failed(exc),
         )
         return plain
-
-    def __copy__(self) -> TokenRSAPrivateKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> TokenRSAPrivateKey:
-        return self
 
 
 def _decryption_failed(exc: Exception) -> Exception:
@@ -728,12 +727,6 @@ class TokenECPrivateKey(_TokenKeyMixin[ec.EllipticCurvePublicKey], ec.EllipticCu
             if isinstance(exc, (p11.MechanismInvalid, p11.FunctionNotSupported))
             else _decryption_failed(exc))
         return shared
-
-    def __copy__(self) -> TokenECPrivateKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> TokenECPrivateKey:
-        return self
 
 
 # the argument named `padding` in the sign/decrypt signatures shadows the module
