@@ -4,6 +4,7 @@ the private key never readable; threads, token resets, pickling and the CLI."""
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import subprocess
@@ -208,6 +209,7 @@ def test_the_private_key_cannot_leave_the_token(token: Token, name: str) -> None
                            serialization.NoEncryption())
     with pytest.raises(UnsupportedError, match="stays on its PKCS#11 token"):
         held.private_numbers()
+    assert copy.copy(held) is held and copy.deepcopy(held) is held  # a handle: nothing copied
 
 
 @pytest.mark.parametrize("name", RSA_KEYS)
