@@ -513,7 +513,6 @@ def _oid_text(dotted: str) -> str:
 
 def _asn1_value(data: bytes, tlv: Tlv) -> str:
     """A primitive element's value in a few words, decoded by asn1crypto; bytes as hex."""
-    body = data[tlv.body:tlv.end]
     if tlv.tag_class == UNIVERSAL:
         try:
             if tlv.tag == 6:
@@ -529,8 +528,8 @@ def _asn1_value(data: bytes, tlv: Tlv) -> str:
                 return repr(cut(text, _ASN1_VALUE_BYTES)) if isinstance(value, str) else text
         except (ValueError, TypeError, OverflowError):  # a malformed value: shown as bytes
             pass
-    shown = body[:_ASN1_VALUE_BYTES].hex()
-    return shown + ("…" if len(body) > _ASN1_VALUE_BYTES else "")
+    end = min(tlv.end, tlv.body + _ASN1_VALUE_BYTES)  # a large OCTET STRING is not copied
+    return data[tlv.body:end].hex() + ("…" if tlv.end > end else "")
 
 
 def _first_children(data: bytes, parent: Tlv, most: int) -> tuple[list[Tlv], bool]:

@@ -377,9 +377,7 @@ def _you(args: argparse.Namespace) -> Any:
     """Who "you" is among the recipients: the identity the options name (which also
     decrypts), or with ``--cert`` alone just that certificate (no key, no password)."""
     if args.cert and not (args.key or args.identity):
-        if not os.path.exists(args.cert):
-            raise CLIError(f"cannot read {args.cert}: No such file or directory")
-        certs = _certificates_of("--cert", args.cert)
+        certs = _certificates_of("--cert", args.cert)  # a missing file: read_file says so
         if len(certs) != 1:
             raise CLIError(f"--cert {args.cert}: expected one certificate, found {len(certs)}")
         return certs[0]
