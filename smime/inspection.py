@@ -53,6 +53,7 @@ from .core.views import (
     cut,
     preformatted_html,
 )
+from .core.wire import is_content_field
 from .errors import LimitExceededError, SMIMEError, UsageError
 from .keys import Identity, certificate_emails, check_identity
 from .limits import (
@@ -388,18 +389,13 @@ def _protection_form(view: Message) -> str:
     return 'protected-headers="v1"' if legacy == "v1" else ""
 
 
-def _is_structural(name: str) -> bool:
-    lname = name.lower()
-    return lname.startswith("content-") or lname == "mime-version"
-
-
 def _protected_node(part: Message, form: str) -> Node:
     """The header section a payload protects, its HP-Outer records; the outer values
     are put beside them by :func:`_beside_outer` once the whole tree is read."""
     protected: list[tuple[str, str]] = []
     recorded: list[tuple[str, str]] = []
     for name, value in part.raw_items():
-        if _is_structural(name):
+        if is_content_field(name):
             continue
         if name.lower() == "hp-outer":
             field_name, _, shown = _shown(value).partition(":")
@@ -630,7 +626,7 @@ def inspect(
         if not root.find("header-protection"):
             return root
         outer = [(name, _shown(value)) for name, value in msg.raw_items()
-                 if not _is_structural(name)]
+                 if not is_content_field(name)]
         return _beside_outer(root, outer)
 
 

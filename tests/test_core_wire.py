@@ -36,6 +36,13 @@ def test_not_field_names(name: str) -> None:
     assert not wire.is_field_name(name)
 
 
+def test_content_fields_stay_with_their_part() -> None:
+    for name in ("Content-Type", "content-transfer-encoding", "Content-Length", "MIME-Version"):
+        assert wire.is_content_field(name), name
+    for name in ("Subject", "From", "Contents", "X-Content-Type", "HP-Outer"):
+        assert not wire.is_content_field(name), name
+
+
 @given(st.binary(max_size=600))
 def test_base64_is_76_column_crlf_lines(data: bytes) -> None:
     encoded = wire.b64_encode(data)

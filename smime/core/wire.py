@@ -52,6 +52,13 @@ def is_field_name(name: str) -> bool:
     return _FIELD_NAME.fullmatch(name) is not None
 
 
+def is_content_field(name: str) -> bool:
+    """Whether the field describes the entity (Content-*, MIME-Version) rather than the
+    message: such fields stay with their part; the others go outside a layer."""
+    lname = name.lower()
+    return lname.startswith("content-") or lname == "mime-version"
+
+
 def header_block(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int]:
     """Where the header block of the entity at ``data[start:end]`` ends (after its last
     line break) and where its body starts: after the first empty line, CRLF or LF, or at

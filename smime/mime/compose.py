@@ -13,7 +13,15 @@ from email.message import EmailMessage
 from .._cache import LRUCache
 from ..algorithms import digest_from_micalg
 from ..core.der import SizedChunks, presized
-from ..core.wire import FIELD_NAME, b64_encode, b64_size, b64_write, is_field_name, to_crlf
+from ..core.wire import (
+    FIELD_NAME,
+    b64_encode,
+    b64_size,
+    b64_write,
+    is_content_field,
+    is_field_name,
+    to_crlf,
+)
 from ..errors import InvalidOptionError, ParseError, UsageError
 from ._headers import HEADER_WIDTH, fold_header
 from ._lazy import WireMessage
@@ -48,8 +56,7 @@ def _outer_headers(outer_headers: Iterable[tuple[str, str]]) -> list[tuple[str, 
     for name, value in outer_headers:
         if not is_field_name(name):
             raise InvalidOptionError(f"{name!r} is not a valid header field name")
-        lname = name.lower()
-        if lname not in ("mime-version", "content-length") and not lname.startswith("content-"):
+        if not is_content_field(name):
             kept.append((name, plain_header_text(value)))
     return kept
 

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Literal, TypeAlias
 
 from ..core.cmsfile import cms_type, detect_raw_cms, read_raw_cms
-from ..core.wire import b64_decode, is_base64_text, to_crlf
+from ..core.wire import b64_decode, is_base64_text, is_content_field, to_crlf
 from ..errors import InvalidOptionError, ParseError
 from ._encode import qp_decode
 from ._headers import header_text
@@ -122,8 +122,7 @@ def _outer_headers(entity: RawEntity) -> tuple[tuple[str, str], ...]:
     return tuple(
         (name, header_text(value))
         for name, value in entity.headers.raw_items()
-        if not name.lower().startswith("content-")
-        and name.lower() not in ("mime-version", "content-length")
+        if not is_content_field(name)
     )
 
 

@@ -25,7 +25,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from typing import Literal, TypeAlias
 
-from ..core.wire import b64_decode, b64_encode, to_crlf
+from ..core.wire import b64_decode, b64_encode, is_content_field, to_crlf
 from ..errors import InvalidOptionError, ParseError, SMIMEError, UsageError
 from ._encode import is_seven_bit_safe, qp_decode, qp_encode
 from ._headers import fold_header, header_text
@@ -417,11 +417,6 @@ class ProtectedSection:
     legacy_display: bool = False
 
 
-def _structural(name: str) -> bool:
-    lname = name.lower()
-    return lname.startswith("content-") or lname == "mime-version"
-
-
 def protected_section(entity: bytes, *, top: RawEntity | None = None) -> ProtectedSection | None:
     """The protected header section at the root of ``entity`` (a decrypted or signed
     payload), or None when the root carries no ``hp`` nor ``protected-headers="v1"``.
@@ -443,7 +438,7 @@ def protected_section(entity: bytes, *, top: RawEntity | None = None) -> Protect
         headers: list[tuple[str, str]] = []
         outer: list[tuple[str, str]] = []
         for name, value in top.headers.raw_items():
-            if _structural(name):
+            if is_content_field(name):
                 continue
             text = header_text(value)
             if name.lower() == "hp-outer":
