@@ -58,6 +58,11 @@ class RawEntity:
     def raw(self) -> bytes:
         return self.data[self.start : self.end]
 
+    def is_whole(self, entity: bytes) -> bool:
+        """Whether this is ``entity`` read from its first byte to its last (a caller's
+        already-read entity can stand in for reading it again)."""
+        return self.data is entity and self.start == 0 and self.end == len(entity)
+
     @property
     def body_bytes(self) -> bytes:
         return self.data[self.body : self.end]

@@ -230,7 +230,7 @@ def parse_inner(
     ``get_payload(decode=True)`` gives the content back byte for byte. ``top``:
     ``entity`` already read (see :class:`SignedView`), not read again.
     """
-    if top is None or top.data is not entity or top.start != 0 or top.end != len(entity):
+    if top is None or not top.is_whole(entity):
         top = None
         try:
             check_is_message(entity)

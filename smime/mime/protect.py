@@ -421,7 +421,7 @@ def protected_section(entity: bytes, *, top: RawEntity | None = None) -> Protect
     """The protected header section at the root of ``entity`` (a decrypted or signed
     payload), or None when the root carries no ``hp`` nor ``protected-headers="v1"``.
     ``top``: ``entity`` already read (see :class:`SignedView`), not read again."""
-    if top is None or top.data is not entity or top.start != 0 or top.end != len(entity):
+    if top is None or not top.is_whole(entity):
         top = None
         try:
             check_is_message(entity)
