@@ -820,18 +820,33 @@ def _check_encryption(
                 cert, role, HarvestReason.ADDRESS_MISMATCH,
                 f"the preferred encryption certificate {certificate_label(cert)} does not "
                 f"name the signer's address ({', '.join(addresses)})"), ()
-        refusal = None if own else _validity(cert, role, moment)
-        problem = receive_problem(cert, moment) if refusal is None else None
-        if problem is not None:
-            refusal = RejectedCertificate(cert, role, HarvestReason.CANNOT_ENCRYPT,
-                                          f"the preferred encryption certificate cannot receive "
-                                          f"encrypted mail: {problem}")
-        if refusal is None and not own:
-            refusal = _chain(cert, role, carried, context, moment)
+        # The signer's own certificate was validated as the signer's.
+        refusal = _receiving_refusal(
+            cert, moment, what="the preferred encryption certificate", validity=not own,
+            carried=carried, context=None if own else context,
+        )
     except MALFORMED as exc:
         refusal = RejectedCertificate(cert, role, HarvestReason.MALFORMED,
                                       f"the preferred encryption certificate cannot be read: {exc}")
     return refusal, (() if refusal is not None else shared)
+
+
+def _receiving_refusal(
+    cert: x509.Certificate, moment: dt.datetime, *, what: str, validity: bool,
+    carried: Sequence[x509.Certificate], context: ValidationContext | None,
+) -> RejectedCertificate | None:
+    """Why ``cert`` may not be encrypted to, after its address matched: not valid at
+    ``moment`` (when ``validity``), cannot receive (key type, KeyUsage,
+    emailProtection), or does not chain to ``context``'s trust store (when given)."""
+    role = "encryption"
+    refusal = _validity(cert, role, moment) if validity else None
+    problem = receive_problem(cert, moment) if refusal is None else None
+    if problem is not None:
+        refusal = RejectedCertificate(cert, role, HarvestReason.CANNOT_ENCRYPT,
+                                      f"{what} cannot receive encrypted mail: {problem}")
+    if refusal is None and context is not None:
+        refusal = _chain(cert, role, carried, context, moment)
+    return refusal
 
 
 def check_recipient(
@@ -855,14 +870,8 @@ def check_recipient(
                 cert, role, HarvestReason.ADDRESS_MISMATCH,
                 f"the certificate {certificate_label(cert)} does not name {address} "
                 f"(it names {', '.join(named) or 'no email address'})")
-        refusal = _validity(cert, role, moment)
-        problem = receive_problem(cert, moment) if refusal is None else None
-        if problem is not None:
-            refusal = RejectedCertificate(cert, role, HarvestReason.CANNOT_ENCRYPT,
-                                          f"the certificate cannot receive encrypted mail: "
-                                          f"{problem}")
-        if refusal is None and context is not None:
-            refusal = _chain(cert, role, intermediates, context, moment)
+        refusal = _receiving_refusal(cert, moment, what="the certificate", validity=True,
+                                     carried=intermediates, context=context)
     except MALFORMED as exc:
         refusal = RejectedCertificate(cert, role, HarvestReason.MALFORMED,
                                       f"the certificate cannot be read: {exc}")
