@@ -271,6 +271,15 @@ class _Pool:
         self.token: Any = None
         self.key_attrs: dict[Any, Any] = {}  # CLASS, ID, LABEL of the key found at load
 
+    def companion(self, object_class: Any) -> dict[Any, Any] | None:
+        """The template of an object stored with the key (a public key, a certificate):
+        ``object_class`` with the key's CKA_ID, else its label; None when it has neither."""
+        p11 = self.p11
+        for name in (p11.Attribute.ID, p11.Attribute.LABEL):
+            if self.key_attrs.get(name):
+                return {p11.Attribute.CLASS: object_class, name: self.key_attrs[name]}
+        return None
+
     # -- finding the token and the key
 
     def find_token(self) -> Any:
@@ -749,12 +758,8 @@ def _public_from_token(pool: _Pool, session: Any, key: Any) -> rsa.RSAPublicKey 
             return rsa.RSAPublicNumbers(e, n).public_key()
         except (p11.PKCS11Error, ValueError):
             pass
-    attrs = {p11.Attribute.CLASS: p11.ObjectClass.PUBLIC_KEY}
-    for name in (p11.Attribute.ID, p11.Attribute.LABEL):
-        if pool.key_attrs.get(name):
-            attrs[name] = pool.key_attrs[name]
-            break
-    else:
+    attrs = pool.companion(p11.ObjectClass.PUBLIC_KEY)
+    if attrs is None:
         return None
     found = list(session.get_objects(attrs))
     if len(found) != 1:
@@ -804,12 +809,8 @@ def _curve(ec_params: bytes) -> ec.EllipticCurve:
 def _token_certificates(pool: _Pool, session: Any) -> list[x509.Certificate]:
     """The certificates stored with the key (same CKA_ID, else the same label)."""
     p11 = pool.p11
-    attrs: dict[Any, Any] = {p11.Attribute.CLASS: p11.ObjectClass.CERTIFICATE}
-    if pool.key_attrs.get(p11.Attribute.ID):
-        attrs[p11.Attribute.ID] = pool.key_attrs[p11.Attribute.ID]
-    elif pool.key_attrs.get(p11.Attribute.LABEL):
-        attrs[p11.Attribute.LABEL] = pool.key_attrs[p11.Attribute.LABEL]
-    else:
+    attrs = pool.companion(p11.ObjectClass.CERTIFICATE)
+    if attrs is None:
         return []
     out = []
     for obj in session.get_objects(attrs):
