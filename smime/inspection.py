@@ -16,8 +16,8 @@ import datetime as dt
 import email.header
 import html
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
 from email.policy import compat32
 from email.utils import collapse_rfc2231_value
@@ -204,11 +204,13 @@ def _signed_node(info: SignedDataInfo) -> Node:
 @dataclass(frozen=True)
 class _Walk:
     """What the walk carries down: the key to decrypt with, the certificate that is "you"
-    among the recipients, and whether to add each CMS layer's ASN.1 structure."""
+    among the recipients, whether to add each CMS layer's ASN.1 structure, and the
+    message's own header fields, to set beside a protected header section."""
 
     identity: Identity | None = None
     you: x509.Certificate | None = None
     asn1: bool = False
+    outer: tuple[tuple[str, str], ...] | None = None  # the message's own header fields
 
 
 def _is_you(recipient: RecipientSummary, you: x509.Certificate) -> bool:
@@ -359,7 +361,7 @@ def _part_node_unsafe(
     children: list[Node] = []
     form = _protection_form(view)
     if form:
-        children.append(_protected_node(part, form))
+        children.append(_protected_node(part, form, walk.outer))
     if part.is_multipart():
         payload = part.get_payload()
         fields.append(("parts", str(len(payload))))
@@ -389,9 +391,12 @@ def _protection_form(view: Message) -> str:
     return 'protected-headers="v1"' if legacy == "v1" else ""
 
 
-def _protected_node(part: Message, form: str) -> Node:
-    """The header section a payload protects, its HP-Outer records; the outer values
-    are put beside them by :func:`_beside_outer` once the whole tree is read."""
+def _protected_node(
+    part: Message, form: str, outer: Sequence[tuple[str, str]] | None
+) -> Node:
+    """The header section a payload protects and its HP-Outer records; with the
+    message's ``outer`` fields, each beside its protected value with a verdict:
+    ``same``, ``shown as recorded`` (HP-Outer), ``hidden``, or ``DIFFERS``."""
     protected: list[tuple[str, str]] = []
     recorded: list[tuple[str, str]] = []
     for name, value in part.raw_items():
@@ -402,37 +407,36 @@ def _protected_node(part: Message, form: str) -> Node:
             recorded.append((field_name.strip(), shown.strip()))
         else:
             protected.append((name, _shown(value)))
-    fields = [(f"{name} (protected)", value) for name, value in protected]
-    fields += [(f"{name} (HP-Outer)", value) for name, value in recorded]
-    return Node("header-protection", f"protected header section ({form})", tuple(fields))
+    title = f"protected header section ({form})"
+    if outer is None:  # a raw CMS file: no outer header section to compare with
+        fields = [(f"{name} (protected)", value) for name, value in protected]
+        fields += [(f"{name} (HP-Outer)", value) for name, value in recorded]
+        return Node("header-protection", title, tuple(fields))
+    return Node("header-protection", title, _side_by_side(protected, recorded, outer))
 
 
-def _beside_outer(node: Node, outer: list[tuple[str, str]]) -> Node:
-    """Every header-protection node with the message's outer fields beside the protected
-    ones: ``same``, ``shown as recorded`` (HP-Outer), ``hidden``, or ``DIFFERS``."""
-    children = tuple(_beside_outer(child, outer) for child in node.children)
-    if node.kind != "header-protection":
-        return Node(node.kind, node.title, node.fields, children)
-    protected = {n[: -len(" (protected)")].lower(): (n, v) for n, v in node.fields
-                 if n.endswith(" (protected)")}
-    recorded = {n[: -len(" (HP-Outer)")].lower(): v for n, v in node.fields
-                if n.endswith(" (HP-Outer)")}
+def _side_by_side(
+    protected: Sequence[tuple[str, str]], recorded: Sequence[tuple[str, str]],
+    outer: Sequence[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    inside = {name.lower(): (name, value) for name, value in protected}
+    records = {name.lower(): value for name, value in recorded}
     outside = {name.lower(): (name, value) for name, value in outer}
     rows: list[tuple[str, str]] = []
-    for key in dict.fromkeys([*protected, *outside]):
-        name = (protected.get(key) or outside[key])[0].removesuffix(" (protected)")
-        inner = protected[key][1] if key in protected else None
+    for key in dict.fromkeys([*inside, *outside]):
+        name = (inside.get(key) or outside[key])[0]
+        inner = inside[key][1] if key in inside else None
         out = outside[key][1] if key in outside else None
         if out is None:
             verdict = "hidden outside"
-        elif key in recorded and recorded[key] == out:
+        elif key in records and records[key] == out:
             verdict = "shown as the sender's HP-Outer records" if out != inner else "same"
         elif inner is None:
             verdict = "ADDED outside (not protected)"
         else:
             verdict = "same" if out == inner else "DIFFERS outside"
         rows.append((name, f"protected {inner!r} | outside {out!r}: {verdict}"))
-    return Node(node.kind, node.title, tuple(rows), children)
+    return tuple(rows)
 
 
 def _preview(body: bytes, charset: str) -> str:
@@ -622,12 +626,9 @@ def inspect(
                 return Node("file", f"raw CMS file ({form.upper()})", fields, (child,))
             message = data
         msg: EmailMessage = mime.to_message(message)
-        root = _part_node(msg, walk, 0, [0])
-        if not root.find("header-protection"):
-            return root
-        outer = [(name, _shown(value)) for name, value in msg.raw_items()
-                 if not is_content_field(name)]
-        return _beside_outer(root, outer)
+        outer = tuple((name, _shown(value)) for name, value in msg.raw_items()
+                      if not is_content_field(name))
+        return _part_node(msg, replace(walk, outer=outer), 0, [0])
 
 
 # ---------------------------------------------------------------------------- result views
