@@ -359,6 +359,7 @@ def _part_node_unsafe(
     if depth > MAX_DEPTH or count[0] > MAX_PARTS:
         return Node("error", "nested too deep or too many parts: not shown")
     children: list[Node] = []
+    preview = ""
     form = _protection_form(view)
     if form:
         children.append(_protected_node(part, form, walk.outer))
@@ -378,8 +379,7 @@ def _part_node_unsafe(
             children.append(_safe_cms(raw, None, walk, depth))
         elif ctype.startswith("text/") and isinstance(raw, bytes):
             preview = _preview(raw, view.get_content_charset() or "utf-8")
-            return Node("mime", ctype, tuple(fields), tuple(children), preview)
-    return Node("mime", ctype, tuple(fields), tuple(children))
+    return Node("mime", ctype, tuple(fields), tuple(children), preview)
 
 
 def _protection_form(view: Message) -> str:
