@@ -155,9 +155,14 @@ class _Replay:
 Entity = tuple[bytes, tuple[tuple[str, str], ...], Iterable[bytes]]
 
 
-def _protect(reader: Reader, form: str, out: Output, run: Callable[[Entity], None]) -> None:
+def _protect(
+    reader: Reader, form: str, out: Output, run: Callable[[Entity], None], *,
+    headers: tuple[Literal["clear", "cipher"], mime.HeaderPolicy | None] | None,
+    legacy_display: bool,
+) -> None:
     """Call ``run`` with what gets protected, read once: (entity head, outer headers,
-    canonical body in blocks).
+    canonical body in blocks); with its header section inside when ``headers`` (the hp
+    marking and policy :func:`~smime.api.sending.header_protection` chose) say so.
 
     For S/MIME output that is :func:`smime.mime.prepare_entity`'s entity, without holding
     the body: its header block is canonicalised by prepare_entity over a sample body, and
@@ -169,6 +174,8 @@ def _protect(reader: Reader, form: str, out: Output, run: Callable[[Entity], Non
     if form != "smime":
         run((b"", (), reader.blocks()))
         return
+    if headers is not None:
+        run = _with_header_protection(run, *headers, legacy_display=legacy_display)
     head, rest = split_head(reader.read, b"")
     replay = _Replay(head)
     sample = _sample_body(head)
@@ -291,10 +298,8 @@ def sign(
             write(stream.finish())
             close()
 
-        task: Callable[[Entity], None] = run
-        if protection is not None:
-            task = _with_header_protection(run, *protection, legacy_display=o["legacy_display"])
-        _protect(reader, format, out, task)
+        _protect(reader, format, out, run, headers=protection,
+                 legacy_display=o["legacy_display"])
         out.commit()
 
 
@@ -378,10 +383,8 @@ def encrypt(
                                      cipher=chosen)
             close()
 
-        task: Callable[[Entity], None] = run
-        if protection is not None:
-            task = _with_header_protection(run, *protection, legacy_display=o["legacy_display"])
-        _protect(reader, format, out, task)
+        _protect(reader, format, out, run, headers=protection,
+                 legacy_display=o["legacy_display"])
         out.commit()
 
 
